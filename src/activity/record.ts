@@ -1,0 +1,132 @@
+import type { SQL } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { SQLiteInsertValue } from "drizzle-orm/sqlite-core";
+import type { Context } from "hono";
+import type { Db } from "../db/client";
+import { type ActivityChange, type ActivityDetail, activityLog } from "../db/schema";
+import type { AppBindings, Env } from "../env";
+import { uuidv7 } from "../lib/ids";
+
+/** Who performed a write: a person through the API, or the system (cron, alarms, queue jobs). */
+export interface Actor {
+  userId: number | null;
+  isSystem: boolean;
+  wasImpersonated: boolean;
+  client: string | null;
+  ipAddress: string | null;
+}
+
+export const SYSTEM_ACTOR: Actor = { userId: null, isSystem: true, wasImpersonated: false, client: null, ipAddress: null };
+
+const MAX_CLIENT_LENGTH = 32;
+
+export function actorFromRequest(c: Context<AppBindings>): Actor {
+  const client = c.req.header("x-posthog-client")?.trim().slice(0, MAX_CLIENT_LENGTH) || null;
+  return {
+    userId: c.var.auth?.user.id ?? null,
+    isSystem: false,
+    wasImpersonated: false,
+    client,
+    ipAddress: c.req.header("cf-connecting-ip") ?? c.req.header("x-real-ip") ?? null,
+  };
+}
+
+export interface ActivityEntry {
+  organizationId: string;
+  // SQL lets a row reference an id assigned in the same batch, e.g. a project being created.
+  teamId?: number | SQL | null;
+  scope: string;
+  activity: string;
+  itemId: string | number | SQL | null;
+  detail: ActivityDetail;
+  createdAt?: Date;
+  /** Overrides the actor's user for rows whose user is created in the same batch (signup). */
+  userId?: SQL;
+}
+
+export type ActivityRow = SQLiteInsertValue<typeof activityLog>;
+
+export function activityRow(actor: Actor, entry: ActivityEntry, id = uuidv7()): ActivityRow {
+  return {
+    id,
+    organizationId: entry.organizationId,
+    teamId: entry.teamId ?? null,
+    userId: entry.userId ?? actor.userId,
+    wasImpersonated: actor.wasImpersonated,
+    isSystem: actor.isSystem || (actor.userId === null && !entry.userId),
+    client: actor.client,
+    ipAddress: actor.ipAddress,
+    activity: entry.activity,
+    itemId: typeof entry.itemId === "number" ? String(entry.itemId) : entry.itemId,
+    scope: entry.scope,
+    detail: entry.detail,
+    createdAt: entry.createdAt ?? new Date(),
+  };
+}
+
+export interface WriteContext {
+  db: Db;
+  env: Env;
+  actor: Actor;
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+export function writeContext(c: Context<AppBindings>, db: Db): WriteContext {
+  return { db, env: c.env, actor: actorFromRequest(c), waitUntil: (p) => c.executionCtx.waitUntil(p) };
+}
+
+type AnyBatchItem = BatchItem<"sqlite">;
+
+/**
+ * The one way the service writes: the given statements and their activity rows go to D1 in a
+ * single batch (one transaction), so a write never lands without its audit row or vice versa.
+ * Returns the results of `writes` in order.
+ */
+export async function commitWithActivity(ctx: WriteContext, writes: AnyBatchItem[], entries: ActivityEntry[]): Promise<unknown[]> {
+  const rows = entries.map((entry) => activityRow(ctx.actor, entry));
+  const statements: AnyBatchItem[] = [...writes];
+  // 100 bound parameters per statement is D1's limit; 14 columns per row fits 7 rows per insert.
+  for (let i = 0; i < rows.length; i += 7) statements.push(ctx.db.insert(activityLog).values(rows.slice(i, i + 7)));
+  const [first, ...rest] = statements;
+  if (!first) return [];
+  const results = await ctx.db.batch([first, ...rest]);
+  return results.slice(0, writes.length);
+}
+
+const MASKED = "masked";
+
+/**
+ * Field-level diff of two versions of an object, as PostHog's `changes`: one entry per changed
+ * field, secrets replaced by "masked".
+ */
+export function diffChanges(
+  type: string,
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+  options: { fields?: string[]; masked?: string[] } = {},
+): ActivityChange[] {
+  const fields = options.fields ?? [...new Set([...Object.keys(before), ...Object.keys(after)])];
+  const masked = new Set(options.masked ?? []);
+  const changes: ActivityChange[] = [];
+  for (const field of fields) {
+    const was = before[field];
+    const now = after[field];
+    if (JSON.stringify(was) === JSON.stringify(now)) continue;
+    changes.push({
+      type,
+      action: "changed",
+      field,
+      before: masked.has(field) ? MASKED : (was ?? null),
+      after: masked.has(field) ? MASKED : (now ?? null),
+    });
+  }
+  return changes;
+}
+
+export function createdChange(type: string, after?: unknown): ActivityChange[] {
+  return [{ type, action: "created", after: after ?? null }];
+}
+
+export function deletedChange(type: string, before?: unknown): ActivityChange[] {
+  return [{ type, action: "deleted", before: before ?? null }];
+}

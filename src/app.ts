@@ -1,0 +1,40 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { authenticate } from "./auth/authenticate";
+import type { AppBindings } from "./env";
+import { errorResponse, fromZodError, notFound } from "./lib/errors";
+import { registerOpenApi } from "./openapi/openapi.router";
+import { organizationsRouter } from "./organizations/organizations.router";
+import { signupRouter } from "./signup/signup.router";
+import { usersRouter } from "./users/users.router";
+
+const PUBLIC_PATHS = ["/api/signup", "/api/schema"];
+
+/**
+ * Every route is reachable with or without its trailing slash, and `/api/environments/:id/...`
+ * is the same resource as `/api/projects/:id/...` (PostHog's two names for a project).
+ */
+export function normalizePath(pathname: string): string {
+  const trimmed = pathname.length > 1 && pathname.endsWith("/") ? pathname.slice(0, -1) : pathname;
+  return trimmed.replace(/^\/api\/environments(?=\/|$)/, "/api/projects");
+}
+
+export const app = new OpenAPIHono<AppBindings>({
+  getPath: (request) => normalizePath(new URL(request.url).pathname),
+  defaultHook: (result) => {
+    if (!result.success) throw fromZodError(result.error);
+  },
+});
+
+app.use("/api/*", async (c, next) => {
+  const path = normalizePath(new URL(c.req.url).pathname);
+  if (PUBLIC_PATHS.some((p) => path === p || path.startsWith(`${p}/`))) return next();
+  return authenticate(c, next);
+});
+
+const routers = [signupRouter, usersRouter, organizationsRouter] as const;
+for (const router of routers) app.route("/", router);
+
+registerOpenApi(app);
+
+app.notFound((c) => c.json(notFound().toJSON(), 404));
+app.onError(errorResponse);

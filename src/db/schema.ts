@@ -1,0 +1,196 @@
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// Timestamps are stored as integer milliseconds since the epoch: compact, cheap to
+// compare and index, and turned into ISO 8601 UTC strings only at the API edge.
+const timestamp = () => integer({ mode: "timestamp_ms" });
+const json = <T>() => text({ mode: "json" }).$type<T>();
+
+export const users = sqliteTable("users", {
+  id: integer().primaryKey({ autoIncrement: true }),
+  uuid: text().notNull().unique(),
+  distinctId: text().notNull(),
+  firstName: text().notNull().default(""),
+  lastName: text().notNull().default(""),
+  email: text().notNull().unique(),
+  isEmailVerified: integer({ mode: "boolean" }).notNull().default(false),
+  hedgehogConfig: json<Record<string, unknown>>(),
+  roleAtOrganization: text(),
+  createdAt: timestamp().notNull(),
+});
+
+export const organizations = sqliteTable("organizations", {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  slug: text().notNull().unique(),
+  logoMediaId: text(),
+  timezone: text().notNull().default("UTC"),
+  enforce2fa: integer("enforce_2fa", { mode: "boolean" }),
+  membersCanInvite: integer({ mode: "boolean" }).default(true),
+  membersCanUsePersonalApiKeys: integer({ mode: "boolean" }).notNull().default(true),
+  allowPubliclySharedResources: integer({ mode: "boolean" }).notNull().default(true),
+  isMemberJoinEmailEnabled: integer({ mode: "boolean" }).notNull().default(true),
+  isAiDataProcessingApproved: integer({ mode: "boolean" }),
+  isAiTrainingOptedIn: integer({ mode: "boolean" }),
+  defaultExperimentStatsMethod: text().notNull().default("bayesian"),
+  defaultAnonymizeIps: integer({ mode: "boolean" }).notNull().default(false),
+  defaultRoleId: text(),
+  metadata: json<Record<string, string>>(),
+  customerId: text(),
+  activityLogRetentionDays: integer().notNull().default(365),
+  createdAt: timestamp().notNull(),
+  updatedAt: timestamp().notNull(),
+});
+
+export const organizationMemberships = sqliteTable(
+  "organization_memberships",
+  {
+    id: text().primaryKey(),
+    organizationId: text()
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    userId: integer()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    level: integer().notNull(),
+    joinedAt: timestamp().notNull(),
+    updatedAt: timestamp().notNull(),
+  },
+  (t) => [
+    uniqueIndex("organization_memberships_org_user").on(t.organizationId, t.userId),
+    index("organization_memberships_user").on(t.userId),
+  ],
+);
+
+export const organizationInvites = sqliteTable(
+  "organization_invites",
+  {
+    id: text().primaryKey(),
+    organizationId: text()
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    targetEmail: text().notNull(),
+    firstName: text().notNull().default(""),
+    level: integer().notNull().default(1),
+    message: text(),
+    createdById: integer().references(() => users.id, { onDelete: "set null" }),
+    createdAt: timestamp().notNull(),
+    updatedAt: timestamp().notNull(),
+  },
+  (t) => [index("organization_invites_org").on(t.organizationId, t.createdAt)],
+);
+
+export const roles = sqliteTable(
+  "roles",
+  {
+    id: text().primaryKey(),
+    organizationId: text()
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    createdById: integer().references(() => users.id, { onDelete: "set null" }),
+    createdAt: timestamp().notNull(),
+  },
+  (t) => [uniqueIndex("roles_org_name").on(t.organizationId, t.name)],
+);
+
+export const roleMemberships = sqliteTable(
+  "role_memberships",
+  {
+    id: text().primaryKey(),
+    roleId: text()
+      .notNull()
+      .references(() => roles.id, { onDelete: "cascade" }),
+    userId: integer()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    joinedAt: timestamp().notNull(),
+  },
+  (t) => [uniqueIndex("role_memberships_role_user").on(t.roleId, t.userId), index("role_memberships_user").on(t.userId)],
+);
+
+export const projects = sqliteTable(
+  "projects",
+  {
+    id: integer().primaryKey({ autoIncrement: true }),
+    uuid: text().notNull().unique(),
+    organizationId: text()
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    apiToken: text().notNull().unique(),
+    timezone: text().notNull().default("UTC"),
+    logsRetentionDays: integer().notNull().default(30),
+    createdAt: timestamp().notNull(),
+    updatedAt: timestamp().notNull(),
+  },
+  (t) => [index("projects_org").on(t.organizationId)],
+);
+
+export const personalApiKeys = sqliteTable(
+  "personal_api_keys",
+  {
+    id: text().primaryKey(),
+    userId: integer()
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    label: text().notNull(),
+    secureValue: text().notNull().unique(),
+    maskValue: text().notNull(),
+    scopes: json<string[]>().notNull(),
+    scopedOrganizations: json<string[]>(),
+    scopedTeams: json<number[]>(),
+    createdAt: timestamp().notNull(),
+    lastUsedAt: timestamp(),
+    lastRolledAt: timestamp(),
+  },
+  (t) => [index("personal_api_keys_user").on(t.userId, t.createdAt)],
+);
+
+export interface ActivityChange {
+  type: string;
+  action: string;
+  field?: string | null;
+  before?: unknown;
+  after?: unknown;
+}
+
+export interface ActivityDetail {
+  name?: string | null;
+  short_id?: string | null;
+  type?: string | null;
+  changes?: ActivityChange[] | null;
+  trigger?: { job_type: string; job_id: string; payload: unknown } | null;
+  context?: Record<string, unknown> | null;
+}
+
+// `seq` is the row's integer id (the SD Elements feed exposes integer ids); `id` is the
+// PostHog-facing UUID v7.
+export const activityLog = sqliteTable(
+  "activity_log",
+  {
+    seq: integer().primaryKey({ autoIncrement: true }),
+    id: text().notNull().unique(),
+    organizationId: text().notNull(),
+    teamId: integer(),
+    userId: integer(),
+    wasImpersonated: integer({ mode: "boolean" }).notNull().default(false),
+    isSystem: integer({ mode: "boolean" }).notNull().default(false),
+    client: text(),
+    ipAddress: text(),
+    activity: text().notNull(),
+    itemId: text(),
+    scope: text().notNull(),
+    detail: json<ActivityDetail>(),
+    createdAt: timestamp().notNull(),
+  },
+  (t) => [
+    index("activity_log_team_created").on(t.teamId, t.createdAt, t.id),
+    index("activity_log_org_created").on(t.organizationId, t.createdAt, t.id),
+  ],
+);
+
+/** Instance-wide flags. The `first_user` row makes the first-run signup happen at most once. */
+export const instanceSettings = sqliteTable("instance_settings", {
+  key: text().primaryKey(),
+  value: text().notNull(),
+});

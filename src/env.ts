@@ -1,0 +1,23 @@
+import type { LogsAlertObject } from "./alerts/logs-alert.object";
+import type { ChangeRequestObject } from "./approvals/change-request.object";
+import type { AuthContext } from "./auth/authenticate";
+import type { ExportJob } from "./exports/exports.consumer";
+import type { NotificationMessage } from "./notifications/notifications.consumer";
+
+export interface Env {
+  DB: D1Database;
+  EXPORTS_BUCKET: R2Bucket;
+  CHANGE_REQUESTS: DurableObjectNamespace<ChangeRequestObject>;
+  LOGS_ALERTS: DurableObjectNamespace<LogsAlertObject>;
+  NOTIFICATIONS_QUEUE: Queue<NotificationMessage>;
+  EXPORTS_QUEUE: Queue<ExportJob>;
+  /** "true" lets destinations point at http://127.0.0.1 / localhost (local development only). */
+  ALLOW_LOOPBACK_DESTINATIONS: string;
+}
+
+export interface AppBindings {
+  Bindings: Env;
+  Variables: {
+    auth: AuthContext;
+  };
+}

@@ -1,0 +1,15 @@
+import { app } from "./app";
+import type { Env } from "./env";
+import { handleQueue } from "./queues";
+import { runScheduled } from "./scheduled/scheduled";
+
+export { LogsAlertObject } from "./alerts/logs-alert.object";
+export { ChangeRequestObject } from "./approvals/change-request.object";
+
+export default {
+  fetch: app.fetch,
+  queue: handleQueue,
+  async scheduled(controller, env, ctx) {
+    await runScheduled(controller, env, ctx);
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,105 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
+import { LimitOffsetQuery, paginated } from "../lib/pagination";
+import { timeZone } from "../lib/validation";
+
+export const ProjectSchema = z
+  .object({
+    id: z.number().int(),
+    uuid: z.string().uuid(),
+    organization: z.string().uuid(),
+    name: z.string(),
+    api_token: z.string().openapi({ description: "Ingestion token (`phc_...`) for `/i/v1/logs`." }),
+    timezone: z.string(),
+    logs_retention_days: z.number().int(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi("Project");
+
+const ProjectCreateSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    organization: z.string().uuid().optional().openapi({ description: "Defaults to the caller's first organization." }),
+    timezone: timeZone.optional(),
+    logs_retention_days: z.number().int().min(1).max(365).optional(),
+  })
+  .strict()
+  .openapi("ProjectCreate");
+
+export const ProjectUpdateSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    timezone: timeZone,
+    logs_retention_days: z.number().int().min(1).max(365),
+  })
+  .partial()
+  .strict()
+  .openapi("ProjectUpdate");
+
+export const ProjectIdParams = z.object({
+  project_id: z.string().openapi({ param: { name: "project_id", in: "path" }, example: "1" }),
+});
+
+const tags = ["projects"];
+const path = "/api/projects/{project_id}";
+
+export const listProjects = createRoute({
+  method: "get",
+  path: "/api/projects",
+  tags,
+  summary: "List the projects the caller can reach",
+  ...secured("project:read"),
+  request: { query: LimitOffsetQuery },
+  responses: { 200: json(paginated(ProjectSchema), "Projects"), ...errorResponses },
+});
+
+export const createProject = createRoute({
+  method: "post",
+  path: "/api/projects",
+  tags,
+  summary: "Create a project (organization admin or owner)",
+  ...secured("project:write"),
+  request: { body: jsonBody(ProjectCreateSchema) },
+  responses: { 201: json(ProjectSchema, "Created"), ...errorResponses },
+});
+
+export const getProject = createRoute({
+  method: "get",
+  path,
+  tags,
+  summary: "Retrieve a project",
+  ...secured("project:read"),
+  request: { params: ProjectIdParams },
+  responses: { 200: json(ProjectSchema, "Project"), ...errorResponses },
+});
+
+export const updateProject = createRoute({
+  method: "patch",
+  path,
+  tags,
+  summary: "Update a project (organization admin or owner)",
+  ...secured("project:write"),
+  request: { params: ProjectIdParams, body: jsonBody(ProjectUpdateSchema) },
+  responses: { 200: json(ProjectSchema, "Updated"), ...errorResponses },
+});
+
+export const deleteProject = createRoute({
+  method: "delete",
+  path,
+  tags,
+  summary: "Delete a project (organization admin or owner)",
+  ...secured("project:write"),
+  request: { params: ProjectIdParams },
+  responses: { 204: { description: "Deleted" }, ...errorResponses },
+});
+
+export const resetProjectToken = createRoute({
+  method: "post",
+  path: `${path}/reset_token`,
+  tags,
+  summary: "Rotate the project's ingestion token (the old one stops working at once)",
+  ...secured("project:write"),
+  request: { params: ProjectIdParams },
+  responses: { 200: json(ProjectSchema, "Project with its new api_token"), ...errorResponses },
+});

@@ -1,0 +1,205 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { eq, sql } from "drizzle-orm";
+import { type ActivityEntry, commitWithActivity, createdChange, writeContext } from "../activity/record";
+import { MembershipLevel } from "../auth/levels";
+import { createDb } from "../db/client";
+import {
+  instanceSettings,
+  organizationInvites,
+  organizationMemberships,
+  organizations,
+  personalApiKeys,
+  projects,
+  users,
+} from "../db/schema";
+import { ErrorSchema, permissionDenied, validationError } from "../lib/errors";
+import { uuidv7 } from "../lib/ids";
+import { json, jsonBody } from "../lib/openapi";
+import { createRouter } from "../lib/router";
+import { loadOrganizationRelations, serializeOrganization, uniqueSlug } from "../organizations/organizations.queries";
+import { OrganizationSchema } from "../organizations/organizations.routes";
+import { newPersonalApiKey } from "../personal-api-keys/personal-api-keys.queries";
+import { newProject, serializeProject } from "../projects/projects.queries";
+import { ProjectSchema } from "../projects/projects.routes";
+import { serializeUserBasic, UserBasicSchema } from "../users/users.schemas";
+
+// Invites are valid for three days, as PostHog's.
+export const INVITE_VALIDITY_MS = 3 * 24 * 60 * 60 * 1000;
+
+const SignupBody = z
+  .object({
+    email: z.string().trim().toLowerCase().email(),
+    first_name: z.string().trim().min(1).max(150),
+    last_name: z.string().trim().max(150).optional(),
+    organization_name: z.string().trim().min(1).max(64).optional(),
+    project_name: z.string().trim().min(1).max(200).optional(),
+    invite_token: z.string().optional().openapi({ description: "The id of an organization invite." }),
+  })
+  .openapi("Signup");
+
+const SignupResponse = z
+  .object({
+    user: UserBasicSchema,
+    organization: OrganizationSchema,
+    project: ProjectSchema.nullable(),
+    personal_api_key: z.object({
+      id: z.string(),
+      label: z.string(),
+      value: z.string().openapi({ description: "Shown only in this response." }),
+      scopes: z.array(z.string()),
+    }),
+  })
+  .openapi("SignupResult");
+
+const signup = createRoute({
+  method: "post",
+  path: "/api/signup",
+  tags: ["signup"],
+  summary: "Create the first user of an empty instance, or join an organization with an invite",
+  request: { body: jsonBody(SignupBody) },
+  responses: {
+    201: json(SignupResponse, "Signed up; the API key value is shown only here"),
+    400: json(ErrorSchema, "Invalid input or invite"),
+    403: json(ErrorSchema, "Signup is closed: the instance already has users and no invite was given"),
+  },
+});
+
+const FIRST_USER_FLAG = "first_user";
+
+export const signupRouter = createRouter().openapi(signup, async (c) => {
+  const db = createDb(c.env.DB);
+  const body = c.req.valid("json");
+  const now = new Date();
+  const userUuid = uuidv7();
+  const userIdSql = sql`(select id from users where uuid = ${userUuid})`;
+  const userValues: typeof users.$inferInsert = {
+    uuid: userUuid,
+    distinctId: uuidv7(),
+    email: body.email,
+    firstName: body.first_name,
+    lastName: body.last_name ?? "",
+    createdAt: now,
+  };
+  const [existing] = await db.select({ id: users.id }).from(users).where(eq(users.email, body.email)).limit(1);
+  if (existing && body.invite_token) throw validationError("A user with this email already exists.", "email");
+
+  const key = await newPersonalApiKey({ userId: userIdSql, label: "Default key", scopes: ["*"] });
+  const keyActivity = (organizationId: string): ActivityEntry => ({
+    organizationId,
+    scope: "PersonalAPIKey",
+    activity: "created",
+    itemId: key.row.id,
+    userId: userIdSql,
+    detail: { name: key.row.label, changes: createdChange("PersonalAPIKey", { scopes: key.row.scopes, value: "masked" }) },
+  });
+  const ctx = writeContext(c, db);
+  let organizationId: string;
+  let level: number;
+
+  if (body.invite_token) {
+    const [invite] = await db.select().from(organizationInvites).where(eq(organizationInvites.id, body.invite_token)).limit(1);
+    if (!invite || now.getTime() - invite.createdAt.getTime() > INVITE_VALIDITY_MS) {
+      throw validationError("This invite is invalid or has expired.", "invite_token");
+    }
+    if (invite.targetEmail.toLowerCase() !== body.email) {
+      throw validationError("This invite was sent to a different email address.", "email");
+    }
+    organizationId = invite.organizationId;
+    level = invite.level;
+    await commitWithActivity(
+      ctx,
+      [
+        db.insert(users).values(userValues),
+        db
+          .insert(organizationMemberships)
+          .values({ id: uuidv7(), organizationId, userId: userIdSql, level, joinedAt: now, updatedAt: now }),
+        db.insert(personalApiKeys).values(key.row),
+        db.delete(organizationInvites).where(eq(organizationInvites.id, invite.id)),
+      ],
+      [
+        {
+          organizationId,
+          scope: "OrganizationMembership",
+          activity: "joined",
+          itemId: userUuid,
+          userId: userIdSql,
+          detail: { name: body.email, changes: createdChange("OrganizationMembership", { level }), context: { invite_id: invite.id } },
+        },
+        keyActivity(organizationId),
+      ],
+    );
+  } else {
+    if (existing) throw signupClosed();
+    const [flag] = await db.select().from(instanceSettings).where(eq(instanceSettings.key, FIRST_USER_FLAG)).limit(1);
+    if (flag) throw signupClosed();
+    organizationId = uuidv7();
+    level = MembershipLevel.owner;
+    const orgName = body.organization_name ?? `${body.first_name}'s organization`;
+    const project = newProject(organizationId, body.project_name ?? "Default project");
+    try {
+      await commitWithActivity(
+        ctx,
+        [
+          // The primary key makes a concurrent second first-run signup fail as a whole.
+          db
+            .insert(instanceSettings)
+            .values({ key: FIRST_USER_FLAG, value: userUuid }),
+          db.insert(users).values(userValues),
+          db.insert(organizations).values({
+            id: organizationId,
+            name: orgName,
+            slug: await uniqueSlug(db, orgName),
+            createdAt: now,
+            updatedAt: now,
+          }),
+          db
+            .insert(organizationMemberships)
+            .values({ id: uuidv7(), organizationId, userId: userIdSql, level, joinedAt: now, updatedAt: now }),
+          db.insert(projects).values(project.values),
+          db.insert(personalApiKeys).values(key.row),
+        ],
+        [
+          {
+            organizationId,
+            scope: "Organization",
+            activity: "created",
+            itemId: organizationId,
+            userId: userIdSql,
+            detail: { name: orgName, changes: createdChange("Organization") },
+          },
+          {
+            organizationId,
+            teamId: project.idSql,
+            scope: "Project",
+            activity: "created",
+            itemId: project.idSql,
+            userId: userIdSql,
+            detail: { name: project.values.name, changes: createdChange("Project") },
+          },
+          keyActivity(organizationId),
+        ],
+      );
+    } catch (error) {
+      if (String(error).includes("UNIQUE")) throw signupClosed();
+      throw error;
+    }
+  }
+
+  const [user] = await db.select().from(users).where(eq(users.uuid, userUuid));
+  const [organization] = await db.select().from(organizations).where(eq(organizations.id, organizationId));
+  const [project] = await db.select().from(projects).where(eq(projects.organizationId, organizationId)).orderBy(projects.id).limit(1);
+  if (!user || !organization) throw new Error("signup rows missing after commit");
+  return c.json(
+    {
+      user: serializeUserBasic(user),
+      organization: serializeOrganization(organization, level, await loadOrganizationRelations(db, [organizationId])),
+      project: project ? serializeProject(project) : null,
+      personal_api_key: { id: key.row.id, label: key.row.label, value: key.value, scopes: key.row.scopes },
+    },
+    201,
+  );
+});
+
+function signupClosed() {
+  return permissionDenied("Signup is closed: this instance already has users. Ask an organization admin for an invite.");
+}
