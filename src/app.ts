@@ -3,7 +3,12 @@ import { authenticate } from "./auth/authenticate";
 import type { AppBindings } from "./env";
 import { errorResponse, fromZodError, notFound } from "./lib/errors";
 import { registerOpenApi } from "./openapi/openapi.router";
+import { invitesRouter } from "./organizations/invites.router";
+import { membersRouter } from "./organizations/members.router";
 import { organizationsRouter } from "./organizations/organizations.router";
+import { rolesRouter } from "./organizations/roles.router";
+import { personalApiKeysRouter } from "./personal-api-keys/personal-api-keys.router";
+import { projectsRouter } from "./projects/projects.router";
 import { signupRouter } from "./signup/signup.router";
 import { usersRouter } from "./users/users.router";
 
@@ -31,7 +36,16 @@ app.use("/api/*", async (c, next) => {
   return authenticate(c, next);
 });
 
-const routers = [signupRouter, usersRouter, organizationsRouter] as const;
+const routers = [
+  signupRouter,
+  usersRouter,
+  personalApiKeysRouter,
+  organizationsRouter,
+  membersRouter,
+  invitesRouter,
+  rolesRouter,
+  projectsRouter,
+] as const;
 for (const router of routers) app.route("/", router);
 
 registerOpenApi(app);

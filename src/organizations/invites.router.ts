@@ -1,0 +1,184 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, count, desc, eq } from "drizzle-orm";
+import { commitWithActivity, createdChange, deletedChange, writeContext } from "../activity/record";
+import { organizationAccess } from "../auth/access";
+import type { User } from "../auth/authenticate";
+import { MEMBERSHIP_LEVELS, MembershipLevel } from "../auth/levels";
+import { createDb } from "../db/client";
+import { organizationInvites, users } from "../db/schema";
+import { notFound, permissionDenied, validationError } from "../lib/errors";
+import { uuidv7 } from "../lib/ids";
+import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
+import { LimitOffsetQuery, limitOffsetPage, paginated } from "../lib/pagination";
+import { createRouter } from "../lib/router";
+import { isoRequired } from "../lib/time";
+import { INVITE_VALIDITY_MS } from "../signup/signup.router";
+import { serializeUserBasic, UserBasicSchema } from "../users/users.schemas";
+import { OrganizationIdParams } from "./organizations.routes";
+
+const SCOPE = "OrganizationInvite";
+
+const InviteSchema = z
+  .object({
+    id: z.string().uuid().openapi({ description: "Also the `invite_token` for `POST /api/signup/`." }),
+    target_email: z.string().email(),
+    first_name: z.string(),
+    emailing_attempt_made: z.boolean(),
+    level: z.number().int(),
+    is_expired: z.boolean(),
+    created_by: UserBasicSchema.nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    message: z.string().nullable(),
+  })
+  .openapi("OrganizationInvite");
+
+const InviteCreateSchema = z
+  .object({
+    target_email: z.string().trim().toLowerCase().email(),
+    first_name: z.string().trim().max(30).optional(),
+    level: z
+      .number()
+      .int()
+      .refine((l) => (MEMBERSHIP_LEVELS as readonly number[]).includes(l), "Level must be 1 (member), 8 (admin) or 15 (owner).")
+      .optional(),
+    message: z.string().max(1000).nullable().optional(),
+  })
+  .strict()
+  .openapi("OrganizationInviteCreate");
+
+const InviteParams = OrganizationIdParams.extend({
+  invite_id: z.string().openapi({ param: { name: "invite_id", in: "path" } }),
+});
+
+const tags = ["organization invites"];
+const base = "/api/organizations/{id}/invites";
+
+const listInvites = createRoute({
+  method: "get",
+  path: base,
+  tags,
+  summary: "List pending invites",
+  ...secured("organization_member:read"),
+  request: { params: OrganizationIdParams, query: LimitOffsetQuery },
+  responses: { 200: json(paginated(InviteSchema), "Invites"), ...errorResponses },
+});
+
+const createInvite = createRoute({
+  method: "post",
+  path: base,
+  tags,
+  summary: "Invite someone (admins, or any member when members_can_invite); the invite id is their signup token",
+  ...secured("organization_member:write"),
+  request: { params: OrganizationIdParams, body: jsonBody(InviteCreateSchema) },
+  responses: { 201: json(InviteSchema, "Invite"), ...errorResponses },
+});
+
+const deleteInvite = createRoute({
+  method: "delete",
+  path: `${base}/{invite_id}`,
+  tags,
+  summary: "Revoke an invite (admins, or its creator)",
+  ...secured("organization_member:write"),
+  request: { params: InviteParams },
+  responses: { 204: { description: "Revoked" }, ...errorResponses },
+});
+
+function serializeInvite(invite: typeof organizationInvites.$inferSelect, creator: User | null) {
+  return {
+    id: invite.id,
+    target_email: invite.targetEmail,
+    first_name: invite.firstName,
+    emailing_attempt_made: false,
+    level: invite.level,
+    is_expired: Date.now() - invite.createdAt.getTime() > INVITE_VALIDITY_MS,
+    created_by: creator ? serializeUserBasic(creator) : null,
+    created_at: isoRequired(invite.createdAt),
+    updated_at: isoRequired(invite.updatedAt),
+    message: invite.message,
+  };
+}
+
+export const invitesRouter = createRouter()
+  .openapi(listInvites, async (c) => {
+    const { organization } = await organizationAccess(c, c.req.valid("param").id);
+    const page = c.req.valid("query");
+    const db = createDb(c.env.DB);
+    const inOrg = eq(organizationInvites.organizationId, organization.id);
+    const [rows, [total]] = await Promise.all([
+      db
+        .select({ invite: organizationInvites, creator: users })
+        .from(organizationInvites)
+        .leftJoin(users, eq(users.id, organizationInvites.createdById))
+        .where(inOrg)
+        .orderBy(desc(organizationInvites.createdAt))
+        .limit(page.limit)
+        .offset(page.offset),
+      db.select({ n: count() }).from(organizationInvites).where(inOrg),
+    ]);
+    const results = rows.map((r) => serializeInvite(r.invite, r.creator));
+    return c.json(limitOffsetPage(c.req.url, page, total?.n ?? 0, results), 200);
+  })
+  .openapi(createInvite, async (c) => {
+    const { organization, level } = await organizationAccess(c, c.req.valid("param").id);
+    const body = c.req.valid("json");
+    if (level < MembershipLevel.admin && organization.membersCanInvite === false) {
+      throw permissionDenied("Only admins can invite members to this organization.");
+    }
+    const inviteLevel = body.level ?? MembershipLevel.member;
+    if (inviteLevel > level) throw validationError("You cannot invite someone at a level above your own.", "level");
+    const db = createDb(c.env.DB);
+    const now = new Date();
+    const invite = {
+      id: uuidv7(),
+      organizationId: organization.id,
+      targetEmail: body.target_email,
+      firstName: body.first_name ?? "",
+      level: inviteLevel,
+      message: body.message ?? null,
+      createdById: c.var.auth.user.id,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await commitWithActivity(
+      writeContext(c, db),
+      [db.insert(organizationInvites).values(invite)],
+      [
+        {
+          organizationId: organization.id,
+          scope: SCOPE,
+          activity: "created",
+          itemId: invite.id,
+          detail: { name: invite.targetEmail, changes: createdChange(SCOPE, { target_email: invite.targetEmail, level: inviteLevel }) },
+        },
+      ],
+    );
+    return c.json(serializeInvite(invite, c.var.auth.user), 201);
+  })
+  .openapi(deleteInvite, async (c) => {
+    const params = c.req.valid("param");
+    const { organization, level } = await organizationAccess(c, params.id);
+    const db = createDb(c.env.DB);
+    const [invite] = await db
+      .select()
+      .from(organizationInvites)
+      .where(and(eq(organizationInvites.id, params.invite_id), eq(organizationInvites.organizationId, organization.id)));
+    if (!invite) throw notFound();
+    if (level < MembershipLevel.admin && invite.createdById !== c.var.auth.user.id) {
+      throw permissionDenied("Only admins or the invite's creator can revoke it.");
+    }
+    await commitWithActivity(
+      writeContext(c, db),
+      [db.delete(organizationInvites).where(eq(organizationInvites.id, invite.id))],
+      [
+        {
+          organizationId: organization.id,
+          scope: SCOPE,
+          activity: "deleted",
+          itemId: invite.id,
+          detail: { name: invite.targetEmail, changes: deletedChange(SCOPE) },
+        },
+      ],
+    );
+    return c.body(null, 204);
+  });
