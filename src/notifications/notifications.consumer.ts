@@ -1,6 +1,7 @@
 import type { Env } from "../env";
+import type { NotificationEvent } from "./events";
 
-export type NotificationMessage = { kind: string; [key: string]: unknown };
+export type NotificationMessage = { kind: "event"; event: NotificationEvent } | { kind: string; [key: string]: unknown };
 
 /**
  * STUB (issue #6 fills it): will match events against destinations and deliver them. Until then it
