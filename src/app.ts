@@ -30,6 +30,15 @@ export const app = new OpenAPIHono<AppBindings>({
   },
 });
 
+// Lets clients and the benchmarks see time spent in the Worker (I/O included), apart from the network.
+app.use("*", async (c, next) => {
+  const started = Date.now();
+  await next();
+  c.res.headers.set("Server-Timing", `app;dur=${Date.now() - started}`);
+});
+
+app.get("/healthz", (c) => c.json({ ok: true }));
+
 app.use("/api/*", async (c, next) => {
   const path = normalizePath(new URL(c.req.url).pathname);
   if (PUBLIC_PATHS.some((p) => path === p || path.startsWith(`${p}/`))) return next();

@@ -1,0 +1,124 @@
+// Shared benchmark helpers. Each suite (`bench/<name>.bench.mjs`) exports `run(ctx)`; `ctx` is this module.
+import { mkdirSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { applyLocalMigrations, localD1File, startDevServer, triggerScheduled } from "../scripts/dev-server.mjs";
+
+const DATA_DIR = resolve(import.meta.dirname, ".data");
+let nextPort = 8800;
+
+/**
+ * A fresh local state directory with migrations applied. Seed it through `openD1(state)` BEFORE
+ * `startWorker(state)` (workerd keeps the file open while it runs), or through the API afterwards.
+ */
+export function freshState(name) {
+  const persistTo = join(DATA_DIR, name);
+  rmSync(persistTo, { recursive: true, force: true });
+  mkdirSync(persistTo, { recursive: true });
+  applyLocalMigrations(persistTo);
+  return { name, persistTo, d1File: localD1File(persistTo) };
+}
+
+/** The state's D1 SQLite file through node:sqlite (bulk seeding, raw-SQL baselines). */
+export function openD1(state) {
+  const db = new DatabaseSync(state.d1File);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+  return db;
+}
+
+export async function startWorker(state, vars = {}) {
+  return startDevServer({
+    port: nextPort++,
+    persistTo: state.persistTo,
+    vars: { ALLOW_LOOPBACK_DESTINATIONS: "true", ...vars },
+    quiet: true,
+  });
+}
+
+export { triggerScheduled };
+
+/** JSON request against a started worker; returns `{ status, body, ms, serverMs }`. */
+export async function request(worker, path, { method, body, key, headers = {} } = {}) {
+  const init = { method: method ?? (body === undefined ? "GET" : "POST"), headers: { ...headers } };
+  if (key) init.headers.authorization = `Bearer ${key}`;
+  if (body !== undefined) {
+    init.body = typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
+    init.headers["content-type"] ??= "application/json";
+  }
+  const started = performance.now();
+  const res = await fetch(`${worker.url}${path}`, init);
+  const text = await res.text();
+  const ms = performance.now() - started;
+  const timing = /app;dur=([\d.]+)/.exec(res.headers.get("server-timing") ?? "");
+  let parsed = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, body: parsed, ms, serverMs: timing ? Number(timing[1]) : null };
+}
+
+/** First-run signup on an empty instance: `{ key, organizationId, projectId, apiToken, userId }`. */
+export async function signup(worker, email = "bench@example.com") {
+  const res = await request(worker, "/api/signup/", { body: { email, first_name: "Bench", organization_name: "Bench org" } });
+  if (res.status !== 201) throw new Error(`signup failed: ${res.status} ${JSON.stringify(res.body)}`);
+  const b = res.body;
+  return {
+    key: b.personal_api_key.value,
+    organizationId: b.organization.id,
+    projectId: b.project.id,
+    apiToken: b.project.api_token,
+    userId: b.user.id,
+  };
+}
+
+export function percentile(sorted, p) {
+  if (!sorted.length) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+export function summarize(samples) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mean = sorted.reduce((s, v) => s + v, 0) / (sorted.length || 1);
+  return { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), mean };
+}
+
+/** Runs `fn` `iterations` times (after `warmup` runs) and summarises its returned or measured milliseconds. */
+export async function measure(fn, { iterations = 50, warmup = 5 } = {}) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const samples = [];
+  for (let i = 0; i < iterations; i++) {
+    const started = performance.now();
+    const reported = await fn();
+    samples.push(typeof reported === "number" ? reported : performance.now() - started);
+  }
+  return summarize(samples);
+}
+
+/** Times a raw SQL statement on a node:sqlite connection (the baseline for server-time ratios). */
+export function measureSql(db, sql, params = [], { iterations = 50, warmup = 5 } = {}) {
+  const statement = db.prepare(sql);
+  for (let i = 0; i < warmup; i++) statement.all(...params);
+  const samples = [];
+  for (let i = 0; i < iterations; i++) {
+    const started = performance.now();
+    statement.all(...params);
+    samples.push(performance.now() - started);
+  }
+  return summarize(samples);
+}
+
+export const fmt = (ms) => (Number.isFinite(ms) ? `${ms.toFixed(2)} ms` : "n/a");
+
+/** Prints rows as an aligned table. */
+export function table(title, rows) {
+  console.log(`\n## ${title}`);
+  if (!rows.length) return;
+  const columns = Object.keys(rows[0]);
+  const width = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (values) => values.map((v, i) => String(v).padEnd(width[i])).join("  ");
+  console.log(line(columns));
+  console.log(line(width.map((w) => "-".repeat(w))));
+  for (const row of rows) console.log(line(columns.map((c) => row[c])));
+}
