@@ -52,6 +52,9 @@ export function attrOf(path: PropertyKey[]): string | null {
 export function fromZodError(error: ZodError): ApiError {
   const issue = error.issues[0];
   if (!issue) return validationError("Invalid input.");
+  if (issue.code === "unrecognized_keys") {
+    return validationError(`Unknown field: ${issue.keys.join(", ")}.`, attrOf([...issue.path, issue.keys[0] ?? ""]));
+  }
   const missing = issue.code === "invalid_type" && /received undefined/.test(issue.message);
   const detail = missing ? "This field is required." : issue.message;
   return validationError(detail, attrOf(issue.path), missing ? "required" : "invalid_input");
