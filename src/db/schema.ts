@@ -534,3 +534,114 @@ export const changeRequestVotes = sqliteTable(
   },
   (t) => [uniqueIndex("change_request_votes_request_user").on(t.changeRequestId, t.userId)],
 );
+
+// ---------------------------------------------------------------------------------------------
+// Logs alerts (issue #7). `logs_alerts` holds each alert's configuration and the mirror of its
+// state; the alert's Durable Object runs the checks and keeps the recent history. `version` is
+// bumped by every transition a person causes (enable, snooze, threshold change, reset...): a
+// check evaluated against an older version is discarded instead of overwriting that transition.
+// Disabled and broken alerts have no `next_check_at`, so the cron's due-alert scan never sees them.
+// ---------------------------------------------------------------------------------------------
+
+export interface LogsAlertFilters {
+  severityLevels?: string[];
+  serviceNames?: string[];
+  filterGroup?: unknown;
+}
+
+export type LogsAlertStateName = "not_firing" | "firing" | "errored" | "snoozed" | "broken";
+
+export const logsAlerts = sqliteTable(
+  "logs_alerts",
+  {
+    id: text().primaryKey(),
+    organizationId: text()
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    teamId: integer()
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    enabled: integer({ mode: "boolean" }).notNull(),
+    filters: json<LogsAlertFilters>().notNull(),
+    thresholdCount: integer().notNull(),
+    thresholdOperator: text().$type<"above" | "below">().notNull(),
+    windowMinutes: integer().notNull(),
+    checkIntervalMinutes: integer().notNull(),
+    evaluationPeriods: integer().notNull(),
+    datapointsToAlarm: integer().notNull(),
+    cooldownMinutes: integer().notNull(),
+    snoozeUntil: timestamp(),
+    state: text().$type<LogsAlertStateName>().notNull(),
+    version: integer().notNull().default(1),
+    nextCheckAt: timestamp(),
+    lastNotifiedAt: timestamp(),
+    lastCheckedAt: timestamp(),
+    consecutiveFailures: integer().notNull().default(0),
+    lastErrorMessage: text(),
+    firstEnabledAt: timestamp(),
+    createdById: integer().references(() => users.id, { onDelete: "set null" }),
+    createdAt: timestamp().notNull(),
+    updatedAt: timestamp().notNull(),
+  },
+  (t) => [index("logs_alerts_team_created").on(t.teamId, t.createdAt, t.id), index("logs_alerts_due").on(t.nextCheckAt, t.id)],
+);
+
+export const logsAlertEvents = sqliteTable(
+  "logs_alert_events",
+  {
+    id: text().primaryKey(),
+    alertId: text()
+      .notNull()
+      .references(() => logsAlerts.id, { onDelete: "cascade" }),
+    /** check | reset | enable | disable | snooze | unsnooze | threshold_change */
+    kind: text().notNull(),
+    resultCount: integer(),
+    thresholdBreached: integer({ mode: "boolean" }),
+    stateBefore: text().$type<LogsAlertStateName>().notNull(),
+    stateAfter: text().$type<LogsAlertStateName>().notNull(),
+    errorMessage: text(),
+    queryDurationMs: integer(),
+    /** The notification this event sent (firing, resolved, errored, broken), if any. */
+    notification: text(),
+    windowStart: timestamp(),
+    windowEnd: timestamp(),
+    /** A check that changed nothing: only the latest ten of these are kept per alert. */
+    routine: integer({ mode: "boolean" }).notNull().default(false),
+    createdAt: timestamp().notNull(),
+  },
+  (t) => [
+    index("logs_alert_events_alert_created").on(t.alertId, t.createdAt, t.id),
+    index("logs_alert_events_alert_routine").on(t.alertId, t.routine, t.createdAt),
+    index("logs_alert_events_created").on(t.createdAt),
+  ],
+);
+
+/** Notification destinations created for an alert through `alerts/:id/destinations/`. */
+export const logsAlertDestinations = sqliteTable(
+  "logs_alert_destinations",
+  {
+    alertId: text()
+      .notNull()
+      .references(() => logsAlerts.id, { onDelete: "cascade" }),
+    destinationId: text()
+      .notNull()
+      .references(() => notificationDestinations.id, { onDelete: "cascade" }),
+    createdAt: timestamp().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.alertId, t.destinationId] }), index("logs_alert_destinations_destination").on(t.destinationId)],
+);
+
+/** One row per cron tick of the alert evaluation job: what it did and how long checks took. */
+export const logsAlertJobRuns = sqliteTable("logs_alert_job_runs", {
+  windowEnd: timestamp().primaryKey(),
+  startedAt: timestamp().notNull(),
+  finishedAt: timestamp(),
+  due: integer().notNull().default(0),
+  checked: integer().notNull().default(0),
+  skipped: integer().notNull().default(0),
+  failed: integer().notNull().default(0),
+  notifications: integer().notNull().default(0),
+  checkP50Ms: integer(),
+  checkP95Ms: integer(),
+});
