@@ -183,9 +183,35 @@ export const activityLog = sqliteTable(
     detail: json<ActivityDetail>(),
     createdAt: timestamp().notNull(),
   },
+  // The list queries walk one of the two time indexes newest-first and test every low-cardinality
+  // filter on the index entry itself, so only the rows of the page are read from the table. The
+  // item indexes serve `item_ids`; `search_text` has an FTS5 trigram index (custom migration,
+  // with the append-only triggers). The query layer names its index (`INDEXED BY`), see
+  // src/activity/activity.query.ts.
   (t) => [
-    index("activity_log_team_created").on(t.teamId, t.createdAt, t.id),
-    index("activity_log_org_created").on(t.organizationId, t.createdAt, t.id),
+    index("activity_log_team_time").on(
+      t.teamId,
+      t.createdAt,
+      t.scope,
+      t.activity,
+      t.userId,
+      t.client,
+      t.isSystem,
+      t.wasImpersonated,
+    ),
+    index("activity_log_org_time").on(
+      t.organizationId,
+      t.createdAt,
+      t.teamId,
+      t.scope,
+      t.activity,
+      t.userId,
+      t.client,
+      t.isSystem,
+      t.wasImpersonated,
+    ),
+    index("activity_log_team_item").on(t.teamId, t.itemId),
+    index("activity_log_org_item").on(t.organizationId, t.itemId),
   ],
 );
 
@@ -645,3 +671,76 @@ export const logsAlertJobRuns = sqliteTable("logs_alert_job_runs", {
   checkP50Ms: integer(),
   checkP95Ms: integer(),
 });
+
+// ---------------------------------------------------------------------------------------------
+// Activity log read side and exports (issue #3). Facets are the distinct values the
+// `available_filters` endpoints list, written in the same batch as the activity rows they come
+// from (see src/activity/facets.ts). The bookmark is PostHog's per-user "notifications viewed"
+// date. Ingest keys make `Idempotency-Key` retries return the first answer for 24 hours.
+// An export row is a background job (kind + filters) whose file the exports queue writes to R2.
+// ---------------------------------------------------------------------------------------------
+
+export const activityLogFacets = sqliteTable(
+  "activity_log_facets",
+  {
+    organizationId: text().notNull(),
+    /** 0 for organization-level rows (`team_id` null). */
+    teamId: integer().notNull(),
+    /** `user` (value = user id), `client`, `activity` (with its scope), `field` (detail path, with scope and JSON type). */
+    kind: text().notNull(),
+    scope: text().notNull().default(""),
+    value: text().notNull(),
+    type: text().notNull().default(""),
+  },
+  (t) => [primaryKey({ columns: [t.organizationId, t.teamId, t.kind, t.scope, t.value, t.type] })],
+);
+
+export const activityNotificationBookmarks = sqliteTable("activity_notification_bookmarks", {
+  userId: integer()
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  lastViewedActivityDate: timestamp().notNull(),
+});
+
+export const activityIngestKeys = sqliteTable(
+  "activity_ingest_keys",
+  {
+    /** sha256 of (project id, user id, Idempotency-Key header). */
+    key: text().primaryKey(),
+    requestHash: text().notNull(),
+    status: integer().notNull(),
+    response: text().notNull(),
+    createdAt: timestamp().notNull(),
+  },
+  (t) => [index("activity_ingest_keys_created").on(t.createdAt)],
+);
+
+export const exportJobs = sqliteTable(
+  "exports",
+  {
+    id: text().primaryKey(),
+    organizationId: text()
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    /** Null for an organization-wide export. */
+    teamId: integer().references(() => projects.id, { onDelete: "cascade" }),
+    /** What is exported: `activity_log` (and later `logs`); the consumer dispatches on it. */
+    kind: text().notNull(),
+    format: text().notNull(),
+    filters: json<Record<string, unknown>>().notNull(),
+    filename: text().notNull(),
+    /** pending -> running -> complete | failed */
+    status: text().notNull(),
+    rowsWritten: integer().notNull().default(0),
+    totalRows: integer(),
+    sizeBytes: integer(),
+    r2Key: text(),
+    attempts: integer().notNull().default(0),
+    exception: text(),
+    createdById: integer().references(() => users.id, { onDelete: "set null" }),
+    createdAt: timestamp().notNull(),
+    startedAt: timestamp(),
+    completedAt: timestamp(),
+  },
+  (t) => [index("exports_org_created").on(t.organizationId, t.createdAt)],
+);
