@@ -2,6 +2,8 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { authenticate } from "./auth/authenticate";
 import type { AppBindings } from "./env";
 import { errorResponse, fromZodError, notFound } from "./lib/errors";
+import { logsIngestRouter } from "./logs/ingest.router";
+import { logsRouter } from "./logs/logs.router";
 import { registerOpenApi } from "./openapi/openapi.router";
 import { invitesRouter } from "./organizations/invites.router";
 import { membersRouter } from "./organizations/members.router";
@@ -54,6 +56,8 @@ const routers = [
   invitesRouter,
   rolesRouter,
   projectsRouter,
+  logsIngestRouter,
+  logsRouter,
 ] as const;
 for (const router of routers) app.route("/", router);
 

@@ -1,0 +1,114 @@
+import { eq } from "drizzle-orm";
+import type { Context } from "hono";
+import { bearerToken } from "../auth/authenticate";
+import { createDb } from "../db/client";
+import { projects } from "../db/schema";
+import type { AppBindings } from "../env";
+import { ApiError, notAuthenticated, validationError } from "../lib/errors";
+import { insertLogsStatements } from "./logs.queries";
+import { type ParsedLogs, parseOtlpLogs, payloadTooLarge } from "./otlp";
+import { decodeOtlpProtobuf, encodeOtlpProtobufResponse } from "./otlp-protobuf";
+
+/** Largest request body, before and after decompression (a gzip bomb stops at this size). */
+export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const DAY_MS = 86_400_000;
+
+const unsupportedMediaType = (detail: string) => new ApiError(415, "invalid_request", "unsupported_media_type", detail);
+
+/** The project whose `api_token` the request carries (`Authorization: Bearer phc_...` or `?token=`). */
+async function authenticateProject(c: Context<AppBindings>) {
+  const token = bearerToken(c.req.header("authorization")) ?? c.req.query("token");
+  if (!token) throw notAuthenticated("Project API token was not provided: send `Authorization: Bearer <api_token>` or `?token=`.");
+  const [project] = await createDb(c.env.DB)
+    .select({ id: projects.id, logsRetentionDays: projects.logsRetentionDays })
+    .from(projects)
+    .where(eq(projects.apiToken, token))
+    .limit(1);
+  if (!project) throw new ApiError(401, "authentication_error", "authentication_failed", "Project API token is invalid.");
+  return project;
+}
+
+async function readLimited(stream: ReadableStream<Uint8Array>, what: string): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_BODY_BYTES) {
+      await reader.cancel();
+      throw payloadTooLarge(`The ${what} is larger than ${MAX_BODY_BYTES} bytes.`);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** The request body, size-limited and gunzipped (`Content-Encoding: gzip`, as OTLP exporters send it). */
+async function readBody(request: Request): Promise<Uint8Array> {
+  if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) {
+    throw payloadTooLarge(`The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+  }
+  const encoding = (request.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
+  if (!request.body) return new Uint8Array();
+  if (encoding === "identity" || encoding === "") return readLimited(request.body, "request body");
+  if (encoding !== "gzip" && encoding !== "deflate") throw unsupportedMediaType(`Content-Encoding ${encoding} is not supported; use gzip.`);
+  const compressed = await readLimited(request.body, "request body");
+  try {
+    return await readLimited(new Blob([compressed]).stream().pipeThrough(new DecompressionStream(encoding)), "decompressed body");
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    throw validationError(`The body is not valid ${encoding} data.`, null, "malformed_otlp");
+  }
+}
+
+type Format = "json" | "protobuf";
+
+function formatOf(contentType: string | undefined): Format {
+  const mediaType = (contentType ?? "").split(";")[0]?.trim().toLowerCase();
+  if (mediaType === "application/json") return "json";
+  if (mediaType === "application/x-protobuf" || mediaType === "application/protobuf") return "protobuf";
+  throw unsupportedMediaType("Send OTLP logs as application/json or application/x-protobuf.");
+}
+
+function parseJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    throw validationError(`Malformed OTLP payload: ${(error as Error).message}`, null, "malformed_otlp");
+  }
+}
+
+function partialSuccess(parsed: ParsedLogs) {
+  if (!parsed.rejected) return {};
+  return { partialSuccess: { rejectedLogRecords: String(parsed.rejected), errorMessage: parsed.errors.join(" ") } };
+}
+
+/**
+ * `POST /i/v1/logs`: OTLP/HTTP logs (JSON or protobuf, optionally gzipped) for the project of the
+ * token. The accepted records are stored in one D1 batch (all or nothing); records the OTLP
+ * partial-success rules allow us to refuse are reported in `partialSuccess`.
+ */
+export async function ingestLogs(c: Context<AppBindings>): Promise<Response> {
+  const project = await authenticateProject(c);
+  const format = formatOf(c.req.header("content-type"));
+  const bytes = await readBody(c.req.raw);
+  const payload = format === "json" ? parseJson(bytes) : decodeOtlpProtobuf(bytes);
+  const now = Date.now();
+  const parsed = parseOtlpLogs(payload, { now, oldestMs: now - project.logsRetentionDays * DAY_MS });
+  if (parsed.rows.length) {
+    const db = createDb(c.env.DB);
+    const [first, ...rest] = insertLogsStatements(db, project.id, parsed.rows);
+    if (first) await db.batch([first, ...rest]);
+  }
+  const response = partialSuccess(parsed);
+  if (format === "json") return c.json(response, 200);
+  return c.body(encodeOtlpProtobufResponse(response), 200, { "content-type": "application/x-protobuf" });
+}

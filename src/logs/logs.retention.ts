@@ -1,0 +1,76 @@
+import { type SQL, sql } from "drizzle-orm";
+import { createDb, type Db } from "../db/client";
+import type { Env } from "../env";
+
+const DAY_MS = 86_400_000;
+/** Rows one DELETE removes: keeps every statement short on D1 however much has expired. */
+export const RETENTION_BATCH = 5000;
+/** DELETE statements one run may issue; what is left waits for the next tick. */
+const STATEMENT_BUDGET = 400;
+const LAST_RUN_KEY = "logs_retention_last_run";
+
+interface DeleteTarget {
+  table: string;
+  expired: (projectId: number, cutoffUs: number) => SQL;
+}
+
+// Each table is cut at the same minute-aligned instant, so counters never outlive their records.
+const TARGETS: DeleteTarget[] = [
+  { table: "log_records", expired: (p, cutoff) => sql`project_id = ${p} AND timestamp < ${cutoff}` },
+  { table: "log_minute_counts", expired: (p, cutoff) => sql`project_id = ${p} AND minute < ${cutoff / 60_000_000}` },
+  {
+    table: "log_attribute_keys",
+    expired: (p, cutoff) =>
+      sql`project_id = ${p} AND attribute_type IN ('log', 'resource') AND hour < ${Math.floor(cutoff / 3_600_000_000)}`,
+  },
+  { table: "log_attribute_values", expired: (p, cutoff) => sql`project_id = ${p} AND hour < ${Math.floor(cutoff / 3_600_000_000)}` },
+];
+
+export interface RetentionResult {
+  deleted: number;
+  /** False when the statement budget ran out before everything expired was removed. */
+  complete: boolean;
+}
+
+/**
+ * Removes every project's logs (records, per-minute counters, attribute index) older than its
+ * `logs_retention_days`. Idempotent: a second run finds nothing to do.
+ */
+export async function purgeExpiredLogs(db: Db, now = Date.now()): Promise<RetentionResult> {
+  const projects = await db.all<{ id: number; days: number }>(sql`SELECT id, logs_retention_days AS days FROM projects ORDER BY id`);
+  let deleted = 0;
+  let statements = 0;
+  for (const project of projects) {
+    const cutoffMs = Math.floor((now - project.days * DAY_MS) / 60_000) * 60_000;
+    for (const target of TARGETS) {
+      for (;;) {
+        if (statements++ >= STATEMENT_BUDGET) return { deleted, complete: false };
+        const table = sql.raw(target.table);
+        const result = await db.run(
+          sql`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${target.expired(project.id, cutoffMs * 1000)} LIMIT ${RETENTION_BATCH})`,
+        );
+        const changes = result.meta.changes ?? 0;
+        deleted += changes;
+        if (changes < RETENTION_BATCH) break;
+      }
+    }
+  }
+  return { deleted, complete: true };
+}
+
+/**
+ * The daily part of the every-minute cron: runs `purgeExpiredLogs` when the last complete run is a
+ * day old, so a missed tick is caught up by the next one and an interrupted run resumes.
+ */
+export async function runDailyLogsRetention(env: Env, now = Date.now()): Promise<RetentionResult | null> {
+  const db = createDb(env.DB);
+  const last = await db.get<{ value: string }>(sql`SELECT value FROM instance_settings WHERE key = ${LAST_RUN_KEY}`);
+  if (last && now - Number(last.value) < DAY_MS) return null;
+  const result = await purgeExpiredLogs(db, now);
+  if (result.complete) {
+    await db.run(
+      sql`INSERT INTO instance_settings (key, value) VALUES (${LAST_RUN_KEY}, ${String(now)}) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    );
+  }
+  return result;
+}

@@ -1,0 +1,87 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
+import { ProjectIdParams } from "../projects/projects.routes";
+import {
+  AttributesParamsSchema,
+  CountBodySchema,
+  LogsQueryBodySchema,
+  LogsQueryResponseSchema,
+  SparklineBodySchema,
+  SparklineResponseSchema,
+  ValuesParamsSchema,
+} from "./logs.schemas";
+
+const tags = ["logs"];
+const base = "/api/projects/{project_id}/logs";
+
+export const queryLogsRoute = createRoute({
+  method: "post",
+  path: `${base}/query`,
+  tags,
+  summary: "Query logs: filters, newest or oldest first, cursor pagination",
+  ...secured("logs:read"),
+  request: { params: ProjectIdParams, body: jsonBody(LogsQueryBodySchema) },
+  responses: { 200: json(LogsQueryResponseSchema, "A page of logs"), ...errorResponses },
+});
+
+export const sparklineRoute = createRoute({
+  method: "post",
+  path: `${base}/sparkline`,
+  tags,
+  summary: "Log counts per time bucket (about 50 buckets over the range), by severity or service",
+  ...secured("logs:read"),
+  request: { params: ProjectIdParams, body: jsonBody(SparklineBodySchema) },
+  responses: { 200: json(SparklineResponseSchema, "Buckets"), ...errorResponses },
+});
+
+export const countRoute = createRoute({
+  method: "post",
+  path: `${base}/count`,
+  tags,
+  summary: "Number of logs matching the filters in the date range (what logs alerts evaluate)",
+  ...secured("logs:read"),
+  request: { params: ProjectIdParams, body: jsonBody(CountBodySchema) },
+  responses: { 200: json(z.object({ count: z.number().int() }), "Count"), ...errorResponses },
+});
+
+const AttributeSchema = z.object({
+  name: z.string(),
+  propertyFilterType: z.enum(["log_attribute", "log_resource_attribute"]),
+  matchedOn: z.literal("key"),
+});
+
+export const attributesRoute = createRoute({
+  method: "get",
+  path: `${base}/attributes`,
+  tags,
+  summary: "Attribute keys seen in the date range (log or resource attributes)",
+  ...secured("logs:read"),
+  request: { params: ProjectIdParams, query: AttributesParamsSchema },
+  responses: { 200: json(z.object({ results: z.array(AttributeSchema), count: z.number().int() }), "Keys"), ...errorResponses },
+});
+
+export const valuesRoute = createRoute({
+  method: "get",
+  path: `${base}/values`,
+  tags,
+  summary: "Most frequent values of one attribute key",
+  ...secured("logs:read"),
+  request: { params: ProjectIdParams, query: ValuesParamsSchema },
+  responses: {
+    200: json(
+      z.object({ results: z.array(z.object({ id: z.string(), name: z.string(), count: z.number().int() })), refreshing: z.boolean() }),
+      "Values",
+    ),
+    ...errorResponses,
+  },
+});
+
+export const hasLogsRoute = createRoute({
+  method: "get",
+  path: `${base}/has_logs`,
+  tags,
+  summary: "Whether the project has received any logs still retained",
+  ...secured("logs:read"),
+  request: { params: ProjectIdParams },
+  responses: { 200: json(z.object({ hasLogs: z.boolean() }), "Has logs"), ...errorResponses },
+});
