@@ -1,9 +1,13 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { alertsRouter } from "./alerts/alerts.router";
+import { changeRequestsRouter } from "./approvals/change-requests.router";
+import { policiesRouter } from "./approvals/policies.router";
 import { authenticate } from "./auth/authenticate";
 import type { AppBindings } from "./env";
 import { errorResponse, fromZodError, notFound } from "./lib/errors";
 import { logsIngestRouter } from "./logs/ingest.router";
 import { logsRouter } from "./logs/logs.router";
+import { organizationDestinationsRouter, projectDestinationsRouter } from "./notifications/destinations.router";
 import { registerOpenApi } from "./openapi/openapi.router";
 import { invitesRouter } from "./organizations/invites.router";
 import { membersRouter } from "./organizations/members.router";
@@ -56,8 +60,13 @@ const routers = [
   invitesRouter,
   rolesRouter,
   projectsRouter,
+  policiesRouter,
+  changeRequestsRouter,
+  projectDestinationsRouter,
+  organizationDestinationsRouter,
   logsIngestRouter,
   logsRouter,
+  alertsRouter,
 ] as const;
 for (const router of routers) app.route("/", router);
 

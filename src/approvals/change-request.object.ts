@@ -1,9 +1,504 @@
 import { DurableObject } from "cloudflare:workers";
+import { eq, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { type ActivityEntry, type Actor, commitWithActivity, createdChange, diffChanges, SYSTEM_ACTOR } from "../activity/record";
+import { createDb } from "../db/client";
+import { changeRequests, changeRequestVotes } from "../db/schema";
 import type { Env } from "../env";
+import { ApiError } from "../lib/errors";
+import { uuidv7 } from "../lib/ids";
+import { type NotificationEventType, publishEvents } from "../notifications/events";
+import "./builtin-actions";
+import { changeRequestEventData, votesOf } from "./change-requests.queries";
+import {
+  type ChangeRequestRecord,
+  type ChangeRequestSnapshot,
+  canCancel,
+  isApprover,
+  OPEN_STATES,
+  recordFromRow,
+  rowValues,
+  type VoteRecord,
+  type Voter,
+} from "./model";
+import { type ApplyPlan, getApprovalAction, isAppActionKey, ValidationFailed } from "./registry";
+
+const SCOPE = "ChangeRequest";
+
+export interface StepError {
+  status: 400 | 403 | 404;
+  code: string;
+  detail: string;
+}
+export type StepResult =
+  | { ok: true; status: string; message: string; snapshot: ChangeRequestSnapshot; result?: Record<string, unknown> }
+  | { ok: false; error: StepError };
+
+const fail = (status: StepError["status"], code: string, detail: string): StepResult => ({ ok: false, error: { status, code, detail } });
+const denied = (detail: string) => fail(403, "permission_denied", detail);
+
+/** Preconditions compared regardless of key order. */
+const canonical = (value: Record<string, unknown>) =>
+  JSON.stringify(Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b))));
 
 /**
- * STUB (issue #4 fills it): one object per change request will serialise votes, apply the intent
- * exactly once at quorum and expire the request from an alarm. Declared now so the binding and
- * its SQLite migration tag exist from the first deploy.
+ * One object per change request (named by its id). It owns the request's votes and state machine
+ * (pending -> approved -> applied | failed; pending -> rejected | expired), serialises every step
+ * (concurrent votes from many clients run one at a time), applies the change exactly once at
+ * quorum, and expires the request from an alarm at expires_at.
+ *
+ * Every step commits to D1 first (mirror row, vote, activity rows and, at quorum, the change
+ * itself, in one batch) and then to the object's own storage; after a restart between the two the
+ * object adopts the mirror, so a step is never lost nor repeated.
  */
-export class ChangeRequestObject extends DurableObject<Env> {}
+export class ChangeRequestObject extends DurableObject<Env> {
+  private record: ChangeRequestRecord | null = null;
+  private privateData: Record<string, unknown> | null = null;
+  private votes: VoteRecord[] = [];
+  private loaded = false;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS change_request (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), record TEXT NOT NULL, private_data TEXT)",
+    );
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS votes (id TEXT PRIMARY KEY, user_id INTEGER UNIQUE, decision TEXT NOT NULL, reason TEXT NOT NULL, created_at INTEGER NOT NULL)",
+    );
+  }
+
+  /** Runs steps one after another; input gates alone would let a step interleave at each D1 await. */
+  private serial<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(step, step);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async load(id?: string): Promise<void> {
+    if (this.loaded) return;
+    const [row] = this.ctx.storage.sql
+      .exec<{ record: string; private_data: string | null }>("SELECT record, private_data FROM change_request")
+      .toArray();
+    if (row) {
+      this.record = JSON.parse(row.record);
+      this.privateData = row.private_data ? JSON.parse(row.private_data) : null;
+      this.votes = this.ctx.storage.sql
+        .exec<{ id: string; user_id: number | null; decision: VoteRecord["decision"]; reason: string; created_at: number }>(
+          "SELECT * FROM votes ORDER BY created_at, id",
+        )
+        .toArray()
+        .map((v) => ({ id: v.id, userId: v.user_id, decision: v.decision, reason: v.reason, createdAt: v.created_at }));
+    }
+    const recordId = this.record?.id ?? id;
+    if (recordId && (!this.record || OPEN_STATES.includes(this.record.state))) {
+      const db = createDb(this.env.DB);
+      const [mirror] = await db.select().from(changeRequests).where(eq(changeRequests.id, recordId));
+      if (mirror) {
+        this.persist(recordFromRow(mirror), mirror.privateData, (await votesOf(db, [recordId])).get(recordId) ?? []);
+        if (mirror.state === "pending" && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(mirror.expiresAt);
+      }
+    }
+    this.loaded = true;
+  }
+
+  private persist(record: ChangeRequestRecord, privateData: Record<string, unknown> | null, votes: VoteRecord[]) {
+    const storage = this.ctx.storage;
+    storage.transactionSync(() => {
+      storage.sql.exec(
+        "INSERT OR REPLACE INTO change_request (singleton, record, private_data) VALUES (1, ?, ?)",
+        JSON.stringify(record),
+        privateData ? JSON.stringify(privateData) : null,
+      );
+      storage.sql.exec("DELETE FROM votes");
+      for (const v of votes) {
+        storage.sql.exec("INSERT INTO votes VALUES (?, ?, ?, ?, ?)", v.id, v.userId, v.decision, v.reason, v.createdAt);
+      }
+    });
+    this.record = record;
+    this.privateData = privateData;
+    this.votes = votes;
+  }
+
+  private snapshot(): ChangeRequestSnapshot {
+    return { record: this.record!, votes: this.votes };
+  }
+
+  private entry(record: ChangeRequestRecord, activity: string, changes: ActivityEntry["detail"]["changes"], context = {}): ActivityEntry {
+    return {
+      organizationId: record.organizationId,
+      teamId: record.teamId,
+      scope: SCOPE,
+      activity,
+      itemId: record.id,
+      detail: {
+        name: record.intentDisplay.description,
+        changes,
+        context: { action_key: record.actionKey, resource_type: record.resourceType, resource_id: record.resourceId, ...context },
+      },
+    };
+  }
+
+  private stateEntry(before: ChangeRequestRecord, after: ChangeRequestRecord, activity: string, context = {}) {
+    return this.entry(after, activity, diffChanges(SCOPE, { state: before.state }, { state: after.state }), context);
+  }
+
+  private voteWrite(db: ReturnType<typeof createDb>, record: ChangeRequestRecord, vote: VoteRecord) {
+    return db
+      .insert(changeRequestVotes)
+      .values({ ...vote, changeRequestId: record.id, createdAt: new Date(vote.createdAt) })
+      .onConflictDoUpdate({
+        target: [changeRequestVotes.changeRequestId, changeRequestVotes.userId],
+        set: { decision: vote.decision, reason: vote.reason, createdAt: new Date(vote.createdAt) },
+      });
+  }
+
+  /** D1 first (mirror, extra writes, activity in one batch), then the object's storage. */
+  private async commit(
+    actor: Actor,
+    record: ChangeRequestRecord,
+    votes: VoteRecord[],
+    writes: BatchItem<"sqlite">[],
+    entries: ActivityEntry[],
+  ): Promise<void> {
+    const db = createDb(this.env.DB);
+    // The mirror row goes first: an applied delete may cascade it away later in the same batch.
+    const mirror = db.update(changeRequests).set(rowValues(record)).where(eq(changeRequests.id, record.id));
+    await commitWithActivity({ db, env: this.env, actor, waitUntil: (p) => this.ctx.waitUntil(p) }, [mirror, ...writes], entries);
+    this.persist(record, this.privateData, votes);
+    if (record.state !== "pending") await this.ctx.storage.deleteAlarm();
+  }
+
+  private publish(type: NotificationEventType, activity: string, actorId: number | null, reason?: string) {
+    const snapshot = this.snapshot();
+    const { record } = snapshot;
+    const step = type === "change_request_approved" ? `${type}:${actorId}` : type;
+    this.ctx.waitUntil(
+      (async () => {
+        const data = await changeRequestEventData(createDb(this.env.DB), snapshot, actorId, reason);
+        await publishEvents(this.env, [
+          {
+            id: `${record.id}:${step}`,
+            type,
+            organizationId: record.organizationId,
+            teamId: record.teamId,
+            scope: SCOPE,
+            activity,
+            itemId: record.id,
+            occurredAt: new Date().toISOString(),
+            data,
+          },
+        ]);
+      })().catch((error) => console.error("change request event not published", error)),
+    );
+  }
+
+  /** Writes a new request (from the gate); null when an identical request is already open (unique index). */
+  create(input: {
+    record: ChangeRequestRecord;
+    privateData: Record<string, unknown> | null;
+    actor: Actor;
+  }): Promise<{ snapshot: ChangeRequestSnapshot | null }> {
+    return this.serial(async () => {
+      await this.load(input.record.id);
+      if (this.record) return { snapshot: this.snapshot() };
+      const { record, privateData } = input;
+      const db = createDb(this.env.DB);
+      try {
+        await commitWithActivity(
+          { db, env: this.env, actor: input.actor, waitUntil: (p) => this.ctx.waitUntil(p) },
+          [db.insert(changeRequests).values({ ...rowValues(record), privateData })],
+          [
+            this.entry(
+              record,
+              "created",
+              createdChange(SCOPE, { action_key: record.actionKey, resource_type: record.resourceType, resource_id: record.resourceId }),
+            ),
+          ],
+        );
+      } catch (error) {
+        if (String(error).includes("UNIQUE constraint failed")) return { snapshot: null };
+        throw error;
+      }
+      this.persist(record, privateData, []);
+      await this.ctx.storage.setAlarm(record.expiresAt);
+      this.publish("change_request_created", "created", record.createdById);
+      return { snapshot: this.snapshot() };
+    });
+  }
+
+  /** Checks shared by approve and reject (PostHog's CanApprove), then one vote per user. */
+  private voteRefusal(voter: Voter, verb: "approve" | "reject"): StepResult | null {
+    const record = this.record;
+    if (!record) return fail(404, "not_found", "Not found.");
+    if (record.state !== "pending") return denied(`Only pending change requests can be ${verb}d`);
+    if (record.createdById === voter.userId && !record.policySnapshot.allow_self_approve) {
+      return denied(`You cannot ${verb} your own change request`);
+    }
+    if (!isApprover(record, voter)) return denied("You are not in the approver set for this change request");
+    if (this.votes.some((v) => v.userId === voter.userId))
+      return fail(400, "already_voted", "You have already voted on this change request.");
+    return null;
+  }
+
+  approve(input: { id: string; voter: Voter; actor: Actor; reason: string }): Promise<StepResult> {
+    return this.serial(async () => {
+      await this.load(input.id);
+      const refusal = this.voteRefusal(input.voter, "approve");
+      if (refusal) return refusal;
+      const record = this.record!;
+      const db = createDb(this.env.DB);
+      const now = Date.now();
+      const vote: VoteRecord = { id: uuidv7(now), userId: input.voter.userId, decision: "approved", reason: input.reason, createdAt: now };
+      const votes = [...this.votes, vote];
+      const approvals = votes.filter((v) => v.decision === "approved").length;
+      const { quorum } = record.policySnapshot;
+      const voteChange = { type: SCOPE, action: "changed", field: "approvals", after: { decision: "approved", reason: input.reason } };
+
+      if (approvals < quorum) {
+        const next = { ...record, updatedAt: now };
+        await this.commit(input.actor, next, votes, [this.voteWrite(db, next, vote)], [this.entry(next, "approved", [voteChange])]);
+        this.publish("change_request_approved", "approved", input.voter.userId, input.reason);
+        return {
+          ok: true,
+          status: "approved",
+          message: `Approval recorded. ${approvals}/${quorum} approvals received.`,
+          snapshot: this.snapshot(),
+        };
+      }
+
+      const approved: ChangeRequestRecord = { ...record, state: "approved", updatedAt: now };
+      const approvedEntry = this.entry(approved, "approved", [
+        voteChange,
+        ...diffChanges(SCOPE, { state: record.state }, { state: approved.state }),
+      ]);
+      if (isAppActionKey(record.actionKey)) {
+        await this.commit(input.actor, approved, votes, [this.voteWrite(db, approved, vote)], [approvedEntry]);
+        this.publish("change_request_approved", "approved", input.voter.userId, input.reason);
+        return {
+          ok: true,
+          status: "approved",
+          message: "Quorum reached. Change approved: the app applies it and reports back with complete/.",
+          snapshot: this.snapshot(),
+        };
+      }
+
+      const prepared = await this.prepareApply(approved, votes);
+      let next = prepared.next;
+      if (prepared.plan) {
+        try {
+          await this.commit(
+            input.actor,
+            next,
+            votes,
+            [this.voteWrite(db, next, vote), ...prepared.plan.writes],
+            [approvedEntry, this.stateEntry(approved, next, "applied"), ...this.asRequester(next, prepared.plan.entries)],
+          );
+        } catch (error) {
+          // The change itself was refused by D1 (e.g. a constraint): record the failure instead.
+          next = { ...approved, state: "failed", applyError: error instanceof Error ? error.message : String(error) };
+        }
+      }
+      if (next.state === "failed") {
+        await this.commit(
+          input.actor,
+          next,
+          votes,
+          [this.voteWrite(db, next, vote)],
+          [approvedEntry, this.stateEntry(approved, next, "failed", { apply_error: next.applyError })],
+        );
+      }
+      this.publish("change_request_approved", "approved", input.voter.userId, input.reason);
+      if (next.state === "applied") {
+        this.publish("change_request_applied", "applied", input.voter.userId);
+        return {
+          ok: true,
+          status: "applied",
+          message: "Quorum reached. Change applied successfully.",
+          snapshot: this.snapshot(),
+          result: next.resultData ?? {},
+        };
+      }
+      return {
+        ok: true,
+        status: "failed",
+        message: `Quorum reached but application failed: ${next.applyError}`,
+        snapshot: this.snapshot(),
+      };
+    });
+  }
+
+  /** Re-checks preconditions and validity, then builds the change's writes (or the failed record). */
+  private async prepareApply(
+    approved: ChangeRequestRecord,
+    votes: VoteRecord[],
+  ): Promise<{ next: ChangeRequestRecord; plan: ApplyPlan | null }> {
+    const failed = (applyError: string) => ({ next: { ...approved, state: "failed" as const, applyError }, plan: null });
+    const action = getApprovalAction(approved.actionKey);
+    if (!action) return failed(`Action ${approved.actionKey} not found in registry`);
+    const ctx = { db: createDb(this.env.DB), env: this.env, changeRequest: approved, privateData: this.privateData };
+    const subject = `${approved.resourceType} ${approved.resourceId ?? ""}`.trim();
+    try {
+      const current = await action.preconditions(ctx);
+      if (current === null) return failed(`Precondition failed: ${subject} no longer exists`);
+      if (canonical(current) !== canonical(approved.intent.preconditions)) {
+        return failed(`Precondition failed: ${subject} was modified since the change request was created`);
+      }
+      const plan = await action.apply(ctx);
+      const approvers = votes.filter((v) => v.decision === "approved").map((v) => v.userId);
+      plan.entries = plan.entries.map((e) => ({
+        ...e,
+        detail: {
+          ...e.detail,
+          trigger: { job_type: "change_request", job_id: approved.id, payload: { action_key: approved.actionKey, approved_by: approvers } },
+        },
+      }));
+      const now = Date.now();
+      return {
+        next: { ...approved, state: "applied", appliedAt: now, appliedById: approved.createdById, updatedAt: now, resultData: plan.result },
+        plan,
+      };
+    } catch (error) {
+      if (error instanceof ValidationFailed) return failed(`Validation failed: ${error.message}`);
+      if (error instanceof ApiError) return failed(`Validation failed: ${error.detail}`);
+      return failed(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  /** The applied change's own activity rows name the requester (applied_by), not the approver. */
+  private asRequester(record: ChangeRequestRecord, entries: ActivityEntry[]): ActivityEntry[] {
+    return entries.map((e) => ({ ...e, userId: sql`${record.createdById}` }));
+  }
+
+  reject(input: { id: string; voter: Voter; actor: Actor; reason: string }): Promise<StepResult> {
+    return this.serial(async () => {
+      await this.load(input.id);
+      const refusal = this.voteRefusal(input.voter, "reject");
+      if (refusal) return refusal;
+      const record = this.record!;
+      const now = Date.now();
+      const vote: VoteRecord = { id: uuidv7(now), userId: input.voter.userId, decision: "rejected", reason: input.reason, createdAt: now };
+      const next: ChangeRequestRecord = { ...record, state: "rejected", updatedAt: now };
+      await this.commit(
+        input.actor,
+        next,
+        [...this.votes, vote],
+        [this.voteWrite(createDb(this.env.DB), next, vote)],
+        [this.stateEntry(record, next, "rejected", { reason: input.reason })],
+      );
+      this.publish("change_request_rejected", "rejected", input.voter.userId, input.reason);
+      return { ok: true, status: "rejected", message: "Change request rejected.", snapshot: this.snapshot() };
+    });
+  }
+
+  /** The requester withdraws a pending request: recorded as their rejection, answered as "canceled". */
+  cancel(input: { id: string; userId: number; actor: Actor; reason: string }): Promise<StepResult> {
+    return this.serial(async () => {
+      await this.load(input.id);
+      const record = this.record;
+      if (!record) return fail(404, "not_found", "Not found.");
+      if (!canCancel(record, this.votes, input.userId)) return denied("You cannot cancel this change request");
+      const now = Date.now();
+      const own = this.votes.find((v) => v.userId === input.userId);
+      const vote: VoteRecord = {
+        id: own?.id ?? uuidv7(now),
+        userId: input.userId,
+        decision: "rejected",
+        reason: input.reason,
+        createdAt: now,
+      };
+      const next: ChangeRequestRecord = { ...record, state: "rejected", updatedAt: now };
+      await this.commit(
+        input.actor,
+        next,
+        [...this.votes.filter((v) => v.userId !== input.userId), vote],
+        [this.voteWrite(createDb(this.env.DB), next, vote)],
+        [this.stateEntry(record, next, "rejected", { reason: input.reason, canceled: true })],
+      );
+      this.publish("change_request_rejected", "rejected", input.userId, input.reason);
+      return { ok: true, status: "canceled", message: "Change request canceled.", snapshot: this.snapshot() };
+    });
+  }
+
+  /** An app reports the outcome of applying its own approved change. */
+  complete(input: {
+    id: string;
+    userId: number;
+    actor: Actor;
+    success: boolean;
+    resultData: Record<string, unknown> | null;
+    applyError: string;
+  }): Promise<StepResult> {
+    return this.serial(async () => {
+      await this.load(input.id);
+      const record = this.record;
+      if (!record) return fail(404, "not_found", "Not found.");
+      if (!isAppActionKey(record.actionKey)) {
+        return fail(400, "invalid_state", "Only app change requests (action keys starting with app.) are completed by their app.");
+      }
+      if (record.createdById !== input.userId) return denied("Only the requester can complete this change request.");
+      if (record.state !== "approved") return fail(400, "invalid_state", "Only approved change requests can be completed.");
+      const now = Date.now();
+      const next: ChangeRequestRecord = input.success
+        ? {
+            ...record,
+            state: "applied",
+            appliedAt: now,
+            appliedById: record.createdById,
+            updatedAt: now,
+            resultData: input.resultData ?? { resource_id: record.resourceId, resource_version: null },
+          }
+        : { ...record, state: "failed", applyError: input.applyError, updatedAt: now };
+      const context = input.success ? {} : { apply_error: input.applyError };
+      await this.commit(input.actor, next, this.votes, [], [this.stateEntry(record, next, next.state, context)]);
+      if (input.success) this.publish("change_request_applied", "applied", input.userId);
+      return {
+        ok: true,
+        status: next.state,
+        message: input.success ? "Change applied." : "Change recorded as failed.",
+        snapshot: this.snapshot(),
+      };
+    });
+  }
+
+  /**
+   * The cron's re-validation: compares the resource with the request's preconditions and records
+   * valid / stale (modified since; the requester may then cancel even after approvals) / invalid (gone).
+   */
+  revalidate(id: string): Promise<ChangeRequestRecord["validationStatus"] | null> {
+    return this.serial(async () => {
+      await this.load(id);
+      const record = this.record;
+      const action = record && record.state === "pending" ? getApprovalAction(record.actionKey) : undefined;
+      if (!record || !action) return null;
+      const db = createDb(this.env.DB);
+      const current = await action.preconditions({ db, env: this.env, changeRequest: record, privateData: this.privateData });
+      const status = current === null ? "invalid" : canonical(current) === canonical(record.intent.preconditions) ? "valid" : "stale";
+      const errors =
+        status === "invalid"
+          ? { resource: "The resource no longer exists" }
+          : status === "stale"
+            ? { staleness: "Resource has been modified since this change request was created" }
+            : null;
+      const next: ChangeRequestRecord = { ...record, validationStatus: status, validationErrors: errors, validatedAt: Date.now() };
+      const changed = status !== record.validationStatus;
+      const entries = changed
+        ? [this.entry(next, "updated", diffChanges(SCOPE, { validation_status: record.validationStatus }, { validation_status: status }))]
+        : [];
+      await this.commit(SYSTEM_ACTOR, next, this.votes, [], entries);
+      return status;
+    });
+  }
+
+  /** expires_at reached: a still-pending request expires (a system step). Throwing lets the alarm retry. */
+  override async alarm(): Promise<void> {
+    await this.serial(async () => {
+      await this.load();
+      const record = this.record;
+      if (!record || record.state !== "pending") return;
+      const next: ChangeRequestRecord = { ...record, state: "expired", updatedAt: Date.now() };
+      await this.commit(SYSTEM_ACTOR, next, this.votes, [], [this.stateEntry(record, next, "expired")]);
+      this.publish("change_request_expired", "expired", null);
+    });
+  }
+}

@@ -1,9 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, count, eq, inArray } from "drizzle-orm";
-import { commitWithActivity, deletedChange, diffChanges, writeContext } from "../activity/record";
+import { type ActivityEntry, commitWithActivity, deletedChange, diffChanges, writeContext } from "../activity/record";
+import { approvalGateResponses } from "../approvals/approvals.schemas";
+import { approvalGate } from "../approvals/gate";
+import { changeIntent } from "../approvals/registry";
 import { organizationAccess } from "../auth/access";
 import { MEMBERSHIP_LEVELS, MembershipLevel } from "../auth/levels";
-import { createDb } from "../db/client";
+import { createDb, type Db } from "../db/client";
 import { organizationMemberships, roleMemberships, roles, users } from "../db/schema";
 import { notFound, permissionDenied, validationError } from "../lib/errors";
 import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
@@ -61,7 +64,7 @@ const updateMember = createRoute({
   summary: "Change a member's level (admins; never above your own level, never your own membership)",
   ...secured("organization_member:write"),
   request: { params: MemberParams, body: jsonBody(MemberUpdateSchema) },
-  responses: { 200: json(MemberSchema, "Member"), ...errorResponses },
+  responses: { 200: json(MemberSchema, "Member"), ...errorResponses, ...approvalGateResponses },
 });
 
 const removeMember = createRoute({
@@ -74,7 +77,7 @@ const removeMember = createRoute({
   responses: { 204: { description: "Removed" }, ...errorResponses },
 });
 
-type MemberRow = { membership: typeof organizationMemberships.$inferSelect; user: typeof users.$inferSelect };
+export type MemberRow = { membership: typeof organizationMemberships.$inferSelect; user: typeof users.$inferSelect };
 
 function serializeMember({ membership, user }: MemberRow) {
   return {
@@ -88,7 +91,7 @@ function serializeMember({ membership, user }: MemberRow) {
   };
 }
 
-async function findMember(db: ReturnType<typeof createDb>, organizationId: string, userUuid: string): Promise<MemberRow> {
+export async function findMember(db: Db, organizationId: string, userUuid: string): Promise<MemberRow> {
   const [row] = await db
     .select({ membership: organizationMemberships, user: users })
     .from(organizationMemberships)
@@ -96,6 +99,28 @@ async function findMember(db: ReturnType<typeof createDb>, organizationId: strin
     .where(and(eq(organizationMemberships.organizationId, organizationId), eq(users.uuid, userUuid)));
   if (!row) throw notFound();
   return row;
+}
+
+/** Who may set whom to which level; throws the handler's errors. The approval apply re-checks with it. */
+export function assertLevelChangeAllowed(actorId: number, actorLevel: number, target: MemberRow, newLevel: number) {
+  if (target.user.id === actorId) throw permissionDenied("You can't change your own access level.");
+  if (newLevel > actorLevel)
+    throw validationError("You can only change access level of others to lower or equal to your current one.", "level");
+  if (target.membership.level > actorLevel) throw permissionDenied("You can only edit others with level lower or equal to you.");
+}
+
+/** A level change's writes and activity (null when the level stays); shared with the approval apply. */
+export function planMemberLevelUpdate(db: Db, organizationId: string, target: MemberRow, newLevel: number) {
+  const changes = diffChanges(SCOPE, { level: target.membership.level }, { level: newLevel });
+  if (!changes.length) return null;
+  const entries: ActivityEntry[] = [
+    { organizationId, scope: SCOPE, activity: "updated", itemId: target.user.uuid, detail: { name: target.user.email, changes } },
+  ];
+  const write = db
+    .update(organizationMemberships)
+    .set({ level: newLevel, updatedAt: new Date() })
+    .where(eq(organizationMemberships.id, target.membership.id));
+  return { writes: [write], entries };
 }
 
 export const membersRouter = createRouter()
@@ -123,30 +148,23 @@ export const membersRouter = createRouter()
     const { level: newLevel } = c.req.valid("json");
     const db = createDb(c.env.DB);
     const target = await findMember(db, organization.id, params.user_uuid);
-    if (target.user.id === c.var.auth.user.id) throw permissionDenied("You can't change your own access level.");
-    if (newLevel > level)
-      throw validationError("You can only change access level of others to lower or equal to your current one.", "level");
-    if (target.membership.level > level) throw permissionDenied("You can only edit others with level lower or equal to you.");
-    const changes = diffChanges(SCOPE, { level: target.membership.level }, { level: newLevel });
-    if (changes.length) {
-      await commitWithActivity(
-        writeContext(c, db),
-        [
-          db
-            .update(organizationMemberships)
-            .set({ level: newLevel, updatedAt: new Date() })
-            .where(eq(organizationMemberships.id, target.membership.id)),
-        ],
-        [
-          {
-            organizationId: organization.id,
-            scope: SCOPE,
-            activity: "updated",
-            itemId: target.user.uuid,
-            detail: { name: target.user.email, changes },
-          },
-        ],
-      );
+    assertLevelChangeAllowed(c.var.auth.user.id, level, target, newLevel);
+    const plan = planMemberLevelUpdate(db, organization.id, target, newLevel);
+    if (plan) {
+      await approvalGate(c, {
+        actionKey: "organization_member.update",
+        targets: [{ organizationId: organization.id, teamId: null }],
+        resourceId: target.user.uuid,
+        intent: changeIntent({
+          name: target.user.email,
+          before: { level: target.membership.level },
+          after: { level: newLevel },
+          request: { level: newLevel },
+          preconditions: { level: target.membership.level, updated_at: isoRequired(target.membership.updatedAt) },
+          method: "PATCH",
+        }),
+      });
+      await commitWithActivity(writeContext(c, db), plan.writes, plan.entries);
     }
     return c.json(serializeMember(await findMember(db, organization.id, params.user_uuid)), 200);
   })

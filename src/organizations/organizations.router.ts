@@ -1,12 +1,15 @@
 import { eq } from "drizzle-orm";
-import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../activity/record";
+import { type ActivityEntry, commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../activity/record";
+import { approvalGate } from "../approvals/gate";
+import { changeIntent } from "../approvals/registry";
 import { type Organization, organizationAccess } from "../auth/access";
 import { MembershipLevel } from "../auth/levels";
-import { createDb } from "../db/client";
+import { createDb, type Db } from "../db/client";
 import { organizationMemberships, organizations, projects } from "../db/schema";
 import { uuidv7 } from "../lib/ids";
 import { limitOffsetPage } from "../lib/pagination";
 import { createRouter } from "../lib/router";
+import { isoRequired } from "../lib/time";
 import { newProject } from "../projects/projects.queries";
 import { listOrganizationsForUser, loadOrganizationRelations, serializeOrganization, uniqueSlug } from "./organizations.queries";
 import {
@@ -50,6 +53,41 @@ function columnValues(body: OrganizationUpdate) {
 function writableView(org: Organization): Record<string, unknown> {
   return Object.fromEntries(Object.entries(WRITABLE_FIELDS).map(([field, column]) => [field, org[column]]));
 }
+
+/** An update's writes and activity (null when nothing changes); the approval apply reuses it. */
+export function planOrganizationUpdate(db: Db, organization: Organization, body: OrganizationUpdate) {
+  const changes = diffChanges(SCOPE, writableView(organization), { ...writableView(organization), ...body }, { fields: Object.keys(body) });
+  if (!changes.length) return null;
+  const entries: ActivityEntry[] = [
+    {
+      organizationId: organization.id,
+      scope: SCOPE,
+      activity: "updated",
+      itemId: organization.id,
+      detail: { name: body.name ?? organization.name, changes },
+    },
+  ];
+  const write = db
+    .update(organizations)
+    .set({ ...columnValues(body), updatedAt: new Date() })
+    .where(eq(organizations.id, organization.id));
+  return { changes, writes: [write], entries };
+}
+
+export function planOrganizationDelete(db: Db, organization: Organization) {
+  const entries: ActivityEntry[] = [
+    {
+      organizationId: organization.id,
+      scope: SCOPE,
+      activity: "deleted",
+      itemId: organization.id,
+      detail: { name: organization.name, changes: deletedChange(SCOPE) },
+    },
+  ];
+  return { writes: [db.delete(organizations).where(eq(organizations.id, organization.id))], entries };
+}
+
+const organizationTarget = (organization: Organization) => [{ organizationId: organization.id, teamId: null }];
 
 async function present(db: ReturnType<typeof createDb>, organizationId: string, level: number) {
   const [org] = await db.select().from(organizations).where(eq(organizations.id, organizationId));
@@ -119,50 +157,42 @@ export const organizationsRouter = createRouter()
     const { organization, level } = await organizationAccess(c, c.req.valid("param").id, MembershipLevel.admin);
     const db = createDb(c.env.DB);
     const body = c.req.valid("json");
-    const values = columnValues(body);
-    const changes = diffChanges(
-      SCOPE,
-      writableView(organization),
-      { ...writableView(organization), ...body },
-      { fields: Object.keys(body) },
-    );
-    if (changes.length) {
-      await commitWithActivity(
-        writeContext(c, db),
-        [
-          db
-            .update(organizations)
-            .set({ ...values, updatedAt: new Date() })
-            .where(eq(organizations.id, organization.id)),
-        ],
-        [
-          {
-            organizationId: organization.id,
-            scope: SCOPE,
-            activity: "updated",
-            itemId: organization.id,
-            detail: { name: body.name ?? organization.name, changes },
-          },
-        ],
-      );
+    const plan = planOrganizationUpdate(db, organization, body);
+    if (plan) {
+      await approvalGate(c, {
+        actionKey: "organization.update",
+        targets: organizationTarget(organization),
+        resourceId: organization.id,
+        intent: changeIntent({
+          name: organization.name,
+          before: Object.fromEntries(plan.changes.map((ch) => [ch.field, ch.before])),
+          after: Object.fromEntries(plan.changes.map((ch) => [ch.field, ch.after])),
+          request: body,
+          preconditions: { updated_at: isoRequired(organization.updatedAt) },
+          method: "PATCH",
+        }),
+      });
+      await commitWithActivity(writeContext(c, db), plan.writes, plan.entries);
     }
     return c.json(await present(db, organization.id, level), 200);
   })
   .openapi(deleteOrganization, async (c) => {
     const { organization } = await organizationAccess(c, c.req.valid("param").id, MembershipLevel.owner);
     const db = createDb(c.env.DB);
-    await commitWithActivity(
-      writeContext(c, db),
-      [db.delete(organizations).where(eq(organizations.id, organization.id))],
-      [
-        {
-          organizationId: organization.id,
-          scope: SCOPE,
-          activity: "deleted",
-          itemId: organization.id,
-          detail: { name: organization.name, changes: deletedChange(SCOPE) },
-        },
-      ],
-    );
+    await approvalGate(c, {
+      actionKey: "organization.delete",
+      targets: organizationTarget(organization),
+      resourceId: organization.id,
+      intent: changeIntent({
+        name: organization.name,
+        before: { name: organization.name },
+        after: {},
+        request: {},
+        preconditions: { updated_at: isoRequired(organization.updatedAt) },
+        method: "DELETE",
+      }),
+    });
+    const plan = planOrganizationDelete(db, organization);
+    await commitWithActivity(writeContext(c, db), plan.writes, plan.entries);
     return c.body(null, 204);
   });

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { approvalGateResponses } from "../approvals/approvals.schemas";
 import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
 import { LimitOffsetQuery, paginated } from "../lib/pagination";
 import { timeZone } from "../lib/validation";
@@ -110,7 +111,7 @@ export const updateOrganization = createRoute({
   summary: "Update an organization (admin or owner)",
   ...secured("organization:write"),
   request: { params: OrganizationIdParams, body: jsonBody(OrganizationUpdateSchema) },
-  responses: { 200: json(OrganizationSchema, "Updated"), ...errorResponses },
+  responses: { 200: json(OrganizationSchema, "Updated"), ...errorResponses, ...approvalGateResponses },
 });
 
 export const deleteOrganization = createRoute({
@@ -120,5 +121,5 @@ export const deleteOrganization = createRoute({
   summary: "Delete an organization and its projects (owner only)",
   ...secured("organization:write"),
   request: { params: OrganizationIdParams },
-  responses: { 204: { description: "Deleted" }, ...errorResponses },
+  responses: { 204: { description: "Deleted" }, ...errorResponses, ...approvalGateResponses },
 });

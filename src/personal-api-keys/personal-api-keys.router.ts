@@ -1,11 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, count, desc, eq, inArray } from "drizzle-orm";
-import type { Context } from "hono";
 import { type ActivityEntry, commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../activity/record";
+import { approvalGateResponses } from "../approvals/approvals.schemas";
+import { approvalGate } from "../approvals/gate";
+import { changeIntent } from "../approvals/registry";
 import { ALL_SCOPES } from "../auth/scopes";
 import { createDb } from "../db/client";
 import { organizationMemberships, personalApiKeys, projects } from "../db/schema";
-import type { AppBindings } from "../env";
 import { notFound, validationError } from "../lib/errors";
 import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
 import { LimitOffsetQuery, limitOffsetPage, paginated } from "../lib/pagination";
@@ -41,7 +42,7 @@ const KeyWriteSchema = z.object({
   scoped_organizations: z.array(z.string().uuid()).nullable().optional(),
   scoped_teams: z.array(z.number().int()).nullable().optional(),
 });
-const KeyCreateSchema = KeyWriteSchema.strict().openapi("PersonalAPIKeyCreate");
+export const KeyCreateSchema = KeyWriteSchema.strict().openapi("PersonalAPIKeyCreate");
 const KeyUpdateSchema = KeyWriteSchema.partial().strict().openapi("PersonalAPIKeyUpdate");
 const KeyParams = z.object({ key_id: z.string().openapi({ param: { name: "key_id", in: "path" } }) });
 
@@ -64,7 +65,7 @@ const createKey = createRoute({
   summary: "Create a personal API key; the value is in this response only",
   ...secured("personal_api_key:write"),
   request: { body: jsonBody(KeyCreateSchema) },
-  responses: { 201: json(CreatedKeySchema, "Key with its value"), ...errorResponses },
+  responses: { 201: json(CreatedKeySchema, "Key with its value"), ...errorResponses, ...approvalGateResponses },
 });
 const getKey = createRoute({
   method: "get",
@@ -97,7 +98,7 @@ const deleteKey = createRoute({
 type Db = ReturnType<typeof createDb>;
 
 /** Restrictions may only name organizations and projects the user can reach. */
-async function validateRestrictions(db: Db, userId: number, body: z.infer<typeof KeyUpdateSchema>) {
+export async function validateRestrictions(db: Db, userId: number, body: z.infer<typeof KeyUpdateSchema>) {
   const orgIds = body.scoped_organizations ?? [];
   const teamIds = body.scoped_teams ?? [];
   const [orgs, teams] = await Promise.all([
@@ -124,12 +125,38 @@ async function validateRestrictions(db: Db, userId: number, body: z.infer<typeof
 }
 
 /** Key activity is recorded in every organization the user belongs to: a key reaches all of them. */
-async function keyActivities(c: Context<AppBindings>, db: Db, entry: Omit<ActivityEntry, "organizationId">) {
+async function keyActivities(db: Db, userId: number, entry: Omit<ActivityEntry, "organizationId">) {
   const orgs = await db
     .select({ id: organizationMemberships.organizationId })
     .from(organizationMemberships)
-    .where(eq(organizationMemberships.userId, c.var.auth.user.id));
+    .where(eq(organizationMemberships.userId, userId));
   return orgs.map((o) => ({ ...entry, organizationId: o.id }));
+}
+
+type NewKeyRow = Awaited<ReturnType<typeof newPersonalApiKey>>["row"];
+
+/** A new key's insert and activity rows; the approval apply of a gated `*` key reuses it. */
+export async function planPersonalApiKeyCreate(db: Db, userId: number, row: NewKeyRow) {
+  const stored = { ...row, userId, lastUsedAt: null, lastRolledAt: null };
+  const entries = await keyActivities(db, userId, {
+    scope: SCOPE,
+    activity: "created",
+    itemId: row.id,
+    detail: { name: row.label, changes: createdChange(SCOPE, { ...auditedFields(stored), value: "masked" }) },
+  });
+  return { stored, writes: [db.insert(personalApiKeys).values(row)], entries };
+}
+
+/** The organizations a key reaches: its scoped organizations, its scoped projects' ones, or all of the user's. */
+async function reachableOrganizations(db: Db, userId: number, body: z.infer<typeof KeyUpdateSchema>) {
+  if (body.scoped_organizations?.length) return body.scoped_organizations;
+  const rows = body.scoped_teams?.length
+    ? await db.selectDistinct({ id: projects.organizationId }).from(projects).where(inArray(projects.id, body.scoped_teams))
+    : await db
+        .select({ id: organizationMemberships.organizationId })
+        .from(organizationMemberships)
+        .where(eq(organizationMemberships.userId, userId));
+  return rows.map((r) => r.id);
 }
 
 async function findKey(db: Db, userId: number, keyId: string) {
@@ -170,18 +197,27 @@ export const personalApiKeysRouter = createRouter()
       scopedOrganizations: body.scoped_organizations,
       scopedTeams: body.scoped_teams,
     });
-    const stored = { ...row, userId: c.var.auth.user.id, lastUsedAt: null, lastRolledAt: null };
-    await commitWithActivity(
-      writeContext(c, db),
-      [db.insert(personalApiKeys).values(row)],
-      await keyActivities(c, db, {
-        scope: SCOPE,
-        activity: "created",
-        itemId: row.id,
-        detail: { name: row.label, changes: createdChange(SCOPE, { ...auditedFields(stored), value: "masked" }) },
-      }),
-    );
-    return c.json({ ...serializePersonalApiKey(stored), value }, 201);
+    const plan = await planPersonalApiKeyCreate(db, c.var.auth.user.id, row);
+    if (body.scopes.includes("*")) {
+      // The key is created when the request is applied; its value is shown now, to its owner only.
+      await approvalGate(c, {
+        actionKey: "personal_api_key.create",
+        targets: (await reachableOrganizations(db, c.var.auth.user.id, body)).map((organizationId) => ({ organizationId, teamId: null })),
+        resourceId: null,
+        intent: changeIntent({
+          name: body.label,
+          before: {},
+          after: { scopes: body.scopes },
+          request: body,
+          preconditions: {},
+          method: "POST",
+        }),
+        privateData: { id: row.id, secure_value: row.secureValue, mask_value: row.maskValue },
+        responseExtra: { pending_personal_api_key: { ...serializePersonalApiKey(plan.stored), value } },
+      });
+    }
+    await commitWithActivity(writeContext(c, db), plan.writes, plan.entries);
+    return c.json({ ...serializePersonalApiKey(plan.stored), value }, 201);
   })
   .openapi(getKey, async (c) => {
     const key = await findKey(createDb(c.env.DB), c.var.auth.user.id, c.req.valid("param").key_id);
@@ -214,7 +250,12 @@ export const personalApiKeysRouter = createRouter()
             })
             .where(eq(personalApiKeys.id, key.id)),
         ],
-        await keyActivities(c, db, { scope: SCOPE, activity: "updated", itemId: key.id, detail: { name: updated.label, changes } }),
+        await keyActivities(db, c.var.auth.user.id, {
+          scope: SCOPE,
+          activity: "updated",
+          itemId: key.id,
+          detail: { name: updated.label, changes },
+        }),
       );
     }
     return c.json(serializePersonalApiKey(updated), 200);
@@ -225,7 +266,7 @@ export const personalApiKeysRouter = createRouter()
     await commitWithActivity(
       writeContext(c, db),
       [db.delete(personalApiKeys).where(eq(personalApiKeys.id, key.id))],
-      await keyActivities(c, db, {
+      await keyActivities(db, c.var.auth.user.id, {
         scope: SCOPE,
         activity: "deleted",
         itemId: key.id,

@@ -1,12 +1,15 @@
 import { and, count, eq, inArray, type SQL } from "drizzle-orm";
-import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../activity/record";
-import { organizationAccess, projectAccess } from "../auth/access";
+import { type ActivityEntry, commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../activity/record";
+import { approvalGate } from "../approvals/gate";
+import { changeIntent } from "../approvals/registry";
+import { organizationAccess, type Project, projectAccess } from "../auth/access";
 import { MembershipLevel } from "../auth/levels";
-import { createDb } from "../db/client";
+import { createDb, type Db } from "../db/client";
 import { organizationMemberships, projects } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { limitOffsetPage } from "../lib/pagination";
 import { createRouter } from "../lib/router";
+import { isoRequired } from "../lib/time";
 import { newApiToken, newProject, serializeProject } from "./projects.queries";
 import { createProject, deleteProject, getProject, listProjects, resetProjectToken, updateProject } from "./projects.routes";
 
@@ -16,6 +19,21 @@ async function reload(db: ReturnType<typeof createDb>, id: number) {
   const [project] = await db.select().from(projects).where(eq(projects.id, id));
   if (!project) throw notFound();
   return serializeProject(project);
+}
+
+/** A project deletion's writes and activity; the approval apply of project.delete reuses it. */
+export function planProjectDelete(db: Db, project: Project) {
+  const entries: ActivityEntry[] = [
+    {
+      organizationId: project.organizationId,
+      teamId: project.id,
+      scope: SCOPE,
+      activity: "deleted",
+      itemId: project.id,
+      detail: { name: project.name, changes: deletedChange(SCOPE) },
+    },
+  ];
+  return { writes: [db.delete(projects).where(eq(projects.id, project.id))], entries };
 }
 
 export const projectsRouter = createRouter()
@@ -114,20 +132,21 @@ export const projectsRouter = createRouter()
   .openapi(deleteProject, async (c) => {
     const { project } = await projectAccess(c, c.req.valid("param").project_id, MembershipLevel.admin);
     const db = createDb(c.env.DB);
-    await commitWithActivity(
-      writeContext(c, db),
-      [db.delete(projects).where(eq(projects.id, project.id))],
-      [
-        {
-          organizationId: project.organizationId,
-          teamId: project.id,
-          scope: SCOPE,
-          activity: "deleted",
-          itemId: project.id,
-          detail: { name: project.name, changes: deletedChange(SCOPE) },
-        },
-      ],
-    );
+    await approvalGate(c, {
+      actionKey: "project.delete",
+      targets: [{ organizationId: project.organizationId, teamId: project.id }],
+      resourceId: String(project.id),
+      intent: changeIntent({
+        name: project.name,
+        before: { name: project.name },
+        after: {},
+        request: {},
+        preconditions: { updated_at: isoRequired(project.updatedAt) },
+        method: "DELETE",
+      }),
+    });
+    const plan = planProjectDelete(db, project);
+    await commitWithActivity(writeContext(c, db), plan.writes, plan.entries);
     return c.body(null, 204);
   })
   .openapi(resetProjectToken, async (c) => {

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { approvalGateResponses } from "../approvals/approvals.schemas";
 import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
 import { LimitOffsetQuery, paginated } from "../lib/pagination";
 import { timeZone } from "../lib/validation";
@@ -91,7 +92,7 @@ export const deleteProject = createRoute({
   summary: "Delete a project (organization admin or owner)",
   ...secured("project:write"),
   request: { params: ProjectIdParams },
-  responses: { 204: { description: "Deleted" }, ...errorResponses },
+  responses: { 204: { description: "Deleted" }, ...errorResponses, ...approvalGateResponses },
 });
 
 export const resetProjectToken = createRoute({

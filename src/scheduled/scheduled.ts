@@ -1,11 +1,17 @@
+import { evaluateDueAlerts } from "../alerts/evaluation.job";
+import { revalidatePendingChangeRequests } from "../approvals/jobs";
 import type { Env } from "../env";
 import { runDailyLogsRetention } from "../logs/logs.retention";
+import { sweepNotificationOutbox } from "../notifications/outbox";
 
 /**
  * The every-minute Cron Trigger. Each job is a named function that tests call directly.
- * STUB: the jobs arrive with their issues (alert evaluation #7, retention and expiry sweeps
- * #3/#4/#5); today a tick does nothing.
+ * Jobs: the notification outbox sweep (#6); alert evaluation (#7) and the retention and expiry
+ * sweeps (#3/#4/#5) arrive with their issues.
  */
 export async function runScheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
+  await sweepNotificationOutbox(env, controller.scheduledTime);
+  await evaluateDueAlerts(env, controller.scheduledTime);
   await runDailyLogsRetention(env, controller.scheduledTime);
+  await revalidatePendingChangeRequests(env, controller.scheduledTime);
 }

@@ -1,0 +1,183 @@
+import { and, eq, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
+import type { Project } from "../auth/access";
+import type { Db } from "../db/client";
+import { changeRequests, changeRequestVotes, roleMemberships, roles, users } from "../db/schema";
+import { notFound } from "../lib/errors";
+import { iso, isoRequired } from "../lib/time";
+import { serializeUserBasic } from "../users/users.schemas";
+import {
+  type ChangeRequestRecord,
+  type ChangeRequestSnapshot,
+  canApprove,
+  canCancel,
+  recordFromRow,
+  type VoteRecord,
+  type Voter,
+  voteFromRow,
+} from "./model";
+
+/** Change requests a project shows: its own and its organization's organization-level ones. */
+export const visibleInProject = (project: Project): SQL =>
+  and(
+    eq(changeRequests.organizationId, project.organizationId),
+    or(eq(changeRequests.teamId, project.id), isNull(changeRequests.teamId)),
+  ) as SQL;
+
+export async function roleIdsOf(db: Db, organizationId: string, userId: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: roleMemberships.roleId })
+    .from(roleMemberships)
+    .innerJoin(roles, eq(roles.id, roleMemberships.roleId))
+    .where(and(eq(roleMemberships.userId, userId), eq(roles.organizationId, organizationId)));
+  return rows.map((r) => r.id);
+}
+
+export async function votesOf(db: Db, ids: string[]): Promise<Map<string, VoteRecord[]>> {
+  const byRequest = new Map<string, VoteRecord[]>();
+  if (!ids.length) return byRequest;
+  const rows = await db
+    .select()
+    .from(changeRequestVotes)
+    .where(inArray(changeRequestVotes.changeRequestId, ids))
+    .orderBy(changeRequestVotes.createdAt, changeRequestVotes.id);
+  for (const row of rows) byRequest.set(row.changeRequestId, [...(byRequest.get(row.changeRequestId) ?? []), voteFromRow(row)]);
+  return byRequest;
+}
+
+/** A change request visible in the project, with its votes; 404 otherwise. */
+export async function findChangeRequest(db: Db, project: Project, id: string): Promise<ChangeRequestSnapshot> {
+  const [row] = await db
+    .select()
+    .from(changeRequests)
+    .where(and(eq(changeRequests.id, id), visibleInProject(project)));
+  if (!row) throw notFound();
+  return { record: recordFromRow(row), votes: (await votesOf(db, [id])).get(id) ?? [] };
+}
+
+/** The open (pending or approved) request for the same action and resource, as the unique index sees it. */
+export async function findOpenChangeRequest(
+  db: Db,
+  key: {
+    actionKey: string;
+    organizationId: string;
+    teamId: number | null;
+    resourceType: string;
+    resourceId: string | null;
+    createdById: number;
+  },
+) {
+  const resourceKey = key.resourceId ?? `new:${key.createdById}`;
+  const [row] = await db
+    .select()
+    .from(changeRequests)
+    .where(
+      and(
+        eq(changeRequests.actionKey, key.actionKey),
+        eq(changeRequests.organizationId, key.organizationId),
+        sql`coalesce(${changeRequests.teamId}, 0) = ${key.teamId ?? 0}`,
+        eq(changeRequests.resourceType, key.resourceType),
+        sql`coalesce(${changeRequests.resourceId}, 'new:' || ${changeRequests.createdById}) = ${resourceKey}`,
+        sql`${changeRequests.state} in ('pending', 'approved')`,
+      ),
+    )
+    .limit(1);
+  return row ? { record: recordFromRow(row), votes: (await votesOf(db, [row.id])).get(row.id) ?? [] } : null;
+}
+
+async function usersById(db: Db, snapshots: ChangeRequestSnapshot[]) {
+  const ids = new Set<number>();
+  for (const { record, votes } of snapshots) {
+    if (record.createdById !== null) ids.add(record.createdById);
+    if (record.appliedById !== null) ids.add(record.appliedById);
+    for (const vote of votes) if (vote.userId !== null) ids.add(vote.userId);
+  }
+  const rows = ids.size
+    ? await db
+        .select()
+        .from(users)
+        .where(inArray(users.id, [...ids]))
+    : [];
+  const byId = new Map(rows.map((u) => [u.id, serializeUserBasic(u)]));
+  return (id: number | null) => (id === null ? null : (byId.get(id) ?? null));
+}
+
+function serializeRecord(record: ChangeRequestRecord, votes: VoteRecord[], user: Awaited<ReturnType<typeof usersById>>) {
+  return {
+    id: record.id,
+    action_key: record.actionKey,
+    action_version: record.actionVersion,
+    resource_type: record.resourceType,
+    resource_id: record.resourceId,
+    intent: record.intent,
+    intent_display: record.intentDisplay as unknown as Record<string, unknown>,
+    policy_snapshot: record.policySnapshot as unknown as Record<string, unknown>,
+    validation_status: record.validationStatus,
+    validation_errors: record.validationErrors,
+    validated_at: iso(record.validatedAt),
+    state: record.state,
+    created_by: user(record.createdById),
+    applied_by: user(record.appliedById),
+    created_at: isoRequired(record.createdAt),
+    updated_at: isoRequired(record.updatedAt),
+    expires_at: isoRequired(record.expiresAt),
+    applied_at: iso(record.appliedAt),
+    apply_error: record.applyError,
+    result_data: record.resultData,
+    approvals: votes.map((v) => ({
+      id: v.id,
+      created_by: user(v.userId),
+      decision: v.decision,
+      reason: v.reason,
+      created_at: isoRequired(v.createdAt),
+    })),
+  };
+}
+
+/** API shape, with can_approve / can_cancel / is_requester / user_decision computed for the caller. */
+export async function serializeChangeRequests(db: Db, snapshots: ChangeRequestSnapshot[], caller: Voter) {
+  const user = await usersById(db, snapshots);
+  return snapshots.map(({ record, votes }) => ({
+    ...serializeRecord(record, votes, user),
+    can_approve: canApprove(record, caller),
+    can_cancel: canCancel(record, votes, caller.userId),
+    is_requester: record.createdById === caller.userId,
+    user_decision: votes.find((v) => v.userId === caller.userId)?.decision ?? null,
+  }));
+}
+
+export async function serializeChangeRequest(db: Db, snapshot: ChangeRequestSnapshot, caller: Voter) {
+  const [result] = await serializeChangeRequests(db, [snapshot], caller);
+  return result!;
+}
+
+/**
+ * `data` of a `change_request_*` event (the shape the notifications consumer documents): the request,
+ * its requester and the user whose step it is (null for system steps such as expiry).
+ */
+export async function changeRequestEventData(db: Db, snapshot: ChangeRequestSnapshot, actorId: number | null, reason?: string) {
+  const { record, votes } = snapshot;
+  const ids = [record.createdById, actorId].filter((id): id is number => id !== null);
+  const rows = ids.length ? await db.select().from(users).where(inArray(users.id, ids)) : [];
+  const person = (id: number | null) => {
+    const u = rows.find((r) => r.id === id);
+    return u ? { id: u.id, first_name: u.firstName, last_name: u.lastName, email: u.email } : null;
+  };
+  return {
+    change_request: {
+      id: record.id,
+      action_key: record.actionKey,
+      intent_display: record.intentDisplay,
+      state: record.state,
+      resource_type: record.resourceType,
+      resource_id: record.resourceId,
+      project_id: record.teamId,
+      expires_at: isoRequired(record.expiresAt),
+      approvals_received: votes.filter((v) => v.decision === "approved").length,
+      quorum: record.policySnapshot.quorum,
+      apply_error: record.applyError || null,
+    },
+    requester: person(record.createdById),
+    actor: person(actorId),
+    ...(reason ? { reason } : {}),
+  };
+}

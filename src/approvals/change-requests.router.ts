@@ -1,0 +1,244 @@
+import { createRoute } from "@hono/zod-openapi";
+import { and, count, desc, eq, inArray, type SQL } from "drizzle-orm";
+import type { Context } from "hono";
+import { actorFromRequest } from "../activity/record";
+import { type ProjectAccess, projectAccess } from "../auth/access";
+import { createDb } from "../db/client";
+import { changeRequests } from "../db/schema";
+import type { AppBindings } from "../env";
+import { ApiError, notFound, permissionDenied, validationError } from "../lib/errors";
+import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
+import { limitOffsetPage, paginated } from "../lib/pagination";
+import { createRouter } from "../lib/router";
+import {
+  AppChangeRequestCreateSchema,
+  ApproveBodySchema,
+  approvalGateResponses,
+  CHANGE_REQUEST_STATES,
+  ChangeRequestListQuery,
+  ChangeRequestSchema,
+  CompleteBodySchema,
+  DecisionResponseSchema,
+  GateNotRequiredSchema,
+  ItemParams,
+  ProjectIdParams,
+  RejectBodySchema,
+} from "./approvals.schemas";
+import type { StepResult } from "./change-request.object";
+import {
+  findChangeRequest,
+  roleIdsOf,
+  serializeChangeRequest,
+  serializeChangeRequests,
+  visibleInProject,
+  votesOf,
+} from "./change-requests.queries";
+import { changeRequestStub, evaluateGate, gateConflict } from "./gate";
+import { recordFromRow, type Voter } from "./model";
+
+const tags = ["approvals"];
+const base = "/api/projects/{project_id}/change_requests";
+
+const listChangeRequests = createRoute({
+  method: "get",
+  path: base,
+  tags,
+  summary: "List change requests (the project's and its organization's organization-level ones), newest first",
+  ...secured("approvals:read"),
+  request: { params: ProjectIdParams, query: ChangeRequestListQuery },
+  responses: { 200: json(paginated(ChangeRequestSchema), "Change requests"), ...errorResponses },
+});
+const createAppChangeRequest = createRoute({
+  method: "post",
+  path: base,
+  tags,
+  summary: "Ask for sign-off on an app's own change (action keys starting with `app.`)",
+  description:
+    "Runs the approval gate for the app's action key. 201: a change request was created; when it is approved " +
+    "the app applies the change and reports back with `complete/`. 200: no approval is needed, go ahead. " +
+    "409 change_request_pending: one is already open for this resource.",
+  ...secured("approvals:write"),
+  request: { params: ProjectIdParams, body: jsonBody(AppChangeRequestCreateSchema) },
+  responses: {
+    200: json(GateNotRequiredSchema, "No approval needed"),
+    201: json(ChangeRequestSchema, "Change request created"),
+    ...errorResponses,
+    ...approvalGateResponses,
+  },
+});
+const getChangeRequest = createRoute({
+  method: "get",
+  path: `${base}/{id}`,
+  tags,
+  summary: "Retrieve a change request",
+  ...secured("approvals:read"),
+  request: { params: ItemParams },
+  responses: { 200: json(ChangeRequestSchema, "Change request"), ...errorResponses },
+});
+const approveChangeRequest = createRoute({
+  method: "post",
+  path: `${base}/{id}/approve`,
+  tags,
+  summary: "Approve a change request; at quorum the change is applied at once",
+  ...secured("approvals:write"),
+  request: { params: ItemParams, body: { required: false, content: { "application/json": { schema: ApproveBodySchema } } } },
+  responses: { 200: json(DecisionResponseSchema, "Vote recorded"), ...errorResponses },
+});
+const rejectChangeRequest = createRoute({
+  method: "post",
+  path: `${base}/{id}/reject`,
+  tags,
+  summary: "Reject a change request (a reason is required)",
+  ...secured("approvals:write"),
+  request: { params: ItemParams, body: jsonBody(RejectBodySchema) },
+  responses: { 200: json(DecisionResponseSchema, "Rejected"), ...errorResponses },
+});
+const cancelChangeRequest = createRoute({
+  method: "post",
+  path: `${base}/{id}/cancel`,
+  tags,
+  summary: "Cancel your own pending change request",
+  ...secured("approvals:write"),
+  request: { params: ItemParams, body: { required: false, content: { "application/json": { schema: ApproveBodySchema } } } },
+  responses: { 200: json(DecisionResponseSchema, "Canceled"), ...errorResponses },
+});
+const completeChangeRequest = createRoute({
+  method: "post",
+  path: `${base}/{id}/complete`,
+  tags,
+  summary: "Report the outcome of applying an approved app change request (its requester)",
+  ...secured("approvals:write"),
+  request: { params: ItemParams, body: jsonBody(CompleteBodySchema) },
+  responses: { 200: json(DecisionResponseSchema, "Applied or failed"), ...errorResponses },
+});
+
+/** `state=a,b` or `state=a&state=b`, each a known state. */
+function parseStates(value: string | string[] | undefined) {
+  if (value === undefined) return null;
+  const states = (Array.isArray(value) ? value : [value])
+    .flatMap((v) => v.split(","))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = states.find((s) => !(CHANGE_REQUEST_STATES as readonly string[]).includes(s));
+  if (unknown) throw validationError(`"${unknown}" is not a valid state. Choose from: ${CHANGE_REQUEST_STATES.join(", ")}.`, "state");
+  return states as (typeof CHANGE_REQUEST_STATES)[number][];
+}
+
+async function callerIn(c: Context<AppBindings>, access: ProjectAccess): Promise<Voter> {
+  const userId = c.var.auth.user.id;
+  return { userId, roleIds: await roleIdsOf(createDb(c.env.DB), access.organization.id, userId) };
+}
+
+/** A step of the request's object, answered as a decision (or as the object's refusal). */
+async function step(c: Context<AppBindings>, voter: Voter, run: Promise<StepResult>) {
+  const result = await run;
+  if (!result.ok) {
+    const { status, code, detail } = result.error;
+    if (status === 404) throw notFound();
+    if (status === 403) throw permissionDenied(detail);
+    throw new ApiError(status, "validation_error", code, detail);
+  }
+  const change_request = await serializeChangeRequest(createDb(c.env.DB), result.snapshot, voter);
+  return c.json(
+    { status: result.status, message: result.message, change_request, ...(result.result ? { result: result.result } : {}) },
+    200,
+  );
+}
+
+/** The caller as a voter and the request's object (404 unless the request is visible in the project). */
+async function target(c: Context<AppBindings>, params: { project_id: string; id: string }) {
+  const access = await projectAccess(c, params.project_id);
+  await findChangeRequest(createDb(c.env.DB), access.project, params.id);
+  return { voter: await callerIn(c, access), stub: changeRequestStub(c.env, params.id) };
+}
+
+export const changeRequestsRouter = createRouter()
+  .openapi(listChangeRequests, async (c) => {
+    const access = await projectAccess(c, c.req.valid("param").project_id);
+    const query = c.req.valid("query");
+    const states = parseStates(query.state);
+    const conditions: SQL[] = [visibleInProject(access.project)];
+    if (states) conditions.push(inArray(changeRequests.state, states));
+    if (query.action_key !== undefined) conditions.push(eq(changeRequests.actionKey, query.action_key));
+    if (query.requester !== undefined) conditions.push(eq(changeRequests.createdById, query.requester));
+    if (query.resource_type !== undefined) conditions.push(eq(changeRequests.resourceType, query.resource_type));
+    if (query.resource_id !== undefined) conditions.push(eq(changeRequests.resourceId, query.resource_id));
+    const where = and(...conditions) as SQL;
+    const db = createDb(c.env.DB);
+    const [rows, [total]] = await Promise.all([
+      db
+        .select()
+        .from(changeRequests)
+        .where(where)
+        .orderBy(desc(changeRequests.createdAt), desc(changeRequests.id))
+        .limit(query.limit)
+        .offset(query.offset),
+      db.select({ n: count() }).from(changeRequests).where(where),
+    ]);
+    const votes = await votesOf(
+      db,
+      rows.map((r) => r.id),
+    );
+    const snapshots = rows.map((row) => ({ record: recordFromRow(row), votes: votes.get(row.id) ?? [] }));
+    const results = await serializeChangeRequests(db, snapshots, await callerIn(c, access));
+    return c.json(limitOffsetPage(c.req.url, query, total?.n ?? 0, results), 200);
+  })
+  .openapi(createAppChangeRequest, async (c) => {
+    const access = await projectAccess(c, c.req.valid("param").project_id);
+    const body = c.req.valid("json");
+    const outcome = await evaluateGate(c, {
+      actionKey: body.action_key,
+      targets: [{ organizationId: access.organization.id, teamId: access.project.id }],
+      resourceType: body.resource_type,
+      resourceId: body.resource_id ?? null,
+      intent: body.intent as Parameters<typeof evaluateGate>[1]["intent"],
+      intentDisplay: {
+        description: body.intent_display.description,
+        before: body.intent_display.before ?? null,
+        after: body.intent_display.after ?? null,
+      },
+    });
+    if (outcome.outcome === "pass") return c.json({ status: "not_required" as const, message: outcome.message, change_request: null }, 200);
+    if (outcome.outcome === "pending") throw await gateConflict(c, outcome);
+    return c.json(await serializeChangeRequest(createDb(c.env.DB), outcome.snapshot, outcome.voter), 201);
+  })
+  .openapi(getChangeRequest, async (c) => {
+    const params = c.req.valid("param");
+    const access = await projectAccess(c, params.project_id);
+    const db = createDb(c.env.DB);
+    const snapshot = await findChangeRequest(db, access.project, params.id);
+    return c.json(await serializeChangeRequest(db, snapshot, await callerIn(c, access)), 200);
+  })
+  .openapi(approveChangeRequest, async (c) => {
+    const { voter, stub } = await target(c, c.req.valid("param"));
+    const reason = c.req.valid("json").reason ?? "";
+    return step(c, voter, stub.approve({ id: c.req.valid("param").id, voter, actor: actorFromRequest(c), reason }));
+  })
+  .openapi(rejectChangeRequest, async (c) => {
+    const { voter, stub } = await target(c, c.req.valid("param"));
+    const { reason } = c.req.valid("json");
+    return step(c, voter, stub.reject({ id: c.req.valid("param").id, voter, actor: actorFromRequest(c), reason }));
+  })
+  .openapi(cancelChangeRequest, async (c) => {
+    const { voter, stub } = await target(c, c.req.valid("param"));
+    const reason = c.req.valid("json").reason || "Canceled by requester";
+    return step(c, voter, stub.cancel({ id: c.req.valid("param").id, userId: voter.userId, actor: actorFromRequest(c), reason }));
+  })
+  .openapi(completeChangeRequest, async (c) => {
+    const { voter, stub } = await target(c, c.req.valid("param"));
+    const body = c.req.valid("json");
+    if (!body.success && !body.apply_error?.trim())
+      throw validationError("Say why the change could not be applied.", "apply_error", "required");
+    return step(
+      c,
+      voter,
+      stub.complete({
+        id: c.req.valid("param").id,
+        userId: voter.userId,
+        actor: actorFromRequest(c),
+        success: body.success,
+        resultData: body.result_data ?? null,
+        applyError: body.apply_error?.trim() ?? "",
+      }),
+    );
+  });

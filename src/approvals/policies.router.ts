@@ -1,0 +1,199 @@
+import { createRoute } from "@hono/zod-openapi";
+import { and, desc, eq, type SQL } from "drizzle-orm";
+import type { Context } from "hono";
+import { commitWithActivity, writeContext } from "../activity/record";
+import { projectAccess } from "../auth/access";
+import { MembershipLevel } from "../auth/levels";
+import { createDb } from "../db/client";
+import { approvalPolicies } from "../db/schema";
+import type { AppBindings } from "../env";
+import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
+import { limitOffsetPage, paginated } from "../lib/pagination";
+import { createRouter } from "../lib/router";
+import { isoRequired } from "../lib/time";
+import {
+  approvalGateResponses,
+  ItemParams,
+  PolicyCreateSchema,
+  type PolicyInput,
+  PolicyListQuery,
+  PolicyPatchSchema,
+  PolicySchema,
+  ProjectIdParams,
+} from "./approvals.schemas";
+import { approvalGate } from "./gate";
+import {
+  countPolicies,
+  duplicatePolicy,
+  findPolicy,
+  planPolicyCreate,
+  planPolicyDelete,
+  planPolicyUpdate,
+  policiesVisibleIn,
+  resolvePolicyInput,
+  serializePolicies,
+} from "./policies.queries";
+import { changeIntent } from "./registry";
+
+const tags = ["approvals"];
+const base = "/api/projects/{project_id}/approval_policies";
+
+const listPolicies = createRoute({
+  method: "get",
+  path: base,
+  tags,
+  summary: "List approval policies (the project's and the organization-wide ones)",
+  ...secured("approvals:read"),
+  request: { params: ProjectIdParams, query: PolicyListQuery },
+  responses: { 200: json(paginated(PolicySchema), "Approval policies"), ...errorResponses },
+});
+const createPolicy = createRoute({
+  method: "post",
+  path: base,
+  tags,
+  summary: "Create an approval policy (organization admins)",
+  ...secured("approvals:write"),
+  request: { params: ProjectIdParams, body: jsonBody(PolicyCreateSchema) },
+  responses: { 201: json(PolicySchema, "Created"), ...errorResponses },
+});
+const getPolicy = createRoute({
+  method: "get",
+  path: `${base}/{id}`,
+  tags,
+  summary: "Retrieve an approval policy",
+  ...secured("approvals:read"),
+  request: { params: ItemParams },
+  responses: { 200: json(PolicySchema, "Approval policy"), ...errorResponses },
+});
+const replacePolicy = createRoute({
+  method: "put",
+  path: `${base}/{id}`,
+  tags,
+  summary: "Update an approval policy (organization admins; gated by approval_policy.update)",
+  ...secured("approvals:write"),
+  request: { params: ItemParams, body: jsonBody(PolicyCreateSchema) },
+  responses: { 200: json(PolicySchema, "Updated"), ...errorResponses, ...approvalGateResponses },
+});
+const patchPolicy = createRoute({
+  method: "patch",
+  path: `${base}/{id}`,
+  tags,
+  summary: "Partially update an approval policy (organization admins; gated by approval_policy.update)",
+  ...secured("approvals:write"),
+  request: { params: ItemParams, body: jsonBody(PolicyPatchSchema) },
+  responses: { 200: json(PolicySchema, "Updated"), ...errorResponses, ...approvalGateResponses },
+});
+const deletePolicy = createRoute({
+  method: "delete",
+  path: `${base}/{id}`,
+  tags,
+  summary: "Delete an approval policy (organization admins; gated by approval_policy.delete)",
+  ...secured("approvals:write"),
+  request: { params: ItemParams },
+  responses: { 204: { description: "Deleted" }, ...errorResponses, ...approvalGateResponses },
+});
+
+/** Two simultaneous creates of the same policy both pass the duplicate check; the unique index decides. */
+async function commitPolicyWrite(commit: () => Promise<unknown>) {
+  try {
+    await commit();
+  } catch (error) {
+    if (String(error).includes("UNIQUE constraint failed")) throw duplicatePolicy();
+    throw error;
+  }
+}
+
+async function updatePolicy(c: Context<AppBindings>, body: PolicyInput, method: "PUT" | "PATCH") {
+  const params = c.req.param() as { project_id: string; id: string };
+  const { project } = await projectAccess(c, params.project_id, MembershipLevel.admin);
+  const db = createDb(c.env.DB);
+  const policy = await findPolicy(db, project.organizationId, project.id, params.id);
+  const values = await resolvePolicyInput(db, project.organizationId, project.id, body, policy);
+  const plan = planPolicyUpdate(db, policy, values);
+  if (plan) {
+    await approvalGate(c, {
+      actionKey: "approval_policy.update",
+      targets: [{ organizationId: policy.organizationId, teamId: policy.teamId }],
+      resourceId: policy.id,
+      intent: {
+        ...changeIntent({
+          name: policy.actionKey,
+          before: Object.fromEntries(plan.changes.map((ch) => [ch.field, ch.before])),
+          after: Object.fromEntries(plan.changes.map((ch) => [ch.field, ch.after])),
+          request: body,
+          preconditions: { updated_at: isoRequired(policy.updatedAt) },
+          method,
+        }),
+        project_id: project.id,
+      },
+    });
+    await commitPolicyWrite(() => commitWithActivity(writeContext(c, db), plan.writes, plan.entries));
+  }
+  const [result] = await serializePolicies(db, [await findPolicy(db, project.organizationId, project.id, policy.id)]);
+  return c.json(result!, 200);
+}
+
+export const policiesRouter = createRouter()
+  .openapi(listPolicies, async (c) => {
+    const { project } = await projectAccess(c, c.req.valid("param").project_id);
+    const query = c.req.valid("query");
+    const db = createDb(c.env.DB);
+    const conditions: SQL[] = [policiesVisibleIn(project.organizationId, project.id)];
+    if (query.action_key !== undefined) conditions.push(eq(approvalPolicies.actionKey, query.action_key));
+    if (query.enabled !== undefined) conditions.push(eq(approvalPolicies.enabled, query.enabled));
+    const where = and(...conditions) as SQL;
+    const [rows, total] = await Promise.all([
+      db
+        .select()
+        .from(approvalPolicies)
+        .where(where)
+        .orderBy(desc(approvalPolicies.createdAt), desc(approvalPolicies.id))
+        .limit(query.limit)
+        .offset(query.offset),
+      countPolicies(db, where),
+    ]);
+    return c.json(limitOffsetPage(c.req.url, query, total, await serializePolicies(db, rows)), 200);
+  })
+  .openapi(createPolicy, async (c) => {
+    const { project } = await projectAccess(c, c.req.valid("param").project_id, MembershipLevel.admin);
+    const db = createDb(c.env.DB);
+    const values = await resolvePolicyInput(db, project.organizationId, project.id, c.req.valid("json"), null);
+    const plan = planPolicyCreate(db, values, c.var.auth.user.id);
+    await commitPolicyWrite(() => commitWithActivity(writeContext(c, db), plan.writes, plan.entries));
+    const [result] = await serializePolicies(db, [plan.row]);
+    return c.json(result!, 201);
+  })
+  .openapi(getPolicy, async (c) => {
+    const params = c.req.valid("param");
+    const { project } = await projectAccess(c, params.project_id);
+    const db = createDb(c.env.DB);
+    const [result] = await serializePolicies(db, [await findPolicy(db, project.organizationId, project.id, params.id)]);
+    return c.json(result!, 200);
+  })
+  .openapi(replacePolicy, (c) => updatePolicy(c, c.req.valid("json"), "PUT"))
+  .openapi(patchPolicy, (c) => updatePolicy(c, c.req.valid("json"), "PATCH"))
+  .openapi(deletePolicy, async (c) => {
+    const params = c.req.valid("param");
+    const { project } = await projectAccess(c, params.project_id, MembershipLevel.admin);
+    const db = createDb(c.env.DB);
+    const policy = await findPolicy(db, project.organizationId, project.id, params.id);
+    await approvalGate(c, {
+      actionKey: "approval_policy.delete",
+      targets: [{ organizationId: policy.organizationId, teamId: policy.teamId }],
+      resourceId: policy.id,
+      intent: {
+        ...changeIntent({
+          name: policy.actionKey,
+          before: { action_key: policy.actionKey, enabled: policy.enabled },
+          after: {},
+          request: {},
+          preconditions: { updated_at: isoRequired(policy.updatedAt) },
+          method: "DELETE",
+        }),
+        project_id: project.id,
+      },
+    });
+    const plan = planPolicyDelete(db, policy);
+    await commitWithActivity(writeContext(c, db), plan.writes, plan.entries);
+    return c.body(null, 204);
+  });
