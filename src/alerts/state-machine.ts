@@ -130,3 +130,45 @@ function notify(
     return { machine, breached, notification: null, suppressedByCooldown: true, reason: `${reason}; notification suppressed by cooldown` };
   return { machine: { ...machine, lastNotifiedAt: now }, breached, notification, suppressedByCooldown: false, reason };
 }
+
+// Control-plane transitions: what a person's edit does to the state (PostHog's priority in one
+// edit: enable/disable, then snooze/unsnooze, then a change of the rules).
+
+export type ControlKind = "enable" | "disable" | "snooze" | "unsnooze" | "threshold_change" | "reset";
+export type AlertEventKind = "check" | ControlKind;
+
+export interface ControlEdit {
+  wasEnabled: boolean;
+  enabled: boolean;
+  snoozeBefore: number | null;
+  snoozeAfter: number | null;
+  /** Threshold, operator, filters, window, N or M changed. */
+  rulesChanged: boolean;
+}
+
+export interface ControlTransition {
+  kind: ControlKind;
+  state: AlertState;
+  consecutiveFailures: number;
+}
+
+type CurrentState = Pick<AlertMachine, "state" | "consecutiveFailures">;
+
+export function controlTransition(current: CurrentState, edit: ControlEdit, now: number): ControlTransition | null {
+  const snoozing = edit.snoozeAfter !== null && edit.snoozeAfter > now;
+  if (!edit.wasEnabled && edit.enabled) return { kind: "enable", state: snoozing ? "snoozed" : "not_firing", consecutiveFailures: 0 };
+  if (edit.wasEnabled && !edit.enabled) return { kind: "disable", state: "not_firing", consecutiveFailures: current.consecutiveFailures };
+  if (edit.snoozeAfter !== edit.snoozeBefore) {
+    if (snoozing) return { kind: "snooze", state: "snoozed", consecutiveFailures: current.consecutiveFailures };
+    if (edit.snoozeAfter === null && current.state === "snoozed") return { kind: "unsnooze", state: "not_firing", consecutiveFailures: 0 };
+  }
+  if (edit.rulesChanged) {
+    return { kind: "threshold_change", state: current.state === "snoozed" ? "snoozed" : "not_firing", consecutiveFailures: 0 };
+  }
+  return null;
+}
+
+/** `reset` only takes a broken alert back to not_firing; null for any other state. */
+export function resetTransition(current: CurrentState): ControlTransition | null {
+  return current.state === "broken" ? { kind: "reset", state: "not_firing", consecutiveFailures: 0 } : null;
+}

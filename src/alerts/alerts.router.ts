@@ -1,0 +1,145 @@
+import { and, count, desc, eq, sql } from "drizzle-orm";
+import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../activity/record";
+import { projectAccess } from "../auth/access";
+import { createDb } from "../db/client";
+import { logsAlertEvents, logsAlerts } from "../db/schema";
+import { validationError } from "../lib/errors";
+import { limitOffsetPage } from "../lib/pagination";
+import { createRouter } from "../lib/router";
+import {
+  ALERT_SCOPE,
+  alertActivity,
+  auditedFields,
+  controlEventRow,
+  findAlert,
+  newAlert,
+  planUpdate,
+  reloadAlert,
+  serializeAlerts,
+  serializeEvent,
+} from "./alerts.queries";
+import { createAlert, deleteAlert, getAlert, listAlertEvents, listAlerts, resetAlert, simulateAlert, updateAlert } from "./alerts.routes";
+import { MAX_ALERTS_PER_PROJECT } from "./alerts.schemas";
+import { simulate } from "./simulate";
+import { resetTransition } from "./state-machine";
+
+const LIMIT_TRIGGER = "logs_alerts_limit_per_project";
+
+function isLimitError(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) if (e.message.includes(LIMIT_TRIGGER)) return true;
+  return false;
+}
+
+export const alertsRouter = createRouter()
+  .openapi(listAlerts, async (c) => {
+    const { project } = await projectAccess(c, c.req.valid("param").project_id);
+    const page = c.req.valid("query");
+    const db = createDb(c.env.DB);
+    const [rows, [total]] = await Promise.all([
+      db
+        .select()
+        .from(logsAlerts)
+        .where(eq(logsAlerts.teamId, project.id))
+        .orderBy(logsAlerts.createdAt, logsAlerts.id)
+        .limit(page.limit)
+        .offset(page.offset),
+      db.select({ n: count() }).from(logsAlerts).where(eq(logsAlerts.teamId, project.id)),
+    ]);
+    return c.json(limitOffsetPage(c.req.url, page, total?.n ?? 0, await serializeAlerts(db, rows)), 200);
+  })
+  .openapi(createAlert, async (c) => {
+    const { project } = await projectAccess(c, c.req.valid("param").project_id);
+    const db = createDb(c.env.DB);
+    const alert = newAlert(project, c.var.auth.user.id, c.req.valid("json"), Date.now());
+    try {
+      await commitWithActivity(
+        writeContext(c, db),
+        [db.insert(logsAlerts).values(alert)],
+        [alertActivity(alert, "created", { changes: createdChange(ALERT_SCOPE, auditedFields(alert)) })],
+      );
+    } catch (error) {
+      if (isLimitError(error)) {
+        throw validationError(`A project can have at most ${MAX_ALERTS_PER_PROJECT} logs alerts.`, null, "max_alerts");
+      }
+      throw error;
+    }
+    return c.json(await reloadAlert(db, project.id, alert.id), 201);
+  })
+  .openapi(simulateAlert, async (c) => {
+    const { project } = await projectAccess(c, c.req.valid("param").project_id);
+    return c.json(await simulate(createDb(c.env.DB), project.id, c.req.valid("json"), Date.now()), 200);
+  })
+  .openapi(getAlert, async (c) => {
+    const { project_id, id } = c.req.valid("param");
+    const { project } = await projectAccess(c, project_id);
+    return c.json(await reloadAlert(createDb(c.env.DB), project.id, id), 200);
+  })
+  .openapi(updateAlert, async (c) => {
+    const { project_id, id } = c.req.valid("param");
+    const { project } = await projectAccess(c, project_id);
+    const db = createDb(c.env.DB);
+    const alert = await findAlert(db, project.id, id);
+    const plan = planUpdate(db, alert, c.req.valid("json"), Date.now());
+    if (plan.writes.length) await commitWithActivity(writeContext(c, db), plan.writes, plan.entries);
+    return c.json(await reloadAlert(db, project.id, id), 200);
+  })
+  .openapi(deleteAlert, async (c) => {
+    const { project_id, id } = c.req.valid("param");
+    const { project } = await projectAccess(c, project_id);
+    const db = createDb(c.env.DB);
+    const alert = await findAlert(db, project.id, id);
+    await commitWithActivity(
+      writeContext(c, db),
+      [db.delete(logsAlerts).where(eq(logsAlerts.id, alert.id))],
+      [alertActivity(alert, "deleted", { changes: deletedChange(ALERT_SCOPE, auditedFields(alert)) })],
+    );
+    return c.body(null, 204);
+  })
+  .openapi(resetAlert, async (c) => {
+    const { project_id, id } = c.req.valid("param");
+    const { project } = await projectAccess(c, project_id);
+    const db = createDb(c.env.DB);
+    const alert = await findAlert(db, project.id, id);
+    const transition = resetTransition(alert);
+    if (!transition) throw validationError(`Only a broken alert can be reset; this one is ${alert.state}.`, null, "not_broken");
+    const now = Date.now();
+    const after = { ...alert, state: transition.state, consecutiveFailures: 0 };
+    await commitWithActivity(
+      writeContext(c, db),
+      [
+        db
+          .update(logsAlerts)
+          .set({
+            state: transition.state,
+            consecutiveFailures: 0,
+            lastErrorMessage: null,
+            nextCheckAt: alert.enabled ? new Date(now) : null,
+            version: sql`${logsAlerts.version} + 1`,
+            updatedAt: new Date(now),
+          })
+          // Only if still broken: a concurrent reset or edit already moved it on.
+          .where(and(eq(logsAlerts.id, alert.id), eq(logsAlerts.state, "broken"))),
+        db.insert(logsAlertEvents).values(controlEventRow(alert, alert.state, transition, now)),
+      ],
+      [alertActivity(alert, "reset", { changes: diffChanges(ALERT_SCOPE, auditedFields(alert), auditedFields(after)) })],
+    );
+    return c.json(await reloadAlert(db, project.id, id), 200);
+  })
+  .openapi(listAlertEvents, async (c) => {
+    const { project_id, id } = c.req.valid("param");
+    const { project } = await projectAccess(c, project_id);
+    const page = c.req.valid("query");
+    const db = createDb(c.env.DB);
+    const alert = await findAlert(db, project.id, id);
+    const [rows, [total]] = await Promise.all([
+      db
+        .select()
+        .from(logsAlertEvents)
+        .where(eq(logsAlertEvents.alertId, alert.id))
+        .orderBy(desc(logsAlertEvents.createdAt), desc(logsAlertEvents.id))
+        .limit(page.limit)
+        .offset(page.offset),
+      db.select({ n: count() }).from(logsAlertEvents).where(eq(logsAlertEvents.alertId, alert.id)),
+    ]);
+    return c.json(limitOffsetPage(c.req.url, page, total?.n ?? 0, rows.map(serializeEvent)), 200);
+  });

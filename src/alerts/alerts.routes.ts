@@ -1,0 +1,124 @@
+import { createRoute } from "@hono/zod-openapi";
+import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
+import { LimitOffsetQuery, paginated } from "../lib/pagination";
+import {
+  AlertCreateSchema,
+  AlertEventSchema,
+  AlertParams,
+  AlertSchema,
+  AlertUpdateSchema,
+  DestinationLinkResultSchema,
+  DestinationLinkSchema,
+  DestinationUnlinkSchema,
+  ProjectParams,
+  SimulateSchema,
+  SimulationSchema,
+} from "./alerts.schemas";
+
+const tags = ["logs alerts"];
+const base = "/api/projects/{project_id}/logs/alerts";
+const one = `${base}/{id}`;
+
+export const listAlerts = createRoute({
+  method: "get",
+  path: base,
+  tags,
+  summary: "List logs alerts",
+  ...secured("logs:read"),
+  request: { params: ProjectParams, query: LimitOffsetQuery },
+  responses: { 200: json(paginated(AlertSchema), "Logs alerts, oldest first"), ...errorResponses },
+});
+
+export const createAlert = createRoute({
+  method: "post",
+  path: base,
+  tags,
+  summary: "Create a logs alert (at most 20 per project)",
+  ...secured("logs:write"),
+  request: { params: ProjectParams, body: jsonBody(AlertCreateSchema) },
+  responses: { 201: json(AlertSchema, "Created"), ...errorResponses },
+});
+
+export const simulateAlert = createRoute({
+  method: "post",
+  path: `${base}/simulate`,
+  tags,
+  summary: "Replay an alert configuration over stored logs",
+  description: "Evaluates the alert at every check time from `date_from` to now against the stored logs, with the same state machine.",
+  ...secured("logs:read"),
+  request: { params: ProjectParams, body: jsonBody(SimulateSchema) },
+  responses: { 200: json(SimulationSchema, "One bucket per check"), ...errorResponses },
+});
+
+export const getAlert = createRoute({
+  method: "get",
+  path: one,
+  tags,
+  summary: "Retrieve a logs alert",
+  ...secured("logs:read"),
+  request: { params: AlertParams },
+  responses: { 200: json(AlertSchema, "Logs alert"), ...errorResponses },
+});
+
+export const updateAlert = createRoute({
+  method: "patch",
+  path: one,
+  tags,
+  summary: "Update a logs alert",
+  description:
+    "Enabling, disabling, snoozing (`snooze_until`), unsnoozing (`snooze_until: null`) and changing the rules move the state as the README describes. May answer 409 `approval_required` when an approval policy covers `logs_alert.update`.",
+  ...secured("logs:write"),
+  request: { params: AlertParams, body: jsonBody(AlertUpdateSchema) },
+  responses: { 200: json(AlertSchema, "Updated"), ...errorResponses },
+});
+
+export const deleteAlert = createRoute({
+  method: "delete",
+  path: one,
+  tags,
+  summary: "Delete a logs alert",
+  description: "May answer 409 `approval_required` when an approval policy covers `logs_alert.delete`.",
+  ...secured("logs:write"),
+  request: { params: AlertParams },
+  responses: { 204: { description: "Deleted" }, ...errorResponses },
+});
+
+export const resetAlert = createRoute({
+  method: "post",
+  path: `${one}/reset`,
+  tags,
+  summary: "Reset a broken logs alert to not_firing",
+  ...secured("logs:write"),
+  request: { params: AlertParams },
+  responses: { 200: json(AlertSchema, "Reset"), ...errorResponses },
+});
+
+export const listAlertEvents = createRoute({
+  method: "get",
+  path: `${one}/events`,
+  tags,
+  summary: "Checks and transitions of a logs alert, newest first",
+  ...secured("logs:read"),
+  request: { params: AlertParams, query: LimitOffsetQuery },
+  responses: { 200: json(paginated(AlertEventSchema), "Events"), ...errorResponses },
+});
+
+export const linkDestination = createRoute({
+  method: "post",
+  path: `${one}/destinations`,
+  tags,
+  summary: "Send this alert's firing, resolved and broken notifications to a Slack or webhook destination",
+  ...secured("logs:write"),
+  request: { params: AlertParams, body: jsonBody(DestinationLinkSchema) },
+  responses: { 201: json(DestinationLinkResultSchema, "Created"), ...errorResponses },
+});
+
+export const unlinkDestinations = createRoute({
+  method: "post",
+  path: `${one}/destinations/delete`,
+  tags,
+  summary: "Delete destinations created for this alert",
+  ...secured("logs:write"),
+  request: { params: AlertParams, body: jsonBody(DestinationUnlinkSchema) },
+  responses: { 204: { description: "Deleted" }, ...errorResponses },
+});
