@@ -23,6 +23,7 @@ function message(name: string, fields: FieldSpec[], oneofs: string[] = []): Desc
     name,
     field: fields.map(([fieldName, number, type, options = {}]) => ({
       name: fieldName,
+      jsonName: fieldName.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()),
       number,
       type,
       label: options.repeated ? Label.REPEATED : Label.OPTIONAL,

@@ -48,7 +48,7 @@ type Json = unknown;
 type Path = (string | number)[];
 
 function malformed(path: Path, detail: string): never {
-  throw validationError(`Malformed OTLP payload: ${detail}`, path.join("__"), "malformed_otlp");
+  throw validationError(`Malformed OTLP payload: ${detail}`, path.length ? path.join("__") : null, "malformed_otlp");
 }
 
 function isObject(value: Json): value is Record<string, Json> {
