@@ -1,7 +1,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { ActivityEntry } from "../activity/record";
-import { diffChanges } from "../activity/record";
+import { deletedChange, diffChanges } from "../activity/record";
 import type { Project } from "../auth/access";
 import type { User } from "../auth/authenticate";
 import type { Db } from "../db/client";
@@ -285,6 +285,14 @@ export function planUpdate(db: Db, alert: AlertRow, patch: AlertUpdate, now: num
     writes.push(db.update(logsAlerts).set(set).where(eq(logsAlerts.id, alert.id)));
   }
   return { after, writes, entries: [alertActivity(after, "updated", { changes })] };
+}
+
+/** A deletion's statements and activity; the approvals apply of `logs_alert.delete` reuses it. */
+export async function planDelete(db: Db, alert: AlertRow): Promise<Omit<AlertWritePlan, "after">> {
+  return {
+    writes: [db.delete(logsAlerts).where(eq(logsAlerts.id, alert.id))],
+    entries: [alertActivity(alert, "deleted", { changes: deletedChange(ALERT_SCOPE, auditedFields(alert)) })],
+  };
 }
 
 export async function findAlert(db: Db, projectId: number, id: string): Promise<AlertRow> {

@@ -1,5 +1,7 @@
 import { and, count, desc, eq, sql } from "drizzle-orm";
-import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../activity/record";
+import { commitWithActivity, createdChange, diffChanges, writeContext } from "../activity/record";
+import { approvalGate } from "../approvals/gate";
+import { changeIntent } from "../approvals/registry";
 import { projectAccess } from "../auth/access";
 import { createDb } from "../db/client";
 import { logsAlertEvents, logsAlerts } from "../db/schema";
@@ -13,6 +15,7 @@ import {
   controlEventRow,
   findAlert,
   newAlert,
+  planDelete,
   planUpdate,
   reloadAlert,
   serializeAlerts,
@@ -20,8 +23,14 @@ import {
 } from "./alerts.queries";
 import { createAlert, deleteAlert, getAlert, listAlertEvents, listAlerts, resetAlert, simulateAlert, updateAlert } from "./alerts.routes";
 import { MAX_ALERTS_PER_PROJECT } from "./alerts.schemas";
+import { alertPreconditions, DELETE_ACTION, isGatedUpdate, UPDATE_ACTION } from "./approval-actions";
 import { simulate } from "./simulate";
 import { resetTransition } from "./state-machine";
+
+/** The fields of `a` that differ in `b`: the intent shows what the edit changes. */
+function changedOnly(a: Record<string, unknown>, b: Record<string, unknown>) {
+  return Object.fromEntries(Object.entries(a).filter(([field, value]) => JSON.stringify(value) !== JSON.stringify(b[field])));
+}
 
 const LIMIT_TRIGGER = "logs_alerts_limit_per_project";
 
@@ -79,8 +88,27 @@ export const alertsRouter = createRouter()
     const { project } = await projectAccess(c, project_id);
     const db = createDb(c.env.DB);
     const alert = await findAlert(db, project.id, id);
-    const plan = planUpdate(db, alert, c.req.valid("json"), Date.now());
-    if (plan.writes.length) await commitWithActivity(writeContext(c, db), plan.writes, plan.entries);
+    const body = c.req.valid("json");
+    const plan = planUpdate(db, alert, body, Date.now());
+    if (!plan.writes.length) return c.json(await reloadAlert(db, project.id, id), 200);
+    const before = auditedFields(alert);
+    const after = auditedFields(plan.after);
+    if (isGatedUpdate(before, after)) {
+      await approvalGate(c, {
+        actionKey: UPDATE_ACTION,
+        targets: [{ organizationId: alert.organizationId, teamId: alert.teamId }],
+        resourceId: alert.id,
+        intent: changeIntent({
+          name: alert.name,
+          before: changedOnly(before, after),
+          after: changedOnly(after, before),
+          request: body,
+          preconditions: alertPreconditions(alert),
+          method: "PATCH",
+        }),
+      });
+    }
+    await commitWithActivity(writeContext(c, db), plan.writes, plan.entries);
     return c.json(await reloadAlert(db, project.id, id), 200);
   })
   .openapi(deleteAlert, async (c) => {
@@ -88,11 +116,21 @@ export const alertsRouter = createRouter()
     const { project } = await projectAccess(c, project_id);
     const db = createDb(c.env.DB);
     const alert = await findAlert(db, project.id, id);
-    await commitWithActivity(
-      writeContext(c, db),
-      [db.delete(logsAlerts).where(eq(logsAlerts.id, alert.id))],
-      [alertActivity(alert, "deleted", { changes: deletedChange(ALERT_SCOPE, auditedFields(alert)) })],
-    );
+    await approvalGate(c, {
+      actionKey: DELETE_ACTION,
+      targets: [{ organizationId: alert.organizationId, teamId: alert.teamId }],
+      resourceId: alert.id,
+      intent: changeIntent({
+        name: alert.name,
+        before: auditedFields(alert),
+        after: {},
+        request: {},
+        preconditions: alertPreconditions(alert),
+        method: "DELETE",
+      }),
+    });
+    const plan = await planDelete(db, alert);
+    await commitWithActivity(writeContext(c, db), plan.writes, plan.entries);
     return c.body(null, 204);
   })
   .openapi(resetAlert, async (c) => {
