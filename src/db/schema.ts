@@ -638,7 +638,7 @@ export const logsAlertEvents = sqliteTable(
   },
   (t) => [
     index("logs_alert_events_alert_created").on(t.alertId, t.createdAt, t.id),
-    index("logs_alert_events_alert_routine").on(t.alertId, t.routine, t.createdAt),
+    index("logs_alert_events_alert_routine_window").on(t.alertId, t.routine, t.windowEnd),
     index("logs_alert_events_created").on(t.createdAt),
   ],
 );
