@@ -405,6 +405,9 @@ export async function sparkline(
 ) {
   const interval = sparklineInterval(toUs - fromUs);
   const column = breakdown === "severity" ? "severity_text" : "service_name";
+  // Inlined, not bound: D1 binds JS numbers as REAL, which would turn the bucket division fractional.
+  const intervalS = sql.raw(String(interval));
+  const intervalUs = sql.raw(String(interval * 1_000_000));
   const buckets = new Map<string, number>();
   const add = (bucketSeconds: number, value: string, n: number) => addCount(buckets, JSON.stringify([bucketSeconds, value]), n);
 
@@ -414,13 +417,13 @@ export async function sparkline(
     });
   } else {
     const rawBuckets = (a: number, b: number) =>
-      sql`SELECT (timestamp / ${interval * 1_000_000}) * ${interval} AS bucket, ${sql.raw(column)} AS value, count(*) AS n
+      sql`SELECT (timestamp / ${intervalUs}) * ${intervalS} AS bucket, ${sql.raw(column)} AS value, count(*) AS n
         FROM log_records WHERE ${recordConditions(projectId, compiled, a, b)} GROUP BY bucket, value`;
     const firstMinute = Math.ceil(fromUs / MINUTE_US);
     const endMinute = Math.floor(toUs / MINUTE_US);
     const parts: SQL[] = [];
     if (compiled.countable && interval >= 60 && firstMinute < endMinute) {
-      parts.push(sql`SELECT (minute * 60 / ${interval}) * ${interval} AS bucket, ${sql.raw(column)} AS value, sum(count) AS n
+      parts.push(sql`SELECT (minute * 60 / ${intervalS}) * ${intervalS} AS bucket, ${sql.raw(column)} AS value, sum(count) AS n
         FROM log_minute_counts WHERE ${counterConditions(projectId, compiled, firstMinute, endMinute)} GROUP BY bucket, value`);
       if (fromUs < firstMinute * MINUTE_US) parts.push(rawBuckets(fromUs, firstMinute * MINUTE_US));
       if (endMinute * MINUTE_US < toUs) parts.push(rawBuckets(endMinute * MINUTE_US, toUs));
