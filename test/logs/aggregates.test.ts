@@ -26,7 +26,7 @@ beforeAll(async () => {
     });
   }
   const byService: Record<string, RecordSpec[]> = {};
-  for (const s of specs) (byService[s.service] ??= []).push(s);
+  for (const s of specs) byService[s.service] = [...(byService[s.service] ?? []), s];
   const res = await ingest(t.apiToken, otlpPayload(byService, { region: "eu" }));
   expect(res.status).toBe(200);
 });
