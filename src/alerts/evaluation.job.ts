@@ -1,6 +1,6 @@
-import { and, asc, eq, lte, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, lt, lte, sql } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
-import { logsAlertJobRuns, logsAlerts } from "../db/schema";
+import { logsAlertEvents, logsAlertJobRuns, logsAlerts } from "../db/schema";
 import type { Env } from "../env";
 import { type AlertRow, floorMinute } from "./alerts.queries";
 import type { CheckResult } from "./logs-alert.object";
@@ -118,8 +118,18 @@ export async function evaluateDueAlerts(env: Env, scheduledTime: number, concurr
       .values({ windowEnd: new Date(windowEnd), ...run })
       .onConflictDoUpdate({ target: logsAlertJobRuns.windowEnd, set: run }),
     // Events are kept 90 days; a bounded delete per tick keeps up with any realistic rate.
-    db.run(sql`DELETE FROM logs_alert_events WHERE id IN
-      (SELECT id FROM logs_alert_events WHERE created_at < ${windowEnd - EVENT_RETENTION_MS} LIMIT ${EVENT_PRUNE_LIMIT})`),
+    db
+      .delete(logsAlertEvents)
+      .where(
+        inArray(
+          logsAlertEvents.id,
+          db
+            .select({ id: logsAlertEvents.id })
+            .from(logsAlertEvents)
+            .where(lt(logsAlertEvents.createdAt, new Date(windowEnd - EVENT_RETENTION_MS)))
+            .limit(EVENT_PRUNE_LIMIT),
+        ),
+      ),
   ]);
   return summary;
 }

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, sql } from "drizzle-orm";
+import { and, desc, eq, lt, sql } from "drizzle-orm";
 import { createDb } from "../db/client";
-import { logsAlerts } from "../db/schema";
+import { logsAlertEvents, logsAlerts } from "../db/schema";
 import type { Env } from "../env";
 import { iso } from "../lib/time";
 import { countLogs } from "../logs/logs.queries";
@@ -171,16 +171,49 @@ export class LogsAlertObject extends DurableObject<Env> {
         })
         .where(and(eq(logsAlerts.id, alert.id), eq(logsAlerts.version, stored.version))),
       // Only while the row is still at the evaluated version: a raced edit or a delete drops the check whole.
-      db.run(sql`INSERT INTO logs_alert_events (id, alert_id, kind, result_count, threshold_breached, state_before, state_after,
-          error_message, query_duration_ms, notification, window_start, window_end, routine, created_at)
-        SELECT ${eventId}, ${alert.id}, 'check', ${outcome.ok ? outcome.count : null}, ${result.breached === null ? null : Number(result.breached)},
-          ${machine.state}, ${next.state}, ${errorMessage}, ${queryDurationMs}, ${result.notification}, ${windowStart}, ${windowEnd},
-          ${Number(routine)}, ${Date.now()}
-        WHERE EXISTS (SELECT 1 FROM logs_alerts WHERE id = ${alert.id} AND version = ${stored.version})
-        ON CONFLICT (id) DO NOTHING`),
+      db
+        .insert(logsAlertEvents)
+        .select(
+          db
+            .select({
+              id: sql`${eventId}`.as("id"),
+              alertId: logsAlerts.id,
+              kind: sql`'check'`.as("kind"),
+              resultCount: sql`${outcome.ok ? outcome.count : null}`.as("result_count"),
+              thresholdBreached: sql`${result.breached === null ? null : Number(result.breached)}`.as("threshold_breached"),
+              stateBefore: sql`${machine.state}`.as("state_before"),
+              stateAfter: sql`${next.state}`.as("state_after"),
+              errorMessage: sql`${errorMessage}`.as("error_message"),
+              queryDurationMs: sql`${queryDurationMs}`.as("query_duration_ms"),
+              notification: sql`${result.notification}`.as("notification"),
+              windowStart: sql`${windowStart}`.as("window_start"),
+              windowEnd: sql`${windowEnd}`.as("window_end"),
+              routine: sql`${Number(routine)}`.as("routine"),
+              createdAt: sql`${Date.now()}`.as("created_at"),
+            })
+            .from(logsAlerts)
+            .where(and(eq(logsAlerts.id, alert.id), eq(logsAlerts.version, stored.version))),
+        )
+        .onConflictDoNothing(),
       // Checks that changed nothing are kept only as the latest ten per alert.
-      db.run(sql`DELETE FROM logs_alert_events WHERE alert_id = ${alert.id} AND routine = 1 AND created_at <
-          (SELECT created_at FROM logs_alert_events WHERE alert_id = ${alert.id} AND routine = 1 ORDER BY created_at DESC LIMIT 1 OFFSET ${HISTORY_LENGTH - 1})`),
+      db
+        .delete(logsAlertEvents)
+        .where(
+          and(
+            eq(logsAlertEvents.alertId, alert.id),
+            eq(logsAlertEvents.routine, true),
+            lt(
+              logsAlertEvents.windowEnd,
+              db
+                .select({ windowEnd: logsAlertEvents.windowEnd })
+                .from(logsAlertEvents)
+                .where(and(eq(logsAlertEvents.alertId, alert.id), eq(logsAlertEvents.routine, true)))
+                .orderBy(desc(logsAlertEvents.windowEnd))
+                .limit(1)
+                .offset(HISTORY_LENGTH - 1),
+            ),
+          ),
+        ),
     ]);
     if (((update as D1Result).meta?.changes ?? 0) === 0) return { status: "stale" };
 

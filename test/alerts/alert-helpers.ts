@@ -1,0 +1,55 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { floorMinute } from "../../src/alerts/alerts.queries";
+import { type CheckResult, countAlertLogs, type LogsAlertObject } from "../../src/alerts/logs-alert.object";
+import { logsAlerts } from "../../src/db/schema";
+import { call, db, type Tenant } from "../helpers";
+
+export const MINUTE = 60_000;
+/** A minute boundary well after anything the tests create, so controlled windows never collide with real time. */
+export const T0 = floorMinute(Date.now()) + 60 * MINUTE;
+
+export const alertsPath = (tenant: Tenant) => `/api/projects/${tenant.projectId}/logs/alerts`;
+
+export async function createAlert(tenant: Tenant, body: Record<string, unknown> = {}) {
+  const res = await call(`${alertsPath(tenant)}/`, { key: tenant.key, body: { filters: { severityLevels: ["error"] }, ...body } });
+  if (res.status !== 201) throw new Error(`alert create failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+export async function alertRow(id: string) {
+  const [row] = await db().select().from(logsAlerts).where(eq(logsAlerts.id, id));
+  return row!;
+}
+
+export const alertObject = (id: string) => env.LOGS_ALERTS.get(env.LOGS_ALERTS.idFromName(id));
+
+/**
+ * One check of the window ending at `windowEnd`, driven inside the alert's Durable Object with a
+ * controlled count (a number) or query failure (an Error), against the row as the cron would read it.
+ */
+export async function runCheck(id: string, windowEnd: number, outcome: number | Error, snapshot?: Awaited<ReturnType<typeof alertRow>>) {
+  const alert = snapshot ?? (await alertRow(id));
+  return runInDurableObject(alertObject(id), async (instance: LogsAlertObject): Promise<CheckResult> => {
+    instance.counter = async () => {
+      if (outcome instanceof Error) throw outcome;
+      return outcome;
+    };
+    try {
+      return await instance.check({ windowEnd, alert });
+    } finally {
+      instance.counter = countAlertLogs;
+    }
+  });
+}
+
+/** Rows of the object's own storage (history, machine, outbox). */
+export function objectRows(id: string, query: string) {
+  return runInDurableObject(alertObject(id), async (_instance: LogsAlertObject, state) => state.storage.sql.exec(query).toArray());
+}
+
+export async function events(tenant: Tenant, id: string) {
+  const res = await call(`${alertsPath(tenant)}/${id}/events/?limit=100`, { key: tenant.key });
+  return res.body.results as Record<string, any>[];
+}
