@@ -1,0 +1,128 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { floorMinute } from "../../src/alerts/alerts.queries";
+import { evaluateDueAlerts } from "../../src/alerts/evaluation.job";
+import worker from "../../src/index";
+import { call, signupFirstUser, type Tenant } from "../helpers";
+import { ingest, otlpPayload } from "../logs/otlp-fixtures";
+import { createDestination, eventually, interceptFetch, stopDeliveries } from "../notifications/notify-helpers";
+import { alertRow, createAlert, events, MINUTE } from "./alert-helpers";
+
+let owner: Tenant;
+let fetches: ReturnType<typeof interceptFetch>;
+/** The next minute boundary: a tick there sees every alert created now as due. */
+let tick: number;
+
+beforeAll(async () => {
+  fetches = interceptFetch(() => new Response("ok"));
+  owner = await signupFirstUser();
+  tick = floorMinute(Date.now()) + MINUTE;
+  // Five errors and one info log a few seconds ago: inside the 5-minute window ending at `tick`.
+  const now = Date.now();
+  const records = [
+    ...Array.from({ length: 5 }, (_, i) => ({ ms: now - 2_000 - i, severityNumber: 17, severityText: "ERROR", body: `boom ${i}` })),
+    { ms: now - 1_000, body: "fine" },
+  ];
+  const res = await ingest(owner.apiToken, otlpPayload({ checkout: records }));
+  expect(res.status).toBe(200);
+});
+afterAll(async () => {
+  await stopDeliveries();
+  fetches.restore();
+});
+
+const runTick = async (scheduledTime: number) => {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ scheduledTime, cron: "* * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+};
+
+describe("cron evaluation of logs alerts", () => {
+  it("counts stored logs, fires once and notifies once when the same tick runs twice at the same time", async () => {
+    const alert = await createAlert(owner, {
+      name: "Checkout errors",
+      threshold_count: 3,
+      filters: { severityLevels: ["error"], serviceNames: ["checkout"] },
+    });
+    const hook = await createDestination(owner, {
+      url: "https://hooks.receiver.invalid/alerts",
+      events: ["logs_alert_firing", "logs_alert_resolved", "logs_alert_broken"],
+      filters: { alert_ids: [alert.id] },
+    });
+    const [a, b] = await Promise.all([evaluateDueAlerts(env, tick, 4), evaluateDueAlerts(env, tick, 4)]);
+    expect([a.checked + b.checked, a.failed + b.failed]).toEqual([1, 0]);
+    await runTick(tick);
+    const history = await events(owner, alert.id);
+    expect(history).toHaveLength(1);
+    expect(history[0]).toMatchObject({
+      kind: "check",
+      result_count: 5,
+      threshold_breached: true,
+      state_after: "firing",
+      notification: "firing",
+    });
+    expect(await alertRow(alert.id)).toMatchObject({
+      state: "firing",
+      lastCheckedAt: new Date(tick),
+      nextCheckAt: new Date(tick + 5 * MINUTE),
+    });
+
+    const received = await eventually(async () => fetches.received.filter((r) => r.url.endsWith("/alerts")).at(0));
+    const payload = new Webhook(hook.secret).verify(received.body, Object.fromEntries(received.headers)) as any;
+    expect(payload).toMatchObject({
+      type: "logs_alert_firing",
+      data: {
+        alert: { id: alert.id, name: "Checkout errors" },
+        state: "firing",
+        previous_state: "not_firing",
+        result_count: 5,
+        threshold_count: 3,
+        threshold_operator: "above",
+        window_minutes: 5,
+        window_end: new Date(tick).toISOString(),
+      },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(fetches.received.filter((r) => r.url.endsWith("/alerts"))).toHaveLength(1);
+  });
+
+  it("catches up a skipped minute by evaluating the current window once", async () => {
+    const alert = await createAlert(owner, { window_minutes: 1, threshold_count: 100 });
+    await evaluateDueAlerts(env, tick + 2 * MINUTE);
+    // tick + 3 minutes never ran; the late tick 4 minutes on evaluates one window, not two.
+    const late = tick + 4 * MINUTE + 25_000;
+    await evaluateDueAlerts(env, late);
+    await evaluateDueAlerts(env, late);
+    expect((await events(owner, alert.id)).map((e) => e.window_end)).toEqual([
+      new Date(tick + 4 * MINUTE).toISOString(),
+      new Date(tick + 2 * MINUTE).toISOString(),
+    ]);
+    expect((await alertRow(alert.id)).nextCheckAt?.getTime()).toBe(tick + 5 * MINUTE);
+  });
+
+  it("skips disabled alerts and hands every due alert its window with bounded concurrency", async () => {
+    const project = await call("/api/projects/", { key: owner.key, body: { name: "Many alerts" } });
+    const many = { ...owner, projectId: project.body.id };
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push((await createAlert(many, { name: `a${i}`, enabled: i % 4 !== 0 })).id);
+    const later = tick + 30 * MINUTE;
+    const summary = await evaluateDueAlerts(env, later, 3);
+    expect(summary.failed).toBe(0);
+    const checked = await Promise.all(ids.map(async (id) => (await alertRow(id)).lastCheckedAt?.getTime() ?? null));
+    expect(checked).toEqual(ids.map((_, i) => (i % 4 === 0 ? null : later)));
+    expect(summary.checkP95Ms).toEqual(expect.any(Number));
+    const run = await env.DB.prepare("SELECT due, checked, failed FROM logs_alert_job_runs WHERE window_end = ?").bind(later).first();
+    expect(run).toMatchObject({ due: summary.due, checked: summary.checked, failed: 0 });
+  });
+
+  it("finds due alerts through the next_check_at index", async () => {
+    const plan = await env.DB.prepare(
+      "EXPLAIN QUERY PLAN SELECT * FROM logs_alerts WHERE next_check_at <= ? AND enabled = 1 AND (next_check_at, id) > (?, ?) ORDER BY next_check_at, id LIMIT 500",
+    )
+      .bind(tick, 0, "")
+      .all<{ detail: string }>();
+    expect(plan.results.map((r) => r.detail).join(" ")).toContain("USING INDEX logs_alerts_due");
+  });
+});
