@@ -50,7 +50,8 @@ async function countsPerMinute(db: Db, projectId: number, compiled: CompiledFilt
   const query = compiled.countable
     ? sql`SELECT minute, sum(count) AS n FROM log_minute_counts
         WHERE ${sql.join([...conditions, sql`minute >= ${fromMinute}`, sql`minute < ${toMinute}`], sql` AND `)} GROUP BY minute`
-    : sql`SELECT timestamp / ${MINUTE_US} AS minute, count(*) AS n FROM log_records
+    : // A bound number arrives as REAL, which would make the division fractional: the divisor is inlined.
+      sql`SELECT timestamp / ${sql.raw(String(MINUTE_US))} AS minute, count(*) AS n FROM log_records
         WHERE ${sql.join([...conditions, sql`timestamp >= ${fromMinute * MINUTE_US}`, sql`timestamp < ${toMinute * MINUTE_US}`], sql` AND `)}
         GROUP BY minute`;
   for (const row of await db.all<{ minute: number; n: number }>(query)) counts.set(row.minute, row.n);
