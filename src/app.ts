@@ -60,6 +60,8 @@ const routers = [
   invitesRouter,
   rolesRouter,
   projectsRouter,
+  projectDestinationsRouter,
+  organizationDestinationsRouter,
   policiesRouter,
   changeRequestsRouter,
   projectDestinationsRouter,

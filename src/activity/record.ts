@@ -6,6 +6,7 @@ import type { Db } from "../db/client";
 import { type ActivityChange, type ActivityDetail, activityLog } from "../db/schema";
 import type { AppBindings, Env } from "../env";
 import { uuidv7 } from "../lib/ids";
+import { ACTIVITY_EVENT_COLUMNS, type CommittedActivity, outboxInsert, publishCommittedActivitySafely } from "../notifications/outbox";
 
 /** Who performed a write: a person through the API, or the system (cron, alarms, queue jobs). */
 export interface Actor {
@@ -86,10 +87,30 @@ export async function commitWithActivity(ctx: WriteContext, writes: AnyBatchItem
   const rows = entries.map((entry) => activityRow(ctx.actor, entry));
   const statements: AnyBatchItem[] = [...writes];
   // 100 bound parameters per statement is D1's limit; 14 columns per row fits 7 rows per insert.
-  for (let i = 0; i < rows.length; i += 7) statements.push(ctx.db.insert(activityLog).values(rows.slice(i, i + 7)));
+  // RETURNING gives the committed values (team or item ids may be SQL resolved in this batch).
+  for (let i = 0; i < rows.length; i += 7) {
+    statements.push(
+      ctx.db
+        .insert(activityLog)
+        .values(rows.slice(i, i + 7))
+        .returning(ACTIVITY_EVENT_COLUMNS),
+    );
+  }
+  // The outbox row commits with the activity rows, so their notification events survive a failed publish.
+  const outbox = rows.length
+    ? outboxInsert(
+        ctx.db,
+        rows.map((row) => row.id as string),
+      )
+    : null;
+  if (outbox) statements.push(outbox.statement);
   const [first, ...rest] = statements;
   if (!first) return [];
   const results = await ctx.db.batch([first, ...rest]);
+  if (outbox) {
+    const committed = results.slice(writes.length, statements.length - 1).flat() as CommittedActivity[];
+    ctx.waitUntil(publishCommittedActivitySafely(ctx.env, outbox.id, committed));
+  }
   return results.slice(0, writes.length);
 }
 

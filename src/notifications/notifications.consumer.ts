@@ -1,17 +1,39 @@
 import type { Env } from "../env";
-import type { NotificationEvent } from "./events";
+import { type DeliveryMessage, deliverMessages, markDeliveriesFailed } from "./delivery";
+import type { NotificationMessage } from "./events";
+import { type EventMessage, fanOut } from "./fanout";
 
-export type NotificationMessage = { kind: "event"; event: NotificationEvent } | { kind: string; [key: string]: unknown };
+export type { NotificationMessage } from "./events";
 
-/**
- * STUB (issue #6 fills it): will match events against destinations and deliver them. Until then it
- * acknowledges every message so the queue does not retry work nobody can do.
- */
-export async function consumeNotifications(batch: MessageBatch<NotificationMessage>, _env: Env): Promise<void> {
-  batch.ackAll();
+/** One queue carries both kinds: compact events (fanned out) and per-destination deliveries. */
+function split(batch: MessageBatch<NotificationMessage>) {
+  const events: Message<EventMessage>[] = [];
+  const deliveries: Message<DeliveryMessage>[] = [];
+  for (const message of batch.messages) {
+    if (message.body?.kind === "event") events.push(message as Message<EventMessage>);
+    else if (message.body?.kind === "delivery") deliveries.push(message as Message<DeliveryMessage>);
+    else {
+      console.error("dropping unknown notification message", JSON.stringify(message.body).slice(0, 500));
+      message.ack();
+    }
+  }
+  return { events, deliveries };
 }
 
-/** STUB (issue #6): will mark deliveries that exhausted their retries as failed. */
-export async function consumeNotificationsDeadLetters(batch: MessageBatch<NotificationMessage>, _env: Env): Promise<void> {
-  batch.ackAll();
+export async function consumeNotifications(batch: MessageBatch<NotificationMessage>, env: Env): Promise<void> {
+  const { events, deliveries } = split(batch);
+  await Promise.all([fanOut(events, env), deliverMessages(deliveries, env)]);
+}
+
+/**
+ * Dead letters: deliveries that used every attempt become `failed`. An event whose fan-out kept
+ * failing for the whole schedule is logged with its id (its activity row is still in D1).
+ */
+export async function consumeNotificationsDeadLetters(batch: MessageBatch<NotificationMessage>, env: Env): Promise<void> {
+  const { events, deliveries } = split(batch);
+  for (const message of events) {
+    console.error("notification event dead-lettered", message.body.event.id, message.body.event.type);
+    message.ack();
+  }
+  await markDeliveriesFailed(deliveries, env);
 }

@@ -1,0 +1,248 @@
+import { eq, sql } from "drizzle-orm";
+import { SYSTEM_ACTOR, type WriteContext } from "../activity/record";
+import { createDb, type Db } from "../db/client";
+import { notificationDeliveries, notificationDeliveryAttempts, notificationDestinations } from "../db/schema";
+import type { Env } from "../env";
+import { uuidv7 } from "../lib/ids";
+import { disableDestination } from "./destinations.queries";
+import { postJson, type SendResult } from "./http";
+import type { Destination } from "./matching";
+import { webhookHeaders } from "./signing";
+import { allowLoopback, urlRefusal } from "./url-safety";
+
+/** Delay before retry n (after attempt n failed); with the first attempt that is 9 attempts,
+ * matching `max_retries = 8` of the queue in wrangler.toml. 12 h is the Queues maximum delay. */
+export const RETRY_SCHEDULE_SECONDS = [5, 30, 120, 600, 1800, 7200, 21600, 43200];
+export const MAX_ATTEMPTS = RETRY_SCHEDULE_SECONDS.length + 1;
+const MAX_DELAY_SECONDS = 43200;
+const THROTTLE_STATUSES = new Set([429, 502, 503, 504]);
+export const FAILING_DAYS_BEFORE_DISABLE = 5;
+const DAY_MS = 86_400_000;
+const STORED_RESPONSE_CHARS = 1000;
+
+export type DeliveryMessage = { kind: "delivery"; deliveryId: string; generation: number };
+
+const clampDelay = (seconds: number) => Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.round(seconds)));
+
+/** Exponential backoff from the schedule with ±20 % jitter, so failed receivers are not hit in lockstep. */
+export function backoffSeconds(attempts: number, random = Math.random()): number {
+  const base = RETRY_SCHEDULE_SECONDS[Math.min(Math.max(attempts, 1), RETRY_SCHEDULE_SECONDS.length) - 1] ?? MAX_DELAY_SECONDS;
+  return clampDelay(base * (0.8 + 0.4 * random));
+}
+
+/** `Retry-After` as delta-seconds or an HTTP date, in seconds from `now`; null when absent or unreadable. */
+export function retryAfterSeconds(header: string | null, now = Date.now()): number | null {
+  const value = header?.trim();
+  if (!value) return null;
+  if (/^\d+$/.test(value)) return clampDelay(Number(value));
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : clampDelay((at - now) / 1000);
+}
+
+export type Outcome = { kind: "succeeded" } | { kind: "retry"; delaySeconds: number } | { kind: "disable"; reason: string };
+
+/** What a receiver's answer means for this delivery. */
+export function classify(type: Destination["type"], result: SendResult, attempts: number, now = Date.now()): Outcome {
+  const { status } = result;
+  if (status !== null && status >= 200 && status < 300) return { kind: "succeeded" };
+  if (status === 410)
+    return { kind: "disable", reason: `the receiver answered 410${result.body ? ` (${result.body.trim().slice(0, 100)})` : ""}` };
+  if (type === "slack" && status === 404 && result.body.trim() === "channel_not_found") {
+    return { kind: "disable", reason: "Slack answered 404 channel_not_found" };
+  }
+  if (status !== null && THROTTLE_STATUSES.has(status)) {
+    const retryAfter = retryAfterSeconds(result.retryAfter, now);
+    if (retryAfter !== null) return { kind: "retry", delaySeconds: retryAfter };
+  }
+  return { kind: "retry", delaySeconds: backoffSeconds(attempts) };
+}
+
+/** The secrets that sign right now: the current one, and the previous one for 24 h after a rotation. */
+export function liveSecrets(destination: Destination, now = Date.now()): string[] {
+  const secrets = destination.secret ? [destination.secret] : [];
+  if (destination.previousSecret && destination.previousSecretExpiresAt && destination.previousSecretExpiresAt.getTime() > now) {
+    secrets.push(destination.previousSecret);
+  }
+  return secrets;
+}
+
+/** One signed (webhook) or plain (Slack) POST of a stored body; callers check the URL first. */
+export async function postToDestination(destination: Destination, webhookId: string, body: string): Promise<SendResult> {
+  const headers =
+    destination.type === "webhook" ? await webhookHeaders(webhookId, Math.floor(Date.now() / 1000), body, liveSecrets(destination)) : {};
+  return postJson(destination.url, body, headers);
+}
+
+/** A WriteContext for work the system does inside a queue handler; `settle()` awaits its background work. */
+export function systemWriteContext(env: Env, db: Db): WriteContext & { settle(): Promise<void> } {
+  const pending: Promise<unknown>[] = [];
+  return {
+    db,
+    env,
+    actor: SYSTEM_ACTOR,
+    waitUntil: (promise) => pending.push(promise),
+    settle: async () => {
+      await Promise.allSettled(pending);
+    },
+  };
+}
+
+type Row = { delivery: typeof notificationDeliveries.$inferSelect; destination: Destination | null };
+
+/** Per-destination state shared by the messages of one batch. */
+interface DestinationState {
+  disabled: boolean;
+  failingSince: Date | null;
+}
+
+/**
+ * Sends each delivery message once and acks or retries it on its own: one receiver's failure never
+ * holds back another's messages. Messages for the same destination go one after another (Slack
+ * allows about one message per second per webhook); different destinations are sent in parallel.
+ */
+export async function deliverMessages(messages: Message<DeliveryMessage>[], env: Env): Promise<void> {
+  if (!messages.length) return;
+  const db = createDb(env.DB);
+  const ids = [...new Set(messages.map((m) => m.body.deliveryId))];
+  const rows: Row[] = await db
+    .select({ delivery: notificationDeliveries, destination: notificationDestinations })
+    .from(notificationDeliveries)
+    .leftJoin(notificationDestinations, eq(notificationDestinations.id, notificationDeliveries.destinationId))
+    .where(sql`${notificationDeliveries.id} in (select value from json_each(${JSON.stringify(ids)}))`);
+  const byId = new Map(rows.map((row) => [row.delivery.id, row]));
+  const groups = new Map<string, Message<DeliveryMessage>[]>();
+  for (const message of messages) {
+    const key = byId.get(message.body.deliveryId)?.delivery.destinationId ?? "";
+    groups.set(key, [...(groups.get(key) ?? []), message]);
+  }
+  const ctx = systemWriteContext(env, db);
+  const states = new Map<string, DestinationState>();
+  const handled = new Set<string>();
+  await Promise.all(
+    [...groups.values()].map(async (group) => {
+      for (const message of group) {
+        try {
+          await deliverOne(ctx, message, byId.get(message.body.deliveryId), states, handled);
+        } catch (error) {
+          console.error("delivery failed unexpectedly", message.body.deliveryId, error);
+          message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+        }
+      }
+    }),
+  );
+  await ctx.settle();
+}
+
+async function deliverOne(
+  ctx: WriteContext,
+  message: Message<DeliveryMessage>,
+  row: Row | undefined,
+  states: Map<string, DestinationState>,
+  handled: Set<string>,
+): Promise<void> {
+  const { db } = ctx;
+  // Gone, superseded by a redeliver, already delivered, or a duplicate copy in this batch.
+  if (!row || row.delivery.generation !== message.body.generation || row.delivery.status === "succeeded" || handled.has(row.delivery.id)) {
+    message.ack();
+    return;
+  }
+  handled.add(row.delivery.id);
+  const { delivery, destination } = row;
+  const state = destination
+    ? (states.get(destination.id) ?? { disabled: !destination.enabled, failingSince: destination.failingSince })
+    : { disabled: true, failingSince: null };
+  if (destination) states.set(destination.id, state);
+  const now = new Date();
+  if (!destination || state.disabled) {
+    await db
+      .update(notificationDeliveries)
+      .set({ status: "failed", lastError: "the destination is disabled", nextRetryAt: null, updatedAt: now })
+      .where(eq(notificationDeliveries.id, delivery.id));
+    message.ack();
+    return;
+  }
+
+  // Checked again at send time: the rules or ALLOW_LOOPBACK_DESTINATIONS may differ from when it was saved.
+  const refusal = urlRefusal(destination.url, allowLoopback(ctx.env));
+  const result: SendResult = refusal
+    ? { status: null, body: "", retryAfter: null, durationMs: 0, error: `URL refused: ${refusal}` }
+    : await postToDestination(destination, delivery.id, delivery.body);
+  const outcome: Outcome = refusal
+    ? { kind: "disable", reason: `URL refused: ${refusal}` }
+    : classify(destination.type, result, message.attempts);
+  const succeeded = outcome.kind === "succeeded";
+  const failingSince = succeeded ? null : (state.failingSince ?? now);
+  const disableReason =
+    outcome.kind === "disable"
+      ? outcome.reason
+      : failingSince && now.getTime() - failingSince.getTime() >= FAILING_DAYS_BEFORE_DISABLE * DAY_MS
+        ? `every delivery failed for ${FAILING_DAYS_BEFORE_DISABLE} days`
+        : null;
+  const status = succeeded ? "succeeded" : disableReason ? "failed" : "retrying";
+  const retryDelay = outcome.kind === "retry" ? outcome.delaySeconds : 0;
+  const nextRetryAt = status === "retrying" && message.attempts < MAX_ATTEMPTS ? new Date(now.getTime() + retryDelay * 1000) : null;
+  const error = result.error ?? (succeeded ? null : `HTTP ${result.status}`);
+
+  await db.batch([
+    db.insert(notificationDeliveryAttempts).values({
+      id: uuidv7(),
+      deliveryId: delivery.id,
+      attempt: delivery.attemptCount + 1,
+      status: succeeded ? "succeeded" : "failed",
+      responseCode: result.status,
+      durationMs: result.durationMs,
+      error,
+      responseBody: result.body ? result.body.slice(0, STORED_RESPONSE_CHARS) : null,
+      nextRetryAt,
+      createdAt: now,
+    }),
+    db
+      .update(notificationDeliveries)
+      .set({
+        status,
+        attemptCount: sql`${notificationDeliveries.attemptCount} + 1`,
+        lastResponseCode: result.status,
+        lastError: error,
+        nextRetryAt,
+        updatedAt: now,
+      })
+      .where(eq(notificationDeliveries.id, delivery.id)),
+    db
+      .update(notificationDestinations)
+      .set(
+        succeeded
+          ? { failingSince: null, lastSuccessAt: now }
+          : { failingSince: sql`coalesce(${notificationDestinations.failingSince}, ${now.getTime()})` },
+      )
+      .where(eq(notificationDestinations.id, destination.id)),
+  ]);
+  state.failingSince = failingSince;
+
+  if (disableReason) {
+    state.disabled = true;
+    await disableDestination(ctx, destination, disableReason);
+    message.ack();
+  } else if (succeeded) {
+    message.ack();
+  } else {
+    // After the last attempt this hands the message to the dead-letter queue, whose consumer marks it failed.
+    message.retry({ delaySeconds: retryDelay });
+  }
+}
+
+/** Dead-letter consumer: deliveries whose attempts ran out become `failed`. */
+export async function markDeliveriesFailed(messages: Message<DeliveryMessage>[], env: Env): Promise<void> {
+  if (!messages.length) return;
+  const db = createDb(env.DB);
+  const now = new Date();
+  const [first, ...rest] = messages.map((message) =>
+    db
+      .update(notificationDeliveries)
+      .set({ status: "failed", nextRetryAt: null, updatedAt: now })
+      .where(
+        sql`${notificationDeliveries.id} = ${message.body.deliveryId} and ${notificationDeliveries.generation} = ${message.body.generation} and ${notificationDeliveries.status} != 'succeeded'`,
+      ),
+  );
+  if (first) await db.batch([first, ...rest]);
+  for (const message of messages) message.ack();
+}

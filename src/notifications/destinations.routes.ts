@@ -1,0 +1,235 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
+import { LimitOffsetQuery, paginated } from "../lib/pagination";
+import { OrganizationIdParams } from "../organizations/organizations.routes";
+import { ProjectIdParams } from "../projects/projects.routes";
+import { UserBasicSchema } from "../users/users.schemas";
+import { NOTIFICATION_EVENT_TYPES } from "./events";
+
+const MAX_FILTER_VALUES = 100;
+const FilterValues = z.array(z.string().trim().min(1).max(400)).max(MAX_FILTER_VALUES);
+
+export const FiltersSchema = z
+  .object({
+    scopes: FilterValues.optional().openapi({ description: "Activity scopes (resource types), e.g. `FeatureFlag`." }),
+    activities: FilterValues.optional().openapi({ description: "Activity names, e.g. `created`, `deleted`." }),
+    item_ids: FilterValues.optional().openapi({ description: "Only activity on these item ids." }),
+    alert_ids: FilterValues.optional().openapi({ description: "Only these logs alerts (for `logs_alert_*` events)." }),
+  })
+  .strict()
+  .openapi("DestinationFilters");
+
+const EventsSchema = z
+  .array(z.enum(NOTIFICATION_EVENT_TYPES))
+  .min(1)
+  .max(NOTIFICATION_EVENT_TYPES.length)
+  .refine((events) => new Set(events).size === events.length, { message: "Events must not repeat." });
+
+const DestinationTypeSchema = z.enum(["slack", "webhook"]);
+
+export const DestinationSchema = z
+  .object({
+    id: z.string().uuid(),
+    name: z.string(),
+    type: DestinationTypeSchema,
+    url: z.string(),
+    enabled: z.boolean(),
+    events: z.array(z.string()),
+    filters: FiltersSchema,
+    include_organization_activity: z.boolean(),
+    organization: z.string().uuid(),
+    project: z.number().int().nullable().openapi({ description: "null for an organization-level destination." }),
+    secret: z
+      .string()
+      .nullable()
+      .openapi({ description: "Webhooks: the `whsec_` signing secret, shown only in the create and rotate answers; null elsewhere." }),
+    previous_secret_expires_at: z.string().nullable().openapi({ description: "Until then the previous secret signs too." }),
+    disabled_reason: z.string().nullable().openapi({ description: "Why the system disabled it (410, 5 days of failures)." }),
+    failing_since: z.string().nullable(),
+    last_success_at: z.string().nullable(),
+    created_by: UserBasicSchema.nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi("Destination");
+
+export const DestinationCreateSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    type: DestinationTypeSchema,
+    url: z.string().trim().min(1).openapi({ description: "https only; private, loopback, link-local and metadata addresses are refused." }),
+    enabled: z.boolean().default(true),
+    events: EventsSchema,
+    filters: FiltersSchema.default({}),
+    include_organization_activity: z
+      .boolean()
+      .default(false)
+      .openapi({ description: "Project destinations: also receive organization-level activity (members, roles, settings)." }),
+  })
+  .strict()
+  .openapi("DestinationCreate");
+
+export const DestinationUpdateSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    url: z.string().trim().min(1),
+    enabled: z.boolean(),
+    events: EventsSchema,
+    filters: FiltersSchema,
+    include_organization_activity: z.boolean(),
+  })
+  .partial()
+  .strict()
+  .openapi("DestinationUpdate");
+
+export const TestResultSchema = z
+  .object({
+    success: z.boolean().openapi({ description: "The receiver answered 2xx." }),
+    status_code: z.number().int().nullable(),
+    response_body: z.string().openapi({ description: "The first 2,000 characters of the answer." }),
+    duration_ms: z.number().int(),
+    error: z.string().nullable(),
+    webhook_id: z.string(),
+  })
+  .openapi("DestinationTestResult");
+
+const DELIVERY_STATUSES = ["pending", "retrying", "succeeded", "failed"] as const;
+
+const DeliveryAttemptSchema = z
+  .object({
+    attempt: z.number().int(),
+    status: z.enum(["succeeded", "failed"]),
+    response_code: z.number().int().nullable(),
+    duration_ms: z.number().int(),
+    error: z.string().nullable(),
+    response_body: z.string().nullable().openapi({ description: "The first 1,000 characters of the answer." }),
+    next_retry_at: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .openapi("DeliveryAttempt");
+
+export const DeliverySchema = z
+  .object({
+    id: z.string().uuid().openapi({ description: "Also the `webhook-id` header, the same on every attempt." }),
+    destination: z.string().uuid(),
+    event_id: z.string(),
+    event: z.string(),
+    status: z.enum(DELIVERY_STATUSES),
+    attempt_count: z.number().int(),
+    last_response_code: z.number().int().nullable(),
+    last_error: z.string().nullable(),
+    next_retry_at: z.string().nullable(),
+    payload: z.unknown().openapi({ description: "The request body sent to the receiver." }),
+    attempts: z.array(DeliveryAttemptSchema),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi("Delivery");
+
+export const DeliveryListQuery = LimitOffsetQuery.extend({
+  status: z.enum(DELIVERY_STATUSES).optional(),
+  event: z.enum(NOTIFICATION_EVENT_TYPES).optional(),
+});
+
+const DestinationIdParam = { destination_id: z.string().openapi({ param: { name: "destination_id", in: "path" } }) };
+const DeliveryIdParam = { delivery_id: z.string().openapi({ param: { name: "delivery_id", in: "path" } }) };
+
+/** The same nine routes under a project and under an organization. */
+function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: S, who: string, readers: string) {
+  const tags = ["notifications"];
+  const base = `${prefix}/destinations`;
+  const one = `${base}/{destination_id}`;
+  const ownerParams = z.object(ownerShape);
+  const destinationParams = z.object({ ...ownerShape, ...DestinationIdParam });
+  return {
+    list: createRoute({
+      method: "get",
+      path: base,
+      tags,
+      summary: `List ${who} notification destinations (${readers})`,
+      ...secured("activity_log:read"),
+      request: { params: ownerParams, query: LimitOffsetQuery },
+      responses: { 200: json(paginated(DestinationSchema), "Destinations"), ...errorResponses },
+    }),
+    create: createRoute({
+      method: "post",
+      path: base,
+      tags,
+      summary: `Create ${who} Slack or webhook destination (admins); a webhook's secret is shown once`,
+      ...secured("activity_log:write"),
+      request: { params: ownerParams, body: jsonBody(DestinationCreateSchema) },
+      responses: { 201: json(DestinationSchema, "Created"), ...errorResponses },
+    }),
+    get: createRoute({
+      method: "get",
+      path: one,
+      tags,
+      summary: `Retrieve ${who} destination (${readers})`,
+      ...secured("activity_log:read"),
+      request: { params: destinationParams },
+      responses: { 200: json(DestinationSchema, "Destination"), ...errorResponses },
+    }),
+    update: createRoute({
+      method: "patch",
+      path: one,
+      tags,
+      summary: `Update ${who} destination (admins); enabling it again clears disabled_reason`,
+      ...secured("activity_log:write"),
+      request: { params: destinationParams, body: jsonBody(DestinationUpdateSchema) },
+      responses: { 200: json(DestinationSchema, "Updated"), ...errorResponses },
+    }),
+    remove: createRoute({
+      method: "delete",
+      path: one,
+      tags,
+      summary: `Delete ${who} destination and its delivery log (admins)`,
+      ...secured("activity_log:write"),
+      request: { params: destinationParams },
+      responses: { 204: { description: "Deleted" }, ...errorResponses },
+    }),
+    rotate: createRoute({
+      method: "post",
+      path: `${one}/rotate_secret`,
+      tags,
+      summary: "Rotate a webhook's signing secret (admins): the new one is shown once, the old one keeps signing for 24 h",
+      ...secured("activity_log:write"),
+      request: { params: destinationParams },
+      responses: { 200: json(DestinationSchema, "Destination with its new secret"), ...errorResponses },
+    }),
+    test: createRoute({
+      method: "post",
+      path: `${one}/test`,
+      tags,
+      summary: "Send a test event now and return the receiver's answer (admins)",
+      ...secured("activity_log:write"),
+      request: { params: destinationParams },
+      responses: { 200: json(TestResultSchema, "The receiver's answer"), ...errorResponses },
+    }),
+    deliveries: createRoute({
+      method: "get",
+      path: `${one}/deliveries`,
+      tags,
+      summary: `Delivery log of ${who} destination, newest first, with every attempt (${readers})`,
+      ...secured("activity_log:read"),
+      request: { params: destinationParams, query: DeliveryListQuery },
+      responses: { 200: json(paginated(DeliverySchema), "Deliveries"), ...errorResponses },
+    }),
+    redeliver: createRoute({
+      method: "post",
+      path: `${one}/deliveries/{delivery_id}/redeliver`,
+      tags,
+      summary: "Send a delivery again with the same webhook-id (admins)",
+      ...secured("activity_log:write"),
+      request: { params: z.object({ ...ownerShape, ...DestinationIdParam, ...DeliveryIdParam }) },
+      responses: { 202: json(DeliverySchema, "Queued"), ...errorResponses },
+    }),
+  };
+}
+
+export const projectDestinationRoutes = destinationRoutes("/api/projects/{project_id}", ProjectIdParams.shape, "a project's", "members");
+export const organizationDestinationRoutes = destinationRoutes(
+  "/api/organizations/{id}",
+  OrganizationIdParams.shape,
+  "an organization's",
+  "admins",
+);

@@ -1,0 +1,313 @@
+import type { z } from "@hono/zod-openapi";
+import { and, count, desc, eq, inArray, type SQL } from "drizzle-orm";
+import type { Context } from "hono";
+import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../activity/record";
+import { createDb, type Db } from "../db/client";
+import { notificationDeliveries, notificationDeliveryAttempts, notificationDestinations } from "../db/schema";
+import type { AppBindings } from "../env";
+import { conflict, notFound, validationError } from "../lib/errors";
+import { uuidv7 } from "../lib/ids";
+import { type LimitOffset, limitOffsetPage } from "../lib/pagination";
+import { iso, isoRequired } from "../lib/time";
+import { postToDestination } from "./delivery";
+import {
+  auditedFields,
+  DESTINATION_SCOPE,
+  type DestinationOwner,
+  destinationActivity,
+  findDestination,
+  MASKED,
+  ownedBy,
+  serializeDestination,
+  serializeDestinations,
+} from "./destinations.queries";
+import type { DeliveryListQuery, DestinationCreateSchema, DestinationUpdateSchema } from "./destinations.routes";
+import { sendMessages } from "./events";
+import { type Destination, reindexStatements, subscriptionInserts } from "./matching";
+import { requestBody } from "./payloads";
+import { newWebhookSecret } from "./signing";
+import { allowLoopback, urlRefusal } from "./url-safety";
+
+type Ctx = Context<AppBindings>;
+type CreateInput = z.infer<typeof DestinationCreateSchema>;
+type UpdateInput = z.infer<typeof DestinationUpdateSchema>;
+
+const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000;
+const TEST_RESPONSE_CHARS = 2000;
+
+function assertUrlAllowed(c: Ctx, url: string) {
+  const refusal = urlRefusal(url, allowLoopback(c.env));
+  if (refusal) throw validationError(refusal, "url");
+}
+
+/** Organization-level destinations exist for organization-level activity, the only event without a project. */
+function assertFitsOwner(owner: DestinationOwner, input: { events?: string[]; include_organization_activity?: boolean }) {
+  if (owner.teamId !== null) return;
+  if (input.events?.some((event) => event !== "activity_log_entry_created")) {
+    throw validationError("Organization destinations receive organization-level activity only: use activity_log_entry_created.", "events");
+  }
+  if (input.include_organization_activity) {
+    throw validationError("Organization destinations always receive organization-level activity.", "include_organization_activity");
+  }
+}
+
+export async function listDestinations(c: Ctx, owner: DestinationOwner, page: LimitOffset) {
+  const db = createDb(c.env.DB);
+  const where = ownedBy(owner);
+  const [rows, [total]] = await Promise.all([
+    db
+      .select()
+      .from(notificationDestinations)
+      .where(where)
+      .orderBy(notificationDestinations.createdAt, notificationDestinations.id)
+      .limit(page.limit)
+      .offset(page.offset),
+    db.select({ n: count() }).from(notificationDestinations).where(where),
+  ]);
+  return limitOffsetPage(c.req.url, page, total?.n ?? 0, await serializeDestinations(db, rows));
+}
+
+export async function getDestination(c: Ctx, owner: DestinationOwner, id: string) {
+  const db = createDb(c.env.DB);
+  const [serialized] = await serializeDestinations(db, [await findDestination(db, owner, id)]);
+  return serialized!;
+}
+
+export async function createDestination(c: Ctx, owner: DestinationOwner, input: CreateInput) {
+  assertFitsOwner(owner, input);
+  assertUrlAllowed(c, input.url);
+  const db = createDb(c.env.DB);
+  const now = new Date();
+  const secret = input.type === "webhook" ? newWebhookSecret() : null;
+  const destination: Destination = {
+    id: uuidv7(),
+    organizationId: owner.organizationId,
+    teamId: owner.teamId,
+    name: input.name,
+    type: input.type,
+    url: input.url,
+    enabled: input.enabled,
+    events: input.events,
+    filters: input.filters,
+    includeOrganizationActivity: input.include_organization_activity,
+    secret,
+    previousSecret: null,
+    previousSecretExpiresAt: null,
+    disabledReason: null,
+    failingSince: null,
+    lastSuccessAt: null,
+    createdById: c.var.auth.user.id,
+    createdAt: now,
+    updatedAt: now,
+  };
+  await commitWithActivity(
+    writeContext(c, db),
+    [db.insert(notificationDestinations).values(destination), ...subscriptionInserts(db, destination)],
+    [destinationActivity(destination, "created", { changes: createdChange(DESTINATION_SCOPE, auditedFields(destination)) })],
+  );
+  return serializeDestination(destination, c.var.auth.user, secret);
+}
+
+export async function updateDestination(c: Ctx, owner: DestinationOwner, id: string, input: UpdateInput) {
+  assertFitsOwner(owner, input);
+  const db = createDb(c.env.DB);
+  const before = await findDestination(db, owner, id);
+  if (input.url !== undefined && input.url !== before.url) assertUrlAllowed(c, input.url);
+  const reEnabled = input.enabled === true && !before.enabled;
+  const after: Destination = {
+    ...before,
+    name: input.name ?? before.name,
+    url: input.url ?? before.url,
+    enabled: input.enabled ?? before.enabled,
+    events: input.events ?? before.events,
+    filters: input.filters ?? before.filters,
+    includeOrganizationActivity: input.include_organization_activity ?? before.includeOrganizationActivity,
+    // A person turning it back on starts a fresh failure clock.
+    disabledReason: reEnabled ? null : before.disabledReason,
+    failingSince: reEnabled ? null : before.failingSince,
+    updatedAt: new Date(),
+  };
+  const changes = diffChanges(DESTINATION_SCOPE, auditedFields(before), auditedFields(after));
+  if (before.type === "slack" && input.url !== undefined && input.url !== before.url) {
+    changes.push({ type: DESTINATION_SCOPE, action: "changed", field: "url", before: MASKED, after: MASKED });
+  }
+  if (changes.length) {
+    await commitWithActivity(
+      writeContext(c, db),
+      [
+        db
+          .update(notificationDestinations)
+          .set({
+            name: after.name,
+            url: after.url,
+            enabled: after.enabled,
+            events: after.events,
+            filters: after.filters,
+            includeOrganizationActivity: after.includeOrganizationActivity,
+            disabledReason: after.disabledReason,
+            failingSince: after.failingSince,
+            updatedAt: after.updatedAt,
+          })
+          .where(eq(notificationDestinations.id, id)),
+        ...reindexStatements(db, after),
+      ],
+      [destinationActivity(after, "updated", { changes })],
+    );
+  }
+  return getDestination(c, owner, id);
+}
+
+export async function deleteDestination(c: Ctx, owner: DestinationOwner, id: string) {
+  const db = createDb(c.env.DB);
+  const destination = await findDestination(db, owner, id);
+  await commitWithActivity(
+    writeContext(c, db),
+    [db.delete(notificationDestinations).where(eq(notificationDestinations.id, id))],
+    [destinationActivity(destination, "deleted", { changes: deletedChange(DESTINATION_SCOPE, auditedFields(destination)) })],
+  );
+}
+
+export async function rotateSecret(c: Ctx, owner: DestinationOwner, id: string) {
+  const db = createDb(c.env.DB);
+  const destination = await findDestination(db, owner, id);
+  if (destination.type !== "webhook") throw validationError("Only webhook destinations have a signing secret.", "type");
+  const now = new Date();
+  const secret = newWebhookSecret();
+  const rotated: Destination = {
+    ...destination,
+    secret,
+    previousSecret: destination.secret,
+    previousSecretExpiresAt: new Date(now.getTime() + SECRET_OVERLAP_MS),
+    updatedAt: now,
+  };
+  await commitWithActivity(
+    writeContext(c, db),
+    [
+      db
+        .update(notificationDestinations)
+        .set({ secret, previousSecret: rotated.previousSecret, previousSecretExpiresAt: rotated.previousSecretExpiresAt, updatedAt: now })
+        .where(eq(notificationDestinations.id, id)),
+    ],
+    [
+      destinationActivity(rotated, "updated", {
+        changes: [{ type: DESTINATION_SCOPE, action: "changed", field: "secret", before: MASKED, after: MASKED }],
+      }),
+    ],
+  );
+  const [serialized] = await serializeDestinations(db, [rotated]);
+  return { ...serialized!, secret };
+}
+
+/** Sends a `test` event straight away (not through the queue) and reports the answer. */
+export async function testDestination(c: Ctx, owner: DestinationOwner, id: string) {
+  const destination = await findDestination(createDb(c.env.DB), owner, id);
+  assertUrlAllowed(c, destination.url);
+  const webhookId = uuidv7();
+  const body = requestBody(destination.type, "test", new Date().toISOString(), {
+    message: `Test notification for destination "${destination.name}".`,
+    destination: { id: destination.id, name: destination.name },
+  });
+  const result = await postToDestination(destination, webhookId, body);
+  return {
+    success: result.status !== null && result.status >= 200 && result.status < 300,
+    status_code: result.status,
+    response_body: result.body.slice(0, TEST_RESPONSE_CHARS),
+    duration_ms: result.durationMs,
+    error: result.error,
+    webhook_id: webhookId,
+  };
+}
+
+type DeliveryRow = typeof notificationDeliveries.$inferSelect;
+
+async function serializeDeliveries(db: Db, deliveries: DeliveryRow[]) {
+  const attempts = deliveries.length
+    ? await db
+        .select()
+        .from(notificationDeliveryAttempts)
+        .where(
+          inArray(
+            notificationDeliveryAttempts.deliveryId,
+            deliveries.map((d) => d.id),
+          ),
+        )
+        .orderBy(notificationDeliveryAttempts.deliveryId, notificationDeliveryAttempts.attempt)
+    : [];
+  return deliveries.map((delivery) => ({
+    id: delivery.id,
+    destination: delivery.destinationId,
+    event_id: delivery.eventId,
+    event: delivery.eventType,
+    status: delivery.status,
+    attempt_count: delivery.attemptCount,
+    last_response_code: delivery.lastResponseCode,
+    last_error: delivery.lastError,
+    next_retry_at: iso(delivery.nextRetryAt),
+    payload: JSON.parse(delivery.body) as unknown,
+    attempts: attempts
+      .filter((a) => a.deliveryId === delivery.id)
+      .map((a) => ({
+        attempt: a.attempt,
+        status: a.status,
+        response_code: a.responseCode,
+        duration_ms: a.durationMs,
+        error: a.error,
+        response_body: a.responseBody,
+        next_retry_at: iso(a.nextRetryAt),
+        created_at: isoRequired(a.createdAt),
+      })),
+    created_at: isoRequired(delivery.createdAt),
+    updated_at: isoRequired(delivery.updatedAt),
+  }));
+}
+
+export async function listDeliveries(c: Ctx, owner: DestinationOwner, id: string, query: z.infer<typeof DeliveryListQuery>) {
+  const db = createDb(c.env.DB);
+  const destination = await findDestination(db, owner, id);
+  const conditions: SQL[] = [eq(notificationDeliveries.destinationId, destination.id)];
+  if (query.status) conditions.push(eq(notificationDeliveries.status, query.status));
+  if (query.event) conditions.push(eq(notificationDeliveries.eventType, query.event));
+  const where = and(...conditions);
+  const [rows, [total]] = await Promise.all([
+    db
+      .select()
+      .from(notificationDeliveries)
+      .where(where)
+      .orderBy(desc(notificationDeliveries.createdAt), desc(notificationDeliveries.id))
+      .limit(query.limit)
+      .offset(query.offset),
+    db.select({ n: count() }).from(notificationDeliveries).where(where),
+  ]);
+  return limitOffsetPage(c.req.url, query, total?.n ?? 0, await serializeDeliveries(db, rows));
+}
+
+/**
+ * Queues a delivery again under the same id (so the same `webhook-id`). Bumping `generation` makes
+ * any earlier message of this delivery still on the queue a no-op, so a delivery retrying in 12 h
+ * can be pushed now without being sent twice.
+ */
+export async function redeliver(c: Ctx, owner: DestinationOwner, id: string, deliveryId: string) {
+  const db = createDb(c.env.DB);
+  const destination = await findDestination(db, owner, id);
+  const [delivery] = await db
+    .select()
+    .from(notificationDeliveries)
+    .where(and(eq(notificationDeliveries.id, deliveryId), eq(notificationDeliveries.destinationId, destination.id)));
+  if (!delivery) throw notFound();
+  if (!destination.enabled) throw conflict("destination_disabled", "Enable the destination before redelivering to it.");
+  const generation = delivery.generation + 1;
+  const now = new Date();
+  await commitWithActivity(
+    writeContext(c, db),
+    [
+      db
+        .update(notificationDeliveries)
+        .set({ status: "pending", generation, nextRetryAt: null, updatedAt: now })
+        .where(eq(notificationDeliveries.id, delivery.id)),
+    ],
+    [destinationActivity(destination, "redelivered", { context: { delivery_id: delivery.id, event: delivery.eventType } })],
+  );
+  await sendMessages(c.env, [{ kind: "delivery", deliveryId: delivery.id, generation }]);
+  const [serialized] = await serializeDeliveries(db, [{ ...delivery, status: "pending", generation, nextRetryAt: null, updatedAt: now }]);
+  return serialized!;
+}

@@ -1,0 +1,144 @@
+import { and, eq, getTableColumns, sql } from "drizzle-orm";
+import { createDb, type Db } from "../db/client";
+import { activityLog, notificationDeliveries, users } from "../db/schema";
+import type { Env } from "../env";
+import { uuidv7 } from "../lib/ids";
+import { isoRequired } from "../lib/time";
+import { backoffSeconds } from "./delivery";
+import { NOTIFICATION_EVENT_TYPES, type NotificationEvent, sendMessages } from "./events";
+import { candidatesQuery, type Destination, matchingDestinations } from "./matching";
+import { requestBody } from "./payloads";
+
+export type EventMessage = { kind: "event"; event: NotificationEvent };
+type DeliveryInsert = typeof notificationDeliveries.$inferInsert;
+
+const EVENT_TYPES = new Set<string>(NOTIFICATION_EVENT_TYPES);
+// 100 bound parameters per statement is D1's limit; a delivery row binds 13.
+const ROWS_PER_INSERT = 7;
+const inJson = (ids: string[]) => sql`(select value from json_each(${JSON.stringify(ids)}))`;
+
+function isValidEvent(event: NotificationEvent | undefined): event is NotificationEvent & { id: string } {
+  return !!event && typeof event.id === "string" && EVENT_TYPES.has(event.type) && typeof event.organizationId === "string";
+}
+
+/** The `data` of an activity event: the row as the activity log API shows it. */
+async function activityData(db: Db, ids: string[]): Promise<Map<string, Record<string, unknown>>> {
+  if (!ids.length) return new Map();
+  const rows = await db
+    .select({ row: activityLog, user: getTableColumns(users) })
+    .from(activityLog)
+    .leftJoin(users, eq(users.id, activityLog.userId))
+    .where(sql`${activityLog.id} in ${inJson(ids)}`);
+  return new Map(
+    rows.map(({ row, user }) => [
+      row.id,
+      {
+        id: row.id,
+        organization_id: row.organizationId,
+        team_id: row.teamId,
+        user: user ? { id: user.id, uuid: user.uuid, first_name: user.firstName, last_name: user.lastName, email: user.email } : null,
+        was_impersonated: row.wasImpersonated,
+        is_system: row.isSystem,
+        client: row.client,
+        activity: row.activity,
+        item_id: row.itemId,
+        scope: row.scope,
+        detail: row.detail,
+        created_at: isoRequired(row.createdAt),
+      },
+    ]),
+  );
+}
+
+/**
+ * Matches events against destinations and enqueues one delivery message per match. Deliveries are
+ * unique per (event, destination), so a redelivered event or a republished outbox row creates
+ * nothing twice; a delivery still waiting for its first attempt is re-enqueued, which covers a
+ * crash between the insert and the send.
+ */
+export async function fanOut(messages: Message<EventMessage>[], env: Env): Promise<void> {
+  const valid: Message<EventMessage & { event: { id: string } }>[] = [];
+  for (const message of messages) {
+    if (isValidEvent(message.body.event)) valid.push(message as Message<EventMessage & { event: { id: string } }>);
+    else {
+      console.error("dropping malformed notification event", JSON.stringify(message.body).slice(0, 500));
+      message.ack();
+    }
+  }
+  const [first, ...rest] = valid;
+  if (!first) return;
+  try {
+    const db = createDb(env.DB);
+    const candidates = await db.batch([candidatesQuery(db, first.body.event), ...rest.map((m) => candidatesQuery(db, m.body.event))]);
+    const matched = valid
+      .map((message, i) => ({ event: message.body.event, destinations: matchingDestinations(candidates[i] ?? [], message.body.event) }))
+      .filter((match) => match.destinations.length);
+    const data = await activityData(
+      db,
+      matched.filter((match) => !match.event.data).map((match) => match.event.id),
+    );
+    const now = new Date();
+    const rows: DeliveryInsert[] = [];
+    for (const { event, destinations } of matched) {
+      // An activity row removed before its event was handled (retention) has nothing left to send.
+      const payload = event.data ?? data.get(event.id);
+      if (!payload) continue;
+      for (const destination of destinations) rows.push(deliveryRow(destination, event, payload, now));
+    }
+    if (rows.length) {
+      const inserts = [];
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+        inserts.push(
+          db
+            .insert(notificationDeliveries)
+            .values(rows.slice(i, i + ROWS_PER_INSERT))
+            .onConflictDoNothing(),
+        );
+      }
+      const [head, ...tail] = inserts;
+      if (head) await db.batch([head, ...tail]);
+      const waiting = await db
+        .select({ id: notificationDeliveries.id })
+        .from(notificationDeliveries)
+        .where(
+          and(
+            sql`${notificationDeliveries.eventId} in ${inJson([...new Set(rows.map((r) => r.eventId))])}`,
+            eq(notificationDeliveries.status, "pending"),
+            eq(notificationDeliveries.attemptCount, 0),
+            eq(notificationDeliveries.generation, 0),
+          ),
+        );
+      await sendMessages(
+        env,
+        waiting.map(({ id }) => ({ kind: "delivery", deliveryId: id, generation: 0 })),
+      );
+    }
+    for (const message of valid) message.ack();
+  } catch (error) {
+    console.error("notification fan-out failed; retrying its events", error);
+    for (const message of valid) message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+  }
+}
+
+function deliveryRow(
+  destination: Destination,
+  event: NotificationEvent & { id: string },
+  data: Record<string, unknown>,
+  now: Date,
+): DeliveryInsert {
+  return {
+    id: uuidv7(),
+    destinationId: destination.id,
+    eventId: event.id,
+    eventType: event.type,
+    body: requestBody(destination.type, event.type, event.occurredAt, data),
+    status: "pending",
+    attemptCount: 0,
+    generation: 0,
+    lastResponseCode: null,
+    lastError: null,
+    nextRetryAt: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+}

@@ -1,0 +1,116 @@
+// "Nothing is lost" for activity events. `commitWithActivity` writes one outbox row (the ids of
+// the activity rows) in the same D1 batch as the rows themselves, then, off the response path,
+// puts the events on the queue and deletes the outbox row. If the queue send fails or the Worker
+// dies first, the row stays and the cron sweep republishes it a minute later. A republished event
+// is harmless: deliveries are unique per (event id, destination).
+import { and, asc, eq, lt, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { createDb } from "../db/client";
+import { activityLog, notificationOutbox, notificationSubscriptions } from "../db/schema";
+import type { Env } from "../env";
+import { uuidv7 } from "../lib/ids";
+import { type NotificationEvent, sendMessages } from "./events";
+
+/** The activity columns an event needs, as `commitWithActivity` reads them back from its inserts. */
+export const ACTIVITY_EVENT_COLUMNS = {
+  id: activityLog.id,
+  organizationId: activityLog.organizationId,
+  teamId: activityLog.teamId,
+  scope: activityLog.scope,
+  activity: activityLog.activity,
+  itemId: activityLog.itemId,
+  createdAt: activityLog.createdAt,
+};
+export type CommittedActivity = {
+  id: string;
+  organizationId: string;
+  teamId: number | null;
+  scope: string;
+  activity: string;
+  itemId: string | null;
+  createdAt: Date;
+};
+
+/** Sweeps leave recent rows to the publisher that is still running after its commit. */
+const SWEEP_GRACE_MS = 60_000;
+const SWEEP_BATCH = 50;
+
+export function outboxInsert(db: Db, activityIds: string[]) {
+  const id = uuidv7();
+  return { id, statement: db.insert(notificationOutbox).values({ id, activityIds, createdAt: new Date() }) };
+}
+
+export function activityEvent(row: CommittedActivity): NotificationEvent {
+  return {
+    id: row.id,
+    type: "activity_log_entry_created",
+    organizationId: row.organizationId,
+    teamId: row.teamId,
+    scope: row.scope,
+    activity: row.activity,
+    itemId: row.itemId,
+    occurredAt: row.createdAt.toISOString(),
+  };
+}
+
+async function organizationsListening(db: Db, organizationIds: string[]): Promise<Set<string>> {
+  const found = await Promise.all(
+    organizationIds.map((organizationId) =>
+      db
+        .select({ organizationId: notificationSubscriptions.organizationId })
+        .from(notificationSubscriptions)
+        .where(
+          and(
+            eq(notificationSubscriptions.organizationId, organizationId),
+            eq(notificationSubscriptions.eventType, "activity_log_entry_created"),
+          ),
+        )
+        .limit(1),
+    ),
+  );
+  return new Set(found.flat().map((row) => row.organizationId));
+}
+
+/**
+ * Queues the events of committed activity rows, then clears their outbox row. Organizations with
+ * no activity subscription are skipped without touching the queue: the common case costs one
+ * indexed read and one delete.
+ */
+export async function publishCommittedActivity(env: Env, outboxId: string, rows: CommittedActivity[]): Promise<void> {
+  const db = createDb(env.DB);
+  const listening = await organizationsListening(db, [...new Set(rows.map((row) => row.organizationId))]);
+  const events = rows.filter((row) => listening.has(row.organizationId)).map(activityEvent);
+  await sendMessages(
+    env,
+    events.map((event) => ({ kind: "event", event })),
+  );
+  await db.delete(notificationOutbox).where(eq(notificationOutbox.id, outboxId));
+}
+
+/** The same publisher, detached from the write path: a failure is logged and left to the sweep. */
+export async function publishCommittedActivitySafely(env: Env, outboxId: string, rows: CommittedActivity[]): Promise<void> {
+  try {
+    await publishCommittedActivity(env, outboxId, rows);
+  } catch (error) {
+    console.error("notification publish failed; the outbox sweep will retry", outboxId, error);
+  }
+}
+
+/** Cron job: republishes outbox rows older than a minute. Returns how many it cleared. */
+export async function sweepNotificationOutbox(env: Env, now = Date.now()): Promise<number> {
+  const db = createDb(env.DB);
+  const stale = await db
+    .select()
+    .from(notificationOutbox)
+    .where(lt(notificationOutbox.createdAt, new Date(now - SWEEP_GRACE_MS)))
+    .orderBy(asc(notificationOutbox.createdAt))
+    .limit(SWEEP_BATCH);
+  for (const entry of stale) {
+    const rows = await db
+      .select(ACTIVITY_EVENT_COLUMNS)
+      .from(activityLog)
+      .where(sql`${activityLog.id} in (select value from json_each(${JSON.stringify(entry.activityIds)}))`);
+    await publishCommittedActivity(env, entry.id, rows);
+  }
+  return stale.length;
+}

@@ -1,0 +1,114 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseIpv6, urlRefusal } from "../../src/notifications/url-safety";
+import { call, signupFirstUser, type Tenant } from "../helpers";
+
+let owner: Tenant;
+beforeAll(async () => {
+  owner = await signupFirstUser();
+});
+
+const strict = { allowLoopback: false };
+const local = { allowLoopback: true };
+
+const REFUSED: [url: string, why: string][] = [
+  ["http://hooks.receiver.invalid/in", "plain http"],
+  ["ftp://hooks.receiver.invalid/in", "not http(s)"],
+  ["file:///etc/passwd", "file scheme"],
+  ["https://user:secret@hooks.receiver.invalid/in", "credentials"],
+  ["https://:secret@hooks.receiver.invalid/in", "password only"],
+  ["https://127.0.0.1/", "loopback"],
+  ["https://127.9.8.7:8443/", "loopback /8"],
+  ["https://localhost/", "localhost"],
+  ["https://api.localhost/", "*.localhost"],
+  ["https://localhost./", "localhost with a trailing dot"],
+  ["https://2130706433/", "decimal IPv4 loopback"],
+  ["https://0x7f000001/", "hex IPv4 loopback"],
+  ["https://0177.0.0.1/", "octal IPv4 loopback"],
+  ["https://127.1/", "short IPv4 loopback"],
+  ["https://0xa9.0xfe.0xa9.0xfe/", "hex octets of the metadata address"],
+  ["https://3232235777/", "decimal 192.168.1.1"],
+  ["https://0.0.0.0/", "this network"],
+  ["https://10.1.2.3/", "private 10/8"],
+  ["https://172.16.0.1/", "private 172.16/12"],
+  ["https://172.31.255.254/", "private 172.16/12 upper end"],
+  ["https://192.168.1.1/", "private 192.168/16"],
+  ["https://169.254.169.254/latest/meta-data/", "cloud metadata (link-local)"],
+  ["https://100.64.0.1/", "CGNAT"],
+  ["https://100.100.100.200/", "Alibaba metadata (CGNAT)"],
+  ["https://192.0.2.10/", "documentation"],
+  ["https://198.18.0.1/", "benchmarking"],
+  ["https://224.0.0.1/", "multicast"],
+  ["https://255.255.255.255/", "broadcast"],
+  ["https://[::1]/", "IPv6 loopback"],
+  ["https://[0:0:0:0:0:0:0:1]/", "IPv6 loopback, long form"],
+  ["https://[::]/", "IPv6 unspecified"],
+  ["https://[::ffff:127.0.0.1]/", "IPv4-mapped loopback"],
+  ["https://[::ffff:a9fe:a9fe]/", "IPv4-mapped metadata, hex"],
+  ["https://[::ffff:10.0.0.1]/", "IPv4-mapped private"],
+  ["https://[::127.0.0.1]/", "IPv4-compatible loopback"],
+  ["https://[64:ff9b::a9fe:a9fe]/", "NAT64 of the metadata address"],
+  ["https://[2002:c0a8:0101::1]/", "6to4 of 192.168.1.1"],
+  ["https://[fe80::1]/", "IPv6 link-local"],
+  ["https://[fd00:ec2::254]/", "AWS IPv6 metadata (unique local)"],
+  ["https://[fc00::1]/", "IPv6 unique local"],
+  ["https://[ff02::1]/", "IPv6 multicast"],
+  ["https://[2001:db8::1]/", "IPv6 documentation"],
+  ["https://[2001::1]/", "Teredo"],
+  ["https://metadata.google.internal/computeMetadata/v1/", "GCP metadata name"],
+  ["https://instance-data/latest/", "AWS metadata name"],
+  ["https://db.internal/", ".internal name"],
+  ["https://printer.local/", "mDNS name"],
+  ["https://intranet/hook", "single-label host"],
+  [`https://hooks.receiver.invalid/${"a".repeat(2100)}`, "too long"],
+  ["not a url", "unparseable"],
+];
+
+const ALLOWED = [
+  "https://hooks.slack.com/services/T000/B000/XXXX",
+  "https://hooks.receiver.invalid:8443/path?query=1",
+  "https://8.8.8.8/hook",
+  "https://100.128.0.1/", // just past CGNAT
+  "https://172.32.0.1/", // just past 172.16/12
+  "https://[2606:4700:4700::1111]/",
+  "https://[::ffff:8.8.8.8]/",
+];
+
+describe("URL safety", () => {
+  it(`has a table of ${REFUSED.length} refused URLs`, () => {
+    expect(REFUSED.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it.each(REFUSED)("refuses %s (%s) on save with a 400 on url", async (url) => {
+    expect(urlRefusal(url, strict)).not.toBeNull();
+    const res = await call(`/api/projects/${owner.projectId}/destinations/`, {
+      key: owner.key,
+      body: { name: "SSRF", type: "webhook", url, events: ["change_request_created"] },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ type: "validation_error", attr: "url" });
+  });
+
+  it.each(ALLOWED)("allows %s", (url) => {
+    expect(urlRefusal(url, strict)).toBeNull();
+  });
+
+  it("allows loopback, and only loopback, over http when ALLOW_LOOPBACK_DESTINATIONS is on", () => {
+    for (const url of ["http://127.0.0.1:9999/hook", "http://localhost:3000/in", "https://[::1]:8443/", "http://2130706433/"]) {
+      expect(urlRefusal(url, local)).toBeNull();
+      expect(urlRefusal(url, strict)).toMatch(/loopback/);
+    }
+    for (const url of ["http://10.0.0.1/", "http://169.254.169.254/", "http://hooks.receiver.invalid/", "http://user:pw@127.0.0.1/"]) {
+      expect(urlRefusal(url, local)).not.toBeNull();
+    }
+  });
+
+  it("parses IPv6 notations into groups", () => {
+    expect(parseIpv6("::1")).toEqual([0, 0, 0, 0, 0, 0, 0, 1]);
+    expect(parseIpv6("2001:db8::8:800:200c:417a")).toEqual([0x2001, 0xdb8, 0, 0, 0x8, 0x800, 0x200c, 0x417a]);
+    expect(parseIpv6("::ffff:192.168.1.1")).toEqual([0, 0, 0, 0, 0, 0xffff, 0xc0a8, 0x101]);
+    expect(parseIpv6("fe80::1%eth0")).toEqual([0xfe80, 0, 0, 0, 0, 0, 0, 1]);
+    expect(parseIpv6("1::2::3")).toBeNull();
+    expect(parseIpv6("1:2:3:4:5:6:7:8:9")).toBeNull();
+    expect(parseIpv6("12345::")).toBeNull();
+  });
+});
