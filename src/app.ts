@@ -60,8 +60,6 @@ const routers = [
   invitesRouter,
   rolesRouter,
   projectsRouter,
-  projectDestinationsRouter,
-  organizationDestinationsRouter,
   policiesRouter,
   changeRequestsRouter,
   projectDestinationsRouter,
