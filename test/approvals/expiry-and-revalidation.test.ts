@@ -36,6 +36,7 @@ function spyOnEvents() {
   const sent: NotificationMessage[] = [];
   vi.spyOn(env.NOTIFICATIONS_QUEUE, "sendBatch").mockImplementation(async (batch) => {
     for (const message of batch) sent.push(message.body as NotificationMessage);
+    return undefined as never;
   });
   return () => sent.flatMap((m) => (m.kind === "event" ? [m.event] : []));
 }
