@@ -13,6 +13,7 @@ import { compileFilters } from "../logs/filters";
 import type { LogsFilterInput } from "../logs/logs.queries";
 import { serializeUserBasic } from "../users/users.schemas";
 import type { AlertCreate, AlertFilters, AlertUpdate } from "./alerts.schemas";
+import { linkedDestinations, planUnlink } from "./destinations";
 import {
   type AlertEventKind,
   type AlertMachine,
@@ -289,9 +290,11 @@ export function planUpdate(db: Db, alert: AlertRow, patch: AlertUpdate, now: num
 
 /** A deletion's statements and activity; the approvals apply of `logs_alert.delete` reuses it. */
 export async function planDelete(db: Db, alert: AlertRow): Promise<Omit<AlertWritePlan, "after">> {
+  // The destinations created for this alert serve nothing else: they go with it.
+  const destinations = planUnlink(db, await linkedDestinations(db, alert.id));
   return {
-    writes: [db.delete(logsAlerts).where(eq(logsAlerts.id, alert.id))],
-    entries: [alertActivity(alert, "deleted", { changes: deletedChange(ALERT_SCOPE, auditedFields(alert)) })],
+    writes: [...destinations.writes, db.delete(logsAlerts).where(eq(logsAlerts.id, alert.id))],
+    entries: [alertActivity(alert, "deleted", { changes: deletedChange(ALERT_SCOPE, auditedFields(alert)) }), ...destinations.entries],
   };
 }
 

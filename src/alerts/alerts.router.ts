@@ -21,9 +21,21 @@ import {
   serializeAlerts,
   serializeEvent,
 } from "./alerts.queries";
-import { createAlert, deleteAlert, getAlert, listAlertEvents, listAlerts, resetAlert, simulateAlert, updateAlert } from "./alerts.routes";
+import {
+  createAlert,
+  deleteAlert,
+  getAlert,
+  linkDestination,
+  listAlertEvents,
+  listAlerts,
+  resetAlert,
+  simulateAlert,
+  unlinkDestinations,
+  updateAlert,
+} from "./alerts.routes";
 import { MAX_ALERTS_PER_PROJECT } from "./alerts.schemas";
 import { alertPreconditions, DELETE_ACTION, isGatedUpdate, UPDATE_ACTION } from "./approval-actions";
+import { linkedDestinations, planLink, planUnlink } from "./destinations";
 import { simulate } from "./simulate";
 import { resetTransition } from "./state-machine";
 
@@ -180,4 +192,26 @@ export const alertsRouter = createRouter()
       db.select({ n: count() }).from(logsAlertEvents).where(eq(logsAlertEvents.alertId, alert.id)),
     ]);
     return c.json(limitOffsetPage(c.req.url, page, total?.n ?? 0, rows.map(serializeEvent)), 200);
+  })
+  .openapi(linkDestination, async (c) => {
+    const { project_id, id } = c.req.valid("param");
+    const { project } = await projectAccess(c, project_id);
+    const db = createDb(c.env.DB);
+    const alert = await findAlert(db, project.id, id);
+    const link = planLink(db, c.env, alert, c.var.auth.user.id, c.req.valid("json"));
+    await commitWithActivity(writeContext(c, db), link.writes, link.entries);
+    return c.json({ hog_function_ids: [link.destination.id], secret: link.secret }, 201);
+  })
+  .openapi(unlinkDestinations, async (c) => {
+    const { project_id, id } = c.req.valid("param");
+    const { project } = await projectAccess(c, project_id);
+    const db = createDb(c.env.DB);
+    const alert = await findAlert(db, project.id, id);
+    const ids = [...new Set(c.req.valid("json").hog_function_ids)];
+    const destinations = await linkedDestinations(db, alert.id, ids);
+    const unknown = ids.find((destinationId) => !destinations.some((d) => d.id === destinationId));
+    if (unknown) throw validationError(`${unknown} is not a destination of this alert.`, "hog_function_ids");
+    const plan = planUnlink(db, destinations);
+    await commitWithActivity(writeContext(c, db), plan.writes, plan.entries);
+    return c.body(null, 204);
   });

@@ -218,3 +218,67 @@ describe("control-plane transitions", () => {
     expect((await call(`${base}/00000000-0000-7000-8000-000000000000/reset/`, { key: owner.key, method: "POST" })).status).toBe(404);
   });
 });
+
+describe("alert destinations", () => {
+  const link = (id: string, body: Record<string, unknown>, key = owner.key) => call(`${base}/${id}/destinations/`, { key, body });
+
+  it("creates a destination for the alert's firing, resolved and broken notifications, and deletes it", async () => {
+    const alert = (await create({ filters: errorsOnly, name: "Payments" })).body;
+    const res = await link(alert.id, { type: "webhook", webhook_url: "https://hooks.example.com/alerts" });
+    expect(res.status).toBe(201);
+    expect(res.body.hog_function_ids).toHaveLength(1);
+    expect(res.body.secret).toMatch(/^whsec_/);
+    const [destinationId] = res.body.hog_function_ids;
+    const destination = await call(`/api/projects/${owner.projectId}/destinations/${destinationId}/`, { key: owner.key });
+    expect(destination.body).toMatchObject({
+      type: "webhook",
+      url: "https://hooks.example.com/alerts",
+      events: ["logs_alert_firing", "logs_alert_resolved", "logs_alert_broken"],
+      filters: { alert_ids: [alert.id] },
+      secret: null,
+    });
+    const slack = await link(alert.id, {
+      type: "slack",
+      webhook_url: "https://hooks.slack.com/services/T0/B0/x",
+      slack_channel_name: "alerts",
+    });
+    expect(slack.body.secret).toBeNull();
+    expect((await call(`${base}/${alert.id}/`, { key: owner.key })).body.destination_types).toEqual(["slack", "webhook"]);
+    const [created] = (await activityRows({ scope: "NotificationDestination", activity: "created" })).filter(
+      (r) => r.item_id === destinationId,
+    );
+    expect(created?.detail.context).toEqual({ logs_alert_id: alert.id });
+
+    const removed = await call(`${base}/${alert.id}/destinations/delete/`, { key: owner.key, body: { hog_function_ids: [destinationId] } });
+    expect(removed.status).toBe(204);
+    expect((await call(`/api/projects/${owner.projectId}/destinations/${destinationId}/`, { key: owner.key })).status).toBe(404);
+    expect((await call(`${base}/${alert.id}/`, { key: owner.key })).body.destination_types).toEqual(["slack"]);
+
+    expect((await call(`${base}/${alert.id}/`, { key: owner.key, method: "DELETE" })).status).toBe(204);
+    expect(
+      (await call(`/api/projects/${owner.projectId}/destinations/${slack.body.hog_function_ids[0]}/`, { key: owner.key })).status,
+    ).toBe(404);
+  });
+
+  it("refuses unsupported types, missing and unsafe URLs, and ids of other alerts", async () => {
+    const alert = (await create({ filters: errorsOnly })).body;
+    const cases: [Record<string, unknown>, string][] = [
+      [{ type: "teams", webhook_url: "https://example.com/x" }, "type"],
+      [{ type: "slack", slack_workspace_id: "T0", slack_channel_id: "C0" }, "webhook_url"],
+      [{ type: "webhook", webhook_url: "https://10.0.0.8/hook" }, "webhook_url"],
+      [{ type: "webhook", webhook_url: "http://hooks.example.com/hook" }, "webhook_url"],
+      [{ type: "webhook", webhook_url: "https://169.254.169.254/latest" }, "webhook_url"],
+      [{ type: "email", webhook_url: "https://example.com/x" }, "type"],
+    ];
+    for (const [body, attr] of cases) {
+      const res = await link(alert.id, body);
+      expect([res.status, res.body.attr], JSON.stringify(body)).toEqual([400, attr]);
+    }
+    const other = (await create({ filters: errorsOnly })).body;
+    const theirs = (await link(other.id, { type: "webhook", webhook_url: "https://hooks.example.com/a" })).body.hog_function_ids[0];
+    const res = await call(`${base}/${alert.id}/destinations/delete/`, { key: owner.key, body: { hog_function_ids: [theirs] } });
+    expect([res.status, res.body.attr]).toEqual([400, "hog_function_ids"]);
+    const reader = await keyWithScopes(owner, ["logs:read"]);
+    expect((await link(alert.id, { type: "webhook", webhook_url: "https://hooks.example.com/a" }, reader)).status).toBe(403);
+  });
+});

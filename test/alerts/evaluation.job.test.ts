@@ -7,8 +7,8 @@ import { evaluateDueAlerts } from "../../src/alerts/evaluation.job";
 import worker from "../../src/index";
 import { call, signupFirstUser, type Tenant } from "../helpers";
 import { ingest, otlpPayload } from "../logs/otlp-fixtures";
-import { createDestination, eventually, interceptFetch, stopDeliveries } from "../notifications/notify-helpers";
-import { alertRow, createAlert, events, MINUTE } from "./alert-helpers";
+import { eventually, interceptFetch, stopDeliveries } from "../notifications/notify-helpers";
+import { alertRow, alertsPath, createAlert, events, MINUTE } from "./alert-helpers";
 
 let owner: Tenant;
 let fetches: ReturnType<typeof interceptFetch>;
@@ -46,10 +46,9 @@ describe("cron evaluation of logs alerts", () => {
       threshold_count: 3,
       filters: { severityLevels: ["error"], serviceNames: ["checkout"] },
     });
-    const hook = await createDestination(owner, {
-      url: "https://hooks.receiver.invalid/alerts",
-      events: ["logs_alert_firing", "logs_alert_resolved", "logs_alert_broken"],
-      filters: { alert_ids: [alert.id] },
+    const hook = await call(`${alertsPath(owner)}/${alert.id}/destinations/`, {
+      key: owner.key,
+      body: { type: "webhook", webhook_url: "https://hooks.receiver.invalid/alerts" },
     });
     const [a, b] = await Promise.all([evaluateDueAlerts(env, tick, 4), evaluateDueAlerts(env, tick, 4)]);
     expect([a.checked + b.checked, a.failed + b.failed]).toEqual([1, 0]);
@@ -70,7 +69,7 @@ describe("cron evaluation of logs alerts", () => {
     });
 
     const received = await eventually(async () => fetches.received.filter((r) => r.url.endsWith("/alerts")).at(0));
-    const payload = new Webhook(hook.secret).verify(received.body, Object.fromEntries(received.headers)) as any;
+    const payload = new Webhook(hook.body.secret).verify(received.body, Object.fromEntries(received.headers)) as any;
     expect(payload).toMatchObject({
       type: "logs_alert_firing",
       data: {
