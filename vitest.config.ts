@@ -10,6 +10,11 @@ export default defineConfig(async () => ({
       },
     }),
   ],
+  resolve: {
+    // exceljs (XLSX exports) require()s uuid, whose worker build is ESM; the test runner loads
+    // require()d files as CommonJS, so point it at uuid's CommonJS build (wrangler's bundler copes).
+    alias: { uuid: new URL("./node_modules/uuid/dist/index.js", import.meta.url).pathname },
+  },
   test: {
     setupFiles: ["./test/apply-migrations.ts"],
     include: ["test/**/*.test.ts"],

@@ -1,9 +1,11 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { activityRouter } from "./activity/activity.router";
 import { alertsRouter } from "./alerts/alerts.router";
 import { changeRequestsRouter } from "./approvals/change-requests.router";
 import { policiesRouter } from "./approvals/policies.router";
 import { authenticate } from "./auth/authenticate";
 import type { AppBindings } from "./env";
+import { exportsRouter } from "./exports/exports.router";
 import { errorResponse, fromZodError, notFound } from "./lib/errors";
 import { logsIngestRouter } from "./logs/ingest.router";
 import { logsRouter } from "./logs/logs.router";
@@ -67,6 +69,8 @@ const routers = [
   logsIngestRouter,
   logsRouter,
   alertsRouter,
+  activityRouter,
+  exportsRouter,
 ] as const;
 for (const router of routers) app.route("/", router);
 

@@ -43,13 +43,18 @@ export interface ActivityEntry {
   createdAt?: Date;
   /** Overrides the actor's user for rows whose user is created in the same batch (signup). */
   userId?: SQL;
+  /** Per-row actor fields, for rows an app records on behalf of its own users (activity ingest). */
+  actor?: Partial<Pick<Actor, "userId" | "isSystem" | "wasImpersonated">>;
+  /** A row id chosen by the caller (ingest answers with the ids it stored). */
+  id?: string;
 }
 
 export type ActivityRow = SQLiteInsertValue<typeof activityLog>;
 
-export function activityRow(actor: Actor, entry: ActivityEntry, id = uuidv7()): ActivityRow {
+export function activityRow(requestActor: Actor, entry: ActivityEntry, id = uuidv7()): ActivityRow {
+  const actor = { ...requestActor, ...entry.actor };
   return {
-    id,
+    id: entry.id ?? id,
     organizationId: entry.organizationId,
     teamId: entry.teamId ?? null,
     userId: entry.userId ?? actor.userId,

@@ -1,0 +1,129 @@
+import { ApiError } from "../lib/errors";
+import { iso } from "../lib/time";
+import {
+  type ActivityFilters,
+  type ActivityRowRecord,
+  countActivity,
+  type Direction,
+  decodeCursor,
+  encodeCursor,
+  type Partition,
+  positionOf,
+  selectActivity,
+} from "./activity.query";
+
+export interface PageParams {
+  ordering?: "-created_at" | "created_at";
+  cursor?: string;
+  page?: number;
+  page_size: number;
+  follow?: boolean | null;
+}
+
+const parseJson = (text: string | null) => (text === null ? null : JSON.parse(text));
+
+/** A row as the API shows it (seed 000/001 shape); `unread` is relative to the caller's bookmark. */
+export function serializeActivity(row: ActivityRowRecord, bookmark: number | null) {
+  return {
+    id: row.id,
+    user:
+      row.user_id !== null && row.u_uuid !== null
+        ? {
+            id: row.user_id,
+            uuid: row.u_uuid,
+            distinct_id: row.u_distinct_id ?? "",
+            first_name: row.u_first_name ?? "",
+            last_name: row.u_last_name ?? "",
+            email: row.u_email ?? "",
+            is_email_verified: Boolean(row.u_is_email_verified),
+            hedgehog_config: parseJson(row.u_hedgehog_config),
+            role_at_organization: row.u_role_at_organization,
+          }
+        : null,
+    unread: bookmark === null || bookmark < row.created_at,
+    organization_id: row.organization_id,
+    team_id: row.team_id,
+    was_impersonated: Boolean(row.was_impersonated),
+    is_system: Boolean(row.is_system),
+    client: row.client,
+    ip_address: row.ip_address,
+    activity: row.activity,
+    item_id: row.item_id,
+    scope: row.scope,
+    detail: parseJson(row.detail),
+    created_at: iso(row.created_at) as string,
+  };
+}
+export type SerializedActivity = ReturnType<typeof serializeActivity>;
+
+function linkWith(requestUrl: string, changes: Record<string, string | null>): string {
+  const url = new URL(requestUrl);
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === null) url.searchParams.delete(key);
+    else url.searchParams.set(key, value);
+  }
+  return url.toString();
+}
+
+/**
+ * PostHog's ActivityLogPagination: cursor pages by default (`{next, previous, results}`, ordered by
+ * (created_at, id)), page numbers with `count` when `page` is given.
+ */
+export async function activityPage(
+  db: D1Database,
+  requestUrl: string,
+  partitions: Partition[],
+  filters: ActivityFilters,
+  params: PageParams,
+  bookmark: number | null,
+) {
+  const direction: Direction = params.ordering === "created_at" ? "asc" : "desc";
+  const size = params.page_size;
+  const serialize = (rows: ActivityRowRecord[]) => rows.map((row) => serializeActivity(row, bookmark));
+
+  if (params.page !== undefined) {
+    const page = params.page;
+    const [count, rows] = await Promise.all([
+      countActivity(db, partitions, filters),
+      selectActivity(db, partitions, filters, { direction, limit: size, offset: (page - 1) * size }),
+    ]);
+    if (page > 1 && (page - 1) * size >= count) throw new ApiError(404, "invalid_request", "not_found", "Invalid page.");
+    return {
+      count,
+      next: page * size < count ? linkWith(requestUrl, { page: String(page + 1), cursor: null }) : null,
+      previous: page > 1 ? linkWith(requestUrl, { page: page === 2 ? null : String(page - 1), cursor: null }) : null,
+      results: serialize(rows),
+    };
+  }
+
+  const cursor = params.cursor ? decodeCursor(params.cursor) : null;
+  const link = (position: ReturnType<typeof positionOf>, reverse: boolean) =>
+    linkWith(requestUrl, { cursor: encodeCursor({ position, reverse }) });
+
+  if (cursor?.reverse) {
+    const opposite: Direction = direction === "desc" ? "asc" : "desc";
+    const fetched = await selectActivity(db, partitions, filters, { direction: opposite, limit: size + 1, after: cursor.position });
+    const rows = fetched.slice(0, size).reverse();
+    const first = rows[0];
+    const last = rows[rows.length - 1];
+    return {
+      next: last ? link(positionOf(last), false) : null,
+      previous: fetched.length > size && first ? link(positionOf(first), true) : null,
+      results: serialize(rows),
+    };
+  }
+
+  const fetched = await selectActivity(db, partitions, filters, { direction, limit: size + 1, after: cursor?.position });
+  const rows = fetched.slice(0, size);
+  const first = rows[0];
+  const last = rows[rows.length - 1];
+  // `follow` (ascending only) keeps a `next` at the tail so a poller resumes where it stopped.
+  const following = Boolean(params.follow) && direction === "asc";
+  const tail = last ? positionOf(last) : cursor?.position;
+  let next: string | null = null;
+  if (fetched.length > size && last) next = link(positionOf(last), false);
+  else if (following && tail) next = link(tail, false);
+  let previous: string | null = null;
+  if (cursor) previous = link(first ? positionOf(first) : cursor.position, true);
+  return { next, previous, results: serialize(rows) };
+}

@@ -1,0 +1,292 @@
+import { validationError } from "../lib/errors";
+import { type DetailFilters, detailFilterConditions } from "./detail-filters";
+import { SqlParams } from "./sql";
+
+// The read side of the activity log in one place: the advanced filters, the list endpoints, the
+// exports and the SD Elements feed all compile to the queries below.
+//
+// Plans (checked with EXPLAIN QUERY PLAN on a million rows, see the README):
+// - time: walk `activity_log_{team,org}_time` (tenant, created_at, scope, activity, user_id, client,
+//   is_system, was_impersonated) newest-first; every low-cardinality filter is tested on the index
+//   entry, so only the rows of the page are read from the table.
+// - item: `item_ids` are few rows; seek `activity_log_{team,org}_item` and sort the matches.
+// - search: a rare `search_text` (at most SEARCH_CANDIDATE_LIMIT rows share its trigrams) is
+//   answered from the FTS5 trigram index; a common one walks the time index and tests the text.
+// A query over several tenants (an organization's `team_ids`, the SD Elements feed over several
+// organizations) takes the top rows of each tenant and merges them, never sorting a whole tenant.
+
+export type Partition = { column: "team_id"; value: number } | { column: "organization_id"; value: string };
+
+export interface ActivityFilters {
+  startDate?: number;
+  endDate?: number;
+  /** User UUIDs (the advanced endpoints). */
+  users?: string[];
+  /** Integer user ids (the basic list's `user`, the SD Elements `actor`). */
+  userIds?: number[];
+  scopes?: string[];
+  activities?: string[];
+  clients?: string[];
+  itemIds?: string[];
+  ipAddresses?: string[];
+  searchText?: string;
+  wasImpersonated?: boolean | null;
+  isSystem?: boolean | null;
+  detailFilters?: DetailFilters;
+  /** Row sequence numbers (the SD Elements `id`). */
+  seqs?: number[];
+  /** Extra conditions on `a.*` built by a caller (the SD Elements reference filters). */
+  extra?: (params: SqlParams) => string[];
+}
+
+export type Direction = "desc" | "asc";
+
+export interface Position {
+  createdAt: number;
+  id: string;
+}
+
+export interface ActivityRowRecord {
+  seq: number;
+  id: string;
+  organization_id: string;
+  team_id: number | null;
+  user_id: number | null;
+  was_impersonated: number;
+  is_system: number;
+  client: string | null;
+  ip_address: string | null;
+  activity: string;
+  item_id: string | null;
+  scope: string;
+  detail: string | null;
+  created_at: number;
+  u_uuid: string | null;
+  u_distinct_id: string | null;
+  u_first_name: string | null;
+  u_last_name: string | null;
+  u_email: string | null;
+  u_is_email_verified: number | null;
+  u_hedgehog_config: string | null;
+  u_role_at_organization: string | null;
+}
+
+const COLUMNS = `a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
+  a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at, u.uuid AS u_uuid, u.distinct_id AS u_distinct_id,
+  u.first_name AS u_first_name, u.last_name AS u_last_name, u.email AS u_email, u.is_email_verified AS u_is_email_verified,
+  u.hedgehog_config AS u_hedgehog_config, u.role_at_organization AS u_role_at_organization`;
+
+/** Above this many rows sharing the search's trigrams, walking the time index is cheaper than the candidates. */
+export const SEARCH_CANDIDATE_LIMIT = 5000;
+const MIN_TRIGRAM_SEARCH = 3;
+
+/** ASCII-only lowering, matching SQLite's lower() that the query uses on the stored text. */
+const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+/** The FTS5 query asking for every trigram of the text (the trigram index keeps no positions). */
+export function trigramQuery(text: string): string | null {
+  const chars = [...asciiLower(text)];
+  if (chars.length < MIN_TRIGRAM_SEARCH) return null;
+  const trigrams = new Set<string>();
+  for (let i = 0; i + 3 <= chars.length; i++) trigrams.add(chars.slice(i, i + 3).join(""));
+  return [...trigrams].map((t) => `"${t.replaceAll('"', '""')}"`).join(" AND ");
+}
+
+function filterConditions(f: ActivityFilters, params: SqlParams): string[] {
+  const c: string[] = [];
+  if (f.startDate !== undefined) c.push(`a.created_at >= ${params.add(f.startDate)}`);
+  if (f.endDate !== undefined) c.push(`a.created_at <= ${params.add(f.endDate)}`);
+  if (f.users?.length) c.push(`a.user_id IN (SELECT id FROM users WHERE ${params.in("uuid", f.users)})`);
+  if (f.userIds?.length) c.push(params.in("a.user_id", f.userIds));
+  if (f.scopes?.length) c.push(params.in("a.scope", f.scopes));
+  if (f.activities?.length) c.push(params.in("a.activity", f.activities));
+  if (f.clients?.length) c.push(params.in("a.client", f.clients));
+  if (f.itemIds?.length) c.push(params.in("a.item_id", f.itemIds));
+  if (f.seqs?.length) c.push(params.in("a.seq", f.seqs));
+  if (f.ipAddresses?.length) c.push(ipCondition(f.ipAddresses, params));
+  if (f.wasImpersonated !== undefined && f.wasImpersonated !== null) c.push(`a.was_impersonated = ${f.wasImpersonated ? 1 : 0}`);
+  if (f.isSystem !== undefined && f.isSystem !== null) c.push(`a.is_system = ${f.isSystem ? 1 : 0}`);
+  if (f.searchText) c.push(`instr(lower(a.detail), ${params.add(asciiLower(f.searchText))}) > 0`);
+  if (f.detailFilters) c.push(...detailFilterConditions(f.detailFilters, params));
+  if (f.extra) c.push(...f.extra(params));
+  return c;
+}
+
+/** Exact addresses or `*` wildcards, ORed (PostHog's ip_addresses). */
+function ipCondition(values: string[], params: SqlParams): string {
+  const exact = values.filter((v) => !v.includes("*"));
+  const alternatives = values
+    .filter((v) => v.includes("*"))
+    .map((v) => `a.ip_address LIKE ${params.add(v.replace(/[\\%_]/g, (m) => `\\${m}`).replaceAll("*", "%"))} ESCAPE '\\'`);
+  if (exact.length) alternatives.unshift(params.in("a.ip_address", exact));
+  return `(${alternatives.join(" OR ")})`;
+}
+
+// "rows": few candidate rows known up front (search candidates, SD Elements ids), looked up by rowid.
+type Plan = { kind: "time" } | { kind: "item" } | { kind: "rows"; match: string | null };
+
+async function choosePlan(db: D1Database, f: ActivityFilters): Promise<Plan> {
+  if (f.seqs?.length) return { kind: "rows", match: null };
+  if (f.itemIds?.length) return { kind: "item" };
+  const match = f.searchText ? trigramQuery(f.searchText) : null;
+  if (!match) return { kind: "time" };
+  const probe = await db
+    .prepare("SELECT count(*) AS n FROM (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ?1 LIMIT ?2)")
+    .bind(match, SEARCH_CANDIDATE_LIMIT + 1)
+    .first<{ n: number }>();
+  return (probe?.n ?? 0) <= SEARCH_CANDIDATE_LIMIT ? { kind: "rows", match } : { kind: "time" };
+}
+
+function indexFor(plan: Plan, partition: Partition): string {
+  const tenant = partition.column === "team_id" ? "team" : "org";
+  if (plan.kind === "item") return `INDEXED BY activity_log_${tenant}_item`;
+  return `INDEXED BY activity_log_${tenant}_time`;
+}
+
+const partitionCondition = (p: Partition, params: SqlParams) => `a.${p.column} = ${params.add(p.value)}`;
+
+/** NOT INDEXED still looks rows up by rowid: the candidates drive the query, any tenant matches. */
+function rowsPlanConditions(plan: Extract<Plan, { kind: "rows" }>, partitions: Partition[], conditions: string[], params: SqlParams) {
+  const tenants = `(${partitions.map((p) => partitionCondition(p, params)).join(" OR ")})`;
+  const match = plan.match
+    ? [`a.seq IN (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ${params.add(plan.match)})`]
+    : [];
+  return [...match, tenants, ...conditions];
+}
+
+function keysetCondition(position: Position, direction: Direction, params: SqlParams): string {
+  const c = params.add(position.createdAt);
+  const i = params.add(position.id);
+  return direction === "desc"
+    ? `a.created_at <= ${c} AND (a.created_at < ${c} OR a.id < ${i})`
+    : `a.created_at >= ${c} AND (a.created_at > ${c} OR a.id > ${i})`;
+}
+
+const orderBy = (direction: Direction) => (direction === "desc" ? "a.created_at DESC, a.id DESC" : "a.created_at ASC, a.id ASC");
+
+export interface PageRequest {
+  direction: Direction;
+  limit: number;
+  offset?: number;
+  after?: Position;
+}
+
+function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilters, page: PageRequest) {
+  const params = new SqlParams();
+  const conditions = filterConditions(filters, params);
+  if (page.after) conditions.push(keysetCondition(page.after, page.direction, params));
+  const order = orderBy(page.direction);
+  const limit = params.add(page.limit);
+  const offset = page.offset ? ` OFFSET ${params.add(page.offset)}` : "";
+  const join = "LEFT JOIN users AS u ON u.id = a.user_id";
+
+  if (plan.kind === "rows") {
+    const where = rowsPlanConditions(plan, partitions, conditions, params).join(" AND ");
+    return {
+      params,
+      sql: `SELECT ${COLUMNS} FROM activity_log AS a NOT INDEXED ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
+    };
+  }
+  const [only] = partitions;
+  if (partitions.length === 1 && only) {
+    const where = [partitionCondition(only, params), ...conditions].join(" AND ");
+    return {
+      params,
+      sql: `SELECT ${COLUMNS} FROM activity_log AS a ${indexFor(plan, only)} ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
+    };
+  }
+  // Top rows of each tenant, merged: each branch stops after `offset + limit` rows of its index.
+  const perPartition = params.add(page.limit + (page.offset ?? 0));
+  const branches = partitions.map((p) => {
+    const where = [partitionCondition(p, params), ...conditions].join(" AND ");
+    return `SELECT seq FROM (SELECT a.seq FROM activity_log AS a ${indexFor(plan, p)} WHERE ${where} ORDER BY ${order} LIMIT ${perPartition})`;
+  });
+  return {
+    params,
+    sql: `SELECT ${COLUMNS} FROM activity_log AS a ${join} WHERE a.seq IN (${branches.join(" UNION ALL ")}) ORDER BY ${order} LIMIT ${limit}${offset}`,
+  };
+}
+
+/** One page of rows, in the requested order. */
+export async function selectActivity(
+  db: D1Database,
+  partitions: Partition[],
+  filters: ActivityFilters,
+  page: PageRequest,
+): Promise<ActivityRowRecord[]> {
+  if (!partitions.length) return [];
+  const plan = await choosePlan(db, filters);
+  const { sql, params } = buildSelect(plan, partitions, filters, page);
+  const { results } = await db
+    .prepare(sql)
+    .bind(...params.values)
+    .all<ActivityRowRecord>();
+  return results;
+}
+
+/** The number of rows matching the filters (page-number pagination's `count`). */
+export async function countActivity(db: D1Database, partitions: Partition[], filters: ActivityFilters): Promise<number> {
+  if (!partitions.length) return 0;
+  const plan = await choosePlan(db, filters);
+  const params = new SqlParams();
+  const conditions = filterConditions(filters, params);
+  let sql: string;
+  if (plan.kind === "rows") {
+    sql = `SELECT count(*) AS n FROM activity_log AS a NOT INDEXED WHERE ${rowsPlanConditions(plan, partitions, conditions, params).join(" AND ")}`;
+  } else {
+    const branches = partitions.map(
+      (p) =>
+        `SELECT count(*) AS n FROM activity_log AS a ${indexFor(plan, p)} WHERE ${[partitionCondition(p, params), ...conditions].join(" AND ")}`,
+    );
+    sql = branches.length === 1 ? branches[0]! : `SELECT sum(n) AS n FROM (${branches.join(" UNION ALL ")})`;
+  }
+  const row = await db
+    .prepare(sql)
+    .bind(...params.values)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+/** Every matching row, page by page (keyset), for exports: memory stays at one page. */
+export async function* iterateActivity(
+  db: D1Database,
+  partitions: Partition[],
+  filters: ActivityFilters,
+  direction: Direction,
+  pageSize: number,
+): AsyncGenerator<ActivityRowRecord[]> {
+  let after: Position | undefined;
+  while (true) {
+    const rows = await selectActivity(db, partitions, filters, { direction, limit: pageSize, after });
+    if (rows.length) yield rows;
+    if (rows.length < pageSize) return;
+    const last = rows[rows.length - 1]!;
+    after = { createdAt: last.created_at, id: last.id };
+  }
+}
+
+// Cursors are opaque to clients: the (created_at, id) of the row they continue from, and whether
+// they page backwards (a `previous` link).
+export interface Cursor {
+  position: Position;
+  reverse: boolean;
+}
+
+export function encodeCursor(cursor: Cursor): string {
+  const json = JSON.stringify({ c: cursor.position.createdAt, i: cursor.position.id, r: cursor.reverse ? 1 : 0 });
+  return btoa(json).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+export function decodeCursor(value: string): Cursor {
+  try {
+    const decoded = JSON.parse(atob(value.replaceAll("-", "+").replaceAll("_", "/")));
+    if (typeof decoded.c === "number" && typeof decoded.i === "string") {
+      return { position: { createdAt: decoded.c, id: decoded.i }, reverse: decoded.r === 1 };
+    }
+  } catch {
+    // reported below
+  }
+  throw validationError("Invalid cursor.", "cursor");
+}
+
+export const positionOf = (row: Pick<ActivityRowRecord, "created_at" | "id">): Position => ({ createdAt: row.created_at, id: row.id });

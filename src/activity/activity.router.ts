@@ -1,0 +1,208 @@
+import type { Context } from "hono";
+import { organizationAccess, projectAccess } from "../auth/access";
+import { MembershipLevel } from "../auth/levels";
+import { createDb } from "../db/client";
+import { activityNotificationBookmarks } from "../db/schema";
+import type { AppBindings } from "../env";
+import { startExport } from "../exports/exports.service";
+import { validationError } from "../lib/errors";
+import { toHex } from "../lib/ids";
+import { createRouter } from "../lib/router";
+import { iso } from "../lib/time";
+import type { ActivityExportFilters } from "./activity.export";
+import { activityPage } from "./activity.pages";
+import type { ActivityFilters, Partition } from "./activity.query";
+import {
+  availableFiltersOrganization,
+  availableFiltersProject,
+  bookmarkNotification,
+  exportOrganization,
+  exportProject,
+  importantChanges,
+  ingest,
+  listActivity,
+  listAdvancedOrganization,
+  listAdvancedProject,
+} from "./activity.routes";
+import { type AdvancedFilters, toActivityFilters } from "./activity.schemas";
+import { parseIsoDate, toEpochMs } from "./dates";
+import { availableFilters } from "./facets";
+import { importantChangesFor } from "./important-changes";
+import { ingestActivity, ingestComponents } from "./ingest";
+import { writeContext } from "./record";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function bookmarkOf(db: D1Database, userId: number): Promise<number | null> {
+  const row = await db
+    .prepare("SELECT last_viewed_activity_date AS at FROM activity_notification_bookmarks WHERE user_id = ?1")
+    .bind(userId)
+    .first<{ at: number }>();
+  return row?.at ?? null;
+}
+
+/**
+ * The organization endpoint's tenants: the whole organization (its projects and its
+ * organization-level rows), or the requested `team_ids` of it. A key restricted to projects sees
+ * only those projects.
+ */
+async function organizationPartitions(
+  c: Context<AppBindings>,
+  organizationId: string,
+  teamIds: number[] | undefined,
+): Promise<Partition[]> {
+  const scoped = c.var.auth.key.scopedTeams;
+  if (!teamIds?.length && !scoped?.length) return [{ column: "organization_id", value: organizationId }];
+  const { results } = await c.env.DB.prepare("SELECT id FROM projects WHERE organization_id = ?1 ORDER BY id")
+    .bind(organizationId)
+    .all<{ id: number }>();
+  return results
+    .map((r) => r.id)
+    .filter((id) => (!teamIds?.length || teamIds.includes(id)) && (!scoped?.length || scoped.includes(id)))
+    .map((id) => ({ column: "team_id", value: id }));
+}
+
+/** Keys sorted at every level, so equal filters hash equally. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** PostHog's export file name: `activity_logs_<md5 of the filters, 6 hex>_<YYYYMMDD>`. */
+async function exportFilename(filters: ActivityExportFilters, format: "csv" | "xlsx"): Promise<string> {
+  const digest = await crypto.subtle.digest("MD5", new TextEncoder().encode(canonicalJson(filters)));
+  const date = new Date().toISOString().slice(0, 10).replaceAll("-", "");
+  return `activity_logs_${toHex(new Uint8Array(digest)).slice(0, 6)}_${date}.${format}`;
+}
+
+async function queueExport(
+  c: Context<AppBindings>,
+  target: { organizationId: string; teamId: number | null },
+  partitions: Partition[],
+  filters: ActivityFilters,
+  format: "csv" | "xlsx",
+) {
+  const stored: ActivityExportFilters = { filters, partitions };
+  const id = await startExport(
+    writeContext(c, createDb(c.env.DB)),
+    {
+      ...target,
+      kind: "activity_log",
+      format,
+      filters: stored as unknown as Record<string, unknown>,
+      filename: await exportFilename(stored, format),
+    },
+    c.var.auth.user.id,
+  );
+  return c.json({ id, export_format: format }, 202);
+}
+
+const withoutTeams = ({ team_ids: _ignored, ...rest }: AdvancedFilters): AdvancedFilters => rest;
+
+export const activityRouter = createRouter()
+  .openapi(ingest, async (c) => {
+    const access = await projectAccess(c, c.req.valid("param").project_id);
+    const { answer, replayed } = await ingestActivity(c, access, c.req.valid("json"));
+    if (replayed) c.header("idempotent-replayed", "true");
+    return c.json(answer.body as never, answer.status);
+  })
+  .openapi(listActivity, async (c) => {
+    const { project } = await projectAccess(c, c.req.valid("param").project_id);
+    const query = c.req.valid("query");
+    const filters: ActivityFilters = {};
+    if (query.user) {
+      if (/^\d+$/.test(query.user)) filters.userIds = [Number(query.user)];
+      else if (UUID.test(query.user)) filters.users = [query.user];
+      else throw validationError("Must be a user id or UUID.", "user");
+    }
+    const scopes = query.scopes
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (query.scope && scopes?.length && !scopes.includes(query.scope)) return c.json({ next: null, previous: null, results: [] }, 200);
+    filters.scopes = query.scope ? [query.scope] : scopes;
+    if (query.item_id) filters.itemIds = [query.item_id];
+    const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
+    return c.json(await activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, bookmark), 200);
+  })
+  .openapi(importantChanges, async (c) => {
+    const { project } = await projectAccess(c, c.req.valid("param").project_id);
+    const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
+    const results = await importantChangesFor(
+      c.env.DB,
+      project.id,
+      c.var.auth.user.id,
+      c.req.valid("query").unread === "true" ? bookmark : null,
+    );
+    return c.json(
+      {
+        results: results.map((row) => ({ ...row, unread: bookmark === null || bookmark < Date.parse(row.created_at) })),
+        last_read: iso(bookmark),
+      },
+      200,
+    );
+  })
+  .openapi(bookmarkNotification, async (c) => {
+    await projectAccess(c, c.req.valid("param").project_id);
+    const parsed = parseIsoDate(c.req.valid("json").bookmark);
+    if (!parsed) throw validationError("Datetime has wrong format. Use ISO 8601, e.g. 2024-01-31T12:00:00Z.", "bookmark");
+    const at = new Date(toEpochMs(parsed));
+    // Per-user read state, not a change to any resource: no activity row (it would itself be unread).
+    await createDb(c.env.DB)
+      .insert(activityNotificationBookmarks)
+      .values({ userId: c.var.auth.user.id, lastViewedActivityDate: at })
+      .onConflictDoUpdate({ target: activityNotificationBookmarks.userId, set: { lastViewedActivityDate: at } });
+    return c.body(null, 204);
+  })
+  .openapi(listAdvancedProject, async (c) => {
+    const { project } = await projectAccess(c, c.req.valid("param").project_id);
+    const query = c.req.valid("query");
+    const filters = toActivityFilters(withoutTeams(query));
+    const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
+    return c.json(await activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, bookmark), 200);
+  })
+  .openapi(availableFiltersProject, async (c) => {
+    const { project } = await projectAccess(c, c.req.valid("param").project_id);
+    const include = c.req.valid("query").include_detail_fields !== "false";
+    return c.json(await availableFilters(c.env.DB, project.organizationId, project.id, include), 200);
+  })
+  .openapi(exportProject, async (c) => {
+    const { project } = await projectAccess(c, c.req.valid("param").project_id);
+    const body = c.req.valid("json");
+    const filters = toActivityFilters(withoutTeams(body.filters));
+    return queueExport(
+      c,
+      { organizationId: project.organizationId, teamId: project.id },
+      [{ column: "team_id", value: project.id }],
+      filters,
+      body.format,
+    );
+  })
+  .openapi(listAdvancedOrganization, async (c) => {
+    const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);
+    const query = c.req.valid("query");
+    const filters = toActivityFilters(query);
+    const partitions = await organizationPartitions(c, organization.id, query.team_ids);
+    const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
+    return c.json(await activityPage(c.env.DB, c.req.url, partitions, filters, query, bookmark), 200);
+  })
+  .openapi(availableFiltersOrganization, async (c) => {
+    const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);
+    const include = c.req.valid("query").include_detail_fields !== "false";
+    return c.json(await availableFilters(c.env.DB, organization.id, null, include), 200);
+  })
+  .openapi(exportOrganization, async (c) => {
+    const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);
+    const body = c.req.valid("json");
+    const filters = toActivityFilters(body.filters);
+    const partitions = await organizationPartitions(c, organization.id, body.filters.team_ids);
+    return queueExport(c, { organizationId: organization.id, teamId: null }, partitions, filters, body.format);
+  });
+
+for (const [name, schema] of Object.entries(ingestComponents)) activityRouter.openAPIRegistry.register(name, schema);

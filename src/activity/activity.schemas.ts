@@ -1,0 +1,157 @@
+import { z } from "@hono/zod-openapi";
+import { UserBasicSchema } from "../users/users.schemas";
+import type { ActivityFilters } from "./activity.query";
+import { parseIsoDate, toEpochMs } from "./dates";
+import { parseDetailFilters } from "./detail-filters";
+
+// Query parameters as PostHog's serializers read them: a list is repeated parameters, one
+// comma-separated value or one JSON array string; an optional boolean accepts true/false/1/0 and
+// "null" or "" for "no filter"; dates are ISO 8601 (naive = UTC).
+
+function toList(value: unknown): unknown {
+  if (value === undefined || value === null) return undefined;
+  const values = Array.isArray(value) ? value : [value];
+  if (values.length === 1 && typeof values[0] === "string" && values[0].trim().startsWith("[")) {
+    try {
+      const parsed = JSON.parse(values[0]);
+      if (Array.isArray(parsed)) return parsed.map((v) => (typeof v === "string" ? v : String(v)));
+    } catch {
+      // not JSON: read it as a comma-separated value
+    }
+  }
+  return values
+    .flatMap((v) => (typeof v === "string" ? v.split(",") : [String(v)]))
+    .map((v) => v.trim())
+    .filter(Boolean);
+}
+
+export const listParam = <T extends z.ZodTypeAny>(item: T, description: string) =>
+  z.preprocess(toList, z.array(item).optional()).openapi({ description, type: "array", items: { type: "string" } });
+
+export const optionalBoolean = (description: string) =>
+  z
+    .preprocess((v) => {
+      if (v === undefined || v === null || v === "" || v === "null") return null;
+      if (typeof v === "boolean") return v;
+      const s = String(v).toLowerCase();
+      if (s === "true" || s === "1") return true;
+      if (s === "false" || s === "0") return false;
+      return v;
+    }, z.boolean({ message: "Must be a valid boolean." }).nullable())
+    .optional()
+    .openapi({ description, type: "boolean" });
+
+export const isoDateParam = (description: string) =>
+  z
+    .string()
+    .transform((value, ctx) => {
+      const parsed = parseIsoDate(value);
+      if (!parsed) {
+        ctx.addIssue({ code: "custom", message: "Datetime has wrong format. Use ISO 8601, e.g. 2024-01-31T12:00:00Z." });
+        return z.NEVER;
+      }
+      return toEpochMs(parsed);
+    })
+    .optional()
+    .openapi({ description, type: "string", format: "date-time" });
+
+const IP_FILTER = /^[0-9a-fA-F:.*]+$/;
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+const ipOrWildcard = z.string().refine(
+  (v) => {
+    if (!IP_FILTER.test(v)) return false;
+    if (v.includes("*")) return true;
+    if (IPV4.test(v)) return v.split(".").every((octet) => Number(octet) <= 255);
+    return v.includes(":");
+  },
+  { message: "Invalid IP address format. Use a valid IPv4/IPv6 address or a wildcard like `203.0.113.*`." },
+);
+
+export const ORDERINGS = ["-created_at", "created_at"] as const;
+
+export const PaginationQuery = z.object({
+  ordering: z.enum(ORDERINGS).optional().openapi({ description: "`-created_at` (default, newest first) or `created_at`." }),
+  cursor: z.string().optional().openapi({ description: "Opaque cursor from a `next` or `previous` link." }),
+  page: z.coerce.number().int().min(1).optional().openapi({ description: "Switches to page-number pagination (with `count`)." }),
+  page_size: z.coerce.number().int().min(1).max(1000).default(100).openapi({ description: "Rows per page (default 100, max 1000)." }),
+  follow: optionalBoolean("With `ordering=created_at`: keep `next` at the tail so a client can poll for new rows."),
+});
+
+/** The advanced filters, shared by the list query string and the export body's `filters`. */
+export const AdvancedFiltersSchema = z.object({
+  start_date: isoDateParam("Lower bound on `created_at` (inclusive)."),
+  end_date: isoDateParam("Upper bound on `created_at` (inclusive)."),
+  users: listParam(z.string().uuid({ message: "Must be a valid UUID." }), "UUIDs of the users who performed the activity."),
+  scopes: listParam(z.string().max(79), "Scopes, e.g. FeatureFlag."),
+  activities: listParam(z.string().max(79), "Activities, e.g. created, updated, deleted."),
+  clients: listParam(z.string().max(32), "Self-reported clients (`X-PostHog-Client`)."),
+  item_ids: listParam(z.string().max(72), "Ids of the affected resources."),
+  ip_addresses: listParam(ipOrWildcard, "Exact IPv4/IPv6 addresses or `*` wildcards, ORed."),
+  team_ids: listParam(z.coerce.number().int(), "Projects (organization endpoint only; ignored on a project)."),
+  search_text: z.string().max(500).optional().openapi({ description: "Case-insensitive substring of the `detail` JSON." }),
+  was_impersonated: optionalBoolean("true/false; unset or null = no filter."),
+  is_system: optionalBoolean("true/false; unset or null = no filter."),
+  detail_filters: z
+    .union([z.string(), z.record(z.string(), z.unknown())])
+    .optional()
+    .openapi({
+      description: 'JSON object `{"<path>": {"operation": "exact"|"in"|"contains", "value": ...}}`; paths use dots and `[]` for arrays.',
+      type: "string",
+    }),
+  hogql_filter: z.string().optional().openapi({ description: "Accepted and ignored, as in PostHog (reserved)." }),
+});
+export type AdvancedFilters = z.infer<typeof AdvancedFiltersSchema>;
+
+export const AdvancedListQuery = AdvancedFiltersSchema.extend(PaginationQuery.shape);
+
+export function toActivityFilters(q: AdvancedFilters): ActivityFilters {
+  return {
+    startDate: q.start_date,
+    endDate: q.end_date,
+    users: q.users,
+    scopes: q.scopes,
+    activities: q.activities,
+    clients: q.clients,
+    itemIds: q.item_ids,
+    ipAddresses: q.ip_addresses,
+    searchText: q.search_text || undefined,
+    wasImpersonated: q.was_impersonated,
+    isSystem: q.is_system,
+    detailFilters: q.detail_filters === undefined || q.detail_filters === "" ? undefined : parseDetailFilters(q.detail_filters),
+  };
+}
+
+export const BasicListQuery = PaginationQuery.extend({
+  user: z.string().optional().openapi({ description: "The acting user's id or UUID." }),
+  scope: z.string().optional(),
+  scopes: z.string().optional().openapi({ description: "Comma-separated scopes." }),
+  item_id: z.string().optional(),
+});
+
+export const ActivityLogSchema = z
+  .object({
+    id: z.string().uuid(),
+    user: UserBasicSchema.nullable(),
+    unread: z.boolean(),
+    organization_id: z.string(),
+    team_id: z.number().int().nullable(),
+    was_impersonated: z.boolean(),
+    is_system: z.boolean(),
+    client: z.string().nullable(),
+    ip_address: z.string().nullable(),
+    activity: z.string(),
+    item_id: z.string().nullable(),
+    scope: z.string(),
+    detail: z.record(z.string(), z.unknown()).nullable(),
+    created_at: z.string(),
+  })
+  .openapi("ActivityLog");
+
+export const CursorPageSchema = z
+  .object({
+    count: z.number().int().optional().openapi({ description: "Only in page-number mode." }),
+    next: z.string().nullable(),
+    previous: z.string().nullable(),
+    results: z.array(ActivityLogSchema),
+  })
+  .openapi("ActivityLogPage");

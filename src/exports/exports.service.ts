@@ -1,0 +1,80 @@
+import { and, eq, lt, or } from "drizzle-orm";
+import { commitWithActivity, createdChange, type WriteContext } from "../activity/record";
+import { createDb } from "../db/client";
+import { exportJobs } from "../db/schema";
+import type { Env } from "../env";
+import { uuidv7 } from "../lib/ids";
+import type { ExportKind } from "./kinds";
+import type { ExportFormat } from "./writers";
+
+export const EXPORT_SCOPE = "ExportedAsset";
+
+export interface ExportRequest {
+  organizationId: string;
+  /** Null for an organization-wide export. */
+  teamId: number | null;
+  kind: ExportKind;
+  format: ExportFormat;
+  /** Everything the kind's producer needs to rebuild the query (JSON). */
+  filters: Record<string, unknown>;
+  filename: string;
+}
+
+/** Records the export job (with its activity row) and queues it; the consumer writes the file. */
+export async function startExport(ctx: WriteContext, request: ExportRequest, createdById: number): Promise<string> {
+  const id = uuidv7();
+  await commitWithActivity(
+    ctx,
+    [
+      ctx.db.insert(exportJobs).values({
+        id,
+        organizationId: request.organizationId,
+        teamId: request.teamId,
+        kind: request.kind,
+        format: request.format,
+        filters: request.filters,
+        filename: request.filename,
+        status: "pending",
+        createdById,
+        createdAt: new Date(),
+      }),
+    ],
+    [
+      {
+        organizationId: request.organizationId,
+        teamId: request.teamId,
+        scope: EXPORT_SCOPE,
+        activity: "created",
+        itemId: id,
+        detail: {
+          name: request.filename,
+          changes: createdChange(EXPORT_SCOPE, { kind: request.kind, format: request.format }),
+          context: { kind: request.kind, format: request.format, filters: request.filters },
+        },
+      },
+    ],
+  );
+  await ctx.env.EXPORTS_QUEUE.send({ exportId: id });
+  return id;
+}
+
+/** A job pending this long was never picked up (a lost send); a running one this long lost its consumer. */
+const PENDING_GRACE_MS = 5 * 60_000;
+const RUNNING_GRACE_MS = 30 * 60_000;
+
+/** Cron: puts stalled export jobs back on the queue. Idempotent: the consumer skips finished jobs. */
+export async function requeueStalledExports(env: Env, now: number): Promise<number> {
+  const db = createDb(env.DB);
+  const stalled = await db
+    .select({ id: exportJobs.id })
+    .from(exportJobs)
+    .where(
+      or(
+        and(eq(exportJobs.status, "pending"), lt(exportJobs.createdAt, new Date(now - PENDING_GRACE_MS))),
+        and(eq(exportJobs.status, "running"), lt(exportJobs.startedAt, new Date(now - RUNNING_GRACE_MS))),
+      ),
+    )
+    .limit(100);
+  if (stalled.length) await env.EXPORTS_QUEUE.sendBatch(stalled.map((job) => ({ body: { exportId: job.id } })));
+  return stalled.length;
+}

@@ -1,0 +1,16 @@
+import type { exportJobs } from "../db/schema";
+import type { Env } from "../env";
+import type { Cell } from "./writers";
+
+export type ExportJob = typeof exportJobs.$inferSelect;
+
+/** What an export kind produces: the header and the rows, page by page (never all at once). */
+export interface ExportSource {
+  columns: string[];
+  sheetName: string;
+  count(): Promise<number>;
+  pages(): AsyncIterable<Cell[][]>;
+}
+
+/** Builds the source of one export job from its stored `filters`. */
+export type ExportProducer = (env: Env, job: ExportJob) => Promise<ExportSource>;
