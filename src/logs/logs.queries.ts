@@ -28,6 +28,8 @@ export type LogsFilterInput = Partial<Pick<LogsFilters, "severityLevels" | "serv
 const toMicros = (t: Date | number) => (t instanceof Date ? t.getTime() : t) * 1000;
 
 function chunkByJsonSize<T>(items: T[]): string[] {
+  const whole = JSON.stringify(items);
+  if (whole.length <= JSON_CHUNK_CHARS) return items.length ? [whole] : [];
   const chunks: string[] = [];
   let current: string[] = [];
   let size = 0;
@@ -49,6 +51,21 @@ function addCount(map: Map<string, number>, key: string, n = 1) {
   map.set(key, (map.get(key) ?? 0) + n);
 }
 
+/** Counts of distinct tuples keyed by their NUL-joined text (built by the caller), keeping the tuple for the output. */
+class TupleCounter {
+  private readonly counts = new Map<string, { tuple: (string | number)[]; n: number }>();
+
+  add(key: string, tuple: () => (string | number)[], n = 1) {
+    const entry = this.counts.get(key);
+    if (entry) entry.n += n;
+    else this.counts.set(key, { tuple: tuple(), n });
+  }
+
+  rows(): (string | number)[][] {
+    return [...this.counts.values()].map(({ tuple, n }) => [...tuple, n]);
+  }
+}
+
 /**
  * The statements that store one ingestion request: the records, their per-minute counters and
  * the attribute key/value index. Each statement binds one JSON array read back with `json_each`,
@@ -56,22 +73,30 @@ function addCount(map: Map<string, number>, key: string, n = 1) {
  * caller's `db.batch` makes it all-or-nothing.
  */
 export function insertLogsStatements(db: Db, projectId: number, rows: LogRow[]): BatchItem<"sqlite">[] {
-  const minuteCounts = new Map<string, number>();
-  const keyCounts = new Map<string, number>();
-  const valueCounts = new Map<string, number>();
-  const records = rows.map((r) => {
-    addCount(minuteCounts, JSON.stringify([Math.floor(r.timestamp / MINUTE_US), r.serviceName, r.severityText]));
-    const hour = Math.floor(r.timestamp / HOUR_US);
-    for (const [type, attributes] of [
-      ["log", r.attributes],
-      ["resource", r.resourceAttributes],
-    ] as const) {
-      for (const [key, value] of Object.entries(attributes)) {
-        if (key.length > MAX_INDEXED_LENGTH) continue;
-        addCount(keyCounts, JSON.stringify([type, hour, key, r.serviceName]));
-        if (value.length <= MAX_INDEXED_LENGTH) addCount(valueCounts, JSON.stringify([type, key, hour, value, r.serviceName]));
-      }
+  const minuteCounts = new TupleCounter();
+  const keyCounts = new TupleCounter();
+  const valueCounts = new TupleCounter();
+  const index = (type: "log" | "resource", attributes: Record<string, string>, hour: number, service: string, n: number) => {
+    for (const key in attributes) {
+      if (key.length > MAX_INDEXED_LENGTH) continue;
+      keyCounts.add(`${type}\u0000${hour}\u0000${key}\u0000${service}`, () => [type, hour, key, service], n);
+      const value = attributes[key] as string;
+      if (value.length > MAX_INDEXED_LENGTH) continue;
+      valueCounts.add(`${type}\u0000${key}\u0000${hour}\u0000${value}\u0000${service}`, () => [type, key, hour, value, service], n);
     }
+  };
+  // Records of one OTLP resource share their resource-attribute object: index it once per hour.
+  const resources = new Map<Record<string, string>, Map<string, { hour: number; service: string; n: number }>>();
+  const records = rows.map((r) => {
+    const minute = Math.floor(r.timestamp / MINUTE_US);
+    minuteCounts.add(`${minute}\u0000${r.serviceName}\u0000${r.severityText}`, () => [minute, r.serviceName, r.severityText]);
+    const hour = Math.floor(r.timestamp / HOUR_US);
+    index("log", r.attributes, hour, r.serviceName, 1);
+    let perHour = resources.get(r.resourceAttributes);
+    if (!perHour) resources.set(r.resourceAttributes, (perHour = new Map()));
+    const slot = perHour.get(`${hour}\u0000${r.serviceName}`);
+    if (slot) slot.n++;
+    else perHour.set(`${hour}\u0000${r.serviceName}`, { hour, service: r.serviceName, n: 1 });
     return [
       r.uuid,
       r.timestamp,
@@ -83,13 +108,15 @@ export function insertLogsStatements(db: Db, projectId: number, rows: LogRow[]):
       r.traceId,
       r.spanId,
       r.traceFlags,
-      JSON.stringify(r.attributes),
-      JSON.stringify(r.resourceAttributes),
+      r.attributes,
+      r.resourceAttributes,
       r.instrumentationScope,
       r.eventName,
     ];
   });
-  const withCounts = (map: Map<string, number>) => [...map].map(([key, n]) => [...(JSON.parse(key) as unknown[]), n]);
+  for (const [attributes, perHour] of resources) {
+    for (const { hour, service, n } of perHour.values()) index("resource", attributes, hour, service, n);
+  }
 
   const statements: BatchItem<"sqlite">[] = [];
   // Columns in table order (drizzle lists them all); `WHERE true` keeps SQLite from reading the
@@ -98,12 +125,12 @@ export function insertLogsStatements(db: Db, projectId: number, rows: LogRow[]):
     statements.push(
       db.insert(logRecords).select(
         sql`SELECT NULL, value ->> 0, ${projectId}, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
-          value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13 FROM json_each(${json})`,
+          value ->> 7, value ->> 8, value ->> 9, value -> 10, value -> 11, value ->> 12, value ->> 13 FROM json_each(${json})`,
       ),
     );
   }
   const increment = { count: sql`count + excluded.count` };
-  for (const json of chunkByJsonSize(withCounts(minuteCounts))) {
+  for (const json of chunkByJsonSize(minuteCounts.rows())) {
     statements.push(
       db
         .insert(logMinuteCounts)
@@ -114,7 +141,7 @@ export function insertLogsStatements(db: Db, projectId: number, rows: LogRow[]):
         }),
     );
   }
-  for (const json of chunkByJsonSize(withCounts(keyCounts))) {
+  for (const json of chunkByJsonSize(keyCounts.rows())) {
     statements.push(
       db
         .insert(logAttributeKeys)
@@ -133,7 +160,7 @@ export function insertLogsStatements(db: Db, projectId: number, rows: LogRow[]):
         }),
     );
   }
-  for (const json of chunkByJsonSize(withCounts(valueCounts))) {
+  for (const json of chunkByJsonSize(valueCounts.rows())) {
     statements.push(
       db
         .insert(logAttributeValues)

@@ -1,5 +1,4 @@
 import { ApiError, validationError } from "../lib/errors";
-import { uuidv7 } from "../lib/ids";
 import { type SeverityLevel, severityFromNumber, severityFromText, severityNumberOf } from "./severity";
 
 /** One log record as stored: the OTLP record flattened with its resource and scope. */
@@ -47,7 +46,10 @@ const BODY_LEVEL_KEYS = ["level", "severity", "log.level", "config.log_level"];
 type Json = unknown;
 type Path = (string | number)[];
 
-function malformed(path: Path, detail: string): never {
+// Validation errors name the field (`attr`), but paths are only built when something is wrong:
+// helpers take the parent path and the key, so a valid request allocates no path arrays per field.
+function malformed(at: Path, key: string | number | null, detail: string): never {
+  const path = key === null ? at : [...at, key];
   throw validationError(`Malformed OTLP payload: ${detail}`, path.length ? path.join("__") : null, "malformed_otlp");
 }
 
@@ -55,124 +57,104 @@ function isObject(value: Json): value is Record<string, Json> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function optionalArray(value: Json, path: Path): Json[] {
+function optionalArray(value: Json, at: Path, key: string): Json[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) malformed(path, "expected an array.");
+  if (!Array.isArray(value)) malformed(at, key, "expected an array.");
   return value;
 }
 
-function optionalObject(value: Json, path: Path): Record<string, Json> | null {
+function optionalObject(value: Json, at: Path, key: string): Record<string, Json> | null {
   if (value === undefined || value === null) return null;
-  if (!isObject(value)) malformed(path, "expected an object.");
+  if (!isObject(value)) malformed(at, key, "expected an object.");
   return value;
 }
 
-function optionalString(value: Json, path: Path): string {
+function optionalString(value: Json, at: Path, key: string): string {
   if (value === undefined || value === null) return "";
-  if (typeof value !== "string") malformed(path, "expected a string.");
+  if (typeof value !== "string") malformed(at, key, "expected a string.");
   return value;
 }
 
-function optionalInteger(value: Json, path: Path): number {
+function optionalInteger(value: Json, at: Path, key: string): number {
   if (value === undefined || value === null) return 0;
   if (typeof value === "number" && Number.isSafeInteger(value)) return value;
   if (typeof value === "string" && /^-?\d+$/.test(value)) return Number(value);
-  malformed(path, "expected an integer.");
+  malformed(at, key, "expected an integer.");
 }
 
 /** `timeUnixNano` (a decimal string or number of nanoseconds) as microseconds; 0 when absent. */
-function nanosToMicros(value: Json, path: Path): number {
+function nanosToMicros(value: Json, at: Path, key: string): number {
   if (value === undefined || value === null) return 0;
-  if (typeof value === "string" && /^\d{1,20}$/.test(value)) return Number(BigInt(value) / 1000n);
+  if (typeof value === "string" && /^\d{1,20}$/.test(value)) {
+    // Up to 15 digits of microseconds fit a double exactly; only longer strings need BigInt.
+    return value.length <= 18 ? Math.floor(Number(value) / 1000) : Number(BigInt(value) / 1000n);
+  }
   if (typeof value === "number" && Number.isInteger(value) && value >= 0) return Math.floor(value / 1000);
-  malformed(path, "expected unsigned nanoseconds since the epoch (a decimal string).");
+  malformed(at, key, "expected unsigned nanoseconds since the epoch (a decimal string).");
 }
 
 const SEVERITY_ENUM_PREFIX = "SEVERITY_NUMBER_";
 const SEVERITY_ENUM_NAMES = [
   "UNSPECIFIED",
-  "TRACE",
-  "TRACE2",
-  "TRACE3",
-  "TRACE4",
-  "DEBUG",
-  "DEBUG2",
-  "DEBUG3",
-  "DEBUG4",
-  "INFO",
-  "INFO2",
-  "INFO3",
-  "INFO4",
-  "WARN",
-  "WARN2",
-  "WARN3",
-  "WARN4",
-  "ERROR",
-  "ERROR2",
-  "ERROR3",
-  "ERROR4",
-  "FATAL",
-  "FATAL2",
-  "FATAL3",
-  "FATAL4",
+  ...["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"].flatMap((l) => [l, `${l}2`, `${l}3`, `${l}4`]),
 ];
 
-function severityNumberField(value: Json, path: Path): number {
+function severityNumberField(value: Json, at: Path, key: string): number {
   if (typeof value === "string" && value.startsWith(SEVERITY_ENUM_PREFIX)) {
     const index = SEVERITY_ENUM_NAMES.indexOf(value.slice(SEVERITY_ENUM_PREFIX.length));
-    if (index < 0) malformed(path, `unknown severity ${value}.`);
+    if (index < 0) malformed(at, key, `unknown severity ${value}.`);
     return index;
   }
-  return optionalInteger(value, path);
+  return optionalInteger(value, at, key);
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /**
- * An OTLP AnyValue as JSON text. 64-bit integers keep every digit (they arrive as strings), bytes
- * stay base64, and an empty AnyValue is `null`.
+ * An OTLP AnyValue (at `[...at, key]`) as JSON text. 64-bit integers keep every digit (they arrive
+ * as strings), bytes stay base64, and an empty AnyValue is `null`.
  */
-function anyValueJson(value: Json, path: Path, depth: number): string {
-  if (depth > OTLP_LIMITS.maxValueDepth) malformed(path, `values nest deeper than ${OTLP_LIMITS.maxValueDepth} levels.`);
+function anyValueJson(value: Json, at: Path, key: string | number, depth: number): string {
+  if (depth > OTLP_LIMITS.maxValueDepth) malformed(at, key, `values nest deeper than ${OTLP_LIMITS.maxValueDepth} levels.`);
   if (value === undefined || value === null) return "null";
-  if (!isObject(value)) malformed(path, "expected an AnyValue object.");
+  if (!isObject(value)) malformed(at, key, "expected an AnyValue object.");
+  const here = () => [...at, key];
   if ("stringValue" in value) {
-    if (typeof value.stringValue !== "string") malformed([...path, "stringValue"], "expected a string.");
+    if (typeof value.stringValue !== "string") malformed(here(), "stringValue", "expected a string.");
     return JSON.stringify(value.stringValue);
   }
   if ("boolValue" in value) {
-    if (typeof value.boolValue !== "boolean") malformed([...path, "boolValue"], "expected a boolean.");
+    if (typeof value.boolValue !== "boolean") malformed(here(), "boolValue", "expected a boolean.");
     return value.boolValue ? "true" : "false";
   }
   if ("intValue" in value) {
     const int = value.intValue;
-    if (typeof int === "string" && /^-?\d{1,20}$/.test(int)) return BigInt(int).toString();
+    if (typeof int === "string" && /^-?\d{1,20}$/.test(int)) return int.length < 16 ? String(Number(int)) : BigInt(int).toString();
     if (typeof int === "number" && Number.isSafeInteger(int)) return String(int);
-    malformed([...path, "intValue"], "expected a 64-bit integer (a decimal string).");
+    malformed(here(), "intValue", "expected a 64-bit integer (a decimal string).");
   }
   if ("doubleValue" in value) {
     const double = value.doubleValue;
     if (typeof double === "number") return JSON.stringify(double);
     if (double === "NaN" || double === "Infinity" || double === "-Infinity") return JSON.stringify(double);
     if (typeof double === "string" && double.trim() !== "" && Number.isFinite(Number(double))) return JSON.stringify(Number(double));
-    malformed([...path, "doubleValue"], "expected a number.");
+    malformed(here(), "doubleValue", "expected a number.");
   }
   if ("bytesValue" in value) {
-    if (typeof value.bytesValue !== "string" || !BASE64.test(value.bytesValue)) malformed([...path, "bytesValue"], "expected base64.");
+    if (typeof value.bytesValue !== "string" || !BASE64.test(value.bytesValue)) malformed(here(), "bytesValue", "expected base64.");
     return JSON.stringify(value.bytesValue);
   }
   if ("arrayValue" in value) {
-    const array = optionalObject(value.arrayValue, [...path, "arrayValue"]);
-    const items = optionalArray(array?.values, [...path, "arrayValue", "values"]);
-    return `[${items.map((item, i) => anyValueJson(item, [...path, "arrayValue", "values", i], depth + 1)).join(",")}]`;
+    const array = optionalObject(value.arrayValue, here(), "arrayValue");
+    const valuesAt = [...here(), "arrayValue"];
+    const items = optionalArray(array?.values, valuesAt, "values");
+    const itemsAt = [...valuesAt, "values"];
+    return `[${items.map((item, i) => anyValueJson(item, itemsAt, i, depth + 1)).join(",")}]`;
   }
   if ("kvlistValue" in value) {
-    const list = optionalObject(value.kvlistValue, [...path, "kvlistValue"]);
-    const entries = keyValues(
-      optionalArray(list?.values, [...path, "kvlistValue", "values"]),
-      [...path, "kvlistValue", "values"],
-      depth + 1,
-    );
+    const list = optionalObject(value.kvlistValue, here(), "kvlistValue");
+    const valuesAt = [...here(), "kvlistValue"];
+    const entries = keyValues(optionalArray(list?.values, valuesAt, "values"), [...valuesAt, "values"], depth + 1, anyValueJson);
     return `{${Object.entries(entries)
       .map(([k, v]) => `${JSON.stringify(k)}:${v}`)
       .join(",")}}`;
@@ -180,33 +162,38 @@ function anyValueJson(value: Json, path: Path, depth: number): string {
   return "null";
 }
 
-/** A KeyValue list as key -> JSON text; a repeated key keeps its last value. */
-function keyValues(list: Json[], path: Path, depth: number): Record<string, string> {
-  const out: Record<string, string> = {};
-  list.forEach((entry, i) => {
-    if (!isObject(entry)) malformed([...path, i], "expected a KeyValue object.");
-    if (typeof entry.key !== "string") malformed([...path, i, "key"], "expected a string.");
-    out[entry.key] = anyValueJson(entry.value, [...path, i, "value"], depth);
-  });
-  return out;
-}
-
-/** As PostHog stores them: strings as they are, every other kind JSON-encoded, an empty value as "". */
-function textOf(json: string): string {
+/**
+ * As PostHog stores attribute values and bodies: strings as they are, every other kind as JSON
+ * text, an empty value as "".
+ */
+function anyValueText(value: Json, at: Path, key: string | number, depth: number): string {
+  if (isObject(value) && typeof value.stringValue === "string") return value.stringValue;
+  const json = anyValueJson(value, at, key, depth);
   if (json === "null") return "";
   return json.startsWith('"') ? (JSON.parse(json) as string) : json;
 }
 
-function attributeMap(list: Json, path: Path): Record<string, string> {
-  const raw = keyValues(optionalArray(list, path), path, 0);
+type ValueReader = (value: Json, at: Path, key: string | number, depth: number) => string;
+
+/** A KeyValue list (its entries at `[...at, i]`) as key -> value; a repeated key keeps its last value. */
+function keyValues(list: Json[], at: Path, depth: number, read: ValueReader): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, json] of Object.entries(raw)) out[key] = textOf(json);
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i];
+    if (!isObject(entry)) malformed(at, i, "expected a KeyValue object.");
+    if (typeof entry.key !== "string") malformed([...at, i], "key", "expected a string.");
+    out[entry.key] = read(entry.value, [...at, i], "value", depth);
+  }
   return out;
 }
 
+function attributeMap(list: Json, at: Path, key: string): Record<string, string> {
+  return keyValues(optionalArray(list, at, key), [...at, key], 0, anyValueText);
+}
+
 /** Hex trace/span id of `bytes` bytes; "" or all zeros mean "no id". Undefined when invalid. */
-function hexId(value: Json, bytes: number, path: Path): string | null | undefined {
-  const text = optionalString(value, path);
+function hexId(value: Json, bytes: number, at: Path, key: string): string | null | undefined {
+  const text = optionalString(value, at, key);
   if (text === "") return null;
   if (text.length !== bytes * 2 || !/^[0-9a-fA-F]+$/.test(text)) return undefined;
   return /^0+$/.test(text) ? null : text.toLowerCase();
@@ -238,6 +225,17 @@ function severityOf(number: number, text: string, body: string): { severityText:
   return { severityText: level, severityNumber: severityNumberOf(level) };
 }
 
+/**
+ * UUID v7 for records ingested together: the request's millisecond, then the random bits of a
+ * native v4 UUID (already correctly laid out) with the version nibble set to 7. Much cheaper than
+ * assembling bytes for each of thousands of records.
+ */
+function uuidv7Factory(ms: number): () => string {
+  const hex = ms.toString(16).padStart(12, "0");
+  const prefix = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7`;
+  return () => prefix + crypto.randomUUID().slice(15);
+}
+
 export interface ParseOptions {
   /** Ingestion time in milliseconds. */
   now: number;
@@ -251,7 +249,8 @@ export interface ParseOptions {
  * well-formed but unacceptable (bad trace/span ids, too large) are counted as rejected.
  */
 export function parseOtlpLogs(payload: Json, options: ParseOptions): ParsedLogs {
-  if (!isObject(payload)) malformed([], "the body must be an ExportLogsServiceRequest object.");
+  if (!isObject(payload)) malformed([], null, "the body must be an ExportLogsServiceRequest object.");
+  const uuid = uuidv7Factory(options.now);
   const nowMicros = options.now * 1000;
   const rows: LogRow[] = [];
   const errors: string[] = [];
@@ -262,40 +261,39 @@ export function parseOtlpLogs(payload: Json, options: ParseOptions): ParsedLogs 
     if (errors.length < MAX_REPORTED_ERRORS) errors.push(reason);
   };
 
-  for (const [r, resourceLogs] of optionalArray(payload.resourceLogs, ["resourceLogs"]).entries()) {
+  for (const [r, resourceLogs] of optionalArray(payload.resourceLogs, [], "resourceLogs").entries()) {
     const rPath: Path = ["resourceLogs", r];
-    if (!isObject(resourceLogs)) malformed(rPath, "expected a ResourceLogs object.");
-    const resource = optionalObject(resourceLogs.resource, [...rPath, "resource"]);
-    const resourceAttributes = attributeMap(resource?.attributes, [...rPath, "resource", "attributes"]);
+    if (!isObject(resourceLogs)) malformed(rPath, null, "expected a ResourceLogs object.");
+    const resource = optionalObject(resourceLogs.resource, rPath, "resource");
+    const resourceAttributes = attributeMap(resource?.attributes, [...rPath, "resource"], "attributes");
     const serviceName = resourceAttributes[SERVICE_NAME] ?? "";
     const resourceJson = JSON.stringify(resourceAttributes);
 
-    for (const [s, scopeLogs] of optionalArray(resourceLogs.scopeLogs, [...rPath, "scopeLogs"]).entries()) {
+    for (const [s, scopeLogs] of optionalArray(resourceLogs.scopeLogs, rPath, "scopeLogs").entries()) {
       const sPath: Path = [...rPath, "scopeLogs", s];
-      if (!isObject(scopeLogs)) malformed(sPath, "expected a ScopeLogs object.");
-      const scope = optionalObject(scopeLogs.scope, [...sPath, "scope"]);
-      const scopeName = optionalString(scope?.name, [...sPath, "scope", "name"]);
-      const scopeVersion = optionalString(scope?.version, [...sPath, "scope", "version"]);
+      if (!isObject(scopeLogs)) malformed(sPath, null, "expected a ScopeLogs object.");
+      const scope = optionalObject(scopeLogs.scope, sPath, "scope");
+      const scopeName = optionalString(scope?.name, [...sPath, "scope"], "name");
+      const scopeVersion = optionalString(scope?.version, [...sPath, "scope"], "version");
       const instrumentationScope = scopeVersion ? `${scopeName}@${scopeVersion}` : scopeName;
 
-      for (const [i, record] of optionalArray(scopeLogs.logRecords, [...sPath, "logRecords"]).entries()) {
+      for (const [i, record] of optionalArray(scopeLogs.logRecords, sPath, "logRecords").entries()) {
         const path: Path = [...sPath, "logRecords", i];
-        if (!isObject(record)) malformed(path, "expected a LogRecord object.");
+        if (!isObject(record)) malformed(path, null, "expected a LogRecord object.");
         if (++records > OTLP_LIMITS.maxRecords) {
           throw payloadTooLarge(`A request may carry at most ${OTLP_LIMITS.maxRecords} log records.`);
         }
 
-        const bodyJson = anyValueJson(record.body, [...path, "body"], 0);
-        const body = textOf(bodyJson);
-        const attributes = attributeMap(record.attributes, [...path, "attributes"]);
-        const severityNumber = severityNumberField(record.severityNumber, [...path, "severityNumber"]);
-        const severityText = optionalString(record.severityText, [...path, "severityText"]);
-        const traceFlags = optionalInteger(record.flags, [...path, "flags"]);
-        const eventName = optionalString(record.eventName, [...path, "eventName"]);
-        const time = nanosToMicros(record.timeUnixNano, [...path, "timeUnixNano"]);
-        const observed = nanosToMicros(record.observedTimeUnixNano, [...path, "observedTimeUnixNano"]) || nowMicros;
-        const traceId = hexId(record.traceId, 16, [...path, "traceId"]);
-        const spanId = hexId(record.spanId, 8, [...path, "spanId"]);
+        const body = anyValueText(record.body, path, "body", 0);
+        const attributes = attributeMap(record.attributes, path, "attributes");
+        const severityNumber = severityNumberField(record.severityNumber, path, "severityNumber");
+        const severityText = optionalString(record.severityText, path, "severityText");
+        const traceFlags = optionalInteger(record.flags, path, "flags");
+        const eventName = optionalString(record.eventName, path, "eventName");
+        const time = nanosToMicros(record.timeUnixNano, path, "timeUnixNano");
+        const observed = nanosToMicros(record.observedTimeUnixNano, path, "observedTimeUnixNano") || nowMicros;
+        const traceId = hexId(record.traceId, 16, path, "traceId");
+        const spanId = hexId(record.spanId, 8, path, "spanId");
 
         if (traceId === undefined || spanId === undefined) {
           reject(`${path.join(".")}: ${traceId === undefined ? "traceId must be 32" : "spanId must be 16"} hex characters.`);
@@ -317,7 +315,7 @@ export function parseOtlpLogs(payload: Json, options: ParseOptions): ParsedLogs 
         }
 
         rows.push({
-          uuid: uuidv7(options.now),
+          uuid: uuid(),
           timestamp,
           observedTimestamp: observed,
           ...severityOf(severityNumber, severityText, body),
