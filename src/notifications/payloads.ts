@@ -105,6 +105,7 @@ function renderChangeRequest(type: string, data: Obj): Rendered {
     str(request.resource_type)
       ? `${escapeSlack(String(request.resource_type))} ${escapeSlack(String(request.resource_id ?? ""))}`.trim()
       : null,
+    typeof request.quorum === "number" ? `${request.approvals_received ?? 0} of ${request.quorum} approvals` : null,
     str(request.id) ? `request ${escapeSlack(String(request.id))}` : null,
   ].filter((part): part is string => part !== null);
   return { headline, context };

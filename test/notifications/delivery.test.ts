@@ -269,7 +269,7 @@ describe("disabling destinations", () => {
   });
 });
 
-describe("delivery log and redeliver", () => {
+describe("delivery log and redeliver", { timeout: 30_000 }, () => {
   it("lists deliveries with their attempts, filtered by status and event", async () => {
     fetches = interceptFetch(() => new Response("", { status: 500 }));
     const destination = await createDestination(owner, quiet);

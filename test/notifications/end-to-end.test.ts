@@ -25,7 +25,7 @@ afterAll(async () => {
   fetches.restore();
 });
 
-describe("activity to receivers", () => {
+describe("activity to receivers", { timeout: 30_000 }, () => {
   it("delivers a project change to a signed webhook and a readable Slack message", async () => {
     const hook = await createDestination(owner, {
       url: "https://hooks.receiver.invalid/project",
@@ -100,7 +100,7 @@ describe("activity to receivers", () => {
   });
 });
 
-describe("nothing lost, nothing waited for", () => {
+describe("nothing lost, nothing waited for", { timeout: 30_000 }, () => {
   it("clears the outbox once events are queued", async () => {
     await call(`/api/projects/${owner.projectId}/`, { key: owner.key, method: "PATCH", body: { name: "Outbox check" } });
     await eventually(async () => (await db().select().from(notificationOutbox)).length === 0);
