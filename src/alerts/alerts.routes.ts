@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { approvalGateResponses } from "../approvals/approvals.schemas";
 import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
 import { LimitOffsetQuery, paginated } from "../lib/pagination";
 import {
@@ -66,10 +67,10 @@ export const updateAlert = createRoute({
   tags,
   summary: "Update a logs alert",
   description:
-    "Enabling, disabling, snoozing (`snooze_until`), unsnoozing (`snooze_until: null`) and changing the rules move the state as the README describes. May answer 409 `approval_required` when an approval policy covers `logs_alert.update`.",
+    "Enabling, disabling, snoozing (`snooze_until`), unsnoozing (`snooze_until: null`) and changing the rules move the state as the README describes. Changing threshold_count, threshold_operator or filters, or disabling, answers 409 when an approval policy covers `logs_alert.update`.",
   ...secured("logs:write"),
   request: { params: AlertParams, body: jsonBody(AlertUpdateSchema) },
-  responses: { 200: json(AlertSchema, "Updated"), ...errorResponses },
+  responses: { 200: json(AlertSchema, "Updated"), ...errorResponses, ...approvalGateResponses },
 });
 
 export const deleteAlert = createRoute({
@@ -77,10 +78,10 @@ export const deleteAlert = createRoute({
   path: one,
   tags,
   summary: "Delete a logs alert",
-  description: "May answer 409 `approval_required` when an approval policy covers `logs_alert.delete`.",
+  description: "Answers 409 when an approval policy covers `logs_alert.delete`. Destinations created for the alert are deleted with it.",
   ...secured("logs:write"),
   request: { params: AlertParams },
-  responses: { 204: { description: "Deleted" }, ...errorResponses },
+  responses: { 204: { description: "Deleted" }, ...errorResponses, ...approvalGateResponses },
 });
 
 export const resetAlert = createRoute({

@@ -282,3 +282,22 @@ describe("alert destinations", () => {
     expect((await link(alert.id, { type: "webhook", webhook_url: "https://hooks.example.com/a" }, reader)).status).toBe(403);
   });
 });
+
+describe("OpenAPI", () => {
+  it("documents every alert route with its body, and the approval 409 on gated ones", async () => {
+    const { paths, components } = (await call("/api/schema/")).body;
+    const alerts = "/api/projects/{project_id}/logs/alerts";
+    expect(Object.keys(paths[alerts])).toEqual(expect.arrayContaining(["get", "post"]));
+    expect(Object.keys(paths[`${alerts}/{id}`])).toEqual(expect.arrayContaining(["get", "patch", "delete"]));
+    for (const path of ["simulate", "{id}/reset", "{id}/destinations", "{id}/destinations/delete"])
+      expect(paths[`${alerts}/${path}`].post).toBeDefined();
+    expect(paths[`${alerts}/{id}/events`].get).toBeDefined();
+    expect(paths[`${alerts}/{id}`].patch.responses["409"]).toBeDefined();
+    expect(paths[`${alerts}/{id}`].delete.responses["409"]).toBeDefined();
+    const body = JSON.stringify(paths[alerts].post.requestBody);
+    expect(body).toContain("LogsAlertCreate");
+    expect(Object.keys(components.schemas.LogsAlertCreate.properties ?? {})).toEqual(
+      expect.arrayContaining(["threshold_count", "window_minutes", "filters", "snooze_until"]),
+    );
+  });
+});
