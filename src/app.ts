@@ -17,6 +17,7 @@ import { organizationsRouter } from "./organizations/organizations.router";
 import { rolesRouter } from "./organizations/roles.router";
 import { personalApiKeysRouter } from "./personal-api-keys/personal-api-keys.router";
 import { projectsRouter } from "./projects/projects.router";
+import { sdeRouter } from "./sde/sde.router";
 import { signupRouter } from "./signup/signup.router";
 import { usersRouter } from "./users/users.router";
 
@@ -71,6 +72,7 @@ const routers = [
   alertsRouter,
   activityRouter,
   exportsRouter,
+  sdeRouter,
 ] as const;
 for (const router of routers) app.route("/", router);
 

@@ -69,17 +69,16 @@ function linkWith(requestUrl: string, changes: Record<string, string | null>): s
  * PostHog's ActivityLogPagination: cursor pages by default (`{next, previous, results}`, ordered by
  * (created_at, id)), page numbers with `count` when `page` is given.
  */
-export async function activityPage(
+export async function activityPage<T>(
   db: D1Database,
   requestUrl: string,
   partitions: Partition[],
   filters: ActivityFilters,
   params: PageParams,
-  bookmark: number | null,
-) {
+  serialize: (rows: ActivityRowRecord[]) => T[] | Promise<T[]>,
+): Promise<{ count?: number; next: string | null; previous: string | null; results: T[] }> {
   const direction: Direction = params.ordering === "created_at" ? "asc" : "desc";
   const size = params.page_size;
-  const serialize = (rows: ActivityRowRecord[]) => rows.map((row) => serializeActivity(row, bookmark));
 
   if (params.page !== undefined) {
     const page = params.page;
@@ -92,7 +91,7 @@ export async function activityPage(
       count,
       next: page * size < count ? linkWith(requestUrl, { page: String(page + 1), cursor: null }) : null,
       previous: page > 1 ? linkWith(requestUrl, { page: page === 2 ? null : String(page - 1), cursor: null }) : null,
-      results: serialize(rows),
+      results: await serialize(rows),
     };
   }
 
@@ -109,7 +108,7 @@ export async function activityPage(
     return {
       next: last ? link(positionOf(last), false) : null,
       previous: fetched.length > size && first ? link(positionOf(first), true) : null,
-      results: serialize(rows),
+      results: await serialize(rows),
     };
   }
 
@@ -125,5 +124,7 @@ export async function activityPage(
   else if (following && tail) next = link(tail, false);
   let previous: string | null = null;
   if (cursor) previous = link(first ? positionOf(first) : cursor.position, true);
-  return { next, previous, results: serialize(rows) };
+  return { next, previous, results: await serialize(rows) };
 }
+
+export const asActivityLog = (bookmark: number | null) => (rows: ActivityRowRecord[]) => rows.map((row) => serializeActivity(row, bookmark));

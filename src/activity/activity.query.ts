@@ -15,7 +15,8 @@ import { SqlParams } from "./sql";
 // A query over several tenants (an organization's `team_ids`, the SD Elements feed over several
 // organizations) takes the top rows of each tenant and merges them, never sorting a whole tenant.
 
-export type Partition = { column: "team_id"; value: number } | { column: "organization_id"; value: string };
+/** One tenant's rows; `from`/`to` bound `created_at` per tenant (the SD Elements feed reads naive dates in each organization's zone). */
+export type Partition = ({ column: "team_id"; value: number } | { column: "organization_id"; value: string }) & { from?: number; to?: number };
 
 export interface ActivityFilters {
   startDate?: number;
@@ -143,11 +144,16 @@ function indexFor(plan: Plan, partition: Partition): string {
   return `INDEXED BY activity_log_${tenant}_time`;
 }
 
-const partitionCondition = (p: Partition, params: SqlParams) => `a.${p.column} = ${params.add(p.value)}`;
+function partitionCondition(p: Partition, params: SqlParams): string {
+  const conditions = [`a.${p.column} = ${params.add(p.value)}`];
+  if (p.from !== undefined) conditions.push(`a.created_at >= ${params.add(p.from)}`);
+  if (p.to !== undefined) conditions.push(`a.created_at <= ${params.add(p.to)}`);
+  return conditions.join(" AND ");
+}
 
 /** NOT INDEXED still looks rows up by rowid: the candidates drive the query, any tenant matches. */
 function rowsPlanConditions(plan: Extract<Plan, { kind: "rows" }>, partitions: Partition[], conditions: string[], params: SqlParams) {
-  const tenants = `(${partitions.map((p) => partitionCondition(p, params)).join(" OR ")})`;
+  const tenants = `(${partitions.map((p) => `(${partitionCondition(p, params)})`).join(" OR ")})`;
   const match = plan.match
     ? [`a.seq IN (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ${params.add(plan.match)})`]
     : [];

@@ -10,7 +10,7 @@ import { toHex } from "../lib/ids";
 import { createRouter } from "../lib/router";
 import { iso } from "../lib/time";
 import type { ActivityExportFilters } from "./activity.export";
-import { activityPage } from "./activity.pages";
+import { activityPage, asActivityLog } from "./activity.pages";
 import type { ActivityFilters, Partition } from "./activity.query";
 import {
   availableFiltersOrganization,
@@ -129,7 +129,7 @@ export const activityRouter = createRouter()
     filters.scopes = query.scope ? [query.scope] : scopes;
     if (query.item_id) filters.itemIds = [query.item_id];
     const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
-    return c.json(await activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, bookmark), 200);
+    return c.json(await activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog(bookmark)), 200);
   })
   .openapi(importantChanges, async (c) => {
     const { project } = await projectAccess(c, c.req.valid("param").project_id);
@@ -165,7 +165,7 @@ export const activityRouter = createRouter()
     const query = c.req.valid("query");
     const filters = toActivityFilters(withoutTeams(query));
     const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
-    return c.json(await activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, bookmark), 200);
+    return c.json(await activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog(bookmark)), 200);
   })
   .openapi(availableFiltersProject, async (c) => {
     const { project } = await projectAccess(c, c.req.valid("param").project_id);
@@ -190,7 +190,7 @@ export const activityRouter = createRouter()
     const filters = toActivityFilters(query);
     const partitions = await organizationPartitions(c, organization.id, query.team_ids);
     const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
-    return c.json(await activityPage(c.env.DB, c.req.url, partitions, filters, query, bookmark), 200);
+    return c.json(await activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog(bookmark)), 200);
   })
   .openapi(availableFiltersOrganization, async (c) => {
     const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);

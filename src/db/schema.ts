@@ -742,5 +742,5 @@ export const exportJobs = sqliteTable(
     startedAt: timestamp(),
     completedAt: timestamp(),
   },
-  (t) => [index("exports_org_created").on(t.organizationId, t.createdAt)],
+  (t) => [index("exports_org_created").on(t.organizationId, t.createdAt), index("exports_status_created").on(t.status, t.createdAt)],
 );

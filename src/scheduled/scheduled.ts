@@ -1,6 +1,9 @@
+import { refreshActivityFacets } from "../activity/facets";
+import { runDailyActivityRetention } from "../activity/retention";
 import { evaluateDueAlerts } from "../alerts/evaluation.job";
 import { revalidatePendingChangeRequests } from "../approvals/jobs";
 import type { Env } from "../env";
+import { requeueStalledExports } from "../exports/exports.service";
 import { runDailyLogsRetention } from "../logs/logs.retention";
 import { sweepNotificationOutbox } from "../notifications/outbox";
 
@@ -14,4 +17,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, _c
   await evaluateDueAlerts(env, controller.scheduledTime);
   await runDailyLogsRetention(env, controller.scheduledTime);
   await revalidatePendingChangeRequests(env, controller.scheduledTime);
+  await runDailyActivityRetention(env, controller.scheduledTime);
+  await refreshActivityFacets(env.DB);
+  await requeueStalledExports(env, controller.scheduledTime);
 }

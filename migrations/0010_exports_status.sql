@@ -1,0 +1,1 @@
+CREATE INDEX `exports_status_created` ON `exports` (`status`,`created_at`);

@@ -1,0 +1,191 @@
+import type { Context } from "hono";
+import { MembershipLevel } from "../auth/levels";
+import type { AppBindings } from "../env";
+import type { ActivityRowRecord, Partition } from "../activity/activity.query";
+import { trigramQuery } from "../activity/activity.query";
+import { iso } from "../lib/time";
+
+// The SD Elements activities feed (seed 004) over this service's activity log.
+// Mapping: a business unit is an organization; an application and a project are both a project
+// of this service (SD Elements has three levels, this service two). Row ids are the log's integer
+// `seq`. `name` is <Activity><Scope>Activity ("UpdatedFeatureFlagActivity"), `text` the sentence
+// "<actor> <activity> <scope in words> <object name>".
+
+const USER_SCOPES = ["User", "OrganizationMembership"];
+
+export interface FeedTenant {
+  organizationId: string;
+  organizationName: string;
+  timezone: string;
+  /** Admins and owners see the organization-level rows too; members only their projects' rows. */
+  wholeOrganization: boolean;
+  projectIds: number[];
+}
+
+/** What the caller may read: every organization they belong to, narrowed by the key's restrictions. */
+export async function feedTenants(c: Context<AppBindings>): Promise<FeedTenant[]> {
+  const { results } = await c.env.DB.prepare(
+    `SELECT o.id, o.name, o.timezone, m.level, (SELECT json_group_array(p.id) FROM projects AS p WHERE p.organization_id = o.id) AS projects
+     FROM organization_memberships AS m JOIN organizations AS o ON o.id = m.organization_id WHERE m.user_id = ?1 ORDER BY m.joined_at`,
+  )
+    .bind(c.var.auth.user.id)
+    .all<{ id: string; name: string; timezone: string; level: number; projects: string }>();
+  const { scopedOrganizations, scopedTeams } = c.var.auth.key;
+  return results
+    .filter((o) => !scopedOrganizations?.length || scopedOrganizations.includes(o.id))
+    .map((o) => {
+      const projectIds = (JSON.parse(o.projects) as number[]).filter((id) => !scopedTeams?.length || scopedTeams.includes(id));
+      return {
+        organizationId: o.id,
+        organizationName: o.name,
+        timezone: o.timezone,
+        wholeOrganization: o.level >= MembershipLevel.admin && !scopedTeams?.length,
+        projectIds,
+      };
+    });
+}
+
+/** Tenants as query partitions, with per-organization date bounds. */
+export function feedPartitions(
+  tenants: FeedTenant[],
+  projects: Set<number> | null,
+  bounds: (timezone: string) => { from?: number; to?: number },
+): Partition[] {
+  return tenants.flatMap((t): Partition[] => {
+    const range = bounds(t.timezone);
+    if (t.wholeOrganization && !projects) return [{ column: "organization_id", value: t.organizationId, ...range }];
+    return t.projectIds.filter((id) => !projects || projects.has(id)).map((id): Partition => ({ column: "team_id", value: id, ...range }));
+  });
+}
+
+/**
+ * Projects named `name` in these organizations: live projects by their current name, deleted ones
+ * by the name recorded on their `deleted` activity row (so `_desc` filters outlive the project).
+ */
+export async function projectIdsNamed(db: D1Database, organizationIds: string[], name: string): Promise<number[]> {
+  const orgs = JSON.stringify(organizationIds);
+  const match = trigramQuery(name);
+  const deletedRows = match
+    ? `SELECT CAST(a.item_id AS INTEGER) AS id FROM activity_log AS a NOT INDEXED
+       WHERE a.seq IN (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ?3)
+         AND a.organization_id IN (SELECT value FROM json_each(?1)) AND a.scope = 'Project' AND a.activity = 'deleted' AND a.detail ->> '$.name' = ?2`
+    : `SELECT CAST(a.item_id AS INTEGER) AS id FROM activity_log AS a INDEXED BY activity_log_org_time
+       WHERE a.organization_id IN (SELECT value FROM json_each(?1)) AND a.scope = 'Project' AND a.activity = 'deleted' AND a.detail ->> '$.name' = ?2`;
+  const { results } = await db
+    .prepare(`SELECT id FROM projects WHERE organization_id IN (SELECT value FROM json_each(?1)) AND name = ?2 UNION ${deletedRows}`)
+    .bind(orgs, name, ...(match ? [match] : []))
+    .all<{ id: number }>();
+  return results.map((r) => r.id);
+}
+
+/** Rows that reference a user as their object (the SD Elements `user` filter), by the user's id or uuid. */
+export async function userReference(db: D1Database, userId: number): Promise<{ scopes: string[]; itemIds: string[] }> {
+  const user = await db.prepare("SELECT uuid FROM users WHERE id = ?1").bind(userId).first<{ uuid: string }>();
+  return { scopes: USER_SCOPES, itemIds: user ? [String(userId), user.uuid] : [String(userId)] };
+}
+
+const words = (pascal: string) =>
+  pascal
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
+    .toLowerCase();
+const snake = (pascal: string) => words(pascal).replace(/[^a-z0-9]+/g, "_");
+const pascalCase = (text: string) =>
+  text
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join("");
+
+/** "UpdatedFeatureFlagActivity" for (FeatureFlag, updated). */
+export const activityName = (scope: string, activity: string) => `${pascalCase(activity)}${pascalCase(scope)}Activity`;
+
+function icon(scope: string, activity: string): string {
+  if (USER_SCOPES.includes(scope) || ["Role", "OrganizationInvite", "PersonalAPIKey"].includes(scope)) return "user";
+  if (activity === "created") return "plus";
+  if (activity === "deleted") return "trash";
+  if (activity === "exported") return "download";
+  if (activity === "updated" || activity === "changed") return "edit";
+  return "info";
+}
+
+function logLevel(activity: string): string {
+  if (activity === "created") return "success";
+  if (activity === "deleted" || activity === "revoked") return "warning";
+  if (/fail|error/i.test(activity)) return "error";
+  return "";
+}
+
+/** Names for a page of rows: organizations, live projects, the last recorded name of deleted projects, referenced users. */
+async function pageNames(db: D1Database, rows: ActivityRowRecord[]) {
+  const orgIds = [...new Set(rows.map((r) => r.organization_id))];
+  const teamIds = [...new Set(rows.map((r) => r.team_id).filter((id): id is number => id !== null))];
+  const userItems = [...new Set(rows.filter((r) => USER_SCOPES.includes(r.scope) && r.item_id).map((r) => r.item_id as string))];
+  const [orgs, projects, users] = await Promise.all([
+    db
+      .prepare("SELECT id, name FROM organizations WHERE id IN (SELECT value FROM json_each(?1))")
+      .bind(JSON.stringify(orgIds))
+      .all<{ id: string; name: string }>(),
+    db
+      .prepare("SELECT id, name FROM projects WHERE id IN (SELECT value FROM json_each(?1))")
+      .bind(JSON.stringify(teamIds))
+      .all<{ id: number; name: string }>(),
+    db
+      .prepare("SELECT id, uuid FROM users WHERE uuid IN (SELECT value FROM json_each(?1)) OR CAST(id AS TEXT) IN (SELECT value FROM json_each(?1))")
+      .bind(JSON.stringify(userItems))
+      .all<{ id: number; uuid: string }>(),
+  ]);
+  const projectNames = new Map(projects.results.map((p) => [p.id, p.name]));
+  const gone = teamIds.filter((id) => !projectNames.has(id));
+  if (gone.length) {
+    const { results } = await db
+      .prepare(
+        `SELECT item_id, detail ->> '$.name' AS name FROM activity_log INDEXED BY activity_log_org_item
+         WHERE organization_id IN (SELECT value FROM json_each(?1)) AND item_id IN (SELECT value FROM json_each(?2)) AND scope = 'Project'
+         ORDER BY created_at`,
+      )
+      .bind(JSON.stringify(orgIds), JSON.stringify(gone.map(String)))
+      .all<{ item_id: string; name: string | null }>();
+    for (const r of results) if (r.name) projectNames.set(Number(r.item_id), r.name);
+  }
+  const userIds = new Map<string, number>();
+  for (const u of users.results) {
+    userIds.set(u.uuid, u.id);
+    userIds.set(String(u.id), u.id);
+  }
+  return { orgNames: new Map(orgs.results.map((o) => [o.id, o.name])), projectNames, userIds };
+}
+
+export async function serializeFeed(db: D1Database, rows: ActivityRowRecord[]) {
+  const names = await pageNames(db, rows);
+  return rows.map((row) => {
+    const detail = row.detail ? (JSON.parse(row.detail) as { name?: unknown }) : null;
+    const objectName = typeof detail?.name === "string" ? detail.name : (row.item_id ?? "");
+    const actor = row.user_id !== null && row.u_uuid !== null ? `${row.u_first_name ?? ""} ${row.u_last_name ?? ""}`.trim() || (row.u_email ?? "") : "System";
+    const data: Record<string, unknown> = {
+      business_unit: row.organization_id,
+      business_unit_desc: names.orgNames.get(row.organization_id) ?? null,
+    };
+    if (row.team_id !== null) {
+      const projectName = names.projectNames.get(row.team_id) ?? null;
+      Object.assign(data, { application: row.team_id, application_desc: projectName, project: row.team_id, project_desc: projectName });
+    }
+    const key = snake(row.scope);
+    if (row.item_id !== null && !(key in data)) {
+      data[key] = row.item_id;
+      data[`${key}_desc`] = typeof detail?.name === "string" ? detail.name : null;
+    }
+    const referenced = USER_SCOPES.includes(row.scope) && row.item_id ? names.userIds.get(row.item_id) : undefined;
+    if (referenced !== undefined) data.user = referenced;
+    return {
+      id: row.seq,
+      name: activityName(row.scope, row.activity),
+      actor: row.user_id,
+      text: [actor, row.activity, words(row.scope), objectName].filter(Boolean).join(" "),
+      date: iso(row.created_at) as string,
+      data,
+      icon: icon(row.scope, row.activity),
+      log_level: logLevel(row.activity),
+    };
+  });
+}

@@ -1,0 +1,66 @@
+import { activityPage } from "../activity/activity.pages";
+import { type ActivityFilters, selectActivity } from "../activity/activity.query";
+import { parseIsoDate, toEpochMs } from "../activity/dates";
+import { scopeActivityPairs } from "../activity/facets";
+import type { SqlParams } from "../activity/sql";
+import { notFound, validationError } from "../lib/errors";
+import { createRouter } from "../lib/router";
+import { activityName, feedPartitions, feedTenants, projectIdsNamed, serializeFeed, userReference } from "./sde.feed";
+import { getFeedActivity, listFeed } from "./sde.routes";
+
+function dateParam(value: string | undefined, attr: string) {
+  if (value === undefined) return undefined;
+  const parsed = parseIsoDate(value);
+  if (!parsed) throw validationError("Enter a valid date/time (ISO 8601, e.g. 2016-03-30T15:14:46Z).", attr);
+  return parsed;
+}
+
+const intersect = (a: Set<number> | null, b: number[]): Set<number> => new Set(b.filter((id) => !a || a.has(id)));
+
+export const sdeRouter = createRouter()
+  .openapi(listFeed, async (c) => {
+    const q = c.req.valid("query");
+    const db = c.env.DB;
+    let tenants = await feedTenants(c);
+    if (q.business_unit !== undefined) tenants = tenants.filter((t) => t.organizationId === q.business_unit);
+    if (q.business_unit_desc !== undefined) tenants = tenants.filter((t) => t.organizationName === q.business_unit_desc);
+    const organizationIds = tenants.map((t) => t.organizationId);
+
+    let projects: Set<number> | null = null;
+    for (const id of [q.application, q.project]) if (id !== undefined) projects = intersect(projects, [id]);
+    for (const name of [q.application_desc, q.project_desc]) {
+      if (name !== undefined) projects = intersect(projects, await projectIdsNamed(db, organizationIds, name));
+    }
+
+    const from = dateParam(q.date_from, "date_from");
+    const to = dateParam(q.date_to, "date_to");
+    const partitions = feedPartitions(tenants, projects, (timezone) => ({
+      from: from && toEpochMs(from, timezone),
+      to: to && toEpochMs(to, timezone),
+    }));
+
+    const filters: ActivityFilters = {};
+    if (q.actor !== undefined) filters.userIds = [q.actor];
+    if (q.id !== undefined) filters.seqs = [q.id];
+    const conditions: ((params: SqlParams) => string)[] = [];
+    if (q.user !== undefined) {
+      const reference = await userReference(db, q.user);
+      conditions.push((params) => `${params.in("a.scope", reference.scopes)} AND ${params.in("a.item_id", reference.itemIds)}`);
+    }
+    if (q.name !== undefined) {
+      const pairs = (await scopeActivityPairs(db, organizationIds)).filter((p) => activityName(p.scope, p.activity) === q.name);
+      if (!pairs.length) return c.json({ next: null, previous: null, results: [] }, 200);
+      conditions.push((params) => `(${pairs.map((p) => `(a.scope = ${params.add(p.scope)} AND a.activity = ${params.add(p.activity)})`).join(" OR ")})`);
+    }
+    if (conditions.length) filters.extra = (params) => conditions.map((condition) => condition(params));
+    return c.json(await activityPage(db, c.req.url, partitions, filters, q, (rows) => serializeFeed(db, rows)), 200);
+  })
+  .openapi(getFeedActivity, async (c) => {
+    const id = Number(c.req.valid("param").activity_id);
+    if (!Number.isSafeInteger(id)) throw notFound();
+    const partitions = feedPartitions(await feedTenants(c), null, () => ({}));
+    const [row] = await selectActivity(c.env.DB, partitions, { seqs: [id] }, { direction: "desc", limit: 1 });
+    if (!row) throw notFound();
+    const [activity] = await serializeFeed(c.env.DB, [row]);
+    return c.json(activity!, 200);
+  });
