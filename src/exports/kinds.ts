@@ -1,4 +1,5 @@
 import { activityExportSource } from "../activity/activity.export";
+import { logsExportSource } from "../logs/logs.export";
 import type { ExportProducer } from "./exports.types";
 
 /**
@@ -8,6 +9,7 @@ import type { ExportProducer } from "./exports.types";
  */
 export const EXPORT_KINDS = {
   activity_log: activityExportSource,
+  logs: logsExportSource,
 } satisfies Record<string, ExportProducer>;
 
 export type ExportKind = keyof typeof EXPORT_KINDS;

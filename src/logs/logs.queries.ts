@@ -333,6 +333,7 @@ function decodeCursor(text: string, attr: string): Cursor {
 }
 
 export interface ListOptions {
+  excludeAttributes?: boolean;
   fromUs: number;
   toUs: number;
   orderBy: "latest" | "earliest";
@@ -347,6 +348,9 @@ export interface ListOptions {
  * short by that budget still has `hasMore` and a cursor that resumes the scan where it stopped.
  */
 export async function listLogs(db: Db, projectId: number, compiled: CompiledFilters, options: ListOptions) {
+  const serialize = options.excludeAttributes
+    ? (row: RecordRow) => ({ ...serializeLog(row), attributes: {}, resource_attributes: {} })
+    : serializeLog;
   const latest = options.orderBy === "latest";
   const direction = sql.raw(latest ? "DESC" : "ASC");
   let cursor = options.after ? decodeCursor(options.after, `${options.attrPrefix}__after`) : null;
@@ -371,14 +375,14 @@ export async function listLogs(db: Db, projectId: number, compiled: CompiledFilt
     const last = page.at(-1);
     if (results.length > options.limit || page.length < fetchSize || !last) break;
     if (scanned >= MAX_REGEX_SCAN) {
-      return { results: results.map(serializeLog), hasMore: true, nextCursor: encodeCursor(last) };
+      return { results: results.map(serialize), hasMore: true, nextCursor: encodeCursor(last) };
     }
     cursor = last;
   }
   const hasMore = results.length > options.limit;
   const pageRows = results.slice(0, options.limit);
   const lastRow = pageRows.at(-1);
-  return { results: pageRows.map(serializeLog), hasMore, nextCursor: hasMore && lastRow ? encodeCursor(lastRow) : null };
+  return { results: pageRows.map(serialize), hasMore, nextCursor: hasMore && lastRow ? encodeCursor(lastRow) : null };
 }
 
 /** Rows for an export: the whole (filtered) range in the requested order, at most `max`. */

@@ -1,8 +1,12 @@
+import { writeContext } from "../activity/record";
 import { projectAccess } from "../auth/access";
 import { createDb } from "../db/client";
+import { startExport } from "../exports/exports.service";
 import { createRouter } from "../lib/router";
+import { isoRequired } from "../lib/time";
 import { resolveDateRange } from "./dates";
 import { compileFilters } from "./filters";
+import { exportColumns, type LogsExportFilters } from "./logs.export";
 import {
   countLogsCompiled,
   hasLogs,
@@ -14,7 +18,7 @@ import {
   sparkline,
   VALUES_LIMIT,
 } from "./logs.queries";
-import { attributesRoute, countRoute, hasLogsRoute, queryLogsRoute, sparklineRoute, valuesRoute } from "./logs.routes";
+import { attributesRoute, countRoute, exportLogsRoute, hasLogsRoute, queryLogsRoute, sparklineRoute, valuesRoute } from "./logs.routes";
 import type { DateRange, LogFilterGroup } from "./logs.schemas";
 
 /** Distinct items with their frequency, most frequent first, keeping those containing `search` (any case). */
@@ -56,6 +60,7 @@ export const logsRouter = createRouter()
       orderBy: query.orderBy,
       limit: query.limit,
       after: query.after,
+      excludeAttributes: query.excludeAttributes,
       attrPrefix: "query",
     });
     return c.json({ query, ...page, maxExportableLogs: MAX_EXPORTABLE_LOGS }, 200);
@@ -122,4 +127,38 @@ export const logsRouter = createRouter()
   .openapi(hasLogsRoute, async (c) => {
     const { project } = await projectAccess(c, c.req.param("project_id"));
     return c.json({ hasLogs: await hasLogs(createDb(c.env.DB), project.id) }, 200);
+  })
+  .openapi(exportLogsRoute, async (c) => {
+    const { project, organization } = await projectAccess(c, c.req.param("project_id"));
+    const { query, columns } = c.req.valid("json");
+    const now = Date.now();
+    const { from, to } = resolveDateRange(query.dateRange, now, "query__dateRange");
+    compileFilters(query, "query", now);
+    const stored: LogsExportFilters = {
+      projectId: project.id,
+      fromUs: from,
+      toUs: to,
+      orderBy: query.orderBy,
+      filters: {
+        severityLevels: query.severityLevels,
+        serviceNames: query.serviceNames,
+        searchTerm: query.searchTerm,
+        filterGroup: query.filterGroup,
+      },
+      columns: exportColumns(columns),
+    };
+    const filename = `logs_export_${new Date(now).toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "_")}.csv`;
+    const id = await startExport(
+      writeContext(c, createDb(c.env.DB)),
+      {
+        organizationId: organization.id,
+        teamId: project.id,
+        kind: "logs",
+        format: "csv",
+        filters: stored as unknown as Record<string, unknown>,
+        filename,
+      },
+      c.var.auth.user.id,
+    );
+    return c.json({ id, export_format: "text/csv" as const, created_at: isoRequired(now), has_content: false, filename }, 201);
   });

@@ -4,6 +4,7 @@ import { ProjectIdParams } from "../projects/projects.routes";
 import {
   AttributesParamsSchema,
   CountBodySchema,
+  ExportBodySchema,
   LogsQueryBodySchema,
   LogsQueryResponseSchema,
   SparklineBodySchema,
@@ -84,4 +85,29 @@ export const hasLogsRoute = createRoute({
   ...secured("logs:read"),
   request: { params: ProjectIdParams },
   responses: { 200: json(z.object({ hasLogs: z.boolean() }), "Has logs"), ...errorResponses },
+});
+
+export const exportLogsRoute = createRoute({
+  method: "post",
+  path: `${base}/export`,
+  tags,
+  summary: "Export the logs of a query as CSV (at most 10,000 rows), written in the background",
+  description: "Follow it with `GET /api/projects/{project_id}/exports/{id}/` and download it from `.../content/`.",
+  ...secured("logs:read"),
+  request: { params: ProjectIdParams, body: jsonBody(ExportBodySchema) },
+  responses: {
+    201: json(
+      z
+        .object({
+          id: z.string().uuid(),
+          export_format: z.literal("text/csv"),
+          created_at: z.string(),
+          has_content: z.boolean(),
+          filename: z.string(),
+        })
+        .openapi("LogsExportCreated"),
+      "Export queued",
+    ),
+    ...errorResponses,
+  },
 });

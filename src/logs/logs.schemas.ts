@@ -30,13 +30,15 @@ export const LogPropertyFilterSchema = z
       .nullish()
       .openapi({ description: "String, number, or array of them; omitted for is_set / is_not_set." }),
   })
+  .strict()
   .openapi("LogPropertyFilter");
 export type LogPropertyFilter = z.infer<typeof LogPropertyFilterSchema>;
 
 const GroupType = z.enum(["AND", "OR"]);
-const InnerGroupSchema = z.object({ type: GroupType, values: z.array(LogPropertyFilterSchema).max(100) });
+const InnerGroupSchema = z.object({ type: GroupType, values: z.array(LogPropertyFilterSchema).max(100) }).strict();
 const OuterGroupSchema = z
   .object({ type: GroupType, values: z.array(z.union([InnerGroupSchema, LogPropertyFilterSchema])).max(100) })
+  .strict()
   .openapi("LogPropertyGroupFilter");
 export type LogFilterGroup = LogPropertyFilter[] | z.infer<typeof OuterGroupSchema>;
 
@@ -52,6 +54,7 @@ export const DateRangeSchema = z
       .openapi({ example: "-1h", description: "ISO 8601 or relative (-30M, -1h, -7d, -1w, -1m, -1y; M = minutes, m = months)." }),
     date_to: z.string().nullish().openapi({ description: 'Same formats; omitted or null means "now".' }),
   })
+  .strict()
   .openapi("LogsDateRange");
 export type DateRange = z.infer<typeof DateRangeSchema>;
 
@@ -63,7 +66,7 @@ const filterFields = {
   filterGroup: FilterGroupSchema.optional(),
 };
 
-export const LogsFiltersSchema = z.object(filterFields);
+export const LogsFiltersSchema = z.object(filterFields).strict();
 export type LogsFilters = z.infer<typeof LogsFiltersSchema>;
 
 export const LogsQuerySchema = z
@@ -72,18 +75,21 @@ export const LogsQuerySchema = z
     orderBy: z.enum(["latest", "earliest"]).default("latest"),
     limit: z.number().int().min(1).max(1000).default(100),
     after: z.string().max(1000).optional().openapi({ description: "`nextCursor` of the previous page." }),
+    excludeAttributes: z.boolean().default(false).openapi({ description: "Answer empty attribute maps (smaller pages)." }),
   })
+  .strict()
   .openapi("LogsQuery");
 export type LogsQuery = z.infer<typeof LogsQuerySchema>;
 
-export const LogsQueryBodySchema = z.object({ query: LogsQuerySchema });
+export const LogsQueryBodySchema = z.object({ query: LogsQuerySchema }).strict();
 
 export const SparklineQuerySchema = z
   .object({ ...filterFields, sparklineBreakdownBy: z.enum(["severity", "service"]).default("severity") })
+  .strict()
   .openapi("LogsSparklineQuery");
-export const SparklineBodySchema = z.object({ query: SparklineQuerySchema });
+export const SparklineBodySchema = z.object({ query: SparklineQuerySchema }).strict();
 
-export const CountBodySchema = z.object({ query: LogsFiltersSchema.openapi("LogsCountQuery") });
+export const CountBodySchema = z.object({ query: LogsFiltersSchema.openapi("LogsCountQuery") }).strict();
 
 export const LogRowSchema = z
   .object({
@@ -160,7 +166,9 @@ export const ValuesParamsSchema = z.object({
   value: z.string().max(512).optional(),
 });
 
-export const ExportBodySchema = z.object({
-  query: LogsQuerySchema.omit({ limit: true, after: true }),
-  columns: z.array(z.string()).optional(),
-});
+export const ExportBodySchema = z
+  .object({
+    query: LogsQuerySchema.omit({ limit: true, after: true, excludeAttributes: true }),
+    columns: z.array(z.string()).max(20).optional().openapi({ description: "A subset of the CSV columns, in the order wanted." }),
+  })
+  .strict();

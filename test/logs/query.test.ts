@@ -148,6 +148,19 @@ describe("POST /api/projects/:id/logs/query/ validation", () => {
     expect(res.body).toMatchObject({ type: "validation_error", attr: expectedAttr });
   });
 
+  it("rejects unknown fields, at any depth", async () => {
+    const top = await queryLogs(t.key, t.projectId, { severity: ["error"] });
+    expect(top.body).toMatchObject({ type: "validation_error", attr: "query__severity" });
+    const nested = await queryLogs(t.key, t.projectId, { filterGroup: [{ ...attr("job", "is_set"), negate: true }] });
+    expect(nested.body).toMatchObject({ type: "validation_error", attr: "query__filterGroup__0__negate" });
+  });
+
+  it("excludeAttributes answers empty attribute maps", async () => {
+    const res = await queryLogs(t.key, t.projectId, { excludeAttributes: true, limit: 1 });
+    expect(res.body.results[0]).toMatchObject({ attributes: {}, resource_attributes: {} });
+    expect(res.body.results[0].body).toBe("heartbeat");
+  });
+
   it("requires the query object", async () => {
     const res = await call(`/api/projects/${t.projectId}/logs/query/`, { key: t.key, body: {} });
     expect(res.status).toBe(400);
