@@ -16,6 +16,12 @@ const HOUR_US = 3_600_000_000;
 const JSON_CHUNK_CHARS = 600_000;
 /** Longer attribute keys / values are stored on the record but not indexed for `attributes/` and `values/`. */
 const MAX_INDEXED_LENGTH = 256;
+/**
+ * Distinct values of one key indexed per ingestion request, the most frequent first. High-
+ * cardinality keys (ids, durations) would otherwise cost an index upsert per record; `values/`
+ * ranks by frequency anyway.
+ */
+export const MAX_INDEXED_VALUES_PER_KEY = 100;
 /** Rows read per page while regex filters are evaluated in the Worker. */
 const SCAN_PAGE = 1000;
 /** Candidate rows a regex query page, count or sparkline may read before it gives up. */
@@ -66,6 +72,22 @@ class TupleCounter {
   }
 }
 
+/** Value rows (`[type, key, hour, value, service, n]`) cut to the most frequent per type and key. */
+function mostFrequentPerKey(rows: (string | number)[][]): (string | number)[][] {
+  const byKey = new Map<string, (string | number)[][]>();
+  for (const row of rows) {
+    const group = `${row[0]}\u0000${row[1]}`;
+    const list = byKey.get(group);
+    if (list) list.push(row);
+    else byKey.set(group, [row]);
+  }
+  return [...byKey.values()].flatMap((list) =>
+    list.length <= MAX_INDEXED_VALUES_PER_KEY
+      ? list
+      : list.sort((a, b) => Number(b[5]) - Number(a[5])).slice(0, MAX_INDEXED_VALUES_PER_KEY),
+  );
+}
+
 /**
  * The statements that store one ingestion request: the records, their per-minute counters and
  * the attribute key/value index. Each statement binds one JSON array read back with `json_each`,
@@ -93,7 +115,10 @@ export function insertLogsStatements(db: Db, projectId: number, rows: LogRow[]):
     const hour = Math.floor(r.timestamp / HOUR_US);
     index("log", r.attributes, hour, r.serviceName, 1);
     let perHour = resources.get(r.resourceAttributes);
-    if (!perHour) resources.set(r.resourceAttributes, (perHour = new Map()));
+    if (!perHour) {
+      perHour = new Map();
+      resources.set(r.resourceAttributes, perHour);
+    }
     const slot = perHour.get(`${hour}\u0000${r.serviceName}`);
     if (slot) slot.n++;
     else perHour.set(`${hour}\u0000${r.serviceName}`, { hour, service: r.serviceName, n: 1 });
@@ -160,7 +185,7 @@ export function insertLogsStatements(db: Db, projectId: number, rows: LogRow[]):
         }),
     );
   }
-  for (const json of chunkByJsonSize(valueCounts.rows())) {
+  for (const json of chunkByJsonSize(mostFrequentPerKey(valueCounts.rows()))) {
     statements.push(
       db
         .insert(logAttributeValues)
