@@ -127,4 +127,5 @@ export async function activityPage<T>(
   return { next, previous, results: await serialize(rows) };
 }
 
-export const asActivityLog = (bookmark: number | null) => (rows: ActivityRowRecord[]) => rows.map((row) => serializeActivity(row, bookmark));
+export const asActivityLog = (bookmark: number | null) => (rows: ActivityRowRecord[]) =>
+  rows.map((row) => serializeActivity(row, bookmark));

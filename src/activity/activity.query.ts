@@ -16,7 +16,10 @@ import { SqlParams } from "./sql";
 // organizations) takes the top rows of each tenant and merges them, never sorting a whole tenant.
 
 /** One tenant's rows; `from`/`to` bound `created_at` per tenant (the SD Elements feed reads naive dates in each organization's zone). */
-export type Partition = ({ column: "team_id"; value: number } | { column: "organization_id"; value: string }) & { from?: number; to?: number };
+export type Partition = ({ column: "team_id"; value: number } | { column: "organization_id"; value: string }) & {
+  from?: number;
+  to?: number;
+};
 
 export interface ActivityFilters {
   startDate?: number;

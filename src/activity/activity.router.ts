@@ -129,7 +129,10 @@ export const activityRouter = createRouter()
     filters.scopes = query.scope ? [query.scope] : scopes;
     if (query.item_id) filters.itemIds = [query.item_id];
     const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
-    return c.json(await activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog(bookmark)), 200);
+    return c.json(
+      await activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog(bookmark)),
+      200,
+    );
   })
   .openapi(importantChanges, async (c) => {
     const { project } = await projectAccess(c, c.req.valid("param").project_id);
@@ -165,7 +168,10 @@ export const activityRouter = createRouter()
     const query = c.req.valid("query");
     const filters = toActivityFilters(withoutTeams(query));
     const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
-    return c.json(await activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog(bookmark)), 200);
+    return c.json(
+      await activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog(bookmark)),
+      200,
+    );
   })
   .openapi(availableFiltersProject, async (c) => {
     const { project } = await projectAccess(c, c.req.valid("param").project_id);

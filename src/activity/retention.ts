@@ -67,9 +67,7 @@ export async function purgeExpiredActivity(env: Env, now: number, budgetMs = 25_
   );
   const keys = await deleteInBatches(
     db
-      .prepare(
-        `DELETE FROM activity_ingest_keys WHERE key IN (SELECT key FROM activity_ingest_keys WHERE created_at <= ?1 LIMIT ${BATCH})`,
-      )
+      .prepare(`DELETE FROM activity_ingest_keys WHERE key IN (SELECT key FROM activity_ingest_keys WHERE created_at <= ?1 LIMIT ${BATCH})`)
       .bind(now - IDEMPOTENCY_WINDOW_MS),
     deadline,
   );
@@ -91,7 +89,9 @@ export async function runDailyActivityRetention(env: Env, now: number): Promise<
   if (last?.value === today) return null;
   const result = await purgeExpiredActivity(env, now);
   if (result.complete) {
-    await env.DB.prepare("INSERT INTO instance_settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+    await env.DB.prepare(
+      "INSERT INTO instance_settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
       .bind(LAST_RUN_KEY, today)
       .run();
   }

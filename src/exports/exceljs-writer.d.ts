@@ -16,3 +16,8 @@ declare module "node:stream" {
     once(event: "drain", listener: () => void): this;
   }
 }
+
+declare module "node:util" {
+  const util: { debuglog: (section: string) => ((...args: unknown[]) => void) & { enabled: boolean } };
+  export default util;
+}

@@ -1,9 +1,9 @@
-import { eq } from "drizzle-orm";
+import { and, eq, lt, or, sql } from "drizzle-orm";
 import { commitWithActivity, diffChanges, SYSTEM_ACTOR, type WriteContext } from "../activity/record";
 import { createDb } from "../db/client";
 import { exportJobs } from "../db/schema";
 import type { Env } from "../env";
-import { EXPORT_SCOPE } from "./exports.service";
+import { EXPORT_SCOPE, RUNNING_GRACE_MS } from "./exports.service";
 import type { ExportJob as ExportJobRow } from "./exports.types";
 import { EXPORT_KINDS, type ExportKind } from "./kinds";
 import { R2ChunkedWriter } from "./r2-chunked-writer";
@@ -53,13 +53,23 @@ async function finishJob(env: Env, job: ExportJobRow, values: Partial<ExportJobR
  */
 export async function runExport(env: Env, exportId: string): Promise<void> {
   const db = createDb(env.DB);
-  const [job] = await db.select().from(exportJobs).where(eq(exportJobs.id, exportId)).limit(1);
-  if (!job || job.status === "complete" || job.status === "failed") return;
   const startedAt = new Date();
-  await db
+  // Claim the job: a duplicate delivery, or a second consumer, finds it taken and does nothing.
+  // A job left `running` by a consumer that died can be claimed again after RUNNING_GRACE_MS.
+  const [job] = await db
     .update(exportJobs)
-    .set({ status: "running", startedAt, attempts: job.attempts + 1, rowsWritten: 0, exception: null })
-    .where(eq(exportJobs.id, job.id));
+    .set({ status: "running", startedAt, attempts: sql`${exportJobs.attempts} + 1`, rowsWritten: 0 })
+    .where(
+      and(
+        eq(exportJobs.id, exportId),
+        or(
+          eq(exportJobs.status, "pending"),
+          and(eq(exportJobs.status, "running"), lt(exportJobs.startedAt, new Date(startedAt.getTime() - RUNNING_GRACE_MS))),
+        ),
+      ),
+    )
+    .returning();
+  if (!job) return;
 
   const source = await EXPORT_KINDS[job.kind as ExportKind](env, job);
   const format = job.format as ExportFormat;
@@ -93,7 +103,7 @@ export async function runExport(env: Env, exportId: string): Promise<void> {
   }
   await finishJob(
     env,
-    { ...job, status: "running", startedAt },
+    job,
     { status: "complete", rowsWritten: written, totalRows: written, sizeBytes: sink.size, r2Key: sink.key, completedAt: new Date() },
     "exported",
   );

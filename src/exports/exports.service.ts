@@ -60,7 +60,7 @@ export async function startExport(ctx: WriteContext, request: ExportRequest, cre
 
 /** A job pending this long was never picked up (a lost send); a running one this long lost its consumer. */
 const PENDING_GRACE_MS = 5 * 60_000;
-const RUNNING_GRACE_MS = 30 * 60_000;
+export const RUNNING_GRACE_MS = 30 * 60_000;
 
 /** Cron: puts stalled export jobs back on the queue. Idempotent: the consumer skips finished jobs. */
 export async function requeueStalledExports(env: Env, now: number): Promise<number> {

@@ -1,3 +1,4 @@
+import "./quiet-streams";
 import { Writable } from "node:stream";
 import WorkbookWriter from "exceljs/lib/stream/xlsx/workbook-writer.js";
 import type { R2ChunkedWriter } from "./r2-chunked-writer";

@@ -1,8 +1,8 @@
 import type { Context } from "hono";
-import { MembershipLevel } from "../auth/levels";
-import type { AppBindings } from "../env";
 import type { ActivityRowRecord, Partition } from "../activity/activity.query";
 import { trigramQuery } from "../activity/activity.query";
+import { MembershipLevel } from "../auth/levels";
+import type { AppBindings } from "../env";
 import { iso } from "../lib/time";
 
 // The SD Elements activities feed (seed 004) over this service's activity log.
@@ -131,7 +131,9 @@ async function pageNames(db: D1Database, rows: ActivityRowRecord[]) {
       .bind(JSON.stringify(teamIds))
       .all<{ id: number; name: string }>(),
     db
-      .prepare("SELECT id, uuid FROM users WHERE uuid IN (SELECT value FROM json_each(?1)) OR CAST(id AS TEXT) IN (SELECT value FROM json_each(?1))")
+      .prepare(
+        "SELECT id, uuid FROM users WHERE uuid IN (SELECT value FROM json_each(?1)) OR CAST(id AS TEXT) IN (SELECT value FROM json_each(?1))",
+      )
       .bind(JSON.stringify(userItems))
       .all<{ id: number; uuid: string }>(),
   ]);
@@ -161,7 +163,10 @@ export async function serializeFeed(db: D1Database, rows: ActivityRowRecord[]) {
   return rows.map((row) => {
     const detail = row.detail ? (JSON.parse(row.detail) as { name?: unknown }) : null;
     const objectName = typeof detail?.name === "string" ? detail.name : (row.item_id ?? "");
-    const actor = row.user_id !== null && row.u_uuid !== null ? `${row.u_first_name ?? ""} ${row.u_last_name ?? ""}`.trim() || (row.u_email ?? "") : "System";
+    const actor =
+      row.user_id !== null && row.u_uuid !== null
+        ? `${row.u_first_name ?? ""} ${row.u_last_name ?? ""}`.trim() || (row.u_email ?? "")
+        : "System";
     const data: Record<string, unknown> = {
       business_unit: row.organization_id,
       business_unit_desc: names.orgNames.get(row.organization_id) ?? null,

@@ -50,7 +50,9 @@ export const sdeRouter = createRouter()
     if (q.name !== undefined) {
       const pairs = (await scopeActivityPairs(db, organizationIds)).filter((p) => activityName(p.scope, p.activity) === q.name);
       if (!pairs.length) return c.json({ next: null, previous: null, results: [] }, 200);
-      conditions.push((params) => `(${pairs.map((p) => `(a.scope = ${params.add(p.scope)} AND a.activity = ${params.add(p.activity)})`).join(" OR ")})`);
+      conditions.push(
+        (params) => `(${pairs.map((p) => `(a.scope = ${params.add(p.scope)} AND a.activity = ${params.add(p.activity)})`).join(" OR ")})`,
+      );
     }
     if (conditions.length) filters.extra = (params) => conditions.map((condition) => condition(params));
     return c.json(await activityPage(db, c.req.url, partitions, filters, q, (rows) => serializeFeed(db, rows)), 200);

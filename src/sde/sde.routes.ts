@@ -9,12 +9,18 @@ export const FeedQuery = PaginationQuery.omit({ ordering: true, follow: true }).
   actor: integer("Activities performed by this user id."),
   application: integer("Activities of this project (an application is a project here)."),
   application_desc: z.string().optional().openapi({ description: "Activities of the project with this name, also after it was deleted." }),
-  business_unit: z.string().optional().openapi({ description: "Activities of this organization (a business unit is an organization here)." }),
+  business_unit: z
+    .string()
+    .optional()
+    .openapi({ description: "Activities of this organization (a business unit is an organization here)." }),
   business_unit_desc: z.string().optional().openapi({ description: "Activities of the organization with this name." }),
   project: integer("Activities of this project."),
   project_desc: z.string().optional().openapi({ description: "Activities of the project with this name, also after it was deleted." }),
   user: integer("Activities whose object is this user (not performed by them)."),
-  date_from: z.string().optional().openapi({ description: "At or after; ISO 8601. A trailing Z means UTC, no offset means the organization's time zone." }),
+  date_from: z
+    .string()
+    .optional()
+    .openapi({ description: "At or after; ISO 8601. A trailing Z means UTC, no offset means the organization's time zone." }),
   date_to: z.string().optional().openapi({ description: "At or before; same rules as date_from." }),
   id: integer("The activity with this id."),
   name: z.string().optional().openapi({ description: "e.g. UpdatedFeatureFlagActivity." }),
