@@ -247,3 +247,22 @@ describe("access", () => {
     expect(res.body.results).toHaveLength(1);
   });
 });
+
+describe("OpenAPI", () => {
+  it("documents the ingestion endpoint and every logs route", async () => {
+    const doc = await call("/api/schema/");
+    const paths = Object.keys(doc.body.paths);
+    for (const path of ["query", "sparkline", "count", "attributes", "values", "has_logs", "export"]) {
+      expect(paths).toContain(`/api/projects/{project_id}/logs/${path}`);
+    }
+    const ingestion = doc.body.paths["/i/v1/logs"].post;
+    expect(Object.keys(ingestion.requestBody.content)).toEqual(["application/json", "application/x-protobuf"]);
+    expect(ingestion.security).toEqual([{ ProjectAPIToken: [] }]);
+    expect(doc.body.components.securitySchemes.ProjectAPIToken).toMatchObject({ type: "http", scheme: "bearer" });
+  });
+
+  it("accepts a trailing slash on the ingestion path", async () => {
+    const res = await call("/i/v1/logs/", { key: t.apiToken, body: {} });
+    expect(res.status).toBe(200);
+  });
+});
