@@ -40,7 +40,7 @@ it("serialises 50 simultaneous approvals by 3 approvers: exactly 2 accepted vote
   expect((await activityRows({ scope: "ChangeRequest", activity: "applied" })).filter((r) => r.item_id === id)).toHaveLength(1);
   expect((await activityRows({ scope: "ChangeRequest", activity: "approved" })).filter((r) => r.item_id === id)).toHaveLength(2);
   expect((await call(`/api/organizations/${owner.organizationId}/`, { key: owner.key })).body.name).toBe("Raced");
-});
+}, 60_000);
 
 it("creates one change request for simultaneous identical gated writes; the others answer change_request_pending", async () => {
   const responses = await Promise.all(
@@ -54,4 +54,4 @@ it("creates one change request for simultaneous identical gated writes; the othe
   expect(new Set(responses.map((r) => r.body.change_request_id)).size).toBe(1);
   const open = await call(`/api/projects/${owner.projectId}/change_requests/?state=pending`, { key: owner.key });
   expect(open.body.count).toBe(1);
-});
+}, 60_000);
