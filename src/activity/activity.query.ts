@@ -1,6 +1,6 @@
 import { validationError } from "../lib/errors";
 import { type DetailFilters, detailFilterConditions } from "./detail-filters";
-import { SqlParams } from "./sql";
+import { balanced, SqlParams } from "./sql";
 
 // The read side of the activity log in one place: the advanced filters, the list endpoints, the
 // exports and the SD Elements feed all compile to the queries below.
@@ -83,6 +83,7 @@ const COLUMNS = `a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_imp
 /** Above this many rows sharing the search's trigrams, walking the time index is cheaper than the candidates. */
 export const SEARCH_CANDIDATE_LIMIT = 5000;
 const MIN_TRIGRAM_SEARCH = 3;
+const MAX_TRIGRAMS = 24;
 
 /** ASCII-only lowering, matching SQLite's lower() that the query uses on the stored text. */
 const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
@@ -92,7 +93,10 @@ export function trigramQuery(text: string): string | null {
   const chars = [...asciiLower(text)];
   if (chars.length < MIN_TRIGRAM_SEARCH) return null;
   const trigrams = new Set<string>();
-  for (let i = 0; i + 3 <= chars.length; i++) trigrams.add(chars.slice(i, i + 3).join(""));
+  // Any subset of the trigrams finds a superset of the matches (the query re-checks the text), so a
+  // long text asks for an evenly spread sample.
+  const step = Math.max(1, Math.ceil((chars.length - 2) / MAX_TRIGRAMS));
+  for (let i = 0; i + 3 <= chars.length; i += step) trigrams.add(chars.slice(i, i + 3).join(""));
   return [...trigrams].map((t) => `"${t.replaceAll('"', '""')}"`).join(" AND ");
 }
 
@@ -111,7 +115,10 @@ function filterConditions(f: ActivityFilters, params: SqlParams): string[] {
   if (f.wasImpersonated !== undefined && f.wasImpersonated !== null) c.push(`a.was_impersonated = ${f.wasImpersonated ? 1 : 0}`);
   if (f.isSystem !== undefined && f.isSystem !== null) c.push(`a.is_system = ${f.isSystem ? 1 : 0}`);
   if (f.searchText) c.push(`instr(lower(a.detail), ${params.add(asciiLower(f.searchText))}) > 0`);
-  if (f.detailFilters) c.push(...detailFilterConditions(f.detailFilters, params));
+  if (f.detailFilters) {
+    const detail = detailFilterConditions(f.detailFilters);
+    if (detail.length) c.push(`(${balanced(detail, "AND")})`);
+  }
   if (f.extra) c.push(...f.extra(params));
   return c;
 }
@@ -123,7 +130,7 @@ function ipCondition(values: string[], params: SqlParams): string {
     .filter((v) => v.includes("*"))
     .map((v) => `a.ip_address LIKE ${params.add(v.replace(/[\\%_]/g, (m) => `\\${m}`).replaceAll("*", "%"))} ESCAPE '\\'`);
   if (exact.length) alternatives.unshift(params.in("a.ip_address", exact));
-  return `(${alternatives.join(" OR ")})`;
+  return `(${balanced(alternatives, "OR")})`;
 }
 
 // "rows": few candidate rows known up front (search candidates, SD Elements ids), looked up by rowid.
@@ -156,7 +163,10 @@ function partitionCondition(p: Partition, params: SqlParams): string {
 
 /** NOT INDEXED still looks rows up by rowid: the candidates drive the query, any tenant matches. */
 function rowsPlanConditions(plan: Extract<Plan, { kind: "rows" }>, partitions: Partition[], conditions: string[], params: SqlParams) {
-  const tenants = `(${partitions.map((p) => `(${partitionCondition(p, params)})`).join(" OR ")})`;
+  const tenants = `(${balanced(
+    partitions.map((p) => `(${partitionCondition(p, params)})`),
+    "OR",
+  )})`;
   const match = plan.match
     ? [`a.seq IN (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ${params.add(plan.match)})`]
     : [];
@@ -216,6 +226,14 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
   };
 }
 
+// D1 refuses statements over 100 KB; huge `in` lists or a hundred detail filters get a 400 first.
+const MAX_SQL_LENGTH = 90_000;
+
+function prepare(db: D1Database, sql: string, params: SqlParams): D1PreparedStatement {
+  if (sql.length > MAX_SQL_LENGTH) throw validationError("These filters are too large; narrow them down.");
+  return db.prepare(sql).bind(...params.values);
+}
+
 /** One page of rows, in the requested order. */
 export async function selectActivity(
   db: D1Database,
@@ -226,10 +244,7 @@ export async function selectActivity(
   if (!partitions.length) return [];
   const plan = await choosePlan(db, filters);
   const { sql, params } = buildSelect(plan, partitions, filters, page);
-  const { results } = await db
-    .prepare(sql)
-    .bind(...params.values)
-    .all<ActivityRowRecord>();
+  const { results } = await prepare(db, sql, params).all<ActivityRowRecord>();
   return results;
 }
 
@@ -249,10 +264,7 @@ export async function countActivity(db: D1Database, partitions: Partition[], fil
     );
     sql = branches.length === 1 ? branches[0]! : `SELECT sum(n) AS n FROM (${branches.join(" UNION ALL ")})`;
   }
-  const row = await db
-    .prepare(sql)
-    .bind(...params.values)
-    .first<{ n: number }>();
+  const row = await prepare(db, sql, params).first<{ n: number }>();
   return row?.n ?? 0;
 }
 

@@ -1,5 +1,4 @@
 import { validationError } from "../lib/errors";
-import type { SqlParams } from "./sql";
 
 // PostHog's detail_filters (posthog/api/advanced_activity_logs/filters.py): a JSON object mapping
 // a dotted path into `detail` (with `[]` for arrays) to {operation: exact|in|contains, value}.
@@ -82,52 +81,64 @@ function validateFilter(path: string, config: unknown) {
 
 const countArrays = (path: string) => path.split("[]").length - 1;
 
-/** SQL conditions (ANDed) for validated detail filters; entries whose value is null are skipped. */
-export function detailFilterConditions(filters: DetailFilters, params: SqlParams, column = "a.detail"): string[] {
+/**
+ * SQL conditions (ANDed) for validated detail filters; entries whose value is null are skipped.
+ * Paths and values are inlined as SQL literals (quotes doubled), so a hundred filters do not run
+ * into D1's 100 bound parameters.
+ */
+export function detailFilterConditions(filters: DetailFilters, column = "a.detail"): string[] {
   const conditions: string[] = [];
   for (const [path, { operation = "exact", value }] of Object.entries(filters)) {
     if (value === null || value === undefined) continue;
     if (!path.includes("[]")) {
-      conditions.push(valueCondition(column, jsonPath(path.split(".")), operation, value, params));
-    } else if (operation === "contains") {
-      conditions.push(containsCondition(column, jsonPath(path.split("[]")[0]!.split(".")), value, params));
+      conditions.push(valueCondition(column, pathLiteral(path.split(".")), operation, value));
+      continue;
+    }
+    const parts = path.split("[].");
+    if (operation === "contains" || parts.length < 2) {
+      conditions.push(containsCondition(column, pathLiteral(path.split("[]")[0]!.split(".")), value));
     } else {
-      const parts = path.split("[].");
-      if (parts.length < 2) {
-        conditions.push(containsCondition(column, jsonPath(path.split("[]")[0]!.split(".")), value, params));
-      } else {
-        const alternatives = indexedPaths(parts, countArrays(path)).map((segments) =>
-          valueCondition(column, jsonPath(segments), operation, value, params),
-        );
-        conditions.push(`(${alternatives.join(" OR ")})`);
-      }
+      conditions.push(arrayCondition(column, parts, countArrays(path), operation, value));
     }
   }
   return conditions;
 }
 
-/** Every concrete path of an array path, checking the first elements of each array (PostHog's expansion). */
-function indexedPaths(parts: string[], depth: number): string[][] {
-  const results: string[][] = [];
-  const walk = (indices: number[]) => {
-    if (indices.length === depth) {
-      const segments = parts[0]!.split(".");
-      indices.forEach((index, i) => {
-        segments.push(String(index));
-        if (i + 1 < parts.length) segments.push(...parts[i + 1]!.split("."));
-      });
-      results.push(segments);
-      return;
+/**
+ * An array path (`changes[].field`): true when the value matches in one of the first elements of
+ * each array (PostHog expands the path over indices 0..4). Each `[]` is a json_each over the
+ * array so far, and the element's path is built from the element keys.
+ */
+function arrayCondition(column: string, parts: string[], depth: number, operation: DetailOperation, value: unknown): string {
+  let path = pathLiteral(parts[0]!.split("."));
+  if (path === null) return "0";
+  const sources: string[] = [];
+  const bounds: string[] = [];
+  for (let k = 0; k < depth; k++) {
+    sources.push(`json_each(${column}, ${path}) AS e${k}`);
+    bounds.push(`e${k}.key < ${ARRAY_INDICES_CHECKED}`);
+    path = `${path} || '[' || e${k}.key || ']'`;
+    const rest = parts[k + 1];
+    if (rest !== undefined) {
+      const suffix = pathLiteral(rest.split("."), "");
+      if (suffix === null) return "0";
+      path = `${path} || ${suffix}`;
     }
-    for (let i = 0; i < ARRAY_INDICES_CHECKED; i++) walk([...indices, i]);
-  };
-  walk([]);
-  return results;
+  }
+  return `EXISTS (SELECT 1 FROM ${sources.join(", ")} WHERE ${bounds.join(" AND ")} AND ${valueCondition(column, path, operation, value)})`;
 }
 
-/** A SQLite JSON path; integer segments index arrays (as Django's key transforms do). Null when inexpressible. */
-function jsonPath(segments: string[]): string | null {
-  let path = "$";
+/** A SQL string literal. */
+export function sqlString(text: string): string {
+  if (text.includes("\0")) throw invalid("Detail filter values cannot contain NUL characters.");
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+const sqlNumber = (n: number) => (Number.isInteger(n) ? String(n) : n.toPrecision(17));
+
+/** A SQLite JSON path as a SQL literal; integer segments index arrays (as Django's key transforms do). Null when inexpressible. */
+function pathLiteral(segments: string[], root = "$"): string | null {
+  let path = root;
   for (const segment of segments) {
     if (/^-?\d+$/.test(segment)) {
       const index = Number(segment);
@@ -138,51 +149,43 @@ function jsonPath(segments: string[]): string | null {
       path += `."${segment}"`;
     }
   }
-  return path;
+  return sqlString(path);
 }
 
-function valueCondition(column: string, path: string | null, operation: DetailOperation, value: unknown, params: SqlParams): string {
+function valueCondition(column: string, path: string | null, operation: DetailOperation, value: unknown): string {
   if (path === null) return "0";
-  if (operation === "contains") return containsCondition(column, path, value, params);
+  if (operation === "contains") return containsCondition(column, path, value);
   const values = operation === "in" && Array.isArray(value) ? value : [value];
-  return typedEquality(column, path, values.flatMap(typeVariants), params);
+  return typedEquality(column, path, values.flatMap(typeVariants));
 }
 
 /** Type-insensitive equality: "5" matches 5 and 5.0, "true"/"1" match true (PostHog's variants). */
-function typedEquality(column: string, path: string, variants: unknown[], params: SqlParams): string {
-  const p = params.add(path);
+function typedEquality(column: string, path: string, variants: unknown[]): string {
   const strings = variants.filter((v): v is string => typeof v === "string");
   const numbers = variants.filter((v): v is number => typeof v === "number" && Number.isFinite(v));
   const objects = variants.filter((v) => typeof v === "object" && v !== null);
+  const extract = `json_extract(${column}, ${path})`;
   const branches: string[] = [];
-  if (strings.length) branches.push(`WHEN 'text' THEN json_extract(${column}, ${p}) IN (${strings.map((s) => params.add(s)).join(", ")})`);
+  if (strings.length) branches.push(`WHEN 'text' THEN ${extract} IN (${strings.map(sqlString).join(", ")})`);
   if (numbers.length) {
-    const list = numbers.map((n) => params.add(n)).join(", ");
-    branches.push(
-      `WHEN 'integer' THEN json_extract(${column}, ${p}) IN (${list})`,
-      `WHEN 'real' THEN json_extract(${column}, ${p}) IN (${list})`,
-    );
+    const list = numbers.map(sqlNumber).join(", ");
+    branches.push(`WHEN 'integer' THEN ${extract} IN (${list})`, `WHEN 'real' THEN ${extract} IN (${list})`);
   }
   if (variants.includes(true)) branches.push("WHEN 'true' THEN 1");
   if (variants.includes(false)) branches.push("WHEN 'false' THEN 1");
   if (objects.length) {
-    const list = objects.map((o) => `json(${params.add(JSON.stringify(o))})`).join(", ");
-    branches.push(
-      `WHEN 'object' THEN json_extract(${column}, ${p}) IN (${list})`,
-      `WHEN 'array' THEN json_extract(${column}, ${p}) IN (${list})`,
-    );
+    const list = objects.map((o) => `json(${sqlString(JSON.stringify(o))})`).join(", ");
+    branches.push(`WHEN 'object' THEN ${extract} IN (${list})`, `WHEN 'array' THEN ${extract} IN (${list})`);
   }
   if (!branches.length) return "0";
-  return `(CASE json_type(${column}, ${p}) ${branches.join(" ")} ELSE 0 END)`;
+  return `(CASE json_type(${column}, ${path}) ${branches.join(" ")} ELSE 0 END)`;
 }
 
 /** Case-insensitive substring of the value's text (JSON text for objects and arrays), like Django's icontains. */
-function containsCondition(column: string, path: string | null, value: unknown, params: SqlParams): string {
+function containsCondition(column: string, path: string | null, value: unknown): string {
   if (path === null) return "0";
-  const p = params.add(path);
-  const needle = params.add(String(value).toLowerCase());
-  const text = `CASE json_type(${column}, ${p}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(${column}, ${p}) AS TEXT) END`;
-  return `instr(lower(${text}), ${needle}) > 0`;
+  const text = `CASE json_type(${column}, ${path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(${column}, ${path}) AS TEXT) END`;
+  return `instr(lower(${text}), ${sqlString(String(value).toLowerCase())}) > 0`;
 }
 
 /** Python's str(float): integral floats keep a ".0". */

@@ -25,3 +25,13 @@ export class SqlParams {
     return `${column} IN (SELECT value FROM json_each(${this.add(JSON.stringify(values))}))`;
   }
 }
+
+/**
+ * `a OP b OP c ...` as a balanced tree of parenthesised halves: SQLite caps expression depth at
+ * 100, which a flat chain of 125 alternatives (or 100 detail filters) would exceed.
+ */
+export function balanced(terms: string[], op: "AND" | "OR"): string {
+  if (terms.length <= 2) return terms.length === 2 ? `${terms[0]} ${op} ${terms[1]}` : (terms[0] ?? (op === "AND" ? "1" : "0"));
+  const middle = Math.ceil(terms.length / 2);
+  return `(${balanced(terms.slice(0, middle), op)}) ${op} (${balanced(terms.slice(middle), op)})`;
+}

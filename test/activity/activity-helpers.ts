@@ -1,0 +1,47 @@
+import { call, type Tenant } from "../helpers";
+
+/** Records entries through the ingest endpoint; fails the test on anything but a 201. */
+export async function ingest(
+  tenant: Tenant,
+  entries: Record<string, unknown>[],
+  headers: Record<string, string> = {},
+  projectId = tenant.projectId,
+) {
+  const res = await call(`/api/projects/${projectId}/activity_log/`, { key: tenant.key, body: { entries }, headers });
+  if (res.status !== 201) throw new Error(`ingest failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as { count: number; ids: string[] };
+}
+
+export const flagChange = (field: string, before: unknown, after: unknown) => ({
+  type: "FeatureFlag",
+  action: "changed",
+  field,
+  before,
+  after,
+});
+
+/** Every page of a cursor-paginated list, following `next`. */
+export async function allPages(path: string, key: string) {
+  const rows: any[] = [];
+  let next: string | null = path;
+  let pages = 0;
+  while (next) {
+    const res = await call(next.replace(/^https?:\/\/[^/]+/, ""), { key });
+    if (res.status !== 200) throw new Error(`page failed: ${res.status} ${JSON.stringify(res.body)}`);
+    rows.push(...res.body.results);
+    next = res.body.next;
+    if (++pages > 100) throw new Error("too many pages");
+  }
+  return rows;
+}
+
+/** Polls an export until it is complete or failed. */
+export async function waitForExport(path: string, key: string) {
+  for (let i = 0; i < 200; i++) {
+    const res = await call(path, { key });
+    if (res.status !== 200) throw new Error(`export status failed: ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.body.status === "complete" || res.body.status === "failed") return res.body;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("export did not finish");
+}
