@@ -193,10 +193,12 @@ export async function ingestActivity(
   const users = await resolveUsers(c.env.DB, access.organization.id, body.entries, body.batch);
   const callerBasic: MemberUser = caller;
   const entries: ActivityEntry[] = [];
+  // Sorted so that rows of one batch, which share a created_at, order by id as they were given.
+  const ids = body.entries.map(() => uuidv7(now)).sort();
   const results = body.entries.map((input, index) => {
     const user = input.user === null ? null : (users[index] ?? (input.is_system ? null : callerBasic));
     const isSystem = (input.is_system ?? false) || user === null;
-    const id = uuidv7(now);
+    const id = ids[index]!;
     const createdAt = input.created_at ? toEpochMs(parseIsoDate(input.created_at)!) : now;
     const detail = (input.detail ?? {}) as ActivityDetail;
     const itemId = input.item_id === undefined || input.item_id === null ? null : String(input.item_id);
