@@ -33,12 +33,13 @@ async function orphanOrganizations(db: D1Database): Promise<string[]> {
   return results.map((r) => r.id);
 }
 
+/** Runs a `DELETE ... RETURNING` of at most BATCH rows until it deletes fewer (D1's `changes` also counts the search index's rows). */
 async function deleteInBatches(statement: D1PreparedStatement, deadline: number): Promise<{ deleted: number; complete: boolean }> {
   let deleted = 0;
   while (true) {
-    const result = await statement.run();
-    deleted += result.meta.changes;
-    if (result.meta.changes < BATCH) return { deleted, complete: true };
+    const { results } = await statement.all();
+    deleted += results.length;
+    if (results.length < BATCH) return { deleted, complete: true };
     if (Date.now() >= deadline) return { deleted, complete: false };
   }
 }
@@ -60,14 +61,17 @@ export async function purgeExpiredActivity(env: Env, now: number, budgetMs = 25_
              UNION ALL SELECT value, ?3 FROM json_each(?2)
            ) AS o
            JOIN activity_log AS a INDEXED BY activity_log_org_time ON a.organization_id = o.id AND a.created_at < ?1 - o.days * ${DAY_MS}
-           LIMIT ${BATCH})`,
+           LIMIT ${BATCH})
+         RETURNING 1`,
       )
       .bind(now, JSON.stringify(orphans), DEFAULT_RETENTION_DAYS),
     deadline,
   );
   const keys = await deleteInBatches(
     db
-      .prepare(`DELETE FROM activity_ingest_keys WHERE key IN (SELECT key FROM activity_ingest_keys WHERE created_at <= ?1 LIMIT ${BATCH})`)
+      .prepare(
+        `DELETE FROM activity_ingest_keys WHERE key IN (SELECT key FROM activity_ingest_keys WHERE created_at <= ?1 LIMIT ${BATCH}) RETURNING 1`,
+      )
       .bind(now - IDEMPOTENCY_WINDOW_MS),
     deadline,
   );

@@ -1,0 +1,139 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { purgeExpiredActivity, runDailyActivityRetention } from "../../src/activity/retention";
+import { call, signupFirstUser, type Tenant } from "../helpers";
+import { ingest } from "./activity-helpers";
+
+let owner: Tenant;
+let other: { organizationId: string; projectId: number };
+const DAY = 86_400_000;
+const daysAgo = (days: number) => new Date(Date.now() - days * DAY).toISOString();
+
+beforeAll(async () => {
+  owner = await signupFirstUser();
+  const org = await call("/api/organizations/", { key: owner.key, body: { name: "Short memory", activity_log_retention_days: 30 } });
+  other = { organizationId: org.body.id, projectId: org.body.projects[0].id };
+});
+
+const itemsOf = async (organizationId: string) =>
+  (
+    await env.DB.prepare("SELECT item_id FROM activity_log WHERE organization_id = ?1 AND item_id LIKE 'ret-%' ORDER BY item_id")
+      .bind(organizationId)
+      .all<{ item_id: string }>()
+  ).results.map((r) => r.item_id);
+
+describe("activity retention", () => {
+  it("deletes rows past each organization's window and keeps the rest", async () => {
+    await ingest(owner, [
+      { scope: "A", activity: "x", item_id: "ret-400d", created_at: daysAgo(400) },
+      { scope: "A", activity: "x", item_id: "ret-300d", created_at: daysAgo(300) },
+    ]);
+    await ingest(
+      owner,
+      [
+        { scope: "A", activity: "x", item_id: "ret-40d", created_at: daysAgo(40) },
+        { scope: "A", activity: "x", item_id: "ret-20d", created_at: daysAgo(20) },
+      ],
+      {},
+      other.projectId,
+    );
+    const search = await call(`/api/projects/${owner.projectId}/advanced_activity_logs/?search_text=ret-400`, { key: owner.key });
+    expect(search.body.results).toHaveLength(0);
+
+    const result = await purgeExpiredActivity(env, Date.now());
+    expect(result).toMatchObject({ deleted: 2, complete: true });
+    expect(await itemsOf(owner.organizationId)).toEqual(["ret-300d"]);
+    expect(await itemsOf(other.organizationId)).toEqual(["ret-20d"]);
+    // The search index follows the deletions.
+    const count = await env.DB.prepare("SELECT count(*) AS n FROM activity_log_search").first<{ n: number }>();
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM activity_log").first<{ n: number }>();
+    expect(count!.n).toBe(rows!.n);
+    // Idempotent: nothing more to do.
+    expect((await purgeExpiredActivity(env, Date.now())).deleted).toBe(0);
+  });
+
+  it("follows a retention change", async () => {
+    await call(`/api/organizations/${owner.organizationId}/`, {
+      key: owner.key,
+      method: "PATCH",
+      body: { activity_log_retention_days: 200 },
+    });
+    expect((await purgeExpiredActivity(env, Date.now())).deleted).toBe(1);
+    expect(await itemsOf(owner.organizationId)).toEqual([]);
+  });
+
+  it("deletes in batches until done, and stops when out of budget", async () => {
+    const entries = Array.from({ length: 1000 }, (_, i) => ({ scope: "B", activity: "x", item_id: `ret-b${i}`, created_at: daysAgo(500) }));
+    for (let i = 0; i < 6; i++) await ingest(owner, entries);
+    const cut = await purgeExpiredActivity(env, Date.now(), 0);
+    expect(cut).toMatchObject({ deleted: 5000, complete: false });
+    const rest = await purgeExpiredActivity(env, Date.now());
+    expect(rest).toMatchObject({ deleted: 1000, complete: true });
+  });
+
+  it("sweeps rows of deleted organizations after the default 365 days", async () => {
+    const gone = await call("/api/organizations/", { key: owner.key, body: { name: "Gone" } });
+    const projectId = gone.body.projects[0].id;
+    await ingest(
+      owner,
+      [
+        { scope: "C", activity: "x", item_id: "ret-gone-old", created_at: daysAgo(366) },
+        { scope: "C", activity: "x", item_id: "ret-gone-new", created_at: daysAgo(10) },
+      ],
+      {},
+      projectId,
+    );
+    expect((await call(`/api/organizations/${gone.body.id}/`, { key: owner.key, method: "DELETE" })).status).toBe(204);
+    await purgeExpiredActivity(env, Date.now());
+    expect(await itemsOf(gone.body.id)).toEqual(["ret-gone-new"]);
+  });
+
+  it("removes ingest idempotency keys after 24 hours", async () => {
+    await call(`/api/projects/${owner.projectId}/activity_log/`, {
+      key: owner.key,
+      body: { scope: "D", activity: "x" },
+      headers: { "Idempotency-Key": "k1" },
+    });
+    expect((await purgeExpiredActivity(env, Date.now())).idempotencyKeysDeleted).toBe(0);
+    expect((await purgeExpiredActivity(env, Date.now() + DAY + 1000)).idempotencyKeysDeleted).toBe(1);
+  });
+
+  it("runs from 03:00 UTC once per day", async () => {
+    // Yesterday (UTC): the database refuses to delete rows that are not expired by its own clock.
+    const day = Math.floor(Date.now() / DAY) * DAY - DAY;
+    expect(await runDailyActivityRetention(env, day + 2 * 3600_000)).toBeNull();
+    expect(await runDailyActivityRetention(env, day + 3 * 3600_000)).toMatchObject({ complete: true });
+    expect(await runDailyActivityRetention(env, day + 3 * 3600_000 + 60_000)).toBeNull();
+    expect(await runDailyActivityRetention(env, day + 23 * 3600_000)).toBeNull();
+    expect(await runDailyActivityRetention(env, day + 27 * 3600_000)).toMatchObject({ complete: true });
+  });
+});
+
+describe("append-only activity log", () => {
+  it("rejects any UPDATE of a row", async () => {
+    const { ids } = await ingest(owner, [{ scope: "E", activity: "x", item_id: "keep" }]);
+    await expect(env.DB.prepare("UPDATE activity_log SET activity = 'tampered' WHERE id = ?1").bind(ids[0]).run()).rejects.toThrow(
+      /append-only/,
+    );
+    const row = await env.DB.prepare("SELECT activity FROM activity_log WHERE id = ?1").bind(ids[0]).first<{ activity: string }>();
+    expect(row!.activity).toBe("x");
+  });
+
+  it("rejects deleting a row inside its retention window", async () => {
+    const { ids } = await ingest(owner, [{ scope: "E", activity: "x", item_id: "keep2", created_at: daysAgo(5) }]);
+    await expect(env.DB.prepare("DELETE FROM activity_log WHERE id = ?1").bind(ids[0]).run()).rejects.toThrow(/retention sweep/);
+    expect(await env.DB.prepare("SELECT 1 AS ok FROM activity_log WHERE id = ?1").bind(ids[0]).first()).not.toBeNull();
+  });
+
+  it("has no route that updates or deletes rows", async () => {
+    const { ids } = await ingest(owner, [{ scope: "E", activity: "x" }]);
+    for (const method of ["PATCH", "PUT", "DELETE"]) {
+      const res = await call(`/api/projects/${owner.projectId}/activity_log/${ids[0]}/`, {
+        key: owner.key,
+        method,
+        body: { activity: "y" },
+      });
+      expect([404, 405]).toContain(res.status);
+    }
+  });
+});
