@@ -20,6 +20,8 @@ export interface FeedTenant {
   /** Admins and owners see the organization-level rows too; members only their projects' rows. */
   wholeOrganization: boolean;
   projectIds: number[];
+  /** The key is limited to some projects: deleted projects stay out of reach. */
+  restricted: boolean;
 }
 
 /** What the caller may read: every organization they belong to, narrowed by the key's restrictions. */
@@ -41,20 +43,53 @@ export async function feedTenants(c: Context<AppBindings>): Promise<FeedTenant[]
         timezone: o.timezone,
         wholeOrganization: o.level >= MembershipLevel.admin && !scopedTeams?.length,
         projectIds,
+        restricted: Boolean(scopedTeams?.length),
       };
     });
 }
 
-/** Tenants as query partitions, with per-organization date bounds. */
+/**
+ * The organization each requested project belongs to, for projects of the caller's organizations:
+ * live projects from the tenants, deleted ones from their activity rows (a project's rows all carry
+ * its organization).
+ */
+export async function projectOrganizations(db: D1Database, tenants: FeedTenant[], projectIds: Set<number>): Promise<Map<number, string>> {
+  const owners = new Map<number, string>();
+  for (const t of tenants) for (const id of t.projectIds) if (projectIds.has(id)) owners.set(id, t.organizationId);
+  const organizations = new Set(tenants.filter((t) => !t.restricted).map((t) => t.organizationId));
+  const unknown = [...projectIds].filter((id) => !owners.has(id));
+  await Promise.all(
+    unknown.map(async (id) => {
+      const row = await db
+        .prepare("SELECT organization_id FROM activity_log INDEXED BY activity_log_team_time WHERE team_id = ?1 LIMIT 1")
+        .bind(id)
+        .first<{ organization_id: string }>();
+      if (row && organizations.has(row.organization_id) && !(await isLiveElsewhere(db, id))) owners.set(id, row.organization_id);
+    }),
+  );
+  return owners;
+}
+
+/** A live project the caller cannot see (a key restricted to other projects) stays hidden. */
+async function isLiveElsewhere(db: D1Database, projectId: number): Promise<boolean> {
+  return (await db.prepare("SELECT 1 AS live FROM projects WHERE id = ?1").bind(projectId).first()) !== null;
+}
+
+/** Tenants as query partitions, with per-organization date bounds; `projects` narrows to those projects. */
 export function feedPartitions(
   tenants: FeedTenant[],
-  projects: Set<number> | null,
+  projects: Map<number, string> | null,
   bounds: (timezone: string) => { from?: number; to?: number },
 ): Partition[] {
   return tenants.flatMap((t): Partition[] => {
     const range = bounds(t.timezone);
-    if (t.wholeOrganization && !projects) return [{ column: "organization_id", value: t.organizationId, ...range }];
-    return t.projectIds.filter((id) => !projects || projects.has(id)).map((id): Partition => ({ column: "team_id", value: id, ...range }));
+    if (!projects) {
+      if (t.wholeOrganization) return [{ column: "organization_id", value: t.organizationId, ...range }];
+      return t.projectIds.map((id): Partition => ({ column: "team_id", value: id, ...range }));
+    }
+    return [...projects]
+      .filter(([, organizationId]) => organizationId === t.organizationId)
+      .map(([id]): Partition => ({ column: "team_id", value: id, ...range }));
   });
 }
 

@@ -5,7 +5,7 @@ import { scopeActivityPairs } from "../activity/facets";
 import type { SqlParams } from "../activity/sql";
 import { notFound, validationError } from "../lib/errors";
 import { createRouter } from "../lib/router";
-import { activityName, feedPartitions, feedTenants, projectIdsNamed, serializeFeed, userReference } from "./sde.feed";
+import { activityName, feedPartitions, feedTenants, projectIdsNamed, projectOrganizations, serializeFeed, userReference } from "./sde.feed";
 import { getFeedActivity, listFeed } from "./sde.routes";
 
 function dateParam(value: string | undefined, attr: string) {
@@ -34,7 +34,8 @@ export const sdeRouter = createRouter()
 
     const from = dateParam(q.date_from, "date_from");
     const to = dateParam(q.date_to, "date_to");
-    const partitions = feedPartitions(tenants, projects, (timezone) => ({
+    const owners = projects ? await projectOrganizations(db, tenants, projects) : null;
+    const partitions = feedPartitions(tenants, owners, (timezone) => ({
       from: from && toEpochMs(from, timezone),
       to: to && toEpochMs(to, timezone),
     }));
