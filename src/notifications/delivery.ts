@@ -1,4 +1,5 @@
 import { eq, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import { SYSTEM_ACTOR, type WriteContext } from "../activity/record";
 import { createDb, type Db } from "../db/client";
 import { notificationDeliveries, notificationDeliveryAttempts, notificationDestinations } from "../db/schema";
@@ -19,6 +20,7 @@ const THROTTLE_STATUSES = new Set([429, 502, 503, 504]);
 export const FAILING_DAYS_BEFORE_DISABLE = 5;
 const DAY_MS = 86_400_000;
 const STORED_RESPONSE_CHARS = 1000;
+const LAST_SUCCESS_RESOLUTION_MS = 60_000;
 
 export type DeliveryMessage = { kind: "delivery"; deliveryId: string; generation: number };
 
@@ -89,16 +91,31 @@ export function systemWriteContext(env: Env, db: Db): WriteContext & { settle():
 
 type Row = { delivery: typeof notificationDeliveries.$inferSelect; destination: Destination | null };
 
-/** Per-destination state shared by the messages of one batch. */
+/** A destination's state across the messages of one batch: its failure clock and whether it is off. */
 interface DestinationState {
+  destination: Destination;
   disabled: boolean;
+  disableReason: string | null;
   failingSince: Date | null;
+  succeededAt: Date | null;
+  sent: boolean;
 }
+
+/** What the send of one message decided; the writes of a whole batch go to D1 together. */
+interface Decision {
+  message: Message<DeliveryMessage>;
+  statements: BatchItem<"sqlite">[];
+  retryDelay: number | null;
+}
+
+/** Concurrent sends to one webhook within a batch; Slack gets one at a time (about 1 message/s per webhook). */
+const WEBHOOK_LANES = 4;
 
 /**
  * Sends each delivery message once and acks or retries it on its own: one receiver's failure never
- * holds back another's messages. Messages for the same destination go one after another (Slack
- * allows about one message per second per webhook); different destinations are sent in parallel.
+ * holds back another's messages. Different destinations are sent in parallel; one destination gets
+ * at most WEBHOOK_LANES concurrent requests (Slack: one after another).
+ * The attempts, delivery states and failure clocks of the batch are then written in one D1 batch.
  */
 export async function deliverMessages(messages: Message<DeliveryMessage>[], env: Env): Promise<void> {
   if (!messages.length) return;
@@ -115,75 +132,142 @@ export async function deliverMessages(messages: Message<DeliveryMessage>[], env:
     const key = byId.get(message.body.deliveryId)?.delivery.destinationId ?? "";
     groups.set(key, [...(groups.get(key) ?? []), message]);
   }
-  const ctx = systemWriteContext(env, db);
   const states = new Map<string, DestinationState>();
   const handled = new Set<string>();
+  const decisions: Decision[] = [];
   await Promise.all(
-    [...groups.values()].map(async (group) => {
-      for (const message of group) {
+    [...groups.values()].map((group) => {
+      const type = byId.get(group[0]!.body.deliveryId)?.destination?.type;
+      return inLanes(group, type === "webhook" ? WEBHOOK_LANES : 1, async (message) => {
         try {
-          await deliverOne(ctx, message, byId.get(message.body.deliveryId), states, handled);
+          decisions.push(await decide(env, db, message, byId.get(message.body.deliveryId), states, handled));
         } catch (error) {
           console.error("delivery failed unexpectedly", message.body.deliveryId, error);
           message.retry({ delaySeconds: backoffSeconds(message.attempts) });
         }
-      }
+      });
     }),
   );
+
+  const [first, ...rest] = [...decisions.flatMap((d) => d.statements), ...clockStatements(db, states.values())];
+  try {
+    if (first) await db.batch([first, ...rest]);
+  } catch (error) {
+    // The delivery log must not say less than what happened: send again (receivers dedupe on webhook-id).
+    console.error("delivery outcomes not recorded; retrying the batch", error);
+    for (const { message } of decisions) message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+    return;
+  }
+  const ctx = systemWriteContext(env, db);
+  for (const state of states.values()) {
+    if (state.disableReason) await disableDestination(ctx, state.destination, state.disableReason);
+  }
   await ctx.settle();
+  for (const { message, retryDelay } of decisions) {
+    // After the last attempt a retry hands the message to the dead-letter queue, whose consumer marks it failed.
+    if (retryDelay === null) message.ack();
+    else message.retry({ delaySeconds: retryDelay });
+  }
 }
 
-async function deliverOne(
-  ctx: WriteContext,
+/** Runs `fn` over `items` with at most `lanes` at a time, in order within each lane. */
+async function inLanes<T>(items: T[], lanes: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(lanes, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+/** Each destination's failure clock after the batch: a success resets it, a failure starts it if it is not running. */
+function clockStatements(db: Db, states: Iterable<DestinationState>): BatchItem<"sqlite">[] {
+  const statements: BatchItem<"sqlite">[] = [];
+  for (const state of states) {
+    if (!state.sent) continue;
+    const where = eq(notificationDestinations.id, state.destination.id);
+    if (state.succeededAt) {
+      const { failingSince, lastSuccessAt } = state.destination;
+      // A healthy destination's row is rewritten at most once a minute, not once per batch.
+      if (
+        !failingSince &&
+        !state.failingSince &&
+        lastSuccessAt &&
+        state.succeededAt.getTime() - lastSuccessAt.getTime() < LAST_SUCCESS_RESOLUTION_MS
+      )
+        continue;
+      statements.push(
+        db.update(notificationDestinations).set({ failingSince: state.failingSince, lastSuccessAt: state.succeededAt }).where(where),
+      );
+    } else if (state.failingSince) {
+      const since = state.failingSince.getTime();
+      statements.push(
+        db
+          .update(notificationDestinations)
+          .set({ failingSince: sql`coalesce(${notificationDestinations.failingSince}, ${since})` })
+          .where(where),
+      );
+    }
+  }
+  return statements;
+}
+
+async function decide(
+  env: Env,
+  db: Db,
   message: Message<DeliveryMessage>,
   row: Row | undefined,
   states: Map<string, DestinationState>,
   handled: Set<string>,
-): Promise<void> {
-  const { db } = ctx;
+): Promise<Decision> {
   // Gone, superseded by a redeliver, already delivered, or a duplicate copy in this batch.
   if (!row || row.delivery.generation !== message.body.generation || row.delivery.status === "succeeded" || handled.has(row.delivery.id)) {
-    message.ack();
-    return;
+    return { message, statements: [], retryDelay: null };
   }
   handled.add(row.delivery.id);
   const { delivery, destination } = row;
-  const state = destination
-    ? (states.get(destination.id) ?? { disabled: !destination.enabled, failingSince: destination.failingSince })
-    : { disabled: true, failingSince: null };
-  if (destination) states.set(destination.id, state);
+  const state = destination ? (states.get(destination.id) ?? newState(destination)) : null;
+  if (destination && state) states.set(destination.id, state);
   const now = new Date();
-  if (!destination || state.disabled) {
-    await db
+  if (!state || state.disabled) {
+    const failed = db
       .update(notificationDeliveries)
       .set({ status: "failed", lastError: "the destination is disabled", nextRetryAt: null, updatedAt: now })
       .where(eq(notificationDeliveries.id, delivery.id));
-    message.ack();
-    return;
+    return { message, statements: [failed], retryDelay: null };
   }
 
   // Checked again at send time: the rules or ALLOW_LOOPBACK_DESTINATIONS may differ from when it was saved.
-  const refusal = urlRefusal(destination.url, allowLoopback(ctx.env));
+  const refusal = urlRefusal(state.destination.url, allowLoopback(env));
   const result: SendResult = refusal
     ? { status: null, body: "", retryAfter: null, durationMs: 0, error: `URL refused: ${refusal}` }
-    : await postToDestination(destination, delivery.id, delivery.body);
+    : await postToDestination(state.destination, delivery.id, delivery.body);
   const outcome: Outcome = refusal
     ? { kind: "disable", reason: `URL refused: ${refusal}` }
-    : classify(destination.type, result, message.attempts);
+    : classify(state.destination.type, result, message.attempts);
   const succeeded = outcome.kind === "succeeded";
-  const failingSince = succeeded ? null : (state.failingSince ?? now);
+  state.sent = true;
+  if (succeeded) {
+    state.failingSince = null;
+    state.succeededAt = now;
+  } else {
+    state.failingSince ??= now;
+  }
   const disableReason =
     outcome.kind === "disable"
       ? outcome.reason
-      : failingSince && now.getTime() - failingSince.getTime() >= FAILING_DAYS_BEFORE_DISABLE * DAY_MS
+      : state.failingSince && now.getTime() - state.failingSince.getTime() >= FAILING_DAYS_BEFORE_DISABLE * DAY_MS
         ? `every delivery failed for ${FAILING_DAYS_BEFORE_DISABLE} days`
         : null;
+  if (disableReason) {
+    state.disabled = true;
+    state.disableReason = disableReason;
+  }
   const status = succeeded ? "succeeded" : disableReason ? "failed" : "retrying";
-  const retryDelay = outcome.kind === "retry" ? outcome.delaySeconds : 0;
-  const nextRetryAt = status === "retrying" && message.attempts < MAX_ATTEMPTS ? new Date(now.getTime() + retryDelay * 1000) : null;
+  const retryDelay = status === "retrying" && outcome.kind === "retry" ? outcome.delaySeconds : null;
+  const nextRetryAt = retryDelay !== null && message.attempts < MAX_ATTEMPTS ? new Date(now.getTime() + retryDelay * 1000) : null;
   const error = result.error ?? (succeeded ? null : `HTTP ${result.status}`);
-
-  await db.batch([
+  const statements: BatchItem<"sqlite">[] = [
     db.insert(notificationDeliveryAttempts).values({
       id: uuidv7(),
       deliveryId: delivery.id,
@@ -207,27 +291,19 @@ async function deliverOne(
         updatedAt: now,
       })
       .where(eq(notificationDeliveries.id, delivery.id)),
-    db
-      .update(notificationDestinations)
-      .set(
-        succeeded
-          ? { failingSince: null, lastSuccessAt: now }
-          : { failingSince: sql`coalesce(${notificationDestinations.failingSince}, ${now.getTime()})` },
-      )
-      .where(eq(notificationDestinations.id, destination.id)),
-  ]);
-  state.failingSince = failingSince;
+  ];
+  return { message, statements, retryDelay };
+}
 
-  if (disableReason) {
-    state.disabled = true;
-    await disableDestination(ctx, destination, disableReason);
-    message.ack();
-  } else if (succeeded) {
-    message.ack();
-  } else {
-    // After the last attempt this hands the message to the dead-letter queue, whose consumer marks it failed.
-    message.retry({ delaySeconds: retryDelay });
-  }
+function newState(destination: Destination): DestinationState {
+  return {
+    destination,
+    disabled: !destination.enabled,
+    disableReason: null,
+    failingSince: destination.failingSince,
+    succeededAt: null,
+    sent: false,
+  };
 }
 
 /** Dead-letter consumer: deliveries whose attempts ran out become `failed`. */
