@@ -71,7 +71,9 @@ export async function runExport(env: Env, exportId: string): Promise<void> {
     .returning();
   if (!job) return;
 
-  const source = await EXPORT_KINDS[job.kind as ExportKind](env, job);
+  const producer = EXPORT_KINDS[job.kind as ExportKind] as (typeof EXPORT_KINDS)[ExportKind] | undefined;
+  if (!producer) throw new ExportRefused(`Unknown export kind "${job.kind}".`);
+  const source = await producer(env, job);
   const format = job.format as ExportFormat;
   const total = await source.count();
   if (format === "xlsx" && total > XLSX_MAX_ROWS) {

@@ -26,7 +26,7 @@ export async function allPages(path: string, key: string) {
   let next: string | null = path;
   let pages = 0;
   while (next) {
-    const res = await call(next.replace(/^https?:\/\/[^/]+/, ""), { key });
+    const res: { status: number; body: any } = await call(next.replace(/^https?:\/\/[^/]+/, ""), { key });
     if (res.status !== 200) throw new Error(`page failed: ${res.status} ${JSON.stringify(res.body)}`);
     rows.push(...res.body.results);
     next = res.body.next;
