@@ -43,7 +43,7 @@ export const app = new OpenAPIHono<AppBindings>({
 app.use("*", async (c, next) => {
   const started = Date.now();
   await next();
-  c.res.headers.set("Server-Timing", `app;dur=${Date.now() - started}`);
+  c.res.headers.append("Server-Timing", `app;dur=${Date.now() - started}`);
 });
 
 app.get("/healthz", (c) => c.json({ ok: true }));
