@@ -1,12 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
-import { and, desc, eq, lt, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { createDb } from "../db/client";
-import { logsAlertEvents, logsAlerts } from "../db/schema";
+import { logsAlerts } from "../db/schema";
 import type { Env } from "../env";
 import { iso } from "../lib/time";
-import { countLogs } from "../logs/logs.queries";
-import { type NotificationEvent, publishEvents } from "../notifications/events";
-import { type AlertRow, ceilMinute, filtersOf, MINUTE_MS, machineOf, rulesOf, uuidFromKey } from "./alerts.queries";
+import type { NotificationEvent } from "../notifications/events";
+import { type AlertRow, ceilMinute, MINUTE_MS, machineOf, rulesOf, uuidFromKey } from "./alerts.queries";
+import { type CheckWrite, commitChecks, type Reschedule } from "./check-writes";
 import {
   type AlertMachine,
   type AlertNotification,
@@ -17,27 +17,30 @@ import {
   isEvaluable,
 } from "./state-machine";
 
-/** Counts the logs an alert watches in `[fromMs, toMs)`. */
-export type AlertCounter = (env: Env, alert: AlertRow, fromMs: number, toMs: number) => Promise<number>;
-
-export const countAlertLogs: AlertCounter = (env, alert, fromMs, toMs) =>
-  countLogs(createDb(env.DB), alert.teamId, filtersOf(alert), fromMs, toMs);
-
 export interface CheckRequest {
   /** End of the window to evaluate (a minute boundary); also the check's idempotency key. */
   windowEnd: number;
   /** The alert as the cron read it from D1. */
   alert: AlertRow;
+  /** The window's count (or the query's failure), from the logs query layer. */
+  outcome: CheckOutcome;
+  queryDurationMs: number | null;
 }
 
 export type CheckResult =
-  | { status: "checked"; state: AlertState; notification: AlertNotification | null; published: boolean }
+  | {
+      status: "checked";
+      state: AlertState;
+      notification: AlertNotification | null;
+      /** For the caller to commit: checks whose D1 write has not landed yet, then this one. */
+      writes: CheckWrite[];
+    }
   /** Already evaluated this window (or a later one). */
   | { status: "duplicate" }
   /** A person changed the alert since the cron read it; the next tick evaluates the new version. */
   | { status: "stale" }
   /** Not evaluated: broken, or still snoozed. */
-  | { status: "skipped"; reason: string };
+  | { status: "skipped"; reason: string; writes: CheckWrite[]; reschedule: Reschedule };
 
 const PUBLISHED: Partial<Record<AlertNotification, NotificationEvent["type"]>> = {
   firing: "logs_alert_firing",
@@ -45,7 +48,8 @@ const PUBLISHED: Partial<Record<AlertNotification, NotificationEvent["type"]>> =
   broken: "logs_alert_broken",
 };
 
-const OUTBOX_RETRY_MS = 30_000;
+/** A notifying check not confirmed in D1 by then is written and published by the object's alarm. */
+const UNCONFIRMED_GRACE_MS = 10 * MINUTE_MS;
 
 interface MachineRow {
   [key: string]: SqlStorageValue;
@@ -58,15 +62,14 @@ interface MachineRow {
 
 /**
  * One per logs alert (named by the alert id). It serialises the alert's checks, runs the state
- * machine over its recent history, mirrors the outcome to D1 and publishes transitions. The window
- * end keys every check: a repeated tick or a retried call for a window already evaluated is a no-op.
+ * machine over its recent history and hands back what D1 must record; the window end keys every
+ * check, so a repeated tick or a retried call for a window already evaluated is a no-op.
  *
- * Storage: `machine` (one row: the state as of the last check and the D1 `version` it belongs to),
- * `checks` (the last HISTORY_LENGTH outcomes) and `outbox` (notifications not yet on the queue).
+ * Storage: `machine` (one row: the state after the last check and the D1 `version` it belongs to),
+ * `checks` (the last HISTORY_LENGTH outcomes) and `unconfirmed` (checks whose D1 write has not been
+ * seen yet: replayed with the next check, or by the alarm, until the D1 row shows them).
  */
 export class LogsAlertObject extends DurableObject<Env> {
-  /** Where counts come from; tests substitute controlled counts. */
-  counter: AlertCounter = countAlertLogs;
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -78,7 +81,7 @@ export class LogsAlertObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS checks (
         window_end INTEGER PRIMARY KEY, version INTEGER NOT NULL, count INTEGER, breached INTEGER,
         error TEXT, state_after TEXT NOT NULL, notification TEXT);
-      CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, event TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS unconfirmed (window_end INTEGER PRIMARY KEY, write TEXT NOT NULL);
     `);
   }
 
@@ -87,12 +90,25 @@ export class LogsAlertObject extends DurableObject<Env> {
     return this.serialized(() => this.runCheck(request));
   }
 
+  /** Commits notifying checks the cron never confirmed (it failed between this object and D1). */
   override async alarm(): Promise<void> {
-    await this.serialized(() => this.flushOutbox(true));
+    await this.serialized(async () => {
+      const pending = this.unconfirmed();
+      const [first] = pending;
+      if (!first) return;
+      const [row] = await createDb(this.env.DB)
+        .select({ lastCheckedAt: logsAlerts.lastCheckedAt })
+        .from(logsAlerts)
+        .where(eq(logsAlerts.id, first.alertId));
+      // A deleted alert has nothing left to write.
+      const landed = row ? (row.lastCheckedAt?.getTime() ?? 0) : Number.POSITIVE_INFINITY;
+      const missing = pending.filter((w) => w.windowEnd > landed);
+      if (missing.length) await commitChecks(this.env, missing);
+      this.ctx.storage.sql.exec("DELETE FROM unconfirmed");
+    });
   }
 
-  // Awaiting D1 lets other calls interleave (only storage calls hold the input gate), so checks
-  // of the same alert queue behind each other here.
+  // Checks of one alert must not interleave (crypto.subtle is async), so they queue here.
   private serialized<T>(run: () => Promise<T>): Promise<T> {
     const result = this.tail.then(run);
     this.tail = result.catch(() => undefined);
@@ -114,175 +130,14 @@ export class LogsAlertObject extends DurableObject<Env> {
       .map((r) => r.breached === 1);
   }
 
-  private async runCheck({ windowEnd, alert }: CheckRequest): Promise<CheckResult> {
-    await this.flushOutbox(false);
-    let stored = this.loadMachine();
-    if (stored && alert.version < stored.version) return { status: "stale" };
-    const lastDone = Math.max(stored?.last_window_end ?? 0, alert.lastCheckedAt?.getTime() ?? 0);
-    if (windowEnd <= lastDone) return { status: "duplicate" };
-    // The D1 row wins when a person moved it to a new version, or when it recorded a check this
-    // object has no trace of (its storage write did not survive): that row is the latest truth.
-    if (!stored || alert.version > stored.version || (alert.lastCheckedAt?.getTime() ?? 0) > (stored.last_window_end ?? 0)) {
-      stored = this.adopt(alert);
-    }
-    const machine: AlertMachine = {
-      state: stored.state,
-      consecutiveFailures: stored.consecutive_failures,
-      lastNotifiedAt: stored.last_notified_at,
-      recentBreaches: this.recentBreaches(stored.version),
-    };
-    const rules = rulesOf(alert);
-    const db = createDb(this.env.DB);
-
-    if (!isEvaluable(machine, rules, windowEnd)) {
-      await db
-        .update(logsAlerts)
-        .set({ nextCheckAt: nextCheck(machine.state, alert, windowEnd) })
-        .where(and(eq(logsAlerts.id, alert.id), eq(logsAlerts.version, stored.version)));
-      return { status: "skipped", reason: machine.state };
-    }
-
-    const windowStart = windowEnd - alert.windowMinutes * MINUTE_MS;
-    const started = Date.now();
-    let outcome: CheckOutcome;
-    try {
-      outcome = { ok: true, count: await this.counter(this.env, alert, windowStart, windowEnd) };
-    } catch (error) {
-      outcome = { ok: false, error: error instanceof Error ? error.message : String(error) };
-    }
-    const queryDurationMs = Date.now() - started;
-    const result = evaluate(rules, machine, outcome, windowEnd);
-    const next = result.machine;
-    const eventType = result.notification ? PUBLISHED[result.notification] : undefined;
-    const eventId = await uuidFromKey(`logs_alert:${alert.id}:${windowEnd}`);
-    const errorMessage = outcome.ok ? null : outcome.error.slice(0, 1000);
-    const routine = outcome.ok && next.state === machine.state && !result.notification;
-
-    const [update] = await db.batch([
-      db
-        .update(logsAlerts)
-        .set({
-          state: next.state,
-          consecutiveFailures: next.consecutiveFailures,
-          lastNotifiedAt: next.lastNotifiedAt === null ? null : new Date(next.lastNotifiedAt),
-          lastCheckedAt: new Date(windowEnd),
-          lastErrorMessage: errorMessage,
-          nextCheckAt: nextCheck(next.state, alert, windowEnd),
-        })
-        .where(and(eq(logsAlerts.id, alert.id), eq(logsAlerts.version, stored.version))),
-      // Only while the row is still at the evaluated version: a raced edit or a delete drops the check whole.
-      db
-        .insert(logsAlertEvents)
-        .select(
-          db
-            .select({
-              id: sql`${eventId}`.as("id"),
-              alertId: logsAlerts.id,
-              kind: sql`'check'`.as("kind"),
-              resultCount: sql`${outcome.ok ? outcome.count : null}`.as("result_count"),
-              thresholdBreached: sql`${result.breached === null ? null : Number(result.breached)}`.as("threshold_breached"),
-              stateBefore: sql`${machine.state}`.as("state_before"),
-              stateAfter: sql`${next.state}`.as("state_after"),
-              errorMessage: sql`${errorMessage}`.as("error_message"),
-              queryDurationMs: sql`${queryDurationMs}`.as("query_duration_ms"),
-              notification: sql`${result.notification}`.as("notification"),
-              windowStart: sql`${windowStart}`.as("window_start"),
-              windowEnd: sql`${windowEnd}`.as("window_end"),
-              routine: sql`${Number(routine)}`.as("routine"),
-              createdAt: sql`${Date.now()}`.as("created_at"),
-            })
-            .from(logsAlerts)
-            .where(and(eq(logsAlerts.id, alert.id), eq(logsAlerts.version, stored.version))),
-        )
-        .onConflictDoNothing(),
-      // Checks that changed nothing are kept only as the latest ten per alert.
-      db
-        .delete(logsAlertEvents)
-        .where(
-          and(
-            eq(logsAlertEvents.alertId, alert.id),
-            eq(logsAlertEvents.routine, true),
-            lt(
-              logsAlertEvents.windowEnd,
-              db
-                .select({ windowEnd: logsAlertEvents.windowEnd })
-                .from(logsAlertEvents)
-                .where(and(eq(logsAlertEvents.alertId, alert.id), eq(logsAlertEvents.routine, true)))
-                .orderBy(desc(logsAlertEvents.windowEnd))
-                .limit(1)
-                .offset(HISTORY_LENGTH - 1),
-            ),
-          ),
-        ),
-    ]);
-    if (((update as D1Result).meta?.changes ?? 0) === 0) return { status: "stale" };
-
-    const event: NotificationEvent | null = eventType
-      ? {
-          id: await uuidFromKey(`logs_alert:${alert.id}:${windowEnd}:${eventType}`),
-          type: eventType,
-          organizationId: alert.organizationId,
-          teamId: alert.teamId,
-          alertId: alert.id,
-          occurredAt: iso(windowEnd) as string,
-          data: {
-            alert: { id: alert.id, name: alert.name, project_id: alert.teamId },
-            state: next.state,
-            previous_state: machine.state,
-            result_count: outcome.ok ? outcome.count : null,
-            threshold_count: alert.thresholdCount,
-            threshold_operator: alert.thresholdOperator,
-            window_minutes: alert.windowMinutes,
-            window_start: iso(windowStart),
-            window_end: iso(windowEnd),
-            evaluated_at: iso(windowEnd),
-            reason: result.reason,
-            ...(errorMessage ? { error_message: errorMessage } : {}),
-          },
-        }
-      : null;
-    const storage = this.ctx.storage.sql;
-    this.ctx.storage.transactionSync(() => {
-      storage.exec(
-        `INSERT INTO machine (id, version, state, consecutive_failures, last_notified_at, last_window_end) VALUES (1, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state, consecutive_failures = excluded.consecutive_failures,
-           last_notified_at = excluded.last_notified_at, last_window_end = excluded.last_window_end`,
-        stored.version,
-        next.state,
-        next.consecutiveFailures,
-        next.lastNotifiedAt,
-        windowEnd,
-      );
-      storage.exec(
-        "INSERT OR REPLACE INTO checks (window_end, version, count, breached, error, state_after, notification) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        windowEnd,
-        stored.version,
-        outcome.ok ? outcome.count : null,
-        result.breached === null ? null : Number(result.breached),
-        errorMessage,
-        next.state,
-        result.notification,
-      );
-      storage.exec(
-        "DELETE FROM checks WHERE window_end NOT IN (SELECT window_end FROM checks ORDER BY window_end DESC LIMIT ?)",
-        HISTORY_LENGTH,
-      );
-      if (event) storage.exec("INSERT OR IGNORE INTO outbox (id, event) VALUES (?, ?)", event.id as string, JSON.stringify(event));
-    });
-    const published = event ? await this.flushOutbox(false) : false;
-    return { status: "checked", state: next.state, notification: result.notification, published };
+  private unconfirmed(): CheckWrite[] {
+    return this.ctx.storage.sql
+      .exec<{ write: string }>("SELECT write FROM unconfirmed ORDER BY window_end")
+      .toArray()
+      .map((r) => JSON.parse(r.write) as CheckWrite);
   }
 
-  /** Takes the D1 row's state as the starting point (first check, or after a person's transition). */
-  private adopt(alert: AlertRow): MachineRow {
-    const machine = machineOf(alert);
-    const row: MachineRow = {
-      version: alert.version,
-      state: machine.state,
-      consecutive_failures: machine.consecutiveFailures,
-      last_notified_at: machine.lastNotifiedAt,
-      last_window_end: alert.lastCheckedAt?.getTime() ?? null,
-    };
+  private saveMachine(row: MachineRow): void {
     this.ctx.storage.sql.exec(
       `INSERT INTO machine (id, version, state, consecutive_failures, last_notified_at, last_window_end) VALUES (1, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state, consecutive_failures = excluded.consecutive_failures,
@@ -293,37 +148,132 @@ export class LogsAlertObject extends DurableObject<Env> {
       row.last_notified_at,
       row.last_window_end,
     );
+  }
+
+  /** The D1 row becomes the starting point: first check, a person's transition, or storage behind D1. */
+  private adopt(alert: AlertRow): MachineRow {
+    const machine = machineOf(alert);
+    const row: MachineRow = {
+      version: alert.version,
+      state: machine.state,
+      consecutive_failures: machine.consecutiveFailures,
+      last_notified_at: machine.lastNotifiedAt,
+      last_window_end: alert.lastCheckedAt?.getTime() ?? null,
+    };
+    this.ctx.storage.transactionSync(() => {
+      this.saveMachine(row);
+      this.ctx.storage.sql.exec("DELETE FROM unconfirmed");
+    });
     return row;
   }
 
-  /**
-   * Sends the pending notifications (their ids are deterministic, so a resend is deduplicated by
-   * the notifications consumer). On failure an alarm retries; from the alarm the error propagates
-   * so the runtime's alarm retries take over. Returns whether everything was sent.
-   */
-  private async flushOutbox(fromAlarm: boolean): Promise<boolean> {
-    const rows = this.ctx.storage.sql.exec<{ id: string; event: string }>("SELECT id, event FROM outbox").toArray();
-    if (!rows.length) return true;
-    try {
-      await publishEvents(
-        this.env,
-        rows.map((r) => JSON.parse(r.event) as NotificationEvent),
-      );
-    } catch (error) {
-      if (fromAlarm) throw error;
-      console.error("logs alert notification not enqueued; retrying from the alarm", error);
-      await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
-      return false;
+  private async runCheck({ windowEnd, alert, outcome, queryDurationMs }: CheckRequest): Promise<CheckResult> {
+    let stored = this.loadMachine();
+    if (stored && alert.version < stored.version) return { status: "stale" };
+    const landed = alert.lastCheckedAt?.getTime() ?? 0;
+    if (windowEnd <= Math.max(stored?.last_window_end ?? 0, landed)) return { status: "duplicate" };
+    if (!stored || alert.version > stored.version || landed > (stored.last_window_end ?? 0)) stored = this.adopt(alert);
+    // What the D1 row already shows is confirmed; the rest is written again with this check.
+    this.ctx.storage.sql.exec("DELETE FROM unconfirmed WHERE window_end <= ?", landed);
+    const replays = this.unconfirmed();
+
+    const machine: AlertMachine = {
+      state: stored.state,
+      consecutiveFailures: stored.consecutive_failures,
+      lastNotifiedAt: stored.last_notified_at,
+      recentBreaches: this.recentBreaches(stored.version),
+    };
+    const rules = rulesOf(alert);
+    if (!isEvaluable(machine, rules, windowEnd)) {
+      const reschedule = { alertId: alert.id, version: stored.version, nextCheckAt: nextCheck(machine.state, alert, windowEnd) };
+      return { status: "skipped", reason: machine.state, writes: replays, reschedule };
     }
-    for (const row of rows) this.ctx.storage.sql.exec("DELETE FROM outbox WHERE id = ?", row.id);
-    return true;
+
+    const result = evaluate(rules, machine, outcome, windowEnd);
+    const next = result.machine;
+    const windowStart = windowEnd - alert.windowMinutes * MINUTE_MS;
+    const errorMessage = outcome.ok ? null : outcome.error.slice(0, 1000);
+    const eventType = result.notification ? PUBLISHED[result.notification] : undefined;
+    const write: CheckWrite = {
+      alertId: alert.id,
+      version: stored.version,
+      windowStart,
+      windowEnd,
+      state: next.state,
+      consecutiveFailures: next.consecutiveFailures,
+      lastNotifiedAt: next.lastNotifiedAt,
+      lastErrorMessage: errorMessage,
+      nextCheckAt: nextCheck(next.state, alert, windowEnd),
+      event: {
+        id: await uuidFromKey(`logs_alert:${alert.id}:${windowEnd}`),
+        resultCount: outcome.ok ? outcome.count : null,
+        thresholdBreached: result.breached,
+        stateBefore: machine.state,
+        errorMessage,
+        queryDurationMs,
+        notification: result.notification,
+        routine: outcome.ok && next.state === machine.state && !result.notification,
+        createdAt: Date.now(),
+      },
+      publish: eventType
+        ? {
+            id: await uuidFromKey(`logs_alert:${alert.id}:${windowEnd}:${eventType}`),
+            type: eventType,
+            organizationId: alert.organizationId,
+            teamId: alert.teamId,
+            alertId: alert.id,
+            occurredAt: iso(windowEnd) as string,
+            data: {
+              alert: { id: alert.id, name: alert.name, project_id: alert.teamId },
+              state: next.state,
+              previous_state: machine.state,
+              result_count: outcome.ok ? outcome.count : null,
+              threshold_count: alert.thresholdCount,
+              threshold_operator: alert.thresholdOperator,
+              window_minutes: alert.windowMinutes,
+              window_start: iso(windowStart),
+              window_end: iso(windowEnd),
+              evaluated_at: iso(windowEnd),
+              reason: result.reason,
+              ...(errorMessage ? { error_message: errorMessage } : {}),
+            },
+          }
+        : null,
+    };
+
+    const sql = this.ctx.storage.sql;
+    this.ctx.storage.transactionSync(() => {
+      this.saveMachine({
+        version: stored.version,
+        state: next.state,
+        consecutive_failures: next.consecutiveFailures,
+        last_notified_at: next.lastNotifiedAt,
+        last_window_end: windowEnd,
+      });
+      sql.exec(
+        "INSERT OR REPLACE INTO checks (window_end, version, count, breached, error, state_after, notification) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        windowEnd,
+        stored.version,
+        outcome.ok ? outcome.count : null,
+        result.breached === null ? null : Number(result.breached),
+        errorMessage,
+        next.state,
+        result.notification,
+      );
+      sql.exec(
+        "DELETE FROM checks WHERE window_end NOT IN (SELECT window_end FROM checks ORDER BY window_end DESC LIMIT ?)",
+        HISTORY_LENGTH,
+      );
+      sql.exec("INSERT OR REPLACE INTO unconfirmed (window_end, write) VALUES (?, ?)", windowEnd, JSON.stringify(write));
+    });
+    if (write.publish && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + UNCONFIRMED_GRACE_MS);
+    return { status: "checked", state: next.state, notification: result.notification, writes: [...replays, write] };
   }
 }
 
 /** After a check: nothing while broken, the end of a snooze, otherwise one check interval later. */
-function nextCheck(state: AlertState, alert: AlertRow, windowEnd: number): Date | null {
+function nextCheck(state: AlertState, alert: AlertRow, windowEnd: number): number | null {
   if (state === "broken") return null;
-  if (state === "snoozed" && alert.snoozeUntil && alert.snoozeUntil.getTime() > windowEnd)
-    return new Date(ceilMinute(alert.snoozeUntil.getTime()));
-  return new Date(windowEnd + alert.checkIntervalMinutes * MINUTE_MS);
+  if (state === "snoozed" && alert.snoozeUntil && alert.snoozeUntil.getTime() > windowEnd) return ceilMinute(alert.snoozeUntil.getTime());
+  return windowEnd + alert.checkIntervalMinutes * MINUTE_MS;
 }

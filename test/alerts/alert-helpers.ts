@@ -2,7 +2,8 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { floorMinute } from "../../src/alerts/alerts.queries";
-import { type CheckResult, countAlertLogs, type LogsAlertObject } from "../../src/alerts/logs-alert.object";
+import { commitChecks } from "../../src/alerts/check-writes";
+import type { LogsAlertObject } from "../../src/alerts/logs-alert.object";
 import { logsAlerts } from "../../src/db/schema";
 import { call, db, type Tenant } from "../helpers";
 
@@ -27,21 +28,24 @@ export const alertObject = (id: string) => env.LOGS_ALERTS.get(env.LOGS_ALERTS.i
 
 /**
  * One check of the window ending at `windowEnd`, driven inside the alert's Durable Object with a
- * controlled count (a number) or query failure (an Error), against the row as the cron would read it.
+ * controlled count (a number) or query failure (an Error), against the row as the cron would read
+ * it, then committed to D1 as the cron commits it. A check whose write no longer applies is "stale".
  */
 export async function runCheck(id: string, windowEnd: number, outcome: number | Error, snapshot?: Awaited<ReturnType<typeof alertRow>>) {
   const alert = snapshot ?? (await alertRow(id));
-  return runInDurableObject(alertObject(id), async (instance: LogsAlertObject): Promise<CheckResult> => {
-    instance.counter = async () => {
-      if (outcome instanceof Error) throw outcome;
-      return outcome;
-    };
-    try {
-      return await instance.check({ windowEnd, alert });
-    } finally {
-      instance.counter = countAlertLogs;
-    }
-  });
+  const result = await runInDurableObject(alertObject(id), (instance: LogsAlertObject) =>
+    instance.check({
+      windowEnd,
+      alert,
+      outcome: outcome instanceof Error ? { ok: false, error: outcome.message } : { ok: true, count: outcome },
+      queryDurationMs: 1,
+    }),
+  );
+  if (result.status !== "checked" && result.status !== "skipped") return result;
+  const { applied, published } = await commitChecks(env, result.writes, result.status === "skipped" ? [result.reschedule] : []);
+  if (result.status === "skipped") return { status: result.status, reason: result.reason };
+  if (!applied.at(-1)) return { status: "stale" as const };
+  return { status: result.status, state: result.state, notification: result.notification, published };
 }
 
 /** Rows of the object's own storage (history, machine, outbox). */

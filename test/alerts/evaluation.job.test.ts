@@ -116,6 +116,31 @@ describe("cron evaluation of logs alerts", () => {
     expect(run).toMatchObject({ due: summary.due, checked: summary.checked, failed: 0 });
   });
 
+  it("counts record and regex filters through the logs layer in shared batches, and isolates a failing count", async () => {
+    const contains = await createAlert(owner, {
+      window_minutes: 15,
+      threshold_count: 4,
+      filters: { filterGroup: [{ key: "message", type: "log", operator: "icontains", value: "boom" }] },
+    });
+    const regex = await createAlert(owner, {
+      window_minutes: 15,
+      threshold_count: 4,
+      filters: { severityLevels: ["error"], filterGroup: [{ key: "message", type: "log", operator: "regex", value: "^boom [0-3]$" }] },
+    });
+    const corrupt = await createAlert(owner, { window_minutes: 15 });
+    await env.DB.prepare("UPDATE logs_alerts SET filters = ? WHERE id = ?")
+      .bind(JSON.stringify({ filterGroup: [{ key: "nope", type: "log", operator: "exact", value: "x" }] }), corrupt.id)
+      .run();
+    const at = tick + 10 * MINUTE;
+    const summary = await evaluateDueAlerts(env, at);
+    expect(summary.failed).toBe(0);
+    const first = async (id: string) => (await events(owner, id))[0];
+    expect(await first(contains.id)).toMatchObject({ result_count: 5, state_after: "firing", window_end: new Date(at).toISOString() });
+    expect(await first(regex.id)).toMatchObject({ result_count: 4, state_after: "not_firing" });
+    expect(await first(corrupt.id)).toMatchObject({ result_count: null, state_after: "errored", notification: "errored" });
+    expect((await first(corrupt.id))?.error_message).toContain("nope");
+  });
+
   it("finds due alerts through the next_check_at index", async () => {
     const plan = await env.DB.prepare(
       "EXPLAIN QUERY PLAN SELECT * FROM logs_alerts WHERE next_check_at <= ? AND enabled = 1 AND (next_check_at, id) > (?, ?) ORDER BY next_check_at, id LIMIT 500",

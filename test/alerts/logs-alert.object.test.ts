@@ -1,6 +1,9 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { LogsAlertObject } from "../../src/alerts/logs-alert.object";
 import { activityRows, call, signupFirstUser, type Tenant } from "../helpers";
-import { alertRow, alertsPath, createAlert, events, MINUTE, objectRows, runCheck, T0 } from "./alert-helpers";
+import { alertObject, alertRow, alertsPath, createAlert, events, MINUTE, objectRows, runCheck, T0 } from "./alert-helpers";
 
 let owner: Tenant;
 beforeAll(async () => {
@@ -52,7 +55,6 @@ describe("logs alert Durable Object", () => {
       window_end: new Date(at(25)).toISOString(),
     });
     expect(fired?.query_duration_ms).toEqual(expect.any(Number));
-    expect(await objectRows(alert.id, "SELECT count(*) AS n FROM outbox")).toEqual([{ n: 0 }]);
     expect(await objectRows(alert.id, "SELECT window_end, count FROM checks ORDER BY window_end DESC LIMIT 2")).toEqual([
       { window_end: at(35), count: 2 },
       { window_end: at(30), count: 30 },
@@ -158,12 +160,43 @@ describe("logs alert Durable Object", () => {
     expect((await events(owner, alert.id)).map((e) => e.kind)).toEqual(["check", "threshold_change", "check"]);
   });
 
-  it("writes nothing for an alert deleted while its check ran", async () => {
+  it("writes nothing for an alert deleted while its check ran, and its alarm publishes nothing", async () => {
     const alert = await createAlert(owner);
     const readByCron = await alertRow(alert.id);
     await call(`${alertsPath(owner)}/${alert.id}/`, { key: owner.key, method: "DELETE" });
     expect(await runCheck(alert.id, at(5), 500, readByCron)).toEqual({ status: "stale" });
-    expect(await objectRows(alert.id, "SELECT count(*) AS n FROM outbox")).toEqual([{ n: 0 }]);
+    expect(await runDurableObjectAlarm(alertObject(alert.id))).toBe(true);
+    expect(await objectRows(alert.id, "SELECT count(*) AS n FROM unconfirmed")).toEqual([{ n: 0 }]);
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM logs_alert_events WHERE alert_id = ?").bind(alert.id).first()).toEqual({ n: 0 });
+  });
+
+  it("writes a check again with the next one when its commit never landed", async () => {
+    const alert = await createAlert(owner, { threshold_count: 10 });
+    const snapshot = await alertRow(alert.id);
+    const first = await runInDurableObject(alertObject(alert.id), (instance: LogsAlertObject) =>
+      instance.check({ windowEnd: at(5), alert: snapshot, outcome: { ok: true, count: 50 }, queryDurationMs: 1 }),
+    );
+    expect(first).toMatchObject({ status: "checked", state: "firing", notification: "firing" });
+    // The cron died before committing: D1 knows nothing of that check, the object does.
+    expect(await runCheck(alert.id, at(5), 50)).toEqual({ status: "duplicate" });
+    expect(await runCheck(alert.id, at(10), 60)).toMatchObject({ status: "checked", state: "firing", notification: null, published: 1 });
+    expect((await events(owner, alert.id)).map((e) => [e.window_end, e.state_after, e.notification])).toEqual([
+      [new Date(at(10)).toISOString(), "firing", null],
+      [new Date(at(5)).toISOString(), "firing", "firing"],
+    ]);
+    expect(await alertRow(alert.id)).toMatchObject({ state: "firing", lastCheckedAt: new Date(at(10)) });
+  });
+
+  it("lets the alarm commit and publish a notifying check nobody confirmed", async () => {
+    const alert = await createAlert(owner, { threshold_count: 10 });
+    const snapshot = await alertRow(alert.id);
+    await runInDurableObject(alertObject(alert.id), (instance: LogsAlertObject) =>
+      instance.check({ windowEnd: at(5), alert: snapshot, outcome: { ok: true, count: 50 }, queryDurationMs: 1 }),
+    );
+    expect(await runDurableObjectAlarm(alertObject(alert.id))).toBe(true);
+    expect(await alertRow(alert.id)).toMatchObject({ state: "firing", lastCheckedAt: new Date(at(5)) });
+    expect((await events(owner, alert.id)).map((e) => e.notification)).toEqual(["firing"]);
+    expect(await objectRows(alert.id, "SELECT count(*) AS n FROM unconfirmed")).toEqual([{ n: 0 }]);
   });
 
   it("keeps only the latest ten routine checks in the events history", async () => {
