@@ -9,7 +9,7 @@ import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { type NotificationEventType, publishEvents } from "../notifications/events";
 import "./builtin-actions";
-import { changeRequestEventData, votesOf } from "./change-requests.queries";
+import { changeRequestEventData } from "./change-requests.queries";
 import {
   type ChangeRequestRecord,
   type ChangeRequestSnapshot,
@@ -20,6 +20,7 @@ import {
   rowValues,
   type VoteRecord,
   type Voter,
+  voteFromRow,
 } from "./model";
 import { type ApplyPlan, getApprovalAction, isAppActionKey, ValidationFailed } from "./registry";
 
@@ -93,9 +94,12 @@ export class ChangeRequestObject extends DurableObject<Env> {
     const recordId = this.record?.id ?? id;
     if (recordId && (!this.record || OPEN_STATES.includes(this.record.state))) {
       const db = createDb(this.env.DB);
-      const [mirror] = await db.select().from(changeRequests).where(eq(changeRequests.id, recordId));
+      const [[mirror], votes] = await db.batch([
+        db.select().from(changeRequests).where(eq(changeRequests.id, recordId)),
+        db.select().from(changeRequestVotes).where(eq(changeRequestVotes.changeRequestId, recordId)).orderBy(changeRequestVotes.createdAt),
+      ]);
       if (mirror) {
-        this.persist(recordFromRow(mirror), mirror.privateData, (await votesOf(db, [recordId])).get(recordId) ?? []);
+        this.persist(recordFromRow(mirror), mirror.privateData, votes.map(voteFromRow));
         if (mirror.state === "pending" && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(mirror.expiresAt);
       }
     }
@@ -200,7 +204,8 @@ export class ChangeRequestObject extends DurableObject<Env> {
     actor: Actor;
   }): Promise<{ snapshot: ChangeRequestSnapshot | null }> {
     return this.serial(async () => {
-      await this.load(input.record.id);
+      // A new id: nothing in D1 to adopt yet.
+      await this.load();
       if (this.record) return { snapshot: this.snapshot() };
       const { record, privateData } = input;
       const db = createDb(this.env.DB);

@@ -44,6 +44,14 @@ export async function votesOf(db: Db, ids: string[]): Promise<Map<string, VoteRe
   return byRequest;
 }
 
+export async function isVisible(db: Db, project: Project, id: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: changeRequests.id })
+    .from(changeRequests)
+    .where(and(eq(changeRequests.id, id), visibleInProject(project)));
+  return Boolean(row);
+}
+
 /** A change request visible in the project, with its votes; 404 otherwise. */
 export async function findChangeRequest(db: Db, project: Project, id: string): Promise<ChangeRequestSnapshot> {
   const [row] = await db

@@ -27,6 +27,7 @@ import {
 import type { StepResult } from "./change-request.object";
 import {
   findChangeRequest,
+  isVisible,
   roleIdsOf,
   serializeChangeRequest,
   serializeChangeRequests,
@@ -148,8 +149,9 @@ async function step(c: Context<AppBindings>, voter: Voter, run: Promise<StepResu
 /** The caller as a voter and the request's object (404 unless the request is visible in the project). */
 async function target(c: Context<AppBindings>, params: { project_id: string; id: string }) {
   const access = await projectAccess(c, params.project_id);
-  await findChangeRequest(createDb(c.env.DB), access.project, params.id);
-  return { voter: await callerIn(c, access), stub: changeRequestStub(c.env, params.id) };
+  const [visible, voter] = await Promise.all([isVisible(createDb(c.env.DB), access.project, params.id), callerIn(c, access)]);
+  if (!visible) throw notFound();
+  return { voter, stub: changeRequestStub(c.env, params.id) };
 }
 
 export const changeRequestsRouter = createRouter()
