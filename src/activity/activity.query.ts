@@ -1,5 +1,6 @@
 import { validationError } from "../lib/errors";
 import { type DetailFilters, detailFilterConditions } from "./detail-filters";
+import { SEARCH_MARK_SQL } from "./search-index";
 import { balanced, SqlParams } from "./sql";
 
 // The read side of the activity log in one place: the advanced filters, the list endpoints, the
@@ -11,7 +12,8 @@ import { balanced, SqlParams } from "./sql";
 //   entry, so only the rows of the page are read from the table.
 // - item: `item_ids` are few rows; seek `activity_log_{team,org}_item` and sort the matches.
 // - search: a rare `search_text` (at most SEARCH_CANDIDATE_LIMIT rows share its trigrams) is
-//   answered from the FTS5 trigram index; a common one walks the time index and tests the text.
+//   answered from the FTS5 trigram index plus the rows not indexed yet (search-index.ts); a common
+//   one walks the time index and tests the text.
 // A query over several tenants (an organization's `team_ids`, the SD Elements feed over several
 // organizations) takes the top rows of each tenant and merges them, never sorting a whole tenant.
 
@@ -168,7 +170,9 @@ function rowsPlanConditions(plan: Extract<Plan, { kind: "rows" }>, partitions: P
     "OR",
   )})`;
   const match = plan.match
-    ? [`a.seq IN (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ${params.add(plan.match)})`]
+    ? [
+        `(a.seq IN (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ${params.add(plan.match)}) OR a.seq > ${SEARCH_MARK_SQL})`,
+      ]
     : [];
   return [...match, tenants, ...conditions];
 }

@@ -2,7 +2,7 @@
 // detail field paths (with their JSON types) seen per organization and project. They are
 // computed incrementally from the rows past a high-water mark (`seq`), never by scanning the
 // table at request time: each request first folds in a bounded number of new rows, and the cron
-// folds in the rest of a busy minute. Values of rows later removed by retention stay listed.
+// folds in the rest of a busy minute (indexes.job.ts). Values of rows later removed by retention stay listed.
 
 const CURSOR_KEY = "activity_log_facets_seq";
 /** Rows folded in by an `available_filters` request before it answers. */
@@ -122,18 +122,6 @@ export async function refreshFacets(db: D1Database, maxRows: number): Promise<nu
   );
   await db.batch(statements);
   return results.length;
-}
-
-/** The cron's share: folds new rows in chunks until caught up or out of budget. */
-export async function refreshActivityFacets(db: D1Database, budget = { rows: 100_000, ms: 10_000 }): Promise<number> {
-  const started = Date.now();
-  let total = 0;
-  while (total < budget.rows && Date.now() - started < budget.ms) {
-    const n = await refreshFacets(db, 5000);
-    total += n;
-    if (n < 5000) break;
-  }
-  return total;
 }
 
 interface FacetRecord {

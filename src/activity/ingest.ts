@@ -184,7 +184,7 @@ export async function ingestActivity(
   }
   const now = Date.now();
   const key = idempotencyHeader ? await sha256Hex(`${access.project.id}:${caller.id}:${idempotencyHeader}`) : null;
-  const requestHash = await sha256Hex(JSON.stringify(body));
+  const requestHash = key ? await sha256Hex(JSON.stringify(body)) : "";
   if (key) {
     const replay = await storedAnswer(db, key, requestHash, now);
     if (replay) return { answer: replay, replayed: true };

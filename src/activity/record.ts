@@ -1,4 +1,4 @@
-import type { SQL } from "drizzle-orm";
+import { getTableColumns, is, SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { SQLiteInsertValue } from "drizzle-orm/sqlite-core";
 import type { Context } from "hono";
@@ -51,10 +51,10 @@ export interface ActivityEntry {
 
 export type ActivityRow = SQLiteInsertValue<typeof activityLog>;
 
-export function activityRow(requestActor: Actor, entry: ActivityEntry, id = uuidv7()): ActivityRow {
-  const actor = { ...requestActor, ...entry.actor };
+export function activityRow(requestActor: Actor, entry: ActivityEntry, id?: string): ActivityRow {
+  const actor = entry.actor ? { ...requestActor, ...entry.actor } : requestActor;
   return {
-    id: entry.id ?? id,
+    id: entry.id ?? id ?? uuidv7(),
     organizationId: entry.organizationId,
     teamId: entry.teamId ?? null,
     userId: entry.userId ?? actor.userId,
@@ -83,6 +83,51 @@ export function writeContext(c: Context<AppBindings>, db: Db): WriteContext {
 
 type AnyBatchItem = BatchItem<"sqlite">;
 
+const ACTIVITY_COLUMNS = Object.entries(getTableColumns(activityLog));
+// Rows per JSON parameter: well under D1's limit on a bound value's size.
+const JSON_ROWS_PER_INSERT = 500;
+
+/** A plain row's values in table column order, as one JSON array (booleans 0/1, dates in ms, detail as text). */
+function columnValues(row: ActivityRow): unknown[] {
+  return ACTIVITY_COLUMNS.map(([key]) => {
+    const value = row[key as keyof ActivityRow];
+    if (key === "detail") return value === null || value === undefined ? null : JSON.stringify(value);
+    if (value instanceof Date) return value.getTime();
+    if (typeof value === "boolean") return value ? 1 : 0;
+    return value ?? null;
+  });
+}
+
+/**
+ * The inserts of a batch's activity rows. D1 allows 100 bound parameters per statement: plain rows
+ * go in as one JSON parameter per 500 rows (`INSERT ... SELECT ... FROM json_each`), rows holding
+ * SQL (ids assigned in the same batch) as multi-row VALUES of 7. RETURNING gives the committed
+ * values (team or item ids may be SQL resolved in this batch).
+ */
+function activityInserts(db: Db, rows: ActivityRow[]): AnyBatchItem[] {
+  const plain: ActivityRow[] = [];
+  const withSql: ActivityRow[] = [];
+  for (const row of rows) (Object.values(row).some((value) => is(value, SQL)) ? withSql : plain).push(row);
+  const statements: AnyBatchItem[] = [];
+  const select = sql.join(
+    ACTIVITY_COLUMNS.map(([key], i) => (key === "seq" ? sql`NULL` : sql.raw(`value ->> ${i}`))),
+    sql`, `,
+  );
+  for (let i = 0; i < plain.length; i += JSON_ROWS_PER_INSERT) {
+    const json = JSON.stringify(plain.slice(i, i + JSON_ROWS_PER_INSERT).map(columnValues));
+    statements.push(db.insert(activityLog).select(sql`SELECT ${select} FROM json_each(${json})`).returning(ACTIVITY_EVENT_COLUMNS));
+  }
+  for (let i = 0; i < withSql.length; i += 7) {
+    statements.push(
+      db
+        .insert(activityLog)
+        .values(withSql.slice(i, i + 7))
+        .returning(ACTIVITY_EVENT_COLUMNS),
+    );
+  }
+  return statements;
+}
+
 /**
  * The one way the service writes: the given statements and their activity rows go to D1 in a
  * single batch (one transaction), so a write never lands without its audit row or vice versa.
@@ -90,17 +135,7 @@ type AnyBatchItem = BatchItem<"sqlite">;
  */
 export async function commitWithActivity(ctx: WriteContext, writes: AnyBatchItem[], entries: ActivityEntry[]): Promise<unknown[]> {
   const rows = entries.map((entry) => activityRow(ctx.actor, entry));
-  const statements: AnyBatchItem[] = [...writes];
-  // 100 bound parameters per statement is D1's limit; 14 columns per row fits 7 rows per insert.
-  // RETURNING gives the committed values (team or item ids may be SQL resolved in this batch).
-  for (let i = 0; i < rows.length; i += 7) {
-    statements.push(
-      ctx.db
-        .insert(activityLog)
-        .values(rows.slice(i, i + 7))
-        .returning(ACTIVITY_EVENT_COLUMNS),
-    );
-  }
+  const statements: AnyBatchItem[] = [...writes, ...activityInserts(ctx.db, rows)];
   // The outbox row commits with the activity rows, so their notification events survive a failed publish.
   const outbox = rows.length
     ? outboxInsert(

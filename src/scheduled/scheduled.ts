@@ -1,4 +1,4 @@
-import { refreshActivityFacets } from "../activity/facets";
+import { refreshActivityIndexes } from "../activity/indexes.job";
 import { runDailyActivityRetention } from "../activity/retention";
 import { evaluateDueAlerts } from "../alerts/evaluation.job";
 import { revalidatePendingChangeRequests } from "../approvals/jobs";
@@ -18,6 +18,6 @@ export async function runScheduled(controller: ScheduledController, env: Env, _c
   await runDailyLogsRetention(env, controller.scheduledTime);
   await revalidatePendingChangeRequests(env, controller.scheduledTime);
   await runDailyActivityRetention(env, controller.scheduledTime);
-  await refreshActivityFacets(env.DB);
+  await refreshActivityIndexes(env.DB);
   await requeueStalledExports(env, controller.scheduledTime);
 }

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { ActivityRowRecord, Partition } from "../activity/activity.query";
 import { trigramQuery } from "../activity/activity.query";
+import { SEARCH_MARK_SQL } from "../activity/search-index";
 import { MembershipLevel } from "../auth/levels";
 import type { AppBindings } from "../env";
 import { iso } from "../lib/time";
@@ -102,7 +103,7 @@ export async function projectIdsNamed(db: D1Database, organizationIds: string[],
   const match = trigramQuery(name);
   const deletedRows = match
     ? `SELECT CAST(a.item_id AS INTEGER) AS id FROM activity_log AS a NOT INDEXED
-       WHERE a.seq IN (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ?3)
+       WHERE (a.seq IN (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ?3) OR a.seq > ${SEARCH_MARK_SQL})
          AND a.organization_id IN (SELECT value FROM json_each(?1)) AND a.scope = 'Project' AND a.activity = 'deleted' AND a.detail ->> '$.name' = ?2`
     : `SELECT CAST(a.item_id AS INTEGER) AS id FROM activity_log AS a INDEXED BY activity_log_org_time
        WHERE a.organization_id IN (SELECT value FROM json_each(?1)) AND a.scope = 'Project' AND a.activity = 'deleted' AND a.detail ->> '$.name' = ?2`;

@@ -1,4 +1,6 @@
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { refreshSearchIndex } from "../../src/activity/search-index";
 import { activityRows, addMember, call, signupFirstUser, type Tenant } from "../helpers";
 import { allPages, flagChange, ingest } from "./activity-helpers";
 
@@ -171,13 +173,37 @@ describe("advanced_activity_logs filters (project)", () => {
     expect((await call(`${base}?is_system=maybe`, { key: owner.key })).body.attr).toBe("is_system");
   });
 
-  it("search_text is a case-insensitive substring of detail, short or long", async () => {
+  const searches = async () => {
     const rows = await expectFilter("search_text=CHECKOUT", (r) => detailText(r).includes("checkout"));
     expect(rows.map((r) => r.item_id).sort()).toEqual(["r01", "r02", "r08"]);
     await expectFilter("search_text=ab", (r) => detailText(r).includes("ab"));
     await expectFilter("search_text=new-checkout-f", (r) => detailText(r).includes("new-checkout-f"));
     await expectFilter(`search_text=${encodeURIComponent('"field":"pinned"')}`, (r) => detailText(r).includes('"field":"pinned"'));
+    await expectFilter(`search_text=${encodeURIComponent("a long search text that asks for a sample of its many trigrams")}`, () => false);
     await expectFilter("search_text=zzzzzz", () => false);
+  };
+
+  it("search_text is a case-insensitive substring of detail, short or long, before rows are indexed", searches);
+
+  it("search_text answers the same from the trigram index, and from index plus new rows", async () => {
+    expect(await refreshSearchIndex(env.DB, 5)).toBe(5);
+    await searches();
+    expect(await refreshSearchIndex(env.DB, 10_000)).toBeGreaterThan(0);
+    expect(await refreshSearchIndex(env.DB, 10_000)).toBe(0);
+    await searches();
+    const indexed = await env.DB.prepare("SELECT count(*) AS n FROM activity_log_search").first<{ n: number }>();
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM activity_log").first<{ n: number }>();
+    expect(indexed!.n).toBe(rows!.n);
+  });
+
+  it("never indexes a row twice when indexing runs overlap", async () => {
+    await ingest(owner, [{ scope: "Tag", activity: "created", item_id: "t-overlap", detail: { name: "overlapping-tag" } }]);
+    const runs = await Promise.all([refreshSearchIndex(env.DB, 1000), refreshSearchIndex(env.DB, 1000), refreshSearchIndex(env.DB, 1000)]);
+    expect(runs.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
+    const indexed = await env.DB.prepare("SELECT count(*) AS n FROM activity_log_search").first<{ n: number }>();
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM activity_log").first<{ n: number }>();
+    expect(indexed!.n).toBe(rows!.n);
+    await expectFilter("search_text=overlapping", (r) => r.item_id === "t-overlap");
   });
 
   it("detail_filters: exact (the default), in and contains on dotted paths", async () => {

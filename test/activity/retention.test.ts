@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { purgeExpiredActivity, runDailyActivityRetention } from "../../src/activity/retention";
+import { refreshSearchIndex } from "../../src/activity/search-index";
 import { call, signupFirstUser, type Tenant } from "../helpers";
 import { ingest } from "./activity-helpers";
 
@@ -40,6 +41,7 @@ describe("activity retention", () => {
     const search = await call(`/api/projects/${owner.projectId}/advanced_activity_logs/?search_text=ret-400`, { key: owner.key });
     expect(search.body.results).toHaveLength(0);
 
+    await refreshSearchIndex(env.DB, 10_000);
     const result = await purgeExpiredActivity(env, Date.now());
     expect(result).toMatchObject({ deleted: 2, complete: true });
     expect(await itemsOf(owner.organizationId)).toEqual(["ret-300d"]);
