@@ -6,7 +6,11 @@ export default defineConfig(async () => ({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
-        bindings: { TEST_MIGRATIONS: await readD1Migrations("./migrations"), ALLOW_LOOPBACK_DESTINATIONS: "false" },
+        bindings: {
+          TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+          ALLOW_LOOPBACK_DESTINATIONS: "false",
+          SECRETS_ENCRYPTION_KEY: "dGVzdC1vbmx5LXNlY3JldC1lbmNyeXB0aW9uLWtleSE=",
+        },
       },
     }),
   ],

@@ -1,13 +1,23 @@
 // Starts `wrangler dev` with local D1 / Durable Objects / Queues / R2 and waits until it answers.
 // Shared by `npm start` and the benchmarks.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 // No metrics and no fetch of the `Request.cf` placeholder: nothing may need the internet.
 const ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
+
+/**
+ * Local secrets live in `.dev.vars` (git-ignored), which wrangler dev reads. The first run creates a
+ * random SECRETS_ENCRYPTION_KEY there and later runs keep it, so sealed webhook secrets stay readable.
+ */
+export function ensureDevVars() {
+  const file = join(ROOT, ".dev.vars");
+  if (!existsSync(file)) writeFileSync(file, `SECRETS_ENCRYPTION_KEY=${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
+}
 
 /** Applies the D1 migrations to the local database under `persistTo`. */
 export function applyLocalMigrations(persistTo) {
@@ -30,6 +40,7 @@ export function localD1File(persistTo = join(ROOT, ".wrangler", "state")) {
  * Returns `{ url, child, stop() }`.
  */
 export async function startDevServer({ port = 8787, persistTo, vars = {}, quiet = false } = {}) {
+  ensureDevVars();
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false"];
   if (persistTo) args.push("--persist-to", persistTo);
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);

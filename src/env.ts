@@ -13,6 +13,8 @@ export interface Env {
   EXPORTS_QUEUE: Queue<ExportJob>;
   /** "true" lets destinations point at http://127.0.0.1 / localhost (local development only). */
   ALLOW_LOOPBACK_DESTINATIONS: string;
+  /** 32 random bytes, base64: seals webhook signing secrets at rest (`wrangler secret put`). */
+  SECRETS_ENCRYPTION_KEY: string;
 }
 
 export interface AppBindings {

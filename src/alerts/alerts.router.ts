@@ -198,7 +198,7 @@ export const alertsRouter = createRouter()
     const { project } = await projectAccess(c, project_id);
     const db = createDb(c.env.DB);
     const alert = await findAlert(db, project.id, id);
-    const link = planLink(db, c.env, alert, c.var.auth.user.id, c.req.valid("json"));
+    const link = await planLink(db, c.env, alert, c.var.auth.user.id, c.req.valid("json"));
     await commitWithActivity(writeContext(c, db), link.writes, link.entries);
     return c.json({ hog_function_ids: [link.destination.id], secret: link.secret }, 201);
   })

@@ -7,6 +7,7 @@ import { logsAlertDestinations, notificationDestinations } from "../db/schema";
 import type { Env } from "../env";
 import { validationError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
+import { sealSecret } from "../lib/secret-box";
 import { auditedFields, DESTINATION_SCOPE, destinationActivity } from "../notifications/destinations.queries";
 import type { NotificationEventType } from "../notifications/events";
 import { type Destination, subscriptionInserts } from "../notifications/matching";
@@ -24,7 +25,7 @@ type LinkInput = z.infer<typeof DestinationLinkSchema>;
  * A notification destination subscribed to this alert's transitions only (`filters.alert_ids`),
  * built and checked as the notifications module builds its own, plus the link row.
  */
-export function planLink(db: Db, env: Env, alert: AlertRow, userId: number, input: LinkInput) {
+export async function planLink(db: Db, env: Env, alert: AlertRow, userId: number, input: LinkInput) {
   if (input.type === "teams")
     throw validationError("Microsoft Teams is not supported: use a webhook (or a Slack incoming webhook).", "type");
   if (!input.webhook_url) {
@@ -52,7 +53,7 @@ export function planLink(db: Db, env: Env, alert: AlertRow, userId: number, inpu
     events: ALERT_EVENTS,
     filters: { alert_ids: [alert.id] },
     includeOrganizationActivity: false,
-    secret,
+    secret: secret && (await sealSecret(env, secret)),
     previousSecret: null,
     previousSecretExpiresAt: null,
     disabledReason: null,

@@ -5,6 +5,7 @@ import { createDb, type Db } from "../db/client";
 import { notificationDeliveries, notificationDeliveryAttempts, notificationDestinations } from "../db/schema";
 import type { Env } from "../env";
 import { uuidv7 } from "../lib/ids";
+import { openSecret } from "../lib/secret-box";
 import { disableDestination } from "./destinations.queries";
 import { postJson, type SendResult } from "./http";
 import type { Destination } from "./matching";
@@ -60,18 +61,20 @@ export function classify(type: Destination["type"], result: SendResult, attempts
 }
 
 /** The secrets that sign right now: the current one, and the previous one for 24 h after a rotation. */
-export function liveSecrets(destination: Destination, now = Date.now()): string[] {
-  const secrets = destination.secret ? [destination.secret] : [];
+export async function liveSecrets(env: Env, destination: Destination, now = Date.now()): Promise<string[]> {
+  const sealed = destination.secret ? [destination.secret] : [];
   if (destination.previousSecret && destination.previousSecretExpiresAt && destination.previousSecretExpiresAt.getTime() > now) {
-    secrets.push(destination.previousSecret);
+    sealed.push(destination.previousSecret);
   }
-  return secrets;
+  return Promise.all(sealed.map((secret) => openSecret(env, secret)));
 }
 
 /** One signed (webhook) or plain (Slack) POST of a stored body; callers check the URL first. */
-export async function postToDestination(destination: Destination, webhookId: string, body: string): Promise<SendResult> {
+export async function postToDestination(env: Env, destination: Destination, webhookId: string, body: string): Promise<SendResult> {
   const headers =
-    destination.type === "webhook" ? await webhookHeaders(webhookId, Math.floor(Date.now() / 1000), body, liveSecrets(destination)) : {};
+    destination.type === "webhook"
+      ? await webhookHeaders(webhookId, Math.floor(Date.now() / 1000), body, await liveSecrets(env, destination))
+      : {};
   return postJson(destination.url, body, headers);
 }
 
@@ -241,7 +244,7 @@ async function decide(
   const refusal = urlRefusal(state.destination.url, allowLoopback(env));
   const result: SendResult = refusal
     ? { status: null, body: "", retryAfter: null, durationMs: 0, error: `URL refused: ${refusal}` }
-    : await postToDestination(state.destination, delivery.id, delivery.body);
+    : await postToDestination(env, state.destination, delivery.id, delivery.body);
   const outcome: Outcome = refusal
     ? { kind: "disable", reason: `URL refused: ${refusal}` }
     : classify(state.destination.type, result, message.attempts);

@@ -8,6 +8,7 @@ import type { AppBindings } from "../env";
 import { conflict, notFound, validationError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { type LimitOffset, limitOffsetPage } from "../lib/pagination";
+import { sealSecret } from "../lib/secret-box";
 import { iso, isoRequired } from "../lib/time";
 import { postToDestination } from "./delivery";
 import {
@@ -90,7 +91,7 @@ export async function createDestination(c: Ctx, owner: DestinationOwner, input: 
     events: input.events,
     filters: input.filters,
     includeOrganizationActivity: input.include_organization_activity,
-    secret,
+    secret: secret && (await sealSecret(c.env, secret)),
     previousSecret: null,
     previousSecretExpiresAt: null,
     disabledReason: null,
@@ -175,7 +176,7 @@ export async function rotateSecret(c: Ctx, owner: DestinationOwner, id: string) 
   const secret = newWebhookSecret();
   const rotated: Destination = {
     ...destination,
-    secret,
+    secret: await sealSecret(c.env, secret),
     previousSecret: destination.secret,
     previousSecretExpiresAt: new Date(now.getTime() + SECRET_OVERLAP_MS),
     updatedAt: now,
@@ -185,7 +186,12 @@ export async function rotateSecret(c: Ctx, owner: DestinationOwner, id: string) 
     [
       db
         .update(notificationDestinations)
-        .set({ secret, previousSecret: rotated.previousSecret, previousSecretExpiresAt: rotated.previousSecretExpiresAt, updatedAt: now })
+        .set({
+          secret: rotated.secret,
+          previousSecret: rotated.previousSecret,
+          previousSecretExpiresAt: rotated.previousSecretExpiresAt,
+          updatedAt: now,
+        })
         .where(eq(notificationDestinations.id, id)),
     ],
     [
@@ -207,7 +213,7 @@ export async function testDestination(c: Ctx, owner: DestinationOwner, id: strin
     message: `Test notification for destination "${destination.name}".`,
     destination: { id: destination.id, name: destination.name },
   });
-  const result = await postToDestination(destination, webhookId, body);
+  const result = await postToDestination(c.env, destination, webhookId, body);
   return {
     success: result.status !== null && result.status >= 200 && result.status < 300,
     status_code: result.status,

@@ -1,4 +1,6 @@
+import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
+import { openSecret } from "../../src/lib/secret-box";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { activityRows, addMember, call, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 import { createDestination, destinationRow, interceptFetch, projectDestinations } from "./notify-helpers";
@@ -41,7 +43,11 @@ describe("project destinations: CRUD", () => {
     const read = await call(`${base}${created.id}/`, { key: owner.key });
     expect(read.status).toBe(200);
     expect(read.body.secret).toBeNull();
-    expect((await destinationRow(created.id)).secret).toBe(created.secret);
+    // Stored sealed (AES-GCM), never as the whsec_ value itself.
+    const stored = (await destinationRow(created.id)).secret!;
+    expect(stored).toMatch(/^sealed:v1:/);
+    expect(stored).not.toContain(created.secret.slice(6));
+    expect(await openSecret(env, stored)).toBe(created.secret);
     const [row] = (await activityRows({ scope: "NotificationDestination", activity: "created" })).filter((r) => r.item_id === created.id);
     expect(row?.team_id).toBe(owner.projectId);
     expect(JSON.stringify(row?.detail)).not.toContain(created.secret);
@@ -99,7 +105,7 @@ describe("project destinations: CRUD", () => {
     expect(expires - Date.now()).toBeGreaterThan(23.9 * 3600_000);
     expect(expires - Date.now()).toBeLessThanOrEqual(24 * 3600_000);
     const row = await destinationRow(created.id);
-    expect(row.previousSecret).toBe(created.secret);
+    expect(await openSecret(env, row.previousSecret!)).toBe(created.secret);
 
     fetches = interceptFetch();
     const test = await call(`${base}${created.id}/test/`, { key: owner.key, method: "POST" });
