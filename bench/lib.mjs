@@ -1,11 +1,23 @@
 // Shared benchmark helpers. Each suite (`bench/<name>.bench.mjs`) exports `run(ctx)`; `ctx` is this module.
 import { mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { applyLocalMigrations, localD1File, startDevServer, triggerScheduled } from "../scripts/dev-server.mjs";
 
 const DATA_DIR = resolve(import.meta.dirname, ".data");
-let nextPort = 8800;
+
+/** A port the OS says is free right now, so suites run side by side never share a server. */
+function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
 
 /**
  * A fresh local state directory with migrations applied. Seed it through `openD1(state)` BEFORE
