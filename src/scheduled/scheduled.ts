@@ -7,17 +7,32 @@ import { requeueStalledExports } from "../exports/exports.service";
 import { runDailyLogsRetention } from "../logs/logs.retention";
 import { sweepNotificationOutbox } from "../notifications/outbox";
 
+/** The jobs of the every-minute Cron Trigger, by name; tests call each job function directly. */
+export const SCHEDULED_JOBS: Record<string, (env: Env, scheduledTime: number) => Promise<unknown>> = {
+  evaluateDueAlerts,
+  sweepNotificationOutbox,
+  revalidatePendingChangeRequests,
+  requeueStalledExports,
+  refreshActivityIndexes: (env) => refreshActivityIndexes(env.DB),
+  // The daily sweeps decide themselves whether this minute is their minute.
+  runDailyActivityRetention,
+  runDailyLogsRetention,
+};
+
 /**
- * The every-minute Cron Trigger. Each job is a named function that tests call directly.
- * Jobs: the notification outbox sweep (#6); alert evaluation (#7) and the retention and expiry
- * sweeps (#3/#4/#5) arrive with their issues.
+ * Runs the jobs one after another (D1 executes one statement at a time anyway, and alert
+ * evaluation goes first); one job failing never keeps the others from running. Failures are
+ * logged and rethrown together so the tick shows as failed.
  */
 export async function runScheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
-  await sweepNotificationOutbox(env, controller.scheduledTime);
-  await evaluateDueAlerts(env, controller.scheduledTime);
-  await runDailyLogsRetention(env, controller.scheduledTime);
-  await revalidatePendingChangeRequests(env, controller.scheduledTime);
-  await runDailyActivityRetention(env, controller.scheduledTime);
-  await refreshActivityIndexes(env.DB);
-  await requeueStalledExports(env, controller.scheduledTime);
+  const failures: string[] = [];
+  for (const [name, job] of Object.entries(SCHEDULED_JOBS)) {
+    try {
+      await job(env, controller.scheduledTime);
+    } catch (error) {
+      console.error("scheduled job failed", name, error);
+      failures.push(`${name}: ${String(error)}`);
+    }
+  }
+  if (failures.length) throw new Error(`scheduled jobs failed: ${failures.join("; ")}`);
 }
