@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { cors } from "hono/cors";
 import { ErrorSchema } from "../lib/errors";
 import { createRouter } from "../lib/router";
 import { ingestLogs, MAX_BODY_BYTES } from "./ingest";
@@ -99,4 +100,14 @@ logsIngestRouter.openAPIRegistry.registerPath({
   },
 });
 
+// Browser SDKs export from web pages: the project token is a public ingestion key, as PostHog's `phc_` is.
+logsIngestRouter.use(
+  "/i/v1/logs",
+  cors({
+    origin: "*",
+    allowMethods: ["POST", "OPTIONS"],
+    allowHeaders: ["Content-Type", "Content-Encoding", "Authorization"],
+    maxAge: 86_400,
+  }),
+);
 logsIngestRouter.post("/i/v1/logs", ingestLogs);

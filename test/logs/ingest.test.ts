@@ -347,6 +347,25 @@ describe("POST /i/v1/logs: auth, limits and encodings", () => {
     expect(((await res.json()) as any).code).toBe("malformed_otlp");
   });
 
+  it("answers CORS preflights so browser exporters can send logs", async () => {
+    const { exports } = await import("cloudflare:workers");
+    const preflight = await exports.default.fetch(
+      new Request("http://audit.test/i/v1/logs", {
+        method: "OPTIONS",
+        headers: {
+          origin: "https://shop.example",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type,authorization",
+        },
+      }),
+    );
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+    expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
+    const res = await postBytes(JSON.stringify({}), { "content-type": "application/json", origin: "https://shop.example" });
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+  });
+
   it("answers an empty request with 200 and stores nothing", async () => {
     const before = await storedCount();
     expect((await ingest(t.apiToken, {})).body).toEqual({});
