@@ -12,11 +12,12 @@ interface Pending {
 /**
  * Runs many read-only tasks written against `Db` (here: the logs layer's `countLogs` for every
  * alert of a chunk) so that their queries share D1 round trips. Each task gets a facade whose
- * `get` / `all` queue the query; once every task has issued its next query, the queue goes to D1
+ * `get` / `all` queue the query; once every unfinished task waits on a query, the queue goes to D1
  * as one batch. Any other `Db` method runs directly. A failing statement fails only its own task.
  */
 export class BatchedReads {
   private pending: Pending[] = [];
+  private changed = () => {};
   private readonly dialect = new SQLiteAsyncDialect({ casing: "snake_case" });
 
   constructor(private readonly d1: D1Database) {}
@@ -33,18 +34,25 @@ export class BatchedReads {
 
   async run<T>(tasks: (() => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
     let open = tasks.length;
+    let wake = () => {};
+    this.changed = () => wake();
     const settled = Promise.allSettled(
       tasks.map((task) =>
         task().finally(() => {
           open--;
+          wake();
         }),
       ),
     );
+    // A round goes out once every unfinished task waits on a query.
     while (open > 0) {
-      // A macrotask turn lets every task run up to its next query (or finish).
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      const round = this.pending.splice(0);
-      if (round.length) await this.flush(round);
+      if (this.pending.length < open) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        continue;
+      }
+      await this.flush(this.pending.splice(0));
     }
     return settled;
   }
@@ -53,6 +61,7 @@ export class BatchedReads {
     const { sql, params } = this.dialect.sqlToQuery(query);
     return new Promise((resolve, reject) => {
       this.pending.push({ statement: this.d1.prepare(sql).bind(...params), first, resolve, reject });
+      this.changed();
     });
   }
 

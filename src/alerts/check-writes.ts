@@ -1,7 +1,3 @@
-import { and, desc, eq, lt, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
-import { createDb, type Db } from "../db/client";
-import { logsAlertEvents, logsAlerts } from "../db/schema";
 import type { Env } from "../env";
 import { type NotificationEvent, publishEvents } from "../notifications/events";
 import { type AlertNotification, type AlertState, HISTORY_LENGTH } from "./state-machine";
@@ -40,71 +36,36 @@ export interface Reschedule {
   nextCheckAt: number | null;
 }
 
-const date = (ms: number | null) => (ms === null ? null : new Date(ms));
+// A chunk's checks go to D1 as four statements, each binding one JSON array that SQLite reads back
+// with json_each, instead of three statements per alert: the round trip and the statement count stay
+// flat however many alerts a chunk holds. A row changes only while the alert is still at the
+// version the check was evaluated against: a raced edit (new version) or a delete drops the check.
 
-function writeStatements(db: Db, w: CheckWrite): BatchItem<"sqlite">[] {
-  const atVersion = and(eq(logsAlerts.id, w.alertId), eq(logsAlerts.version, w.version));
-  const e = w.event;
-  const statements: BatchItem<"sqlite">[] = [
-    db
-      .update(logsAlerts)
-      .set({
-        state: w.state,
-        consecutiveFailures: w.consecutiveFailures,
-        lastNotifiedAt: date(w.lastNotifiedAt),
-        lastCheckedAt: new Date(w.windowEnd),
-        lastErrorMessage: w.lastErrorMessage,
-        nextCheckAt: date(w.nextCheckAt),
-      })
-      .where(atVersion),
-    // Selected from the alert row itself: a raced edit (new version) or a delete drops the event with the update.
-    db
-      .insert(logsAlertEvents)
-      .select(
-        db
-          .select({
-            id: sql`${e.id}`.as("id"),
-            alertId: logsAlerts.id,
-            kind: sql`'check'`.as("kind"),
-            resultCount: sql`${e.resultCount}`.as("result_count"),
-            thresholdBreached: sql`${e.thresholdBreached === null ? null : Number(e.thresholdBreached)}`.as("threshold_breached"),
-            stateBefore: sql`${e.stateBefore}`.as("state_before"),
-            stateAfter: sql`${w.state}`.as("state_after"),
-            errorMessage: sql`${e.errorMessage}`.as("error_message"),
-            queryDurationMs: sql`${e.queryDurationMs}`.as("query_duration_ms"),
-            notification: sql`${e.notification}`.as("notification"),
-            windowStart: sql`${w.windowStart}`.as("window_start"),
-            windowEnd: sql`${w.windowEnd}`.as("window_end"),
-            routine: sql`${Number(e.routine)}`.as("routine"),
-            createdAt: sql`${e.createdAt}`.as("created_at"),
-          })
-          .from(logsAlerts)
-          .where(atVersion),
-      )
-      .onConflictDoNothing(),
-  ];
-  if (e.routine) {
-    statements.push(
-      db.delete(logsAlertEvents).where(
-        and(
-          eq(logsAlertEvents.alertId, w.alertId),
-          eq(logsAlertEvents.routine, true),
-          lt(
-            logsAlertEvents.windowEnd,
-            db
-              .select({ windowEnd: logsAlertEvents.windowEnd })
-              .from(logsAlertEvents)
-              .where(and(eq(logsAlertEvents.alertId, w.alertId), eq(logsAlertEvents.routine, true)))
-              .orderBy(desc(logsAlertEvents.windowEnd))
-              .limit(1)
-              .offset(HISTORY_LENGTH - 1),
-          ),
-        ),
-      ),
-    );
-  }
-  return statements;
-}
+const UPDATE_STATES = `UPDATE logs_alerts SET state = j.value ->> 'state', consecutive_failures = j.value ->> 'consecutiveFailures',
+    last_notified_at = j.value ->> 'lastNotifiedAt', last_checked_at = j.value ->> 'windowEnd',
+    last_error_message = j.value ->> 'lastErrorMessage', next_check_at = j.value ->> 'nextCheckAt'
+  FROM json_each(?1) AS j
+  WHERE logs_alerts.id = j.value ->> 'alertId' AND logs_alerts.version = j.value ->> 'version'
+  RETURNING logs_alerts.id AS id`;
+
+const INSERT_EVENTS = `INSERT INTO logs_alert_events (id, alert_id, kind, result_count, threshold_breached, state_before, state_after,
+    error_message, query_duration_ms, notification, window_start, window_end, routine, created_at)
+  SELECT j.value ->> 'id', a.id, 'check', j.value ->> 'resultCount', j.value ->> 'thresholdBreached', j.value ->> 'stateBefore',
+    j.value ->> 'stateAfter', j.value ->> 'errorMessage', j.value ->> 'queryDurationMs', j.value ->> 'notification',
+    j.value ->> 'windowStart', j.value ->> 'windowEnd', j.value ->> 'routine', j.value ->> 'createdAt'
+  FROM json_each(?1) AS j JOIN logs_alerts AS a ON a.id = j.value ->> 'alertId' AND a.version = j.value ->> 'version'
+  WHERE true
+  ON CONFLICT (id) DO NOTHING`;
+
+// Checks that changed nothing are kept only as the latest HISTORY_LENGTH per alert.
+const PRUNE_ROUTINE = `DELETE FROM logs_alert_events AS e
+  WHERE e.routine = 1 AND e.alert_id IN (SELECT value FROM json_each(?1)) AND e.window_end <
+    (SELECT x.window_end FROM logs_alert_events AS x WHERE x.alert_id = e.alert_id AND x.routine = 1
+     ORDER BY x.window_end DESC LIMIT 1 OFFSET ${HISTORY_LENGTH - 1})`;
+
+const RESCHEDULE = `UPDATE logs_alerts SET next_check_at = j.value ->> 'nextCheckAt'
+  FROM json_each(?1) AS j
+  WHERE logs_alerts.id = j.value ->> 'alertId' AND logs_alerts.version = j.value ->> 'version'`;
 
 export interface CommitResult {
   /** Per write: whether it landed (false: the alert was edited or deleted meanwhile). */
@@ -119,26 +80,38 @@ export interface CommitResult {
  */
 export async function commitChecks(env: Env, writes: CheckWrite[], reschedules: Reschedule[] = []): Promise<CommitResult> {
   if (!writes.length && !reschedules.length) return { applied: [], published: 0 };
-  const db = createDb(env.DB);
-  const groups = writes.map((w) => writeStatements(db, w));
-  const statements = [
-    ...groups.flat(),
-    ...reschedules.map((r) =>
-      db
-        .update(logsAlerts)
-        .set({ nextCheckAt: date(r.nextCheckAt) })
-        .where(and(eq(logsAlerts.id, r.alertId), eq(logsAlerts.version, r.version))),
-    ),
-  ];
-  const [first, ...rest] = statements;
-  const results = first ? await db.batch([first, ...rest]) : [];
-  const applied: boolean[] = [];
-  let offset = 0;
-  for (const group of groups) {
-    applied.push(((results[offset] as D1Result | undefined)?.meta?.changes ?? 0) > 0);
-    offset += group.length;
-  }
-  const events = writes.flatMap((w, i) => (applied[i] && w.publish ? [w.publish] : []));
-  if (events.length) await publishEvents(env, events);
-  return { applied, published: events.length };
+  // The state to mirror is the latest check of each alert (a replayed check comes before its successor).
+  const latest = new Map<string, CheckWrite>();
+  for (const w of writes) if ((latest.get(w.alertId)?.windowEnd ?? 0) < w.windowEnd) latest.set(w.alertId, w);
+  const states = [...latest.values()].map((w) => ({
+    alertId: w.alertId,
+    version: w.version,
+    state: w.state,
+    consecutiveFailures: w.consecutiveFailures,
+    lastNotifiedAt: w.lastNotifiedAt,
+    windowEnd: w.windowEnd,
+    lastErrorMessage: w.lastErrorMessage,
+    nextCheckAt: w.nextCheckAt,
+  }));
+  const events = writes.map((w) => ({
+    ...w.event,
+    alertId: w.alertId,
+    version: w.version,
+    stateAfter: w.state,
+    windowStart: w.windowStart,
+    windowEnd: w.windowEnd,
+  }));
+  const routine = [...new Set(writes.filter((w) => w.event.routine).map((w) => w.alertId))];
+  const statement = (query: string, rows: unknown[]) => env.DB.prepare(query).bind(JSON.stringify(rows));
+  const [updated] = await env.DB.batch<{ id: string }>([
+    statement(UPDATE_STATES, states),
+    statement(INSERT_EVENTS, events),
+    statement(PRUNE_ROUTINE, routine),
+    statement(RESCHEDULE, reschedules),
+  ]);
+  const landed = new Set((updated?.results ?? []).map((r) => r.id));
+  const applied = writes.map((w) => landed.has(w.alertId));
+  const notifications = writes.flatMap((w, i) => (applied[i] && w.publish ? [w.publish] : []));
+  if (notifications.length) await publishEvents(env, notifications);
+  return { applied, published: notifications.length };
 }
