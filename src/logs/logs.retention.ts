@@ -14,17 +14,28 @@ interface DeleteTarget {
   expired: (projectId: number, cutoffUs: number) => SQL;
 }
 
-// Each table is cut at the same minute-aligned instant, so counters never outlive their records.
+// Each table is cut at the same minute-aligned instant. The per-minute counters go last: a project
+// with expired counters is a project with work left, even after an interrupted run.
 const TARGETS: DeleteTarget[] = [
-  { table: "log_records", expired: (p, cutoff) => sql`project_id = ${p} AND timestamp < ${cutoff}` },
-  { table: "log_minute_counts", expired: (p, cutoff) => sql`project_id = ${p} AND minute < ${cutoff / 60_000_000}` },
+  { table: "log_attribute_values", expired: (p, cutoff) => sql`project_id = ${p} AND hour < ${Math.floor(cutoff / 3_600_000_000)}` },
   {
     table: "log_attribute_keys",
     expired: (p, cutoff) =>
       sql`project_id = ${p} AND attribute_type IN ('log', 'resource') AND hour < ${Math.floor(cutoff / 3_600_000_000)}`,
   },
-  { table: "log_attribute_values", expired: (p, cutoff) => sql`project_id = ${p} AND hour < ${Math.floor(cutoff / 3_600_000_000)}` },
+  { table: "log_records", expired: (p, cutoff) => sql`project_id = ${p} AND timestamp < ${cutoff}` },
+  { table: "log_minute_counts", expired: (p, cutoff) => sql`project_id = ${p} AND minute < ${cutoff / 60_000_000}` },
 ];
+
+/** Projects holding logs older than their retention (one indexed probe per project, in one statement). */
+export async function projectsWithExpiredLogs(db: Db, now: number): Promise<{ id: number; days: number }[]> {
+  const nowMinute = Math.floor(now / 60_000);
+  return db.all<{ id: number; days: number }>(
+    sql`SELECT id, logs_retention_days AS days FROM projects p
+      WHERE EXISTS (SELECT 1 FROM log_minute_counts m WHERE m.project_id = p.id AND m.minute < ${nowMinute} - p.logs_retention_days * 1440)
+      ORDER BY id`,
+  );
+}
 
 export interface RetentionResult {
   deleted: number;
@@ -37,7 +48,7 @@ export interface RetentionResult {
  * `logs_retention_days`. Idempotent: a second run finds nothing to do.
  */
 export async function purgeExpiredLogs(db: Db, now = Date.now()): Promise<RetentionResult> {
-  const projects = await db.all<{ id: number; days: number }>(sql`SELECT id, logs_retention_days AS days FROM projects ORDER BY id`);
+  const projects = await projectsWithExpiredLogs(db, now);
   let deleted = 0;
   let statements = 0;
   for (const project of projects) {

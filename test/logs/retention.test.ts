@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { insertLogsStatements } from "../../src/logs/logs.queries";
-import { purgeExpiredLogs, RETENTION_BATCH, runDailyLogsRetention } from "../../src/logs/logs.retention";
+import { projectsWithExpiredLogs, purgeExpiredLogs, RETENTION_BATCH, runDailyLogsRetention } from "../../src/logs/logs.retention";
 import type { LogRow } from "../../src/logs/otlp";
 import { call, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 
@@ -59,6 +59,16 @@ beforeAll(async () => {
 });
 
 describe("logs retention", () => {
+  it("visits only the projects that hold expired logs", async () => {
+    const recentOnly = await otherOrganization(t);
+    await store(recentOnly.projectId, [row(now - DAY, 9)]);
+    const projects = await projectsWithExpiredLogs(createDb(env.DB), now);
+    expect(projects).toEqual([
+      { id: t.projectId, days: 30 },
+      { id: shortProjectId, days: 2 },
+    ]);
+  });
+
   it("removes records, counters and index rows past each project's logs_retention_days, in batches", async () => {
     expect(12_000).toBeGreaterThan(2 * RETENTION_BATCH);
     const result = await purgeExpiredLogs(createDb(env.DB), now);
@@ -85,6 +95,7 @@ describe("logs retention", () => {
   });
 
   it("is idempotent", async () => {
+    expect(await projectsWithExpiredLogs(createDb(env.DB), now)).toEqual([]);
     expect(await purgeExpiredLogs(createDb(env.DB), now)).toEqual({ deleted: 0, complete: true });
     expect(await count("log_records", t.projectId)).toBe(100);
   });
