@@ -341,6 +341,21 @@ describe("POST /i/v1/logs: auth, limits and encodings", () => {
     expect((await postBytes("{}", { "content-type": "text/plain" })).status).toBe(415);
   });
 
+  it("answers a protobuf request with a protobuf ExportLogsServiceResponse carrying partialSuccess", async () => {
+    // resource_logs { scope_logs { log_records { trace_id: 3 bytes } } }: a record with a bad trace id
+    const record = [0x4a, 0x03, 0x01, 0x02, 0x03];
+    const scopeLogs = [0x12, record.length, ...record];
+    const resourceLogs = [0x12, scopeLogs.length, ...scopeLogs];
+    const request = new Uint8Array([0x0a, resourceLogs.length, ...resourceLogs]);
+    const res = await postBytes(request, { "content-type": "application/x-protobuf" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/x-protobuf");
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    // field 1 (partial_success) { field 1 (rejected_log_records) = 1, field 2 (error_message) = "..." }
+    expect([bytes[0], bytes[2], bytes[3], bytes[4]]).toEqual([0x0a, 0x08, 0x01, 0x12]);
+    expect(new TextDecoder().decode(bytes.slice(6))).toMatch(/traceId must be 32 hex characters/);
+  });
+
   it("400 for a protobuf body that does not decode", async () => {
     const res = await postBytes(new Uint8Array([0x0a, 0xff, 0xff, 0xff]), { "content-type": "application/x-protobuf" });
     expect(res.status).toBe(400);
