@@ -189,16 +189,7 @@ export const activityLog = sqliteTable(
   // with the append-only triggers). The query layer names its index (`INDEXED BY`), see
   // src/activity/activity.query.ts.
   (t) => [
-    index("activity_log_team_time").on(
-      t.teamId,
-      t.createdAt,
-      t.scope,
-      t.activity,
-      t.userId,
-      t.client,
-      t.isSystem,
-      t.wasImpersonated,
-    ),
+    index("activity_log_team_time").on(t.teamId, t.createdAt, t.scope, t.activity, t.userId, t.client, t.isSystem, t.wasImpersonated),
     index("activity_log_org_time").on(
       t.organizationId,
       t.createdAt,

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
-import { openSecret } from "../../src/lib/secret-box";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { openSecret } from "../../src/lib/secret-box";
 import { activityRows, addMember, call, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 import { createDestination, destinationRow, interceptFetch, projectDestinations } from "./notify-helpers";
 
