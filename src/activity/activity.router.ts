@@ -103,6 +103,14 @@ async function queueExport(
   return c.json({ id, export_format: format }, 202);
 }
 
+/** Adds the time spent in the database (the page and count queries) to Server-Timing as `db`. */
+async function timed<T>(c: Context<AppBindings>, work: Promise<T>): Promise<T> {
+  const started = Date.now();
+  const result = await work;
+  c.header("Server-Timing", `db;dur=${Date.now() - started}`, { append: true });
+  return result;
+}
+
 const withoutTeams = ({ team_ids: _ignored, ...rest }: AdvancedFilters): AdvancedFilters => rest;
 
 export const activityRouter = createRouter()
@@ -130,7 +138,10 @@ export const activityRouter = createRouter()
     if (query.item_id) filters.itemIds = [query.item_id];
     const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
     return c.json(
-      await activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog(bookmark)),
+      await timed(
+        c,
+        activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog(bookmark)),
+      ),
       200,
     );
   })
@@ -169,7 +180,10 @@ export const activityRouter = createRouter()
     const filters = toActivityFilters(withoutTeams(query));
     const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
     return c.json(
-      await activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog(bookmark)),
+      await timed(
+        c,
+        activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog(bookmark)),
+      ),
       200,
     );
   })
@@ -196,7 +210,7 @@ export const activityRouter = createRouter()
     const filters = toActivityFilters(query);
     const partitions = await organizationPartitions(c, organization.id, query.team_ids);
     const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
-    return c.json(await activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog(bookmark)), 200);
+    return c.json(await timed(c, activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog(bookmark))), 200);
   })
   .openapi(availableFiltersOrganization, async (c) => {
     const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);
