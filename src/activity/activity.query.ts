@@ -1,6 +1,6 @@
 import { validationError } from "../lib/errors";
 import { type DetailFilters, detailFilterConditions } from "./detail-filters";
-import { SEARCH_MARK_SQL } from "./search-index";
+import { itemQuery, SEARCH_MARK_SQL } from "./search-index";
 import { balanced, SqlParams } from "./sql";
 
 // The read side of the activity log in one place: the advanced filters, the list endpoints, the
@@ -10,7 +10,8 @@ import { balanced, SqlParams } from "./sql";
 // - time: walk `activity_log_{team,org}_time` (tenant, created_at, scope, activity, user_id, client,
 //   is_system, was_impersonated) newest-first; every low-cardinality filter is tested on the index
 //   entry, so only the rows of the page are read from the table.
-// - item: `item_ids` are few rows; seek `activity_log_{team,org}_item` and sort the matches.
+// - item: `item_ids` are few rows; take them from the FTS5 item index (plus the rows not indexed
+//   yet, search-index.ts) and sort the matches.
 // - search: a rare `search_text` (at most SEARCH_CANDIDATE_LIMIT rows share its trigrams) is
 //   answered from the FTS5 trigram index plus the rows not indexed yet (search-index.ts); a common
 //   one walks the time index and tests the text.
@@ -135,26 +136,24 @@ function ipCondition(values: string[], params: SqlParams): string {
   return `(${balanced(alternatives, "OR")})`;
 }
 
-// "rows": few candidate rows known up front (search candidates, SD Elements ids), looked up by rowid.
-type Plan = { kind: "time" } | { kind: "item" } | { kind: "rows"; match: string | null };
+// "rows": few candidate rows known up front (item or search candidates, SD Elements ids), looked
+// up by rowid; `index` is the FTS5 table `match` runs on.
+type Plan = { kind: "time" } | { kind: "rows"; index: "activity_log_search" | "activity_log_items" | null; match: string | null };
 
 async function choosePlan(db: D1Database, f: ActivityFilters): Promise<Plan> {
-  if (f.seqs?.length) return { kind: "rows", match: null };
-  if (f.itemIds?.length) return { kind: "item" };
+  if (f.seqs?.length) return { kind: "rows", index: null, match: null };
+  const items = f.itemIds?.length ? itemQuery(f.itemIds) : null;
+  if (items) return { kind: "rows", index: "activity_log_items", match: items };
   const match = f.searchText ? trigramQuery(f.searchText) : null;
   if (!match) return { kind: "time" };
   const probe = await db
     .prepare("SELECT count(*) AS n FROM (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ?1 LIMIT ?2)")
     .bind(match, SEARCH_CANDIDATE_LIMIT + 1)
     .first<{ n: number }>();
-  return (probe?.n ?? 0) <= SEARCH_CANDIDATE_LIMIT ? { kind: "rows", match } : { kind: "time" };
+  return (probe?.n ?? 0) <= SEARCH_CANDIDATE_LIMIT ? { kind: "rows", index: "activity_log_search", match } : { kind: "time" };
 }
 
-function indexFor(plan: Plan, partition: Partition): string {
-  const tenant = partition.column === "team_id" ? "team" : "org";
-  if (plan.kind === "item") return `INDEXED BY activity_log_${tenant}_item`;
-  return `INDEXED BY activity_log_${tenant}_time`;
-}
+const indexFor = (partition: Partition) => `INDEXED BY activity_log_${partition.column === "team_id" ? "team" : "org"}_time`;
 
 function partitionCondition(p: Partition, params: SqlParams): string {
   const conditions = [`a.${p.column} = ${params.add(p.value)}`];
@@ -169,11 +168,10 @@ function rowsPlanConditions(plan: Extract<Plan, { kind: "rows" }>, partitions: P
     partitions.map((p) => `(${partitionCondition(p, params)})`),
     "OR",
   )})`;
-  const match = plan.match
-    ? [
-        `(a.seq IN (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ${params.add(plan.match)}) OR a.seq > ${SEARCH_MARK_SQL})`,
-      ]
-    : [];
+  const match =
+    plan.index && plan.match
+      ? [`(a.seq IN (SELECT rowid FROM ${plan.index} WHERE ${plan.index} MATCH ${params.add(plan.match)}) OR a.seq > ${SEARCH_MARK_SQL})`]
+      : [];
   return [...match, tenants, ...conditions];
 }
 
@@ -215,14 +213,14 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
     const where = [partitionCondition(only, params), ...conditions].join(" AND ");
     return {
       params,
-      sql: `SELECT ${COLUMNS} FROM activity_log AS a ${indexFor(plan, only)} ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
+      sql: `SELECT ${COLUMNS} FROM activity_log AS a ${indexFor(only)} ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
     };
   }
   // Top rows of each tenant, merged: each branch stops after `offset + limit` rows of its index.
   const perPartition = params.add(page.limit + (page.offset ?? 0));
   const branches = partitions.map((p) => {
     const where = [partitionCondition(p, params), ...conditions].join(" AND ");
-    return `SELECT seq FROM (SELECT a.seq FROM activity_log AS a ${indexFor(plan, p)} WHERE ${where} ORDER BY ${order} LIMIT ${perPartition})`;
+    return `SELECT seq FROM (SELECT a.seq FROM activity_log AS a ${indexFor(p)} WHERE ${where} ORDER BY ${order} LIMIT ${perPartition})`;
   });
   return {
     params,
@@ -264,7 +262,7 @@ export async function countActivity(db: D1Database, partitions: Partition[], fil
   } else {
     const branches = partitions.map(
       (p) =>
-        `SELECT count(*) AS n FROM activity_log AS a ${indexFor(plan, p)} WHERE ${[partitionCondition(p, params), ...conditions].join(" AND ")}`,
+        `SELECT count(*) AS n FROM activity_log AS a ${indexFor(p)} WHERE ${[partitionCondition(p, params), ...conditions].join(" AND ")}`,
     );
     sql = branches.length === 1 ? branches[0]! : `SELECT sum(n) AS n FROM (${branches.join(" UNION ALL ")})`;
   }

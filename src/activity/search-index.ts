@@ -1,5 +1,6 @@
-// The trigram index behind `search_text` is filled behind the writes: every row with a `seq` above
-// the high-water mark is not indexed yet, and a search reads those rows directly (see
+// The two FTS5 indexes of the activity log, the trigram index behind `search_text` and the item
+// index behind `item_ids`, are filled behind the writes: every row with a `seq` above the
+// high-water mark is not indexed yet, and a query reads those rows directly (see
 // activity.query.ts), so results never lag. The cron folds new rows in by the thousand.
 
 export const SEARCH_MARK_KEY = "activity_log_search_seq";
@@ -15,13 +16,20 @@ export async function refreshSearchIndex(db: D1Database, maxRows: number): Promi
     .bind(mark, maxRows)
     .first<{ n: number; upper: number | null }>();
   if (!range?.upper) return 0;
-  // Both statements run in one transaction and only if the mark is still where this run read it,
+  // The statements run in one transaction and only if the mark is still where this run read it,
   // so two overlapping runs never index a row twice.
+  const unchanged = `coalesce(${SEARCH_MARK_SQL}, 0) = ?1`;
   await db.batch([
     db
       .prepare(
         `INSERT INTO activity_log_search (rowid, detail)
-         SELECT seq, coalesce(detail, '') FROM activity_log WHERE seq > ?1 AND seq <= ?2 AND coalesce(${SEARCH_MARK_SQL}, 0) = ?1`,
+         SELECT seq, coalesce(detail, '') FROM activity_log WHERE seq > ?1 AND seq <= ?2 AND ${unchanged}`,
+      )
+      .bind(mark, range.upper),
+    db
+      .prepare(
+        `INSERT INTO activity_log_items (rowid, item_id)
+         SELECT seq, item_id FROM activity_log WHERE seq > ?1 AND seq <= ?2 AND item_id IS NOT NULL AND ${unchanged}`,
       )
       .bind(mark, range.upper),
     db
@@ -32,4 +40,19 @@ export async function refreshSearchIndex(db: D1Database, maxRows: number): Promi
       .bind(mark, range.upper, SEARCH_MARK_KEY),
   ]);
   return range.n;
+}
+
+// Separators as the item index's tokenizer sees them (unicode61: letters and numbers, plus the
+// tokenchars of migrations/0013_*.sql).
+const ITEM_TOKEN = /[\p{L}\p{N}\p{Co}\-_.:/@#+~]+/gu;
+
+/** The item index query for any of `itemIds` (each one's tokens ANDed), or null if one has no token. */
+export function itemQuery(itemIds: readonly string[]): string | null {
+  const groups: string[] = [];
+  for (const id of itemIds) {
+    const tokens = id.match(ITEM_TOKEN);
+    if (!tokens) return null;
+    groups.push(`(${tokens.map((t) => `"${t}"`).join(" AND ")})`);
+  }
+  return groups.join(" OR ");
 }

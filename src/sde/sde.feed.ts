@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { ActivityRowRecord, Partition } from "../activity/activity.query";
 import { trigramQuery } from "../activity/activity.query";
-import { SEARCH_MARK_SQL } from "../activity/search-index";
+import { itemQuery, SEARCH_MARK_SQL } from "../activity/search-index";
 import { MembershipLevel } from "../auth/levels";
 import type { AppBindings } from "../env";
 import { iso } from "../lib/time";
@@ -178,11 +178,12 @@ async function pageNames(db: D1Database, rows: ActivityRowRecord[]) {
   if (gone.length) {
     const { results } = await db
       .prepare(
-        `SELECT item_id, detail ->> '$.name' AS name FROM activity_log INDEXED BY activity_log_org_item
-         WHERE organization_id IN (SELECT value FROM json_each(?1)) AND item_id IN (SELECT value FROM json_each(?2)) AND scope = 'Project'
-         ORDER BY created_at`,
+        `SELECT a.item_id, a.detail ->> '$.name' AS name FROM activity_log AS a NOT INDEXED
+         WHERE (a.seq IN (SELECT rowid FROM activity_log_items WHERE activity_log_items MATCH ?3) OR a.seq > ${SEARCH_MARK_SQL})
+           AND a.organization_id IN (SELECT value FROM json_each(?1)) AND a.item_id IN (SELECT value FROM json_each(?2)) AND a.scope = 'Project'
+         ORDER BY a.created_at`,
       )
-      .bind(JSON.stringify(orgIds), JSON.stringify(gone.map(String)))
+      .bind(JSON.stringify(orgIds), JSON.stringify(gone.map(String)), itemQuery(gone.map(String)))
       .all<{ item_id: string; name: string | null }>();
     for (const r of results) if (r.name) projectNames.set(Number(r.item_id), r.name);
   }

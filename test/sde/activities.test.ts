@@ -1,4 +1,6 @@
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { refreshSearchIndex } from "../../src/activity/search-index";
 import { flagChange, ingest } from "../activity/activity-helpers";
 import { activityRows, addMember, call, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 
@@ -89,6 +91,8 @@ describe("GET /api/v2/activities/ (SD Elements)", () => {
   });
 
   it("filters by business unit, application and project, by id or by name, also after the project was deleted", async () => {
+    // From here on the rows are in the item and search indexes (earlier tests read them unindexed).
+    expect(await refreshSearchIndex(env.DB, 10_000)).toBeGreaterThan(0);
     const byBu = await call(`${feed}?business_unit=${owner.organizationId}&page=1`, token(owner.key));
     expect(byBu.body.count).toBe((await activityRows()).filter((r) => r.organization_id === owner.organizationId).length);
     expect((await call(`${feed}?business_unit_desc=Acme%20BU&page=1`, token(owner.key))).body.count).toBe(byBu.body.count);
