@@ -3,13 +3,15 @@ import { iso } from "../lib/time";
 import {
   type ActivityFilters,
   type ActivityRowRecord,
-  countActivity,
+  countStatement,
   type Direction,
   decodeCursor,
   encodeCursor,
+  type PageRequest,
   type Partition,
+  pageStatement,
+  planQuery,
   positionOf,
-  selectActivity,
 } from "./activity.query";
 
 export interface PageParams {
@@ -67,7 +69,8 @@ function linkWith(requestUrl: string, changes: Record<string, string | null>): s
 
 /**
  * PostHog's ActivityLogPagination: cursor pages by default (`{next, previous, results}`, ordered by
- * (created_at, id)), page numbers with `count` when `page` is given.
+ * (created_at, id)), page numbers with `count` when `page` is given. The page, its count and the
+ * caller's notification bookmark (for `unread`) go to D1 as one batch: one round trip.
  */
 export async function activityPage<T>(
   db: D1Database,
@@ -75,44 +78,55 @@ export async function activityPage<T>(
   partitions: Partition[],
   filters: ActivityFilters,
   params: PageParams,
-  serialize: (rows: ActivityRowRecord[]) => T[] | Promise<T[]>,
+  serialize: (rows: ActivityRowRecord[], bookmark: number | null) => T[] | Promise<T[]>,
+  bookmarkUserId?: number,
 ): Promise<{ count?: number; next: string | null; previous: string | null; results: T[] }> {
   const direction: Direction = params.ordering === "created_at" ? "asc" : "desc";
   const size = params.page_size;
+  const cursor = params.page === undefined && params.cursor ? decodeCursor(params.cursor) : null;
+  const plan = partitions.length ? await planQuery(db, filters) : null;
+
+  const run = async (page: PageRequest, withCount: boolean) => {
+    const statements: D1PreparedStatement[] = [];
+    if (plan) statements.push(pageStatement(db, plan, partitions, filters, page));
+    if (plan && withCount) statements.push(countStatement(db, plan, partitions, filters));
+    if (bookmarkUserId !== undefined) statements.push(bookmarkStatement(db, bookmarkUserId));
+    const results = statements.length ? await db.batch<Record<string, unknown>>(statements) : [];
+    const rows = (plan ? (results.shift()?.results ?? []) : []) as unknown as ActivityRowRecord[];
+    const count = plan && withCount ? Number(results.shift()?.results[0]?.n ?? 0) : 0;
+    const mark = bookmarkUserId !== undefined ? results.shift()?.results[0]?.at : undefined;
+    return { rows, count, bookmark: typeof mark === "number" ? mark : null };
+  };
 
   if (params.page !== undefined) {
     const page = params.page;
-    const [count, rows] = await Promise.all([
-      countActivity(db, partitions, filters),
-      selectActivity(db, partitions, filters, { direction, limit: size, offset: (page - 1) * size }),
-    ]);
+    const { rows, count, bookmark } = await run({ direction, limit: size, offset: (page - 1) * size }, true);
     if (page > 1 && (page - 1) * size >= count) throw new ApiError(404, "invalid_request", "not_found", "Invalid page.");
     return {
       count,
       next: page * size < count ? linkWith(requestUrl, { page: String(page + 1), cursor: null }) : null,
       previous: page > 1 ? linkWith(requestUrl, { page: page === 2 ? null : String(page - 1), cursor: null }) : null,
-      results: await serialize(rows),
+      results: await serialize(rows, bookmark),
     };
   }
 
-  const cursor = params.cursor ? decodeCursor(params.cursor) : null;
   const link = (position: ReturnType<typeof positionOf>, reverse: boolean) =>
     linkWith(requestUrl, { cursor: encodeCursor({ position, reverse }) });
 
   if (cursor?.reverse) {
     const opposite: Direction = direction === "desc" ? "asc" : "desc";
-    const fetched = await selectActivity(db, partitions, filters, { direction: opposite, limit: size + 1, after: cursor.position });
+    const { rows: fetched, bookmark } = await run({ direction: opposite, limit: size + 1, after: cursor.position }, false);
     const rows = fetched.slice(0, size).reverse();
     const first = rows[0];
     const last = rows[rows.length - 1];
     return {
       next: last ? link(positionOf(last), false) : null,
       previous: fetched.length > size && first ? link(positionOf(first), true) : null,
-      results: await serialize(rows),
+      results: await serialize(rows, bookmark),
     };
   }
 
-  const fetched = await selectActivity(db, partitions, filters, { direction, limit: size + 1, after: cursor?.position });
+  const { rows: fetched, bookmark } = await run({ direction, limit: size + 1, after: cursor?.position }, false);
   const rows = fetched.slice(0, size);
   const first = rows[0];
   const last = rows[rows.length - 1];
@@ -124,8 +138,15 @@ export async function activityPage<T>(
   else if (following && tail) next = link(tail, false);
   let previous: string | null = null;
   if (cursor) previous = link(first ? positionOf(first) : cursor.position, true);
-  return { next, previous, results: await serialize(rows) };
+  return { next, previous, results: await serialize(rows, bookmark) };
 }
 
-export const asActivityLog = (bookmark: number | null) => (rows: ActivityRowRecord[]) =>
-  rows.map((row) => serializeActivity(row, bookmark));
+/** The caller's "notifications viewed" date, as `{at}` (PostHog's NotificationViewed). */
+export const bookmarkStatement = (db: D1Database, userId: number) =>
+  db.prepare("SELECT last_viewed_activity_date AS at FROM activity_notification_bookmarks WHERE user_id = ?1").bind(userId);
+
+export async function bookmarkOf(db: D1Database, userId: number): Promise<number | null> {
+  return (await bookmarkStatement(db, userId).first<{ at: number }>())?.at ?? null;
+}
+
+export const asActivityLog = (rows: ActivityRowRecord[], bookmark: number | null) => rows.map((row) => serializeActivity(row, bookmark));

@@ -236,24 +236,26 @@ function prepare(db: D1Database, sql: string, params: SqlParams): D1PreparedStat
   return db.prepare(sql).bind(...params.values);
 }
 
-/** One page of rows, in the requested order. */
-export async function selectActivity(
+/** How the rows will be found (a search asks the index how rare its text is first). */
+export async function planQuery(db: D1Database, filters: ActivityFilters): Promise<Plan> {
+  return choosePlan(db, filters);
+}
+export type { Plan };
+
+/** The statement of one page of rows, in the requested order (run it alone or in a batch). */
+export function pageStatement(
   db: D1Database,
+  plan: Plan,
   partitions: Partition[],
   filters: ActivityFilters,
   page: PageRequest,
-): Promise<ActivityRowRecord[]> {
-  if (!partitions.length) return [];
-  const plan = await choosePlan(db, filters);
+): D1PreparedStatement {
   const { sql, params } = buildSelect(plan, partitions, filters, page);
-  const { results } = await prepare(db, sql, params).all<ActivityRowRecord>();
-  return results;
+  return prepare(db, sql, params);
 }
 
-/** The number of rows matching the filters (page-number pagination's `count`). */
-export async function countActivity(db: D1Database, partitions: Partition[], filters: ActivityFilters): Promise<number> {
-  if (!partitions.length) return 0;
-  const plan = await choosePlan(db, filters);
+/** The statement counting the matching rows (page-number pagination's `count`), as `{n}`. */
+export function countStatement(db: D1Database, plan: Plan, partitions: Partition[], filters: ActivityFilters): D1PreparedStatement {
   const params = new SqlParams();
   const conditions = filterConditions(filters, params);
   let sql: string;
@@ -266,7 +268,27 @@ export async function countActivity(db: D1Database, partitions: Partition[], fil
     );
     sql = branches.length === 1 ? branches[0]! : `SELECT sum(n) AS n FROM (${branches.join(" UNION ALL ")})`;
   }
-  const row = await prepare(db, sql, params).first<{ n: number }>();
+  return prepare(db, sql, params);
+}
+
+/** One page of rows, in the requested order. */
+export async function selectActivity(
+  db: D1Database,
+  partitions: Partition[],
+  filters: ActivityFilters,
+  page: PageRequest,
+): Promise<ActivityRowRecord[]> {
+  if (!partitions.length) return [];
+  const plan = await choosePlan(db, filters);
+  const { results } = await pageStatement(db, plan, partitions, filters, page).all<ActivityRowRecord>();
+  return results;
+}
+
+/** The number of rows matching the filters. */
+export async function countActivity(db: D1Database, partitions: Partition[], filters: ActivityFilters): Promise<number> {
+  if (!partitions.length) return 0;
+  const plan = await choosePlan(db, filters);
+  const row = await countStatement(db, plan, partitions, filters).first<{ n: number }>();
   return row?.n ?? 0;
 }
 

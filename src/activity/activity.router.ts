@@ -10,7 +10,7 @@ import { toHex } from "../lib/ids";
 import { createRouter } from "../lib/router";
 import { iso } from "../lib/time";
 import type { ActivityExportFilters } from "./activity.export";
-import { activityPage, asActivityLog } from "./activity.pages";
+import { activityPage, asActivityLog, bookmarkOf } from "./activity.pages";
 import type { ActivityFilters, Partition } from "./activity.query";
 import {
   availableFiltersOrganization,
@@ -32,14 +32,6 @@ import { ingestActivity, ingestComponents } from "./ingest";
 import { writeContext } from "./record";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export async function bookmarkOf(db: D1Database, userId: number): Promise<number | null> {
-  const row = await db
-    .prepare("SELECT last_viewed_activity_date AS at FROM activity_notification_bookmarks WHERE user_id = ?1")
-    .bind(userId)
-    .first<{ at: number }>();
-  return row?.at ?? null;
-}
 
 /**
  * The organization endpoint's tenants: the whole organization (its projects and its
@@ -136,11 +128,10 @@ export const activityRouter = createRouter()
     if (query.scope && scopes?.length && !scopes.includes(query.scope)) return c.json({ next: null, previous: null, results: [] }, 200);
     filters.scopes = query.scope ? [query.scope] : scopes;
     if (query.item_id) filters.itemIds = [query.item_id];
-    const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
     return c.json(
       await timed(
         c,
-        activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog(bookmark)),
+        activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog, c.var.auth.user.id),
       ),
       200,
     );
@@ -178,11 +169,10 @@ export const activityRouter = createRouter()
     const { project } = await projectAccess(c, c.req.valid("param").project_id);
     const query = c.req.valid("query");
     const filters = toActivityFilters(withoutTeams(query));
-    const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
     return c.json(
       await timed(
         c,
-        activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog(bookmark)),
+        activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog, c.var.auth.user.id),
       ),
       200,
     );
@@ -209,8 +199,7 @@ export const activityRouter = createRouter()
     const query = c.req.valid("query");
     const filters = toActivityFilters(query);
     const partitions = await organizationPartitions(c, organization.id, query.team_ids);
-    const bookmark = await bookmarkOf(c.env.DB, c.var.auth.user.id);
-    return c.json(await timed(c, activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog(bookmark))), 200);
+    return c.json(await timed(c, activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog, c.var.auth.user.id)), 200);
   })
   .openapi(availableFiltersOrganization, async (c) => {
     const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);
