@@ -247,8 +247,10 @@ export async function ingestActivity(
           .values({ key, requestHash, status: answer.status, response: JSON.stringify(answer.body), createdAt: new Date(now) }),
       ]
     : [];
+  const started = Date.now();
   try {
     await commitWithActivity(ctx, writes, entries);
+    c.header("Server-Timing", `db;dur=${Date.now() - started}`, { append: true });
   } catch (error) {
     // A concurrent request with the same key committed first: answer as it did.
     const replay = key ? await storedAnswer(db, key, requestHash, now) : null;

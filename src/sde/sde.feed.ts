@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { ActivityRowRecord, Partition } from "../activity/activity.query";
-import { trigramQuery } from "../activity/activity.query";
+import { selectiveTrigramQuery } from "../activity/activity.query";
 import { itemQuery, SEARCH_MARK_SQL } from "../activity/search-index";
 import { MembershipLevel } from "../auth/levels";
 import type { AppBindings } from "../env";
@@ -100,7 +100,7 @@ export function feedPartitions(
  */
 export async function projectIdsNamed(db: D1Database, organizationIds: string[], name: string): Promise<number[]> {
   const orgs = JSON.stringify(organizationIds);
-  const match = trigramQuery(name);
+  const match = (await selectiveTrigramQuery(db, name))?.match;
   const deletedRows = match
     ? `SELECT CAST(a.item_id AS INTEGER) AS id FROM activity_log AS a NOT INDEXED
        WHERE (a.seq IN (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ?3) OR a.seq > ${SEARCH_MARK_SQL})
