@@ -58,11 +58,16 @@ export function xlsxWriter(sink: R2ChunkedWriter, columns: string[], sheetName: 
   const workbook = new WorkbookWriter({ stream, useSharedStrings: false, useStyles: false });
   const sheet = workbook.addWorksheet(sheetName);
   sheet.addRow(columns).commit();
+  // exceljs writes a sheet's XML into the zip without waiting for it (its sheet stream ignores
+  // backpressure), so the compressor's input queue is watched too: both are drained after every
+  // page, which keeps buffered output bounded whatever the row count.
+  const queues = () => [...((sheet as unknown as { stream?: { pipes?: Writable[] } }).stream?.pipes ?? []), stream];
   return {
     async rows(rows) {
       for (const row of rows) sheet.addRow(row).commit();
-      // Let the zip catch up before producing more rows, so buffered output stays bounded.
-      while (stream.writableLength > STREAM_HIGH_WATER) await new Promise<void>((resolve) => stream.once("drain", resolve));
+      for (const queue of queues()) {
+        while (queue.writableLength > STREAM_HIGH_WATER) await new Promise<void>((resolve) => queue.once("drain", resolve));
+      }
     },
     async finish() {
       sheet.commit();
