@@ -212,10 +212,26 @@ function rssMb(pids) {
   return kb / 1024;
 }
 
+/**
+ * `wrangler dev` reloads the Worker when a file of the project changes (other engineers edit the
+ * tree while benchmarks run): a request cut by a reload is retried instead of failing the suite.
+ */
+async function retrying(send) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (error) {
+      if (attempt >= 10 || !/fetch failed|other side closed|ECONNREFUSED|socket/i.test(`${error.message} ${error.cause?.message ?? ""}`))
+        throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
 /** GET with the server's timings: `app` (the whole request) and `db` (the page's queries). */
 async function timedGet(worker, path, key) {
   const started = performance.now();
-  const res = await fetch(`${worker.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+  const res = await retrying(() => fetch(`${worker.url}${path}`, { headers: { authorization: `Bearer ${key}` } }));
   const body = await res.json();
   const timing = res.headers.get("server-timing") ?? "";
   const app = /app;dur=([\d.]+)/.exec(timing);
@@ -233,10 +249,12 @@ async function setupTenant(ctx, worker) {
   const owner = await ctx.signup(worker, "activity-bench@example.com");
   const projects = [owner.projectId];
   for (let i = 1; i < PROJECTS; i++) {
-    const res = await ctx.request(worker, "/api/projects/", {
-      key: owner.key,
-      body: { name: `Project ${i}`, organization: owner.organizationId },
-    });
+    const res = await retrying(() =>
+      ctx.request(worker, "/api/projects/", {
+        key: owner.key,
+        body: { name: `Project ${i}`, organization: owner.organizationId },
+      }),
+    );
     if (res.status !== 201) throw new Error(`project: ${res.status} ${JSON.stringify(res.body)}`);
     projects.push(res.body.id);
   }
@@ -244,14 +262,18 @@ async function setupTenant(ctx, worker) {
   const uuids = [];
   for (let i = 1; i < USERS; i++) {
     const email = `user${i}@bench.example.com`;
-    const invite = await ctx.request(worker, `/api/organizations/${owner.organizationId}/invites/`, {
-      key: owner.key,
-      body: { target_email: email, level: 1 },
-    });
+    const invite = await retrying(() =>
+      ctx.request(worker, `/api/organizations/${owner.organizationId}/invites/`, {
+        key: owner.key,
+        body: { target_email: email, level: 1 },
+      }),
+    );
     if (invite.status !== 201) throw new Error(`invite: ${invite.status} ${JSON.stringify(invite.body)}`);
-    const joined = await ctx.request(worker, "/api/signup/", {
-      body: { email, first_name: `User${i}`, last_name: "Bench", invite_token: invite.body.id },
-    });
+    const joined = await retrying(() =>
+      ctx.request(worker, "/api/signup/", {
+        body: { email, first_name: `User${i}`, last_name: "Bench", invite_token: invite.body.id },
+      }),
+    );
     if (joined.status !== 201) throw new Error(`join: ${joined.status} ${JSON.stringify(joined.body)}`);
     users.push(joined.body.user.id);
     uuids.push(joined.body.user.uuid);
@@ -288,11 +310,13 @@ async function measureIngest(ctx, worker, tenant, { batches, concurrency }) {
   const path = `/api/projects/${tenant.projects[1]}/activity_log/`;
   const post = async (body) => {
     const started = performance.now();
-    const res = await fetch(`${worker.url}${path}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${tenant.key}`, "content-type": "application/json", "x-posthog-client": "bench" },
-      body,
-    });
+    const res = await retrying(() =>
+      fetch(`${worker.url}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${tenant.key}`, "content-type": "application/json", "x-posthog-client": "bench" },
+        body,
+      }),
+    );
     const text = await res.text();
     const timing = res.headers.get("server-timing") ?? "";
     const db = /db;dur=([\d.]+)/.exec(timing);
@@ -516,14 +540,17 @@ async function measureExport(ctx, worker, tenant, label, filters, format) {
     peak = Math.max(peak, rssMb(pids));
   }, 25);
   const started = performance.now();
-  const res = await ctx.request(worker, `/api/projects/${tenant.projects[4]}/advanced_activity_logs/export/`, {
-    key: tenant.key,
-    body: { format, filters },
-  });
+  const res = await retrying(() =>
+    ctx.request(worker, `/api/projects/${tenant.projects[4]}/advanced_activity_logs/export/`, {
+      key: tenant.key,
+      body: { format, filters },
+    }),
+  );
   if (res.status !== 202) throw new Error(`export: ${res.status} ${JSON.stringify(res.body)}`);
   let status;
   while (true) {
-    status = (await ctx.request(worker, `/api/projects/${tenant.projects[4]}/exports/${res.body.id}/`, { key: tenant.key })).body;
+    status = (await retrying(() => ctx.request(worker, `/api/projects/${tenant.projects[4]}/exports/${res.body.id}/`, { key: tenant.key })))
+      .body;
     if (status.status === "complete" || status.status === "failed") break;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -578,7 +605,7 @@ export async function run(ctx) {
 
     // The fixed cost of every request: key lookup and project membership.
     const overhead = await ctx.measure(
-      async () => (await ctx.request(worker, `/api/projects/${tenant.projects[3]}/`, { key: tenant.key })).serverMs,
+      async () => (await retrying(() => ctx.request(worker, `/api/projects/${tenant.projects[3]}/`, { key: tenant.key }))).serverMs,
       {
         iterations: ITERATIONS,
       },
@@ -590,7 +617,9 @@ export async function run(ctx) {
       let results = 0;
       const client = await ctx.measure(
         async () => {
-          const res = await timedGet(worker, s.path, tenant.key);
+          const res = await timedGet(worker, s.path, tenant.key).catch((error) => {
+            throw new Error(`${s.label}: ${error.message}`, { cause: error });
+          });
           if (res.status !== 200) throw new Error(`${s.label}: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
           results = res.body.results.length;
           server.push(res.serverMs);
@@ -632,7 +661,7 @@ export async function run(ctx) {
       const server = [];
       const client = await ctx.measure(
         async () => {
-          const res = await ctx.request(worker, path, { key: tenant.key });
+          const res = await retrying(() => ctx.request(worker, path, { key: tenant.key }));
           if (res.status !== 200) throw new Error(`${label}: ${res.status}`);
           server.push(res.serverMs);
         },
