@@ -1,3 +1,4 @@
+import type { AlertCheckMessage } from "./alerts/evaluation.job";
 import type { LogsAlertObject } from "./alerts/logs-alert.object";
 import type { ChangeRequestObject } from "./approvals/change-request.object";
 import type { AuthContext } from "./auth/authenticate";
@@ -11,6 +12,7 @@ export interface Env {
   LOGS_ALERTS: DurableObjectNamespace<LogsAlertObject>;
   NOTIFICATIONS_QUEUE: Queue<NotificationMessage>;
   EXPORTS_QUEUE: Queue<ExportJob>;
+  ALERT_CHECKS_QUEUE: Queue<AlertCheckMessage>;
   /** "true" lets destinations point at http://127.0.0.1 / localhost (local development only). */
   ALLOW_LOOPBACK_DESTINATIONS: string;
   /** 32 random bytes, base64: seals webhook signing secrets at rest (`wrangler secret put`). */

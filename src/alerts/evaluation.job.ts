@@ -1,7 +1,8 @@
 import { and, asc, eq, inArray, lt, lte, sql } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
-import { logsAlertEvents, logsAlertJobRuns, logsAlerts } from "../db/schema";
+import { logsAlertCheckBatches, logsAlertEvents, logsAlerts } from "../db/schema";
 import type { Env } from "../env";
+import { uuidv7 } from "../lib/ids";
 import { countLogs } from "../logs/logs.queries";
 import { type AlertRow, filtersOf, floorMinute, MINUTE_MS } from "./alerts.queries";
 import { BatchedReads } from "./batched-reads";
@@ -9,32 +10,29 @@ import { type CheckWrite, commitChecks, type Reschedule } from "./check-writes";
 import type { CheckResult } from "./logs-alert.object";
 import type { CheckOutcome } from "./state-machine";
 
-const PAGE_SIZE = 500;
-/** Alerts whose counts share one D1 batch and whose writes share another. */
+const PAGE_SIZE = 1000;
+/** Alerts per queue message: their counts share one D1 batch and their writes another. */
 const CHUNK_SIZE = 100;
-/** Chunks in flight at once. */
-export const CHUNK_CONCURRENCY = 4;
+/** Queues take at most 100 messages and 256 KB per sendBatch; a message of 100 ids is about 4 KB. */
+const MESSAGES_PER_SEND = 50;
 const EVENT_RETENTION_MS = 90 * 24 * 60 * 60 * 1000;
 const EVENT_PRUNE_LIMIT = 5000;
 
-export interface EvaluationSummary {
+/** One chunk of a tick's due alerts, for the `edge-audit-alert-checks` consumer. */
+export interface AlertCheckMessage {
+  id: string;
   windowEnd: number;
-  due: number;
-  checked: number;
-  duplicates: number;
-  stale: number;
-  skipped: number;
-  failed: number;
-  notifications: number;
-  checkP50Ms: number | null;
-  checkP95Ms: number | null;
+  alertIds: string[];
+  enqueuedAt: number;
 }
 
-/** Due alerts in `(next_check_at, id)` order, a page at a time, the next page read while this one is checked. */
-async function* dueAlerts(db: Db, windowEnd: number): AsyncGenerator<AlertRow> {
-  const page = (after: AlertRow | null) =>
-    db
-      .select()
+/** Ids of the due alerts in `(next_check_at, id)` order, a page at a time (index `logs_alerts_due`). */
+async function dueAlertIds(db: Db, windowEnd: number): Promise<string[]> {
+  const ids: string[] = [];
+  let after: { nextCheckAt: Date | null; id: string } | undefined;
+  for (;;) {
+    const rows = await db
+      .select({ id: logsAlerts.id, nextCheckAt: logsAlerts.nextCheckAt })
       .from(logsAlerts)
       .where(
         and(
@@ -45,28 +43,47 @@ async function* dueAlerts(db: Db, windowEnd: number): AsyncGenerator<AlertRow> {
       )
       .orderBy(asc(logsAlerts.nextCheckAt), asc(logsAlerts.id))
       .limit(PAGE_SIZE);
-  let pending: Promise<AlertRow[]> | null = page(null);
-  while (pending) {
-    const rows: AlertRow[] = await pending;
-    const last = rows.at(-1);
-    pending = rows.length === PAGE_SIZE && last ? page(last) : null;
-    yield* rows;
+    ids.push(...rows.map((r) => r.id));
+    after = rows.at(-1);
+    if (rows.length < PAGE_SIZE) return ids;
   }
 }
 
-async function* inChunks<T>(source: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
-  let chunk: T[] = [];
-  for await (const item of source) {
-    chunk.push(item);
-    if (chunk.length === size) {
-      yield chunk;
-      chunk = [];
-    }
+/**
+ * The cron's alert job: every enabled alert whose `next_check_at` has come gets the window ending at
+ * this tick's minute. The tick only reads the due ids and hands them out in chunks of CHUNK_SIZE
+ * through the `edge-audit-alert-checks` queue, so each chunk's Durable Object calls and D1 work run
+ * in their own consumer invocation (and scale out with the consumers). The window end is the
+ * idempotency key, so a repeated tick or a redelivered message is harmless, and a tick after missed
+ * ones evaluates the current window once (`next_check_at` then moves one interval past it).
+ * Returns the messages it sent.
+ */
+export async function evaluateDueAlerts(env: Env, scheduledTime: number): Promise<AlertCheckMessage[]> {
+  const windowEnd = floorMinute(scheduledTime);
+  const db = createDb(env.DB);
+  const ids = await dueAlertIds(db, windowEnd);
+  const enqueuedAt = Date.now();
+  const messages: AlertCheckMessage[] = [];
+  for (let i = 0; i < ids.length; i += CHUNK_SIZE) {
+    messages.push({ id: uuidv7(enqueuedAt), windowEnd, alertIds: ids.slice(i, i + CHUNK_SIZE), enqueuedAt });
   }
-  if (chunk.length) yield chunk;
+  for (let i = 0; i < messages.length; i += MESSAGES_PER_SEND) {
+    await env.ALERT_CHECKS_QUEUE.sendBatch(messages.slice(i, i + MESSAGES_PER_SEND).map((body) => ({ body, contentType: "json" })));
+  }
+  // Events are kept 90 days; a bounded delete per tick keeps up with any realistic rate.
+  await db.delete(logsAlertEvents).where(
+    inArray(
+      logsAlertEvents.id,
+      db
+        .select({ id: logsAlertEvents.id })
+        .from(logsAlertEvents)
+        .where(lt(logsAlertEvents.createdAt, new Date(windowEnd - EVENT_RETENTION_MS)))
+        .limit(EVENT_PRUNE_LIMIT),
+    ),
+  );
+  return messages;
 }
 
-const percentile = (sorted: number[], p: number) => (sorted.length ? (sorted[Math.ceil((p / 100) * sorted.length) - 1] ?? null) : null);
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Each alert's window count through the logs query layer (`countLogs`), all of a chunk's queries in shared D1 batches. */
@@ -83,23 +100,38 @@ export async function countWindows(env: Env, alerts: AlertRow[], windowEnd: numb
   return { outcomes, durationMs: Date.now() - started };
 }
 
-/** Counts a chunk, runs each alert's check in its Durable Object, commits what they return in one D1 batch. */
-async function checkChunk(env: Env, chunk: AlertRow[], windowEnd: number, summary: EvaluationSummary, durations: number[]) {
-  const started = Date.now();
-  const { outcomes, durationMs } = await countWindows(env, chunk, windowEnd);
+/**
+ * One chunk: reads the alerts that are still due (a redelivered message or a repeated tick finds
+ * them done), counts their windows, runs each check in the alert's Durable Object, commits what the
+ * objects answer in one D1 batch, publishes the notifications, and records the chunk.
+ */
+export async function checkAlertChunk(env: Env, chunk: AlertCheckMessage): Promise<typeof logsAlertCheckBatches.$inferSelect> {
+  const startedAt = Date.now();
+  const db = createDb(env.DB);
+  const alerts = await db
+    .select()
+    .from(logsAlerts)
+    .where(
+      and(
+        sql`${logsAlerts.id} IN (SELECT value FROM json_each(${JSON.stringify(chunk.alertIds)}))`,
+        eq(logsAlerts.enabled, true),
+        lte(logsAlerts.nextCheckAt, new Date(chunk.windowEnd)),
+      ),
+    );
+  const { outcomes, durationMs } = await countWindows(env, alerts, chunk.windowEnd);
+  let failed = 0;
   const results = await Promise.all(
-    chunk.map(async (alert, i): Promise<CheckResult | null> => {
+    alerts.map(async (alert, i): Promise<CheckResult | null> => {
       try {
-        const stub = env.LOGS_ALERTS.get(env.LOGS_ALERTS.idFromName(alert.id));
-        return await stub.check({
-          windowEnd,
+        return await env.LOGS_ALERTS.get(env.LOGS_ALERTS.idFromName(alert.id)).check({
+          windowEnd: chunk.windowEnd,
           alert,
           outcome: outcomes[i] ?? { ok: false, error: "not counted" },
           queryDurationMs: durationMs,
         });
       } catch (error) {
-        summary.failed++;
-        console.error(`logs alert ${alert.id}: check of ${new Date(windowEnd).toISOString()} failed`, error);
+        failed++;
+        console.error(`logs alert ${alert.id}: check of ${new Date(chunk.windowEnd).toISOString()} failed`, error);
         return null;
       }
     }),
@@ -111,92 +143,37 @@ async function checkChunk(env: Env, chunk: AlertRow[], windowEnd: number, summar
     if (result?.status === "checked" || result?.status === "skipped") writes.push(...result.writes);
     if (result?.status === "checked") current.push(writes.length - 1);
     if (result?.status === "skipped") reschedules.push(result.reschedule);
-    if (result?.status === "duplicate") summary.duplicates++;
-    if (result?.status === "stale") summary.stale++;
-    if (result?.status === "skipped") summary.skipped++;
   }
-  try {
-    const { applied, published } = await commitChecks(env, writes, reschedules);
-    for (const index of current) {
-      if (applied[index]) summary.checked++;
-      else summary.stale++;
-    }
-    summary.notifications += published;
-  } catch (error) {
-    // The objects keep these checks unconfirmed: the next check (or their alarm) writes them again.
-    summary.failed += current.length;
-    console.error(`logs alerts: committing ${writes.length} checks of ${new Date(windowEnd).toISOString()} failed`, error);
-  }
-  const elapsed = Date.now() - started;
-  for (let i = 0; i < chunk.length; i++) durations.push(elapsed);
+  // Throws on failure: the queue redelivers the chunk, and the objects hand the same checks back.
+  const { applied, published } = await commitChecks(env, writes, reschedules);
+  const checked = current.filter((index) => applied[index]).length;
+  const row = {
+    id: chunk.id,
+    windowEnd: new Date(chunk.windowEnd),
+    due: chunk.alertIds.length,
+    checked,
+    skipped: chunk.alertIds.length - checked - failed,
+    failed,
+    notifications: published,
+    enqueuedAt: new Date(chunk.enqueuedAt),
+    startedAt: new Date(startedAt),
+    finishedAt: new Date(),
+  };
+  await db.insert(logsAlertCheckBatches).values(row).onConflictDoUpdate({ target: logsAlertCheckBatches.id, set: row });
+  return row;
 }
 
-/**
- * The cron's alert job: every enabled alert whose `next_check_at` has come is handed the window
- * ending at this tick's minute through its Durable Object, in chunks of CHUNK_SIZE (one D1 batch
- * of counts, one call per object, one D1 batch of writes), CHUNK_CONCURRENCY chunks at a time. The
- * window end is the idempotency key, so a repeated tick is harmless, and a tick after missed ones
- * evaluates the current window once (`next_check_at` then moves one interval past it).
- */
-export async function evaluateDueAlerts(env: Env, scheduledTime: number, concurrency = CHUNK_CONCURRENCY): Promise<EvaluationSummary> {
-  const windowEnd = floorMinute(scheduledTime);
-  const db = createDb(env.DB);
-  const startedAt = new Date();
-  const summary: EvaluationSummary = {
-    windowEnd,
-    due: 0,
-    checked: 0,
-    duplicates: 0,
-    stale: 0,
-    skipped: 0,
-    failed: 0,
-    notifications: 0,
-    checkP50Ms: null,
-    checkP95Ms: null,
-  };
-  const durations: number[] = [];
-  const chunks = inChunks(dueAlerts(db, windowEnd), CHUNK_SIZE);
+/** The `edge-audit-alert-checks` consumer: each message is one chunk, retried on its own when it fails. */
+export async function consumeAlertChecks(batch: MessageBatch<AlertCheckMessage>, env: Env): Promise<void> {
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for await (const chunk of chunks) {
-        summary.due += chunk.length;
-        await checkChunk(env, chunk, windowEnd, summary, durations);
+    batch.messages.map(async (msg) => {
+      try {
+        await checkAlertChunk(env, msg.body);
+        msg.ack();
+      } catch (error) {
+        console.error(`logs alert chunk ${msg.body.id} of ${new Date(msg.body.windowEnd).toISOString()} failed; retrying`, error);
+        msg.retry({ delaySeconds: 5 });
       }
     }),
   );
-
-  durations.sort((a, b) => a - b);
-  summary.checkP50Ms = percentile(durations, 50);
-  summary.checkP95Ms = percentile(durations, 95);
-  const run = {
-    startedAt,
-    finishedAt: new Date(),
-    due: summary.due,
-    checked: summary.checked,
-    skipped: summary.duplicates + summary.stale + summary.skipped,
-    failed: summary.failed,
-    notifications: summary.notifications,
-    checkP50Ms: summary.checkP50Ms,
-    checkP95Ms: summary.checkP95Ms,
-  };
-  await db.batch([
-    db
-      .insert(logsAlertJobRuns)
-      .values({ windowEnd: new Date(windowEnd), ...run })
-      .onConflictDoUpdate({ target: logsAlertJobRuns.windowEnd, set: run }),
-    // Events are kept 90 days; a bounded delete per tick keeps up with any realistic rate.
-    db
-      .delete(logsAlertEvents)
-      .where(
-        inArray(
-          logsAlertEvents.id,
-          db
-            .select({ id: logsAlertEvents.id })
-            .from(logsAlertEvents)
-            .where(lt(logsAlertEvents.createdAt, new Date(windowEnd - EVENT_RETENTION_MS)))
-            .limit(EVENT_PRUNE_LIMIT),
-        ),
-      ),
-  ]);
-  return summary;
 }
