@@ -1,1 +1,0 @@
-DROP TABLE `logs_alert_job_runs`;
