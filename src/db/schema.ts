@@ -648,19 +648,26 @@ export const logsAlertDestinations = sqliteTable(
   (t) => [primaryKey({ columns: [t.alertId, t.destinationId] }), index("logs_alert_destinations_destination").on(t.destinationId)],
 );
 
-/** One row per cron tick of the alert evaluation job: what it did and how long checks took. */
-export const logsAlertJobRuns = sqliteTable("logs_alert_job_runs", {
-  windowEnd: timestamp().primaryKey(),
-  startedAt: timestamp().notNull(),
-  finishedAt: timestamp(),
-  due: integer().notNull().default(0),
-  checked: integer().notNull().default(0),
-  skipped: integer().notNull().default(0),
-  failed: integer().notNull().default(0),
-  notifications: integer().notNull().default(0),
-  checkP50Ms: integer(),
-  checkP95Ms: integer(),
-});
+/**
+ * One row per chunk of due alerts a cron tick handed out (a queue message): what its checks did and
+ * how long the chunk took from the first count to the D1 commit. A tick is its rows' `window_end`.
+ */
+export const logsAlertCheckBatches = sqliteTable(
+  "logs_alert_check_batches",
+  {
+    id: text().primaryKey(),
+    windowEnd: timestamp().notNull(),
+    due: integer().notNull(),
+    checked: integer().notNull(),
+    skipped: integer().notNull(),
+    failed: integer().notNull(),
+    notifications: integer().notNull(),
+    enqueuedAt: timestamp().notNull(),
+    startedAt: timestamp().notNull(),
+    finishedAt: timestamp().notNull(),
+  },
+  (t) => [index("logs_alert_check_batches_window").on(t.windowEnd)],
+);
 
 // ---------------------------------------------------------------------------------------------
 // Activity log read side and exports (issue #3). Facets are the distinct values the

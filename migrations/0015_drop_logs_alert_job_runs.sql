@@ -1,0 +1,1 @@
+DROP TABLE `logs_alert_job_runs`;
