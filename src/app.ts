@@ -7,6 +7,7 @@ import { authenticate } from "./auth/authenticate";
 import type { AppBindings } from "./env";
 import { exportsRouter } from "./exports/exports.router";
 import { errorResponse, fromZodError, notFound } from "./lib/errors";
+import { normalizePath } from "./lib/paths";
 import { logsIngestRouter } from "./logs/ingest.router";
 import { logsRouter } from "./logs/logs.router";
 import { organizationDestinationsRouter, projectDestinationsRouter } from "./notifications/destinations.router";
@@ -22,15 +23,6 @@ import { signupRouter } from "./signup/signup.router";
 import { usersRouter } from "./users/users.router";
 
 const PUBLIC_PATHS = ["/api/signup", "/api/schema"];
-
-/**
- * Every route is reachable with or without its trailing slash, and `/api/environments/:id/...`
- * is the same resource as `/api/projects/:id/...` (PostHog's two names for a project).
- */
-export function normalizePath(pathname: string): string {
-  const trimmed = pathname.length > 1 && pathname.endsWith("/") ? pathname.slice(0, -1) : pathname;
-  return trimmed.replace(/^\/api\/environments(?=\/|$)/, "/api/projects");
-}
 
 export const app = new OpenAPIHono<AppBindings>({
   getPath: (request) => normalizePath(new URL(request.url).pathname),

@@ -1,6 +1,7 @@
 import type { AlertCheckMessage } from "./alerts/evaluation.job";
 import type { LogsAlertObject } from "./alerts/logs-alert.object";
 import type { ChangeRequestObject } from "./approvals/change-request.object";
+import type { PrefetchedAccess } from "./auth/access";
 import type { AuthContext } from "./auth/authenticate";
 import type { ExportJob } from "./exports/exports.consumer";
 import type { NotificationMessage } from "./notifications/notifications.consumer";
@@ -23,5 +24,7 @@ export interface AppBindings {
   Bindings: Env;
   Variables: {
     auth: AuthContext;
+    /** Set by `authenticate` when the path names a project or organization (see `projectAccess`). */
+    prefetchedAccess?: PrefetchedAccess;
   };
 }

@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import { createDb } from "../db/client";
+import { createDb, type Db } from "../db/client";
 import { organizationMemberships, organizations, projects } from "../db/schema";
 import type { AppBindings } from "../env";
 import { notFound, permissionDenied } from "../lib/errors";
@@ -15,6 +15,51 @@ export interface OrganizationAccess {
 }
 export interface ProjectAccess extends OrganizationAccess {
   project: Project;
+}
+
+/** The project or organization a request path names, if any (`/api/projects/:id/...`, `/api/organizations/:id/...`). */
+export type AccessTarget = { kind: "project"; id: number } | { kind: "organization"; id: string };
+
+/**
+ * An access row read ahead, in the API key lookup's query, so that the usual request (one project
+ * or organization in its path) pays one D1 round trip for authentication and access together.
+ * `row` undefined means "read, and the caller is not a member".
+ */
+export type PrefetchedAccess =
+  | { kind: "project"; id: number; row: ProjectAccess | undefined }
+  | { kind: "organization"; id: string; row: OrganizationAccess | undefined };
+
+export function accessTargetOf(path: string): AccessTarget | null {
+  const match = /^\/api\/(projects|organizations)\/([^/]+)/.exec(path);
+  if (!match?.[2]) return null;
+  if (match[1] === "organizations") return { kind: "organization", id: decodeURIComponent(match[2]) };
+  const id = Number(match[2]);
+  return Number.isSafeInteger(id) ? { kind: "project", id } : null;
+}
+
+function organizationAccessQuery(db: Db, organizationId: string, userId: number) {
+  return db
+    .select({ organization: organizations, level: organizationMemberships.level })
+    .from(organizations)
+    .innerJoin(
+      organizationMemberships,
+      and(eq(organizationMemberships.organizationId, organizations.id), eq(organizationMemberships.userId, userId)),
+    )
+    .where(eq(organizations.id, organizationId))
+    .limit(1);
+}
+
+function projectAccessQuery(db: Db, projectId: number, userId: number) {
+  return db
+    .select({ project: projects, organization: organizations, level: organizationMemberships.level })
+    .from(projects)
+    .innerJoin(organizations, eq(organizations.id, projects.organizationId))
+    .innerJoin(
+      organizationMemberships,
+      and(eq(organizationMemberships.organizationId, projects.organizationId), eq(organizationMemberships.userId, userId)),
+    )
+    .where(eq(projects.id, projectId))
+    .limit(1);
 }
 
 function assertKeyAllowsOrganization(c: Context<AppBindings>, organizationId: string) {
@@ -37,15 +82,11 @@ export async function organizationAccess(
   organizationId: string,
   minLevel: number = MembershipLevel.member,
 ): Promise<OrganizationAccess> {
-  const [row] = await createDb(c.env.DB)
-    .select({ organization: organizations, level: organizationMemberships.level })
-    .from(organizations)
-    .innerJoin(
-      organizationMemberships,
-      and(eq(organizationMemberships.organizationId, organizations.id), eq(organizationMemberships.userId, c.var.auth.user.id)),
-    )
-    .where(eq(organizations.id, organizationId))
-    .limit(1);
+  const prefetched = c.var.prefetchedAccess;
+  const row =
+    prefetched?.kind === "organization" && prefetched.id === organizationId
+      ? prefetched.row
+      : (await organizationAccessQuery(createDb(c.env.DB), organizationId, c.var.auth.user.id))[0];
   if (!row) throw notFound();
   assertKeyAllowsOrganization(c, organizationId);
   assertLevel(row.level, minLevel);
@@ -60,16 +101,11 @@ export async function projectAccess(
 ): Promise<ProjectAccess> {
   const id = typeof projectId === "number" ? projectId : Number(projectId);
   if (!Number.isSafeInteger(id)) throw notFound();
-  const [row] = await createDb(c.env.DB)
-    .select({ project: projects, organization: organizations, level: organizationMemberships.level })
-    .from(projects)
-    .innerJoin(organizations, eq(organizations.id, projects.organizationId))
-    .innerJoin(
-      organizationMemberships,
-      and(eq(organizationMemberships.organizationId, projects.organizationId), eq(organizationMemberships.userId, c.var.auth.user.id)),
-    )
-    .where(eq(projects.id, id))
-    .limit(1);
+  const prefetched = c.var.prefetchedAccess;
+  const row =
+    prefetched?.kind === "project" && prefetched.id === id
+      ? prefetched.row
+      : (await projectAccessQuery(createDb(c.env.DB), id, c.var.auth.user.id))[0];
   if (!row) throw notFound();
   assertKeyAllowsOrganization(c, row.organization.id);
   const scopedTeams = c.var.auth.key.scopedTeams;

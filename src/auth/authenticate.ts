@@ -1,10 +1,12 @@
-import { eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import { createDb } from "../db/client";
-import { personalApiKeys, users } from "../db/schema";
+import { organizationMemberships, organizations, personalApiKeys, projects, users } from "../db/schema";
 import type { AppBindings } from "../env";
 import { ApiError, notAuthenticated } from "../lib/errors";
 import { sha256Hex } from "../lib/ids";
+import { normalizePath } from "../lib/paths";
+import { accessTargetOf } from "./access";
 
 export type User = typeof users.$inferSelect;
 export type PersonalApiKey = typeof personalApiKeys.$inferSelect;
@@ -27,10 +29,27 @@ export const authenticate = createMiddleware<AppBindings>(async (c, next) => {
   const token = bearerToken(c.req.header("authorization"));
   if (!token) throw notAuthenticated();
   const db = createDb(c.env.DB);
+  const target = accessTargetOf(normalizePath(new URL(c.req.url).pathname));
+  // The caller's membership of the project or organization in the path is LEFT JOINed to the key
+  // lookup (matching nothing when the path names neither): authentication and access cost one D1
+  // round trip together.
   const [row] = await db
-    .select({ key: personalApiKeys, user: users })
+    .select({ key: personalApiKeys, user: users, project: projects, organization: organizations, level: organizationMemberships.level })
     .from(personalApiKeys)
     .innerJoin(users, eq(users.id, personalApiKeys.userId))
+    .leftJoin(projects, target?.kind === "project" ? eq(projects.id, target.id) : sql`0`)
+    .leftJoin(
+      organizations,
+      target?.kind === "project"
+        ? eq(organizations.id, projects.organizationId)
+        : target?.kind === "organization"
+          ? eq(organizations.id, target.id)
+          : sql`0`,
+    )
+    .leftJoin(
+      organizationMemberships,
+      and(eq(organizationMemberships.organizationId, organizations.id), eq(organizationMemberships.userId, users.id)),
+    )
     .where(eq(personalApiKeys.secureValue, await sha256Hex(token)))
     .limit(1);
   if (!row) {
@@ -51,6 +70,13 @@ export const authenticate = createMiddleware<AppBindings>(async (c, next) => {
         .then(() => undefined),
     );
   }
-  c.set("auth", row);
+  c.set("auth", { key: row.key, user: row.user });
+  const { project, organization, level } = row;
+  const member = organization !== null && level !== null;
+  if (target?.kind === "project") {
+    c.set("prefetchedAccess", { ...target, row: member && project ? { project, organization, level } : undefined });
+  } else if (target?.kind === "organization") {
+    c.set("prefetchedAccess", { ...target, row: member ? { organization, level } : undefined });
+  }
   await next();
 });
