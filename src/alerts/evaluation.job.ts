@@ -15,8 +15,11 @@ const PAGE_SIZE = 1000;
 const CHUNK_SIZE = 100;
 /** Queues take at most 100 messages and 256 KB per sendBatch; a message of 100 ids is about 4 KB. */
 const MESSAGES_PER_SEND = 50;
-const EVENT_RETENTION_MS = 90 * 24 * 60 * 60 * 1000;
-const EVENT_PRUNE_LIMIT = 5000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+const EVENT_RETENTION_MS = 90 * DAY_MS;
+/** Chunk rows are operational telemetry (about 144,000 a day at 10,000 alerts a minute): a week is enough. */
+const CHECK_BATCH_RETENTION_MS = 7 * DAY_MS;
+const PRUNE_LIMIT = 5000;
 
 /** One chunk of a tick's due alerts, for the `edge-audit-alert-checks` consumer. */
 export interface AlertCheckMessage {
@@ -70,17 +73,29 @@ export async function evaluateDueAlerts(env: Env, scheduledTime: number): Promis
   for (let i = 0; i < messages.length; i += MESSAGES_PER_SEND) {
     await env.ALERT_CHECKS_QUEUE.sendBatch(messages.slice(i, i + MESSAGES_PER_SEND).map((body) => ({ body, contentType: "json" })));
   }
-  // Events are kept 90 days; a bounded delete per tick keeps up with any realistic rate.
-  await db.delete(logsAlertEvents).where(
-    inArray(
-      logsAlertEvents.id,
-      db
-        .select({ id: logsAlertEvents.id })
-        .from(logsAlertEvents)
-        .where(lt(logsAlertEvents.createdAt, new Date(windowEnd - EVENT_RETENTION_MS)))
-        .limit(EVENT_PRUNE_LIMIT),
+  // Events are kept 90 days and chunk rows a week; a bounded delete per tick keeps up with any realistic rate.
+  await db.batch([
+    db.delete(logsAlertEvents).where(
+      inArray(
+        logsAlertEvents.id,
+        db
+          .select({ id: logsAlertEvents.id })
+          .from(logsAlertEvents)
+          .where(lt(logsAlertEvents.createdAt, new Date(windowEnd - EVENT_RETENTION_MS)))
+          .limit(PRUNE_LIMIT),
+      ),
     ),
-  );
+    db.delete(logsAlertCheckBatches).where(
+      inArray(
+        logsAlertCheckBatches.id,
+        db
+          .select({ id: logsAlertCheckBatches.id })
+          .from(logsAlertCheckBatches)
+          .where(lt(logsAlertCheckBatches.windowEnd, new Date(windowEnd - CHECK_BATCH_RETENTION_MS)))
+          .limit(PRUNE_LIMIT),
+      ),
+    ),
+  ]);
   return messages;
 }
 

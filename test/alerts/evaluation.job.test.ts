@@ -164,6 +164,32 @@ describe("cron evaluation of logs alerts", { timeout: 30_000 }, () => {
     expect((await first(corrupt.id))?.error_message).toContain("nope");
   });
 
+  it("prunes chunk rows after a week and events after 90 days, keeping newer ones", async () => {
+    const day = 24 * 60 * 60 * 1000;
+    const at = floorMinute(Date.now()) + 30 * MINUTE;
+    const chunk = (id: string, windowEnd: number) => ({
+      id,
+      windowEnd: new Date(windowEnd),
+      due: 0,
+      checked: 0,
+      skipped: 0,
+      failed: 0,
+      notifications: 0,
+      enqueuedAt: new Date(windowEnd),
+      startedAt: new Date(windowEnd),
+      finishedAt: new Date(windowEnd),
+    });
+    await db()
+      .insert(logsAlertCheckBatches)
+      .values([chunk("old-chunk", at - 8 * day), chunk("recent-chunk", at - 6 * day)]);
+    await evaluateDueAlerts(env, at);
+    const left = await db()
+      .select({ id: logsAlertCheckBatches.id })
+      .from(logsAlertCheckBatches)
+      .where(inArray(logsAlertCheckBatches.id, ["old-chunk", "recent-chunk"]));
+    expect(left.map((r) => r.id)).toEqual(["recent-chunk"]);
+  });
+
   it("finds due alerts through the next_check_at index", async () => {
     const plan = await env.DB.prepare(
       "EXPLAIN QUERY PLAN SELECT * FROM logs_alerts WHERE next_check_at <= ? AND enabled = 1 AND (next_check_at, id) > (?, ?) ORDER BY next_check_at, id LIMIT 500",
