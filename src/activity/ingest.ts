@@ -7,7 +7,7 @@ import { createDb } from "../db/client";
 import { type ActivityDetail, activityIngestKeys } from "../db/schema";
 import type { AppBindings } from "../env";
 import { conflict, validationError } from "../lib/errors";
-import { sha256Hex, uuidv7 } from "../lib/ids";
+import { sha256Hex, uuidv7s } from "../lib/ids";
 import { iso } from "../lib/time";
 import { serializeUserBasic } from "../users/users.schemas";
 import { parseIsoDate, toEpochMs } from "./dates";
@@ -194,7 +194,7 @@ export async function ingestActivity(
   const callerBasic: MemberUser = caller;
   const entries: ActivityEntry[] = [];
   // Sorted so that rows of one batch, which share a created_at, order by id as they were given.
-  const ids = body.entries.map(() => uuidv7(now)).sort();
+  const ids = uuidv7s(body.entries.length, now);
   const results = body.entries.map((input, index) => {
     const user = input.user === null ? null : (users[index] ?? (input.is_system ? null : callerBasic));
     const isSystem = (input.is_system ?? false) || user === null;
@@ -216,25 +216,27 @@ export async function ingestActivity(
     return { id, user, isSystem, input, itemId, detail, createdAt };
   });
   const ctx = writeContext(c, db);
-  const serialized = results.map((r) => ({
-    id: r.id,
-    user: r.user ? serializeUserBasic(r.user as User) : null,
-    unread: true,
-    organization_id: access.organization.id,
-    team_id: access.project.id,
-    was_impersonated: r.input.was_impersonated ?? false,
-    is_system: r.isSystem,
-    client: ctx.actor.client,
-    ip_address: ctx.actor.ipAddress,
-    activity: r.input.activity,
-    item_id: r.itemId,
-    scope: r.input.scope,
-    detail: r.detail,
-    created_at: iso(r.createdAt) as string,
-  }));
+  const single = results[0]!;
   const answer: StoredAnswer = {
     status: 201,
-    body: body.batch ? { count: serialized.length, ids: serialized.map((row) => row.id) } : serialized[0],
+    body: body.batch
+      ? { count: ids.length, ids }
+      : {
+          id: single.id,
+          user: single.user ? serializeUserBasic(single.user as User) : null,
+          unread: true,
+          organization_id: access.organization.id,
+          team_id: access.project.id,
+          was_impersonated: single.input.was_impersonated ?? false,
+          is_system: single.isSystem,
+          client: ctx.actor.client,
+          ip_address: ctx.actor.ipAddress,
+          activity: single.input.activity,
+          item_id: single.itemId,
+          scope: single.input.scope,
+          detail: single.detail,
+          created_at: iso(single.createdAt) as string,
+        },
   };
 
   const writes = key

@@ -84,10 +84,10 @@ export function writeContext(c: Context<AppBindings>, db: Db): WriteContext {
 type AnyBatchItem = BatchItem<"sqlite">;
 
 const ACTIVITY_COLUMNS = Object.entries(getTableColumns(activityLog));
-// Rows per JSON parameter: well under D1's limit on a bound value's size.
-const JSON_ROWS_PER_INSERT = 500;
+// Bytes of JSON per insert statement: D1 caps a bound value at 2 MB. A typical 1000-row batch is one statement.
+const JSON_BYTES_PER_INSERT = 1_000_000;
 
-/** A plain row's values in table column order, as one JSON array (booleans 0/1, dates in ms, detail as text). */
+/** A plain row's values in table column order, as JSON values (booleans 0/1, dates in ms, detail as text). */
 function columnValues(row: ActivityRow): unknown[] {
   return ACTIVITY_COLUMNS.map(([key]) => {
     const value = row[key as keyof ActivityRow];
@@ -98,26 +98,60 @@ function columnValues(row: ActivityRow): unknown[] {
   });
 }
 
+/** What the outbox publisher needs of a row whose values are all known before the commit. */
+function committedOf(row: ActivityRow): CommittedActivity {
+  return {
+    id: row.id as string,
+    organizationId: row.organizationId as string,
+    teamId: (row.teamId as number | null | undefined) ?? null,
+    scope: row.scope as string,
+    activity: row.activity as string,
+    itemId: (row.itemId as string | null | undefined) ?? null,
+    createdAt: row.createdAt as Date,
+  };
+}
+
 /**
  * The inserts of a batch's activity rows. D1 allows 100 bound parameters per statement: plain rows
- * go in as one JSON parameter per 500 rows (`INSERT ... SELECT ... FROM json_each`), rows holding
- * SQL (ids assigned in the same batch) as multi-row VALUES of 7. RETURNING gives the committed
- * values (team or item ids may be SQL resolved in this batch).
+ * go in as one JSON parameter per statement (`INSERT ... SELECT ... FROM json_each`, one statement
+ * for a whole ingest batch), rows holding SQL (ids assigned in the same batch) as multi-row VALUES
+ * of 7 with RETURNING for their committed values. `committed` holds the plain rows' values and,
+ * for each RETURNING statement, its index in `statements`.
  */
-function activityInserts(db: Db, rows: ActivityRow[]): AnyBatchItem[] {
+function activityInserts(db: Db, rows: ActivityRow[]): { statements: AnyBatchItem[]; committed: (CommittedActivity | number)[] } {
   const plain: ActivityRow[] = [];
   const withSql: ActivityRow[] = [];
   for (const row of rows) (Object.values(row).some((value) => is(value, SQL)) ? withSql : plain).push(row);
   const statements: AnyBatchItem[] = [];
-  const select = sql.join(
-    ACTIVITY_COLUMNS.map(([key], i) => (key === "seq" ? sql`NULL` : sql.raw(`value ->> ${i}`))),
-    sql`, `,
-  );
-  for (let i = 0; i < plain.length; i += JSON_ROWS_PER_INSERT) {
-    const json = JSON.stringify(plain.slice(i, i + JSON_ROWS_PER_INSERT).map(columnValues));
-    statements.push(db.insert(activityLog).select(sql`SELECT ${select} FROM json_each(${json})`).returning(ACTIVITY_EVENT_COLUMNS));
-  }
+  const committed: (CommittedActivity | number)[] = [];
+  const values = plain.map(columnValues);
+  // A column with one value across the rows (organization, project, client of an ingest batch) is
+  // bound once; only the others travel in the JSON, each `->>` costs a parse of the row's array.
+  const constant = ACTIVITY_COLUMNS.map((_, i) => values.every((v) => v[i] === values[0]?.[i]));
+  const varying = ACTIVITY_COLUMNS.map((_, i) => i).filter((i) => !constant[i]);
+  let chunk: string[] = [];
+  let bytes = 0;
+  const flush = () => {
+    const first = values[0];
+    if (!chunk.length || !first) return;
+    const columns = ACTIVITY_COLUMNS.map(([key], i) => {
+      if (key === "seq") return sql`NULL`;
+      return constant[i] ? sql`${first[i]}` : sql.raw(`value ->> ${varying.indexOf(i)}`);
+    });
+    statements.push(db.insert(activityLog).select(sql`SELECT ${sql.join(columns, sql`, `)} FROM json_each(${`[${chunk.join(",")}]`})`));
+    chunk = [];
+    bytes = 0;
+  };
+  plain.forEach((row, n) => {
+    const json = JSON.stringify(varying.map((i) => values[n]![i]));
+    if (bytes + json.length > JSON_BYTES_PER_INSERT) flush();
+    chunk.push(json);
+    bytes += json.length + 1;
+    committed.push(committedOf(row));
+  });
+  flush();
   for (let i = 0; i < withSql.length; i += 7) {
+    committed.push(statements.length);
     statements.push(
       db
         .insert(activityLog)
@@ -125,7 +159,7 @@ function activityInserts(db: Db, rows: ActivityRow[]): AnyBatchItem[] {
         .returning(ACTIVITY_EVENT_COLUMNS),
     );
   }
-  return statements;
+  return { statements, committed };
 }
 
 /**
@@ -135,7 +169,8 @@ function activityInserts(db: Db, rows: ActivityRow[]): AnyBatchItem[] {
  */
 export async function commitWithActivity(ctx: WriteContext, writes: AnyBatchItem[], entries: ActivityEntry[]): Promise<unknown[]> {
   const rows = entries.map((entry) => activityRow(ctx.actor, entry));
-  const statements: AnyBatchItem[] = [...writes, ...activityInserts(ctx.db, rows)];
+  const inserts = activityInserts(ctx.db, rows);
+  const statements: AnyBatchItem[] = [...writes, ...inserts.statements];
   // The outbox row commits with the activity rows, so their notification events survive a failed publish.
   const outbox = rows.length
     ? outboxInsert(
@@ -148,7 +183,7 @@ export async function commitWithActivity(ctx: WriteContext, writes: AnyBatchItem
   if (!first) return [];
   const results = await ctx.db.batch([first, ...rest]);
   if (outbox) {
-    const committed = results.slice(writes.length, statements.length - 1).flat() as CommittedActivity[];
+    const committed = inserts.committed.flatMap((c) => (typeof c === "number" ? (results[writes.length + c] as CommittedActivity[]) : [c]));
     ctx.waitUntil(publishCommittedActivitySafely(ctx.env, outbox.id, committed));
   }
   return results.slice(0, writes.length);
