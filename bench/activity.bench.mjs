@@ -412,6 +412,7 @@ function scenarios(tenant, endMs, db) {
   const commonProbe = searchProbe(db, "checkout");
   const advanced = (query) => `/api/projects/${team}/advanced_activity_logs/?${query}`;
   const detailFilters = (f) => `detail_filters=${encodeURIComponent(JSON.stringify(f))}`;
+  const ipCandidates = `SELECT seq FROM activity_log INDEXED BY activity_log_org_ip WHERE organization_id = (SELECT organization_id FROM projects WHERE id = ${team}) AND ip_address >= '10.3.7.' AND ip_address < '10.3.7.\u{10FFFF}'`;
   const arrayExact = (value) =>
     `EXISTS (SELECT 1 FROM json_each(a.detail, '$."changes"') AS e0 WHERE e0.key < 5 AND (CASE json_type(a.detail, '$."changes"' || '[' || e0.key || ']' || '."field"') WHEN 'text' THEN json_extract(a.detail, '$."changes"' || '[' || e0.key || ']' || '."field"') IN (${q(value)}) ELSE 0 END))`;
   return [
@@ -455,7 +456,8 @@ function scenarios(tenant, endMs, db) {
     {
       label: "ip_addresses (wildcard)",
       path: advanced("ip_addresses=10.3.7.*"),
-      sql: pageSql({ tenant: project, conditions: ["(a.ip_address LIKE '10.3.7.%' ESCAPE '\\')"] }),
+      sql: `SELECT ${COLUMNS} FROM activity_log AS a NOT INDEXED ${JOIN} WHERE a.seq IN (${ipCandidates}) AND ((a.team_id = ${team})) AND (a.ip_address LIKE '10.3.7.%' ESCAPE '\\') ORDER BY a.created_at DESC, a.id DESC LIMIT 101`,
+      also: [`SELECT count(*) AS n FROM (SELECT seq FROM (${ipCandidates}) LIMIT 2001)`],
     },
     {
       label: `search_text rare ("${rare}")`,

@@ -170,16 +170,80 @@ function ipCondition(values: string[], params: SqlParams): string {
   return `(${balanced(alternatives, "OR")})`;
 }
 
-// "rows": few candidate rows known up front (item or search candidates, SD Elements ids), looked
-// up by rowid; `index` is the FTS5 table `match` runs on.
-type Plan = { kind: "time" } | { kind: "rows"; index: "activity_log_search" | "activity_log_items" | null; match: string | null };
+/** An `ip_addresses` value as a range of `activity_log_org_ip`: exact (`hi` null) or a `prefix*`. */
+interface IpRange {
+  lo: string;
+  hi: string | null;
+}
 
-async function choosePlan(db: D1Database, f: ActivityFilters): Promise<Plan> {
+/**
+ * The values as index ranges, or null if one is not a plain prefix: a `*` before the end, or a
+ * prefix with letters (LIKE ignores their case, the index does not).
+ */
+export function ipRanges(values: readonly string[]): IpRange[] | null {
+  const ranges: IpRange[] = [];
+  for (const value of values) {
+    const star = value.indexOf("*");
+    if (star === -1) ranges.push({ lo: value, hi: null });
+    else if (star === value.length - 1 && star > 0 && !/[A-Za-z]/.test(value))
+      ranges.push({ lo: value.slice(0, -1), hi: `${value.slice(0, -1)}\u{10FFFF}` });
+    else return null;
+  }
+  return ranges;
+}
+
+/** The organizations of the partitions, as SQL (a project's through a constant subquery the index can use). */
+function organizationsOf(partitions: Partition[], params: SqlParams): string {
+  const orgs = [
+    ...new Set(
+      partitions.map((p) =>
+        p.column === "organization_id" ? params.add(p.value) : `(SELECT organization_id FROM projects WHERE id = ${params.add(p.value)})`,
+      ),
+    ),
+  ];
+  return orgs.length === 1 ? `organization_id = ${orgs[0]}` : `organization_id IN (${orgs.join(", ")})`;
+}
+
+/** The row ids with one of the addresses, from the ip index (one range scan per value). */
+function ipCandidates(ranges: IpRange[], partitions: Partition[], params: SqlParams, limit?: number): string {
+  const orgs = organizationsOf(partitions, params);
+  const branches = ranges.map(
+    (r) =>
+      `SELECT seq FROM activity_log INDEXED BY activity_log_org_ip WHERE ${orgs} AND ${
+        r.hi === null ? `ip_address = ${params.add(r.lo)}` : `ip_address >= ${params.add(r.lo)} AND ip_address < ${params.add(r.hi)}`
+      }`,
+  );
+  const union = branches.join(" UNION ALL ");
+  return limit === undefined ? union : `SELECT seq FROM (${union}) LIMIT ${limit}`;
+}
+
+// "rows": few candidate rows known up front (item or search candidates, SD Elements ids, ip
+// addresses), looked up by rowid; `index` is the FTS5 table `match` runs on.
+type Plan =
+  | { kind: "time" }
+  | { kind: "rows"; index: "activity_log_search" | "activity_log_items" | null; match: string | null; ips?: IpRange[] };
+
+/** Above this many rows with the addresses, walking the time index (and testing each row's address) is cheaper. */
+const IP_CANDIDATE_LIMIT = 2000;
+
+async function choosePlan(db: D1Database, f: ActivityFilters, partitions: Partition[]): Promise<Plan> {
   if (f.seqs?.length) return { kind: "rows", index: null, match: null };
   const items = f.itemIds?.length ? itemQuery(f.itemIds) : null;
   if (items) return { kind: "rows", index: "activity_log_items", match: items };
   const search = f.searchText ? await selectiveTrigramQuery(db, f.searchText) : null;
-  return search ? { kind: "rows", index: "activity_log_search", match: search.match } : { kind: "time" };
+  if (search) return { kind: "rows", index: "activity_log_search", match: search.match };
+  const ips = f.ipAddresses?.length && partitions.length ? ipRanges(f.ipAddresses) : null;
+  if (ips) {
+    // Counting index entries (stopping past the limit) is cheap; a `10.*` over every row falls back to the time walk.
+    const params = new SqlParams();
+    const sql = `SELECT count(*) AS n FROM (${ipCandidates(ips, partitions, params, IP_CANDIDATE_LIMIT + 1)})`;
+    const found = await db
+      .prepare(sql)
+      .bind(...params.values)
+      .first<{ n: number }>();
+    if ((found?.n ?? 0) <= IP_CANDIDATE_LIMIT) return { kind: "rows", index: null, match: null, ips };
+  }
+  return { kind: "time" };
 }
 
 const indexFor = (partition: Partition) => `INDEXED BY activity_log_${partition.column === "team_id" ? "team" : "org"}_time`;
@@ -201,6 +265,7 @@ function rowsPlanConditions(plan: Extract<Plan, { kind: "rows" }>, partitions: P
     plan.index && plan.match
       ? [`(a.seq IN (SELECT rowid FROM ${plan.index} WHERE ${plan.index} MATCH ${params.add(plan.match)}) OR a.seq > ${SEARCH_MARK_SQL})`]
       : [];
+  if (plan.ips) match.push(`a.seq IN (${ipCandidates(plan.ips, partitions, params)})`);
   return [...match, tenants, ...conditions];
 }
 
@@ -266,8 +331,8 @@ function prepare(db: D1Database, sql: string, params: SqlParams): D1PreparedStat
 }
 
 /** How the rows will be found (a search asks the index how rare its text is first). */
-export async function planQuery(db: D1Database, filters: ActivityFilters): Promise<Plan> {
-  return choosePlan(db, filters);
+export async function planQuery(db: D1Database, filters: ActivityFilters, partitions: Partition[]): Promise<Plan> {
+  return choosePlan(db, filters, partitions);
 }
 export type { Plan };
 
@@ -308,7 +373,7 @@ export async function selectActivity(
   page: PageRequest,
 ): Promise<ActivityRowRecord[]> {
   if (!partitions.length) return [];
-  const plan = await choosePlan(db, filters);
+  const plan = await choosePlan(db, filters, partitions);
   const { results } = await pageStatement(db, plan, partitions, filters, page).all<ActivityRowRecord>();
   return results;
 }
@@ -316,7 +381,7 @@ export async function selectActivity(
 /** The number of rows matching the filters. */
 export async function countActivity(db: D1Database, partitions: Partition[], filters: ActivityFilters): Promise<number> {
   if (!partitions.length) return 0;
-  const plan = await choosePlan(db, filters);
+  const plan = await choosePlan(db, filters, partitions);
   const row = await countStatement(db, plan, partitions, filters).first<{ n: number }>();
   return row?.n ?? 0;
 }

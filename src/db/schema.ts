@@ -202,6 +202,9 @@ export const activityLog = sqliteTable(
       t.isSystem,
       t.wasImpersonated,
     ),
+    // `ip_addresses` (exact or `prefix*`): a range of this index, then the tenant on the row. An
+    // ingest batch shares one address, so its rows land side by side here.
+    index("activity_log_org_ip").on(t.organizationId, t.ipAddress, t.createdAt),
   ],
 );
 

@@ -161,6 +161,12 @@ describe("advanced_activity_logs filters (project)", () => {
   it("ip_addresses match exactly or with * wildcards, ORed", async () => {
     await expectFilter("ip_addresses=10.0.0.2", (r) => r.ip_address === "10.0.0.2");
     await expectFilter("ip_addresses=192.168.*,10.0.0.1", (r) => r.ip_address === "10.0.0.1" || r.ip_address?.startsWith("192.168."));
+    // A prefix is a range of the ip index; a wildcard inside the value is tested on each row instead.
+    const prefixed = await expectFilter("ip_addresses=10.0.*", (r) => r.ip_address?.startsWith("10.0.") ?? false);
+    expect(prefixed.length).toBeGreaterThan(1);
+    await expectFilter("ip_addresses=10.*.0.2", (r) => r.ip_address === "10.0.0.2");
+    const org = await allPages(`/api/organizations/${owner.organizationId}/advanced_activity_logs/?ip_addresses=10.0.0.*`, owner.key);
+    expect(org.map((r) => r.id)).toEqual(prefixed.map((r) => r.id));
     const bad = await call(`${base}?ip_addresses=300.1.1.1`, { key: owner.key });
     expect(bad.body).toMatchObject({ type: "validation_error", attr: "ip_addresses__0" });
   });

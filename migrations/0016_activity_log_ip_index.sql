@@ -1,0 +1,1 @@
+CREATE INDEX `activity_log_org_ip` ON `activity_log` (`organization_id`,`ip_address`,`created_at`);
