@@ -19,7 +19,14 @@ import { balanced, SqlParams } from "./sql";
 // organizations) takes the top rows of each tenant and merges them, never sorting a whole tenant.
 
 /** One tenant's rows; `from`/`to` bound `created_at` per tenant (the SD Elements feed reads naive dates in each organization's zone). */
-export type Partition = ({ column: "team_id"; value: number } | { column: "organization_id"; value: string }) & {
+export type Partition = (
+  | {
+      column: "team_id";
+      value: number /** Only if the project belongs to this organization (ids taken from a request). */;
+      organizationId?: string;
+    }
+  | { column: "organization_id"; value: string }
+) & {
   from?: number;
   to?: number;
 };
@@ -249,7 +256,12 @@ async function choosePlan(db: D1Database, f: ActivityFilters, partitions: Partit
 const indexFor = (partition: Partition) => `INDEXED BY activity_log_${partition.column === "team_id" ? "team" : "org"}_time`;
 
 function partitionCondition(p: Partition, params: SqlParams): string {
-  const conditions = [`a.${p.column} = ${params.add(p.value)}`];
+  // A project of another organization gives NULL: the index seek finds nothing (a separate test would walk its rows).
+  const value =
+    p.column === "team_id" && p.organizationId !== undefined
+      ? `(SELECT id FROM projects WHERE id = ${params.add(p.value)} AND organization_id = ${params.add(p.organizationId)})`
+      : params.add(p.value);
+  const conditions = [`a.${p.column} = ${value}`];
   if (p.from !== undefined) conditions.push(`a.created_at >= ${params.add(p.from)}`);
   if (p.to !== undefined) conditions.push(`a.created_at <= ${params.add(p.to)}`);
   return conditions.join(" AND ");

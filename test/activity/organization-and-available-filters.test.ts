@@ -56,7 +56,11 @@ describe("GET /api/organizations/:id/advanced_activity_logs/", () => {
       (await activityRows()).filter((r) => r.team_id === owner.projectId || r.team_id === secondProject).length,
     );
     const foreign = await otherOrganization(owner);
+    await ingest(owner, [{ scope: "FeatureFlag", activity: "created", item_id: "x1" }], {}, foreign.projectId);
     expect((await call(`${orgPath}?team_ids=${foreign.projectId}`, { key: owner.key })).body.results).toEqual([]);
+    const mixed = await allPages(`${orgPath}?team_ids=${foreign.projectId},${secondProject}`, owner.key);
+    expect(mixed.map((r) => r.id)).toEqual(expected);
+    expect((await call(`${orgPath}?team_ids=${foreign.projectId}&page=1`, { key: owner.key })).body.count).toBe(0);
   });
 
   it("is for admins and owners only", async () => {
