@@ -1,4 +1,5 @@
-import { and, asc, eq, inArray, lt, lte, sql } from "drizzle-orm";
+import { and, asc, eq, lte, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { createDb, type Db } from "../db/client";
 import { logsAlertCheckBatches, logsAlertEvents, logsAlerts } from "../db/schema";
 import type { Env } from "../env";
@@ -75,28 +76,15 @@ export async function evaluateDueAlerts(env: Env, scheduledTime: number): Promis
   }
   // Events are kept 90 days and chunk rows a week; a bounded delete per tick keeps up with any realistic rate.
   await db.batch([
-    db.delete(logsAlertEvents).where(
-      inArray(
-        logsAlertEvents.id,
-        db
-          .select({ id: logsAlertEvents.id })
-          .from(logsAlertEvents)
-          .where(lt(logsAlertEvents.createdAt, new Date(windowEnd - EVENT_RETENTION_MS)))
-          .limit(PRUNE_LIMIT),
-      ),
-    ),
-    db.delete(logsAlertCheckBatches).where(
-      inArray(
-        logsAlertCheckBatches.id,
-        db
-          .select({ id: logsAlertCheckBatches.id })
-          .from(logsAlertCheckBatches)
-          .where(lt(logsAlertCheckBatches.windowEnd, new Date(windowEnd - CHECK_BATCH_RETENTION_MS)))
-          .limit(PRUNE_LIMIT),
-      ),
-    ),
+    pruneBefore(db, logsAlertEvents, logsAlertEvents.createdAt, windowEnd - EVENT_RETENTION_MS),
+    pruneBefore(db, logsAlertCheckBatches, logsAlertCheckBatches.windowEnd, windowEnd - CHECK_BATCH_RETENTION_MS),
   ]);
   return messages;
+}
+
+/** Deletes up to PRUNE_LIMIT rows whose `time` is before `cutoff`. */
+function pruneBefore(db: Db, table: typeof logsAlertEvents | typeof logsAlertCheckBatches, time: SQLiteColumn, cutoff: number) {
+  return db.delete(table).where(sql`rowid IN (SELECT rowid FROM ${table} WHERE ${time} < ${cutoff} LIMIT ${PRUNE_LIMIT})`);
 }
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -5,7 +5,7 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { floorMinute } from "../../src/alerts/alerts.queries";
 import { evaluateDueAlerts } from "../../src/alerts/evaluation.job";
-import { logsAlertCheckBatches } from "../../src/db/schema";
+import { logsAlertCheckBatches, logsAlertEvents } from "../../src/db/schema";
 import worker from "../../src/index";
 import { call, db, signupFirstUser, type Tenant } from "../helpers";
 import { ingest, otlpPayload } from "../logs/otlp-fixtures";
@@ -182,7 +182,24 @@ describe("cron evaluation of logs alerts", { timeout: 30_000 }, () => {
     await db()
       .insert(logsAlertCheckBatches)
       .values([chunk("old-chunk", at - 8 * day), chunk("recent-chunk", at - 6 * day)]);
+    const alert = await createAlert(owner, { name: "pruned history", enabled: false });
+    const event = (id: string, createdAt: number) => ({
+      id,
+      alertId: alert.id,
+      kind: "check",
+      stateBefore: "not_firing" as const,
+      stateAfter: "not_firing" as const,
+      createdAt: new Date(createdAt),
+    });
+    await db()
+      .insert(logsAlertEvents)
+      .values([event("old-event", at - 91 * day), event("recent-event", at - 89 * day)]);
     await evaluateDueAlerts(env, at);
+    const events = await db()
+      .select({ id: logsAlertEvents.id })
+      .from(logsAlertEvents)
+      .where(inArray(logsAlertEvents.id, ["old-event", "recent-event"]));
+    expect(events.map((r) => r.id)).toEqual(["recent-event"]);
     const left = await db()
       .select({ id: logsAlertCheckBatches.id })
       .from(logsAlertCheckBatches)
