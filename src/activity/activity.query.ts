@@ -199,12 +199,20 @@ export function ipRanges(values: readonly string[]): IpRange[] | null {
   return ranges;
 }
 
-/** The organizations of the partitions, as SQL (a project's through a constant subquery the index can use). */
-function organizationsOf(partitions: Partition[], params: SqlParams): string {
+/**
+ * The organizations of the partitions, as SQL the index can seek on (a project's through a
+ * constant subquery). Under a `guard` they are NULL when it is false: the seek finds nothing.
+ */
+function organizationsOf(partitions: Partition[], params: SqlParams, guard?: string): string {
+  const where = guard ? ` WHERE ${guard}` : "";
   const orgs = [
     ...new Set(
       partitions.map((p) =>
-        p.column === "organization_id" ? params.add(p.value) : `(SELECT organization_id FROM projects WHERE id = ${params.add(p.value)})`,
+        p.column === "organization_id"
+          ? guard
+            ? `(SELECT ${params.add(p.value)}${where})`
+            : params.add(p.value)
+          : `(SELECT organization_id FROM projects WHERE id = ${params.add(p.value)}${guard ? ` AND ${guard}` : ""})`,
       ),
     ),
   ];
@@ -212,8 +220,8 @@ function organizationsOf(partitions: Partition[], params: SqlParams): string {
 }
 
 /** The row ids with one of the addresses, from the ip index (one range scan per value). */
-function ipCandidates(ranges: IpRange[], partitions: Partition[], params: SqlParams, limit?: number): string {
-  const orgs = organizationsOf(partitions, params);
+function ipCandidates(ranges: IpRange[], partitions: Partition[], params: SqlParams, limit?: number, guard?: string): string {
+  const orgs = organizationsOf(partitions, params, guard);
   const branches = ranges.map(
     (r) =>
       `SELECT seq FROM activity_log INDEXED BY activity_log_org_ip WHERE ${orgs} AND ${
@@ -224,14 +232,20 @@ function ipCandidates(ranges: IpRange[], partitions: Partition[], params: SqlPar
   return limit === undefined ? union : `SELECT seq FROM (${union}) LIMIT ${limit}`;
 }
 
-// "rows": few candidate rows known up front (item or search candidates, SD Elements ids, ip
-// addresses), looked up by rowid; `index` is the FTS5 table `match` runs on.
+// "rows": few candidate rows known up front (item or search candidates, SD Elements ids), looked
+// up by rowid; `index` is the FTS5 table `match` runs on. "ip": the rows of the addresses from
+// the ip index if they are few, else the time walk, chosen inside the one statement (ipGuard).
 type Plan =
   | { kind: "time" }
-  | { kind: "rows"; index: "activity_log_search" | "activity_log_items" | null; match: string | null; ips?: IpRange[] };
+  | { kind: "rows"; index: "activity_log_search" | "activity_log_items" | null; match: string | null }
+  | { kind: "ip"; ips: IpRange[] };
 
 /** Above this many rows with the addresses, walking the time index (and testing each row's address) is cheaper. */
 const IP_CANDIDATE_LIMIT = 2000;
+
+/** True when the addresses have few rows: counting index entries, stopping past the limit, costs a fraction of a millisecond. */
+const ipGuard = (ips: IpRange[], partitions: Partition[], params: SqlParams) =>
+  `(SELECT count(*) FROM (${ipCandidates(ips, partitions, params, IP_CANDIDATE_LIMIT + 1)})) <= ${IP_CANDIDATE_LIMIT}`;
 
 async function choosePlan(db: D1Database, f: ActivityFilters, partitions: Partition[]): Promise<Plan> {
   if (f.seqs?.length) return { kind: "rows", index: null, match: null };
@@ -240,45 +254,54 @@ async function choosePlan(db: D1Database, f: ActivityFilters, partitions: Partit
   const search = f.searchText ? await selectiveTrigramQuery(db, f.searchText) : null;
   if (search) return { kind: "rows", index: "activity_log_search", match: search.match };
   const ips = f.ipAddresses?.length && partitions.length ? ipRanges(f.ipAddresses) : null;
-  if (ips) {
-    // Counting index entries (stopping past the limit) is cheap; a `10.*` over every row falls back to the time walk.
-    const params = new SqlParams();
-    const sql = `SELECT count(*) AS n FROM (${ipCandidates(ips, partitions, params, IP_CANDIDATE_LIMIT + 1)})`;
-    const found = await db
-      .prepare(sql)
-      .bind(...params.values)
-      .first<{ n: number }>();
-    if ((found?.n ?? 0) <= IP_CANDIDATE_LIMIT) return { kind: "rows", index: null, match: null, ips };
-  }
-  return { kind: "time" };
+  return ips ? { kind: "ip", ips } : { kind: "time" };
 }
 
 const indexFor = (partition: Partition) => `INDEXED BY activity_log_${partition.column === "team_id" ? "team" : "org"}_time`;
 
-function partitionCondition(p: Partition, params: SqlParams): string {
+/** With a `guard`, the tenant is NULL when it is false, so the branch seeks nothing. */
+function partitionCondition(p: Partition, params: SqlParams, guard?: string): string {
   // A project of another organization gives NULL: the index seek finds nothing (a separate test would walk its rows).
-  const value =
+  let value =
     p.column === "team_id" && p.organizationId !== undefined
       ? `(SELECT id FROM projects WHERE id = ${params.add(p.value)} AND organization_id = ${params.add(p.organizationId)})`
       : params.add(p.value);
+  if (guard) value = `(SELECT ${value} WHERE ${guard})`;
   const conditions = [`a.${p.column} = ${value}`];
   if (p.from !== undefined) conditions.push(`a.created_at >= ${params.add(p.from)}`);
   if (p.to !== undefined) conditions.push(`a.created_at <= ${params.add(p.to)}`);
   return conditions.join(" AND ");
 }
 
-/** NOT INDEXED still looks rows up by rowid: the candidates drive the query, any tenant matches. */
-function rowsPlanConditions(plan: Extract<Plan, { kind: "rows" }>, partitions: Partition[], conditions: string[], params: SqlParams) {
-  const tenants = `(${balanced(
+const tenantsCondition = (partitions: Partition[], params: SqlParams) =>
+  `(${balanced(
     partitions.map((p) => `(${partitionCondition(p, params)})`),
     "OR",
   )})`;
+
+/** NOT INDEXED still looks rows up by rowid: the candidates drive the query, any tenant matches. */
+function rowsPlanConditions(plan: Extract<Plan, { kind: "rows" }>, partitions: Partition[], conditions: string[], params: SqlParams) {
   const match =
     plan.index && plan.match
       ? [`(a.seq IN (SELECT rowid FROM ${plan.index} WHERE ${plan.index} MATCH ${params.add(plan.match)}) OR a.seq > ${SEARCH_MARK_SQL})`]
       : [];
-  if (plan.ips) match.push(`a.seq IN (${ipCandidates(plan.ips, partitions, params)})`);
-  return [...match, tenants, ...conditions];
+  return [...match, tenantsCondition(partitions, params), ...conditions];
+}
+
+/** The ip plan's two sources of row ids (one of them empty): the few rows of the addresses, or each tenant's time walk. */
+function ipBranches(
+  ips: IpRange[],
+  partitions: Partition[],
+  conditions: string[],
+  params: SqlParams,
+  select: (from: string, where: string[]) => string,
+) {
+  const few = ipGuard(ips, partitions, params);
+  const candidates = `a.seq IN (${ipCandidates(ips, partitions, params, undefined, few)})`;
+  return [
+    select("activity_log AS a NOT INDEXED", [candidates, tenantsCondition(partitions, params), ...conditions]),
+    ...partitions.map((p) => select(`activity_log AS a ${indexFor(p)}`, [partitionCondition(p, params, `NOT ${few}`), ...conditions])),
+  ];
 }
 
 function keysetCondition(position: Position, direction: Direction, params: SqlParams): string {
@@ -312,6 +335,20 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
     return {
       params,
       sql: `SELECT ${COLUMNS} FROM activity_log AS a NOT INDEXED ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
+    };
+  }
+  if (plan.kind === "ip") {
+    const perBranch = params.add(page.limit + (page.offset ?? 0));
+    const branches = ipBranches(
+      plan.ips,
+      partitions,
+      conditions,
+      params,
+      (from, where) => `SELECT seq FROM (SELECT a.seq FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ${perBranch})`,
+    );
+    return {
+      params,
+      sql: `SELECT ${COLUMNS} FROM activity_log AS a ${join} WHERE a.seq IN (${branches.join(" UNION ALL ")}) ORDER BY ${order} LIMIT ${limit}${offset}`,
     };
   }
   const [only] = partitions;
@@ -367,6 +404,15 @@ export function countStatement(db: D1Database, plan: Plan, partitions: Partition
   let sql: string;
   if (plan.kind === "rows") {
     sql = `SELECT count(*) AS n FROM activity_log AS a NOT INDEXED WHERE ${rowsPlanConditions(plan, partitions, conditions, params).join(" AND ")}`;
+  } else if (plan.kind === "ip") {
+    const branches = ipBranches(
+      plan.ips,
+      partitions,
+      conditions,
+      params,
+      (from, where) => `SELECT count(*) AS n FROM ${from} WHERE ${where.join(" AND ")}`,
+    );
+    sql = `SELECT sum(n) AS n FROM (${branches.join(" UNION ALL ")})`;
   } else {
     const branches = partitions.map(
       (p) =>
