@@ -109,7 +109,11 @@ export function insertLogsStatements(db: Db, projectId: number, rows: LogRow[]):
   };
   // Records of one OTLP resource share their resource-attribute object: index it once per hour.
   const resources = new Map<Record<string, string>, Map<string, { hour: number; service: string; n: number }>>();
-  const records = rows.map((r) => {
+  // Records sharing service, resource and scope (one OTLP ScopeLogs) are inserted by one statement
+  // that binds those columns once: fewer JSON values for SQLite to extract per record.
+  const groups = new Map<string, { service: string; resource: string; scope: string; records: unknown[][] }>();
+  const resourceJson = new Map<Record<string, string>, string>();
+  for (const r of rows) {
     const minute = Math.floor(r.timestamp / MINUTE_US);
     minuteCounts.add(`${minute}\u0000${r.serviceName}\u0000${r.severityText}`, () => [minute, r.serviceName, r.severityText]);
     const hour = Math.floor(r.timestamp / HOUR_US);
@@ -122,23 +126,31 @@ export function insertLogsStatements(db: Db, projectId: number, rows: LogRow[]):
     const slot = perHour.get(`${hour}\u0000${r.serviceName}`);
     if (slot) slot.n++;
     else perHour.set(`${hour}\u0000${r.serviceName}`, { hour, service: r.serviceName, n: 1 });
-    return [
+    let resource = resourceJson.get(r.resourceAttributes);
+    if (resource === undefined) {
+      resource = JSON.stringify(r.resourceAttributes);
+      resourceJson.set(r.resourceAttributes, resource);
+    }
+    const groupKey = `${r.serviceName}\u0000${r.instrumentationScope}\u0000${resource}`;
+    let group = groups.get(groupKey);
+    if (!group) {
+      group = { service: r.serviceName, resource, scope: r.instrumentationScope, records: [] };
+      groups.set(groupKey, group);
+    }
+    group.records.push([
       r.uuid,
       r.timestamp,
       r.observedTimestamp,
       r.severityText,
       r.severityNumber,
-      r.serviceName,
       r.body,
       r.traceId,
       r.spanId,
       r.traceFlags,
-      r.attributes,
-      r.resourceAttributes,
-      r.instrumentationScope,
+      r.attributesJson ?? JSON.stringify(r.attributes),
       r.eventName,
-    ];
-  });
+    ]);
+  }
   for (const [attributes, perHour] of resources) {
     for (const { hour, service, n } of perHour.values()) index("resource", attributes, hour, service, n);
   }
@@ -146,13 +158,15 @@ export function insertLogsStatements(db: Db, projectId: number, rows: LogRow[]):
   const statements: BatchItem<"sqlite">[] = [];
   // Columns in table order (drizzle lists them all); `WHERE true` keeps SQLite from reading the
   // upsert's ON CONFLICT as a join constraint of json_each.
-  for (const json of chunkByJsonSize(records)) {
-    statements.push(
-      db.insert(logRecords).select(
-        sql`SELECT NULL, value ->> 0, ${projectId}, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
-          value ->> 7, value ->> 8, value ->> 9, value -> 10, value -> 11, value ->> 12, value ->> 13 FROM json_each(${json})`,
-      ),
-    );
+  for (const group of groups.values()) {
+    for (const json of chunkByJsonSize(group.records)) {
+      statements.push(
+        db.insert(logRecords).select(
+          sql`SELECT NULL, value ->> 0, ${projectId}, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ${group.service}, value ->> 5,
+            value ->> 6, value ->> 7, value ->> 8, value ->> 9, ${group.resource}, ${group.scope}, value ->> 10 FROM json_each(${json})`,
+        ),
+      );
+    }
   }
   const increment = { count: sql`count + excluded.count` };
   for (const json of chunkByJsonSize(minuteCounts.rows())) {

@@ -15,6 +15,8 @@ export interface LogRow {
   spanId: string | null;
   traceFlags: number;
   attributes: Record<string, string>;
+  /** `attributes` as JSON when the parser already serialised them (saves a second stringify per record). */
+  attributesJson?: string;
   resourceAttributes: Record<string, string>;
   instrumentationScope: string;
   eventName: string;
@@ -325,6 +327,7 @@ export function parseOtlpLogs(payload: Json, options: ParseOptions): ParsedLogs 
           spanId,
           traceFlags,
           attributes,
+          attributesJson,
           resourceAttributes,
           instrumentationScope,
           eventName,
