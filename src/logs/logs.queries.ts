@@ -17,7 +17,7 @@ const JSON_CHUNK_CHARS = 600_000;
 /** Longer attribute keys / values are stored on the record but not indexed for `attributes/` and `values/`. */
 const MAX_INDEXED_LENGTH = 256;
 /**
- * Distinct values of one key indexed per ingestion request, the most frequent first. High-
+ * Distinct values of one key indexed per hour and service in one ingestion request, the most frequent first. High-
  * cardinality keys (ids, durations) would otherwise cost an index upsert per record; `values/`
  * ranks by frequency anyway.
  */
@@ -57,35 +57,43 @@ function addCount(map: Map<string, number>, key: string, n = 1) {
   map.set(key, (map.get(key) ?? 0) + n);
 }
 
-/** Counts of distinct tuples keyed by their NUL-joined text (built by the caller), keeping the tuple for the output. */
-class TupleCounter {
-  private readonly counts = new Map<string, { tuple: (string | number)[]; n: number }>();
+/** Key and value counts of the attributes of one (type, hour, service): key -> count and value -> count. */
+interface AttributeBucket {
+  type: "log" | "resource";
+  hour: number;
+  service: string;
+  keys: Map<string, { n: number; values: Map<string, number> }>;
+}
 
-  add(key: string, tuple: () => (string | number)[], n = 1) {
-    const entry = this.counts.get(key);
-    if (entry) entry.n += n;
-    else this.counts.set(key, { tuple: tuple(), n });
-  }
-
-  rows(): (string | number)[][] {
-    return [...this.counts.values()].map(({ tuple, n }) => [...tuple, n]);
+function countAttributes(bucket: AttributeBucket, attributes: Record<string, string>, n: number) {
+  for (const key in attributes) {
+    if (key.length > MAX_INDEXED_LENGTH) continue;
+    let entry = bucket.keys.get(key);
+    if (!entry) {
+      entry = { n: 0, values: new Map() };
+      bucket.keys.set(key, entry);
+    }
+    entry.n += n;
+    const value = attributes[key] as string;
+    if (value.length <= MAX_INDEXED_LENGTH) entry.values.set(value, (entry.values.get(value) ?? 0) + n);
   }
 }
 
-/** Value rows (`[type, key, hour, value, service, n]`) cut to the most frequent per type and key. */
-function mostFrequentPerKey(rows: (string | number)[][]): (string | number)[][] {
-  const byKey = new Map<string, (string | number)[][]>();
-  for (const row of rows) {
-    const group = `${row[0]}\u0000${row[1]}`;
-    const list = byKey.get(group);
-    if (list) list.push(row);
-    else byKey.set(group, [row]);
+/** Key rows `[type, hour, key, service, n]` and value rows `[type, key, hour, value, service, n]`, the most frequent values per key. */
+function attributeRows(buckets: Iterable<AttributeBucket>) {
+  const keyRows: (string | number)[][] = [];
+  const valueRows: (string | number)[][] = [];
+  for (const { type, hour, service, keys } of buckets) {
+    for (const [key, { n, values }] of keys) {
+      keyRows.push([type, hour, key, service, n]);
+      let entries = [...values];
+      if (entries.length > MAX_INDEXED_VALUES_PER_KEY) {
+        entries = entries.sort((x, y) => y[1] - x[1]).slice(0, MAX_INDEXED_VALUES_PER_KEY);
+      }
+      for (const [value, count] of entries) valueRows.push([type, key, hour, value, service, count]);
+    }
   }
-  return [...byKey.values()].flatMap((list) =>
-    list.length <= MAX_INDEXED_VALUES_PER_KEY
-      ? list
-      : list.sort((a, b) => Number(b[5]) - Number(a[5])).slice(0, MAX_INDEXED_VALUES_PER_KEY),
-  );
+  return { keyRows, valueRows };
 }
 
 /**
@@ -95,47 +103,57 @@ function mostFrequentPerKey(rows: (string | number)[][]): (string | number)[][] 
  * caller's `db.batch` makes it all-or-nothing.
  */
 export function insertLogsStatements(db: Db, projectId: number, rows: LogRow[]): BatchItem<"sqlite">[] {
-  const minuteCounts = new TupleCounter();
-  const keyCounts = new TupleCounter();
-  const valueCounts = new TupleCounter();
-  const index = (type: "log" | "resource", attributes: Record<string, string>, hour: number, service: string, n: number) => {
-    for (const key in attributes) {
-      if (key.length > MAX_INDEXED_LENGTH) continue;
-      keyCounts.add(`${type}\u0000${hour}\u0000${key}\u0000${service}`, () => [type, hour, key, service], n);
-      const value = attributes[key] as string;
-      if (value.length > MAX_INDEXED_LENGTH) continue;
-      valueCounts.add(`${type}\u0000${key}\u0000${hour}\u0000${value}\u0000${service}`, () => [type, key, hour, value, service], n);
+  // Nested maps rather than tuple-text keys: this runs for every record of every request.
+  const minuteCounts = new Map<string, { minute: number; service: string; severity: string; n: number }>();
+  const buckets = new Map<string, AttributeBucket>();
+  const bucketFor = (type: "log" | "resource", hour: number, service: string) => {
+    const key = `${type}\u0000${hour}\u0000${service}`;
+    let bucket = buckets.get(key);
+    if (!bucket) {
+      bucket = { type, hour, service, keys: new Map() };
+      buckets.set(key, bucket);
     }
+    return bucket;
   };
-  // Records of one OTLP resource share their resource-attribute object: index it once per hour.
-  const resources = new Map<Record<string, string>, Map<string, { hour: number; service: string; n: number }>>();
-  // Records sharing service, resource and scope (one OTLP ScopeLogs) are inserted by one statement
-  // that binds those columns once: fewer JSON values for SQLite to extract per record.
-  const groups = new Map<string, { service: string; resource: string; scope: string; records: unknown[][] }>();
-  const resourceJson = new Map<Record<string, string>, string>();
+  // Records of one OTLP resource share their resource-attribute object: index it once per hour,
+  // and insert the records of one service, resource and scope (one OTLP ScopeLogs) with one
+  // statement that binds those columns once (fewer JSON values for SQLite to extract per record).
+  const resources = new Map<
+    Record<string, string>,
+    {
+      json: string;
+      perHour: Map<string, { hour: number; service: string; n: number }>;
+      groups: Map<string, { service: string; scope: string; records: unknown[][] }>;
+    }
+  >();
+  let lastBucketKey = "";
+  let lastBucket: AttributeBucket | undefined;
   for (const r of rows) {
     const minute = Math.floor(r.timestamp / MINUTE_US);
-    minuteCounts.add(`${minute}\u0000${r.serviceName}\u0000${r.severityText}`, () => [minute, r.serviceName, r.severityText]);
+    const minuteKey = `${minute}\u0000${r.serviceName}\u0000${r.severityText}`;
+    const minuteEntry = minuteCounts.get(minuteKey);
+    if (minuteEntry) minuteEntry.n++;
+    else minuteCounts.set(minuteKey, { minute, service: r.serviceName, severity: r.severityText, n: 1 });
     const hour = Math.floor(r.timestamp / HOUR_US);
-    index("log", r.attributes, hour, r.serviceName, 1);
-    let perHour = resources.get(r.resourceAttributes);
-    if (!perHour) {
-      perHour = new Map();
-      resources.set(r.resourceAttributes, perHour);
+    const hourService = `${hour}\u0000${r.serviceName}`;
+    if (hourService !== lastBucketKey || !lastBucket) {
+      lastBucket = bucketFor("log", hour, r.serviceName);
+      lastBucketKey = hourService;
     }
-    const slot = perHour.get(`${hour}\u0000${r.serviceName}`);
+    countAttributes(lastBucket, r.attributes, 1);
+    let resource = resources.get(r.resourceAttributes);
+    if (!resource) {
+      resource = { json: JSON.stringify(r.resourceAttributes), perHour: new Map(), groups: new Map() };
+      resources.set(r.resourceAttributes, resource);
+    }
+    const slot = resource.perHour.get(hourService);
     if (slot) slot.n++;
-    else perHour.set(`${hour}\u0000${r.serviceName}`, { hour, service: r.serviceName, n: 1 });
-    let resource = resourceJson.get(r.resourceAttributes);
-    if (resource === undefined) {
-      resource = JSON.stringify(r.resourceAttributes);
-      resourceJson.set(r.resourceAttributes, resource);
-    }
-    const groupKey = `${r.serviceName}\u0000${r.instrumentationScope}\u0000${resource}`;
-    let group = groups.get(groupKey);
+    else resource.perHour.set(hourService, { hour, service: r.serviceName, n: 1 });
+    const groupKey = `${r.serviceName}\u0000${r.instrumentationScope}`;
+    let group = resource.groups.get(groupKey);
     if (!group) {
-      group = { service: r.serviceName, resource, scope: r.instrumentationScope, records: [] };
-      groups.set(groupKey, group);
+      group = { service: r.serviceName, scope: r.instrumentationScope, records: [] };
+      resource.groups.set(groupKey, group);
     }
     group.records.push([
       r.uuid,
@@ -151,25 +169,28 @@ export function insertLogsStatements(db: Db, projectId: number, rows: LogRow[]):
       r.eventName,
     ]);
   }
-  for (const [attributes, perHour] of resources) {
-    for (const { hour, service, n } of perHour.values()) index("resource", attributes, hour, service, n);
+  for (const [attributes, { perHour }] of resources) {
+    for (const { hour, service, n } of perHour.values()) countAttributes(bucketFor("resource", hour, service), attributes, n);
   }
 
   const statements: BatchItem<"sqlite">[] = [];
   // Columns in table order (drizzle lists them all); `WHERE true` keeps SQLite from reading the
   // upsert's ON CONFLICT as a join constraint of json_each.
-  for (const group of groups.values()) {
-    for (const json of chunkByJsonSize(group.records)) {
-      statements.push(
-        db.insert(logRecords).select(
-          sql`SELECT NULL, value ->> 0, ${projectId}, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ${group.service}, value ->> 5,
-            value ->> 6, value ->> 7, value ->> 8, value ->> 9, ${group.resource}, ${group.scope}, value ->> 10 FROM json_each(${json})`,
-        ),
-      );
+  for (const { json: resourceJson, groups } of resources.values()) {
+    for (const { service, scope, records } of groups.values()) {
+      for (const json of chunkByJsonSize(records)) {
+        statements.push(
+          db.insert(logRecords).select(
+            sql`SELECT NULL, value ->> 0, ${projectId}, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ${service}, value ->> 5,
+              value ->> 6, value ->> 7, value ->> 8, value ->> 9, ${resourceJson}, ${scope}, value ->> 10 FROM json_each(${json})`,
+          ),
+        );
+      }
     }
   }
+  const { keyRows, valueRows } = attributeRows(buckets.values());
   const increment = { count: sql`count + excluded.count` };
-  for (const json of chunkByJsonSize(minuteCounts.rows())) {
+  for (const json of chunkByJsonSize([...minuteCounts.values()].map((m) => [m.minute, m.service, m.severity, m.n]))) {
     statements.push(
       db
         .insert(logMinuteCounts)
@@ -180,7 +201,7 @@ export function insertLogsStatements(db: Db, projectId: number, rows: LogRow[]):
         }),
     );
   }
-  for (const json of chunkByJsonSize(keyCounts.rows())) {
+  for (const json of chunkByJsonSize(keyRows)) {
     statements.push(
       db
         .insert(logAttributeKeys)
@@ -199,7 +220,7 @@ export function insertLogsStatements(db: Db, projectId: number, rows: LogRow[]):
         }),
     );
   }
-  for (const json of chunkByJsonSize(mostFrequentPerKey(valueCounts.rows()))) {
+  for (const json of chunkByJsonSize(valueRows)) {
     statements.push(
       db
         .insert(logAttributeValues)
