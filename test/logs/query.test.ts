@@ -79,6 +79,8 @@ describe("POST /api/projects/:id/logs/query/ filters", () => {
     ["exact on a string", [attr("http.status", "exact", "200")], [ALL[0], ALL[2]]],
     ["exact on a number", [attr("http.status", "exact", 500)], [ALL[1]]],
     ["exact on a list", [attr("http.status", "exact", ["200", "500"])], ALL.slice(0, 3)],
+    ["exact never matches a value held by another key", [attr("http.status", "exact", "GET")], []],
+    ["exact empty string matches a missing key", [attr("job", "exact", "")], [ALL[0], ALL[1], ALL[2], ALL[5]]],
     ["is_not (missing counts as different)", [attr("http.status", "is_not", "200")], [ALL[1], ALL[3], ALL[4], ALL[5]]],
     ["icontains", [attr("http.method", "icontains", "pos")], [ALL[2]]],
     ["not_icontains on message", [message("not_icontains", "job")], [ALL[0], ALL[1], ALL[2], ALL[5]]],
