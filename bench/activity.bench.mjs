@@ -5,8 +5,7 @@
 // within 2x of the raw SQL; export memory not growing with the row count.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { startDevServer } from "../scripts/dev-server.mjs";
+import { startWorker } from "./lib.mjs";
 
 const ROWS = Number(process.env.ACTIVITY_BENCH_ROWS ?? 1_000_000);
 const PROJECTS = 10;
@@ -161,21 +160,6 @@ function seed(db, tenant, endMs) {
   db.exec("COMMIT");
   // What the daily sweep's PRAGMA optimize keeps current.
   db.exec("ANALYZE");
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startWorker(state) {
-  return startDevServer({ port: await freePort(), persistTo: state.persistTo, vars: { ALLOW_LOOPBACK_DESTINATIONS: "true" }, quiet: true });
 }
 
 /** The workerd processes under a wrangler dev child, and their resident memory in MB. */

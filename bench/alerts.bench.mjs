@@ -1,6 +1,5 @@
 import { request as httpRequest } from "node:http";
-import { createServer } from "node:net";
-import { startDevServer } from "../scripts/dev-server.mjs";
+import { startWorker } from "./lib.mjs";
 
 // Logs alerts: one cron tick evaluating 10,000 enabled alerts (500 projects x 20, the per-project
 // maximum) over 2,000,000 stored log records. Target (issue #7): every due alert evaluated within 30 s.
@@ -149,18 +148,6 @@ function seed(db, organizationId, tick) {
   return projectIds;
 }
 
-/** A port nobody listens on: other suites may be running on the harness's fixed ports. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Fires the scheduled handler and waits for it however long it runs (fetch gives up after 300 s). */
 function triggerScheduled(url, scheduledTime) {
   return new Promise((resolve, reject) => {
@@ -173,9 +160,6 @@ function triggerScheduled(url, scheduledTime) {
     req.end();
   });
 }
-
-const startWorker = async (state) =>
-  startDevServer({ port: await freePort(), persistTo: state.persistTo, vars: { ALLOW_LOOPBACK_DESTINATIONS: "true" }, quiet: true });
 
 export async function run(ctx) {
   const state = ctx.freshState("alerts");

@@ -40,7 +40,7 @@ export function openD1(state) {
 
 export async function startWorker(state, vars = {}) {
   return startDevServer({
-    port: nextPort++,
+    port: await freePort(),
     persistTo: state.persistTo,
     vars: { ALLOW_LOOPBACK_DESTINATIONS: "true", ...vars },
     quiet: true,

@@ -1,23 +1,7 @@
 // Logs: OTLP ingestion throughput, and query / sparkline / 10-minute count latency at 2,000,000 stored records.
 // Targets (issue #5): >= 30,000 records/s ingested; count p95 <= 10 ms; query p95 <= 25 ms.
-import { createServer } from "node:net";
-import { startDevServer } from "../scripts/dev-server.mjs";
+import { startWorker } from "./lib.mjs";
 
-/** A port nobody listens on: suites of other benchmark runs on this machine may hold 8800 and up. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startWorker(state) {
-  return startDevServer({ port: await freePort(), persistTo: state.persistTo, vars: { ALLOW_LOOPBACK_DESTINATIONS: "true" }, quiet: true });
-}
 const RECORDS = Number(process.env.LOGS_BENCH_RECORDS ?? 2_000_000);
 const SPAN_MS = 48 * 3_600_000;
 const SERVICES = ["api", "web", "worker", "billing", "auth", "search", "mailer", "gateway"];
