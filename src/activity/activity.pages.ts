@@ -84,7 +84,7 @@ export async function activityPage<T>(
   const direction: Direction = params.ordering === "created_at" ? "asc" : "desc";
   const size = params.page_size;
   const cursor = params.page === undefined && params.cursor ? decodeCursor(params.cursor) : null;
-  const plan = partitions.length ? await planQuery(db, filters, partitions) : null;
+  const plan = partitions.length ? planQuery(filters, partitions) : null;
 
   const run = async (page: PageRequest, withCount: boolean) => {
     const statements: D1PreparedStatement[] = [];

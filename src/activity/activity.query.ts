@@ -14,7 +14,8 @@ import { balanced, SqlParams } from "./sql";
 //   yet, search-index.ts) and sort the matches.
 // - search: a rare `search_text` (at most SEARCH_CANDIDATE_LIMIT rows share its rarest trigram) is
 //   answered from the FTS5 trigram index plus the rows not indexed yet (search-index.ts); a common
-//   one walks the time index and tests the text.
+//   one walks the time index and tests the text. The statement counts the trigrams first (a
+//   materialized `WITH`) and the side it does not take seeks NULL, as the ip plan's guard does.
 // A query over several tenants (an organization's `team_ids`, the SD Elements feed over several
 // organizations) takes the top rows of each tenant and merges them, never sorting a whole tenant.
 
@@ -113,36 +114,32 @@ const phrase = (trigram: string) => `"${trigram.replaceAll('"', '""')}"`;
 /** Trigrams ANDed in the final query: the rarest few are as selective as all of them, at a fraction of the cost. */
 const SELECTED_TRIGRAMS = 3;
 
+/** The index query `search_probe` chose, for a MATCH: `""` (no row) when it chose none, as FTS5 rejects NULL. */
+const SEARCH_MATCH = `coalesce((SELECT m FROM search_probe), '""')`;
+/** True when the search is rare enough for the trigram index. */
+export const SEARCH_FEW = "(SELECT m FROM search_probe) IS NOT NULL";
+
 /**
- * The index query for a search text and how many rows it finds at most, or null when the text
- * is too short or too common (more than SEARCH_CANDIDATE_LIMIT rows share each trigram). Counting
- * each trigram's rows (stopping at the limit) costs far less than ANDing common trigrams: a name
- * like "pricing-featureflag-1234" shares "fea", "ure"... with a quarter of the log.
+ * The `WITH` tables of a search, or null when the text is too short for the trigram index.
+ * `search_probe(m)` holds the index query for the text, or no row when it is too common (more
+ * than SEARCH_CANDIDATE_LIMIT rows share each trigram). Counting each trigram's rows (stopping at
+ * the limit) costs far less than ANDing common trigrams: a name like "pricing-featureflag-1234"
+ * shares "fea", "ure"... with a quarter of the log. Both tables are materialized so the counts run
+ * once per statement, inside it (no round trip of their own).
  */
-export async function selectiveTrigramQuery(db: D1Database, text: string): Promise<{ match: string; candidates: number } | null> {
+export function searchProbe(text: string, params: SqlParams): string | null {
   const trigrams = trigramsOf(text);
   if (!trigrams) return null;
-  const counts = trigrams
-    .map(
-      (_, i) =>
-        `(SELECT count(*) FROM (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ?${i + 1} LIMIT ${SEARCH_CANDIDATE_LIMIT + 1})) AS c${i}`,
-    )
-    .join(", ");
-  const row = await db
-    .prepare(`SELECT ${counts}`)
-    .bind(...trigrams.map(phrase))
-    .first<Record<string, number>>();
-  const ranked = trigrams.map((trigram, i) => ({ trigram, count: Number(row?.[`c${i}`] ?? 0) })).sort((a, b) => a.count - b.count);
-  const rarest = ranked[0];
-  if (!rarest || rarest.count > SEARCH_CANDIDATE_LIMIT) return null;
-  return {
-    match: ranked
-      .slice(0, SELECTED_TRIGRAMS)
-      .map((r) => phrase(r.trigram))
-      .join(" AND "),
-    candidates: rarest.count,
-  };
+  const counts = `SELECT key, value, (SELECT count(*) FROM (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH value LIMIT ${SEARCH_CANDIDATE_LIMIT + 1}))
+    FROM json_each(${params.add(JSON.stringify(trigrams.map(phrase)))})`;
+  const rarest = `SELECT group_concat(p, ' AND ') FROM (SELECT p FROM search_counts ORDER BY n, i LIMIT ${SELECTED_TRIGRAMS})`;
+  return `search_counts(i, p, n) AS MATERIALIZED (${counts}),
+    search_probe(m) AS MATERIALIZED (SELECT (${rarest}) WHERE (SELECT min(n) FROM search_counts) <= ${SEARCH_CANDIDATE_LIMIT})`;
 }
+
+/** Rows of the search's candidates (index matches and rows not indexed yet); none when the probe chose no index query. */
+export const searchCandidates = (seq: string) =>
+  `(${seq} IN (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ${SEARCH_MATCH}) OR ${seq} > (SELECT ${SEARCH_MARK_SQL} WHERE ${SEARCH_FEW}))`;
 
 function filterConditions(f: ActivityFilters, params: SqlParams): string[] {
   const c: string[] = [];
@@ -232,13 +229,15 @@ function ipCandidates(ranges: IpRange[], partitions: Partition[], params: SqlPar
   return limit === undefined ? union : `SELECT seq FROM (${union}) LIMIT ${limit}`;
 }
 
-// "rows": few candidate rows known up front (item or search candidates, SD Elements ids), looked
-// up by rowid; `index` is the FTS5 table `match` runs on. "ip": the rows of the addresses from
-// the ip index if they are few, else the time walk, chosen inside the one statement (ipGuard).
+// "rows": few candidate rows known up front (item candidates, SD Elements ids), looked up by rowid;
+// `index` is the FTS5 table `match` runs on. "ip" and "search": the rows of the addresses from
+// the ip index (ipGuard), or of the text from the trigram index (searchProbe), if they are few,
+// else the time walk, chosen inside the one statement.
 type Plan =
   | { kind: "time" }
-  | { kind: "rows"; index: "activity_log_search" | "activity_log_items" | null; match: string | null }
-  | { kind: "ip"; ips: IpRange[] };
+  | { kind: "rows"; index: "activity_log_items" | null; match: string | null }
+  | { kind: "ip"; ips: IpRange[] }
+  | { kind: "search"; text: string };
 
 /** Above this many rows with the addresses, walking the time index (and testing each row's address) is cheaper. */
 const IP_CANDIDATE_LIMIT = 2000;
@@ -247,12 +246,12 @@ const IP_CANDIDATE_LIMIT = 2000;
 const ipGuard = (ips: IpRange[], partitions: Partition[], params: SqlParams) =>
   `(SELECT count(*) FROM (${ipCandidates(ips, partitions, params, IP_CANDIDATE_LIMIT + 1)})) <= ${IP_CANDIDATE_LIMIT}`;
 
-async function choosePlan(db: D1Database, f: ActivityFilters, partitions: Partition[]): Promise<Plan> {
+/** How the rows will be found; every choice that depends on the data is made inside the statements. */
+export function planQuery(f: ActivityFilters, partitions: Partition[]): Plan {
   if (f.seqs?.length) return { kind: "rows", index: null, match: null };
   const items = f.itemIds?.length ? itemQuery(f.itemIds) : null;
   if (items) return { kind: "rows", index: "activity_log_items", match: items };
-  const search = f.searchText ? await selectiveTrigramQuery(db, f.searchText) : null;
-  if (search) return { kind: "rows", index: "activity_log_search", match: search.match };
+  if (f.searchText && trigramsOf(f.searchText) && partitions.length) return { kind: "search", text: f.searchText };
   const ips = f.ipAddresses?.length && partitions.length ? ipRanges(f.ipAddresses) : null;
   return ips ? { kind: "ip", ips } : { kind: "time" };
 }
@@ -288,20 +287,31 @@ function rowsPlanConditions(plan: Extract<Plan, { kind: "rows" }>, partitions: P
   return [...match, tenantsCondition(partitions, params), ...conditions];
 }
 
-/** The ip plan's two sources of row ids (one of them empty): the few rows of the addresses, or each tenant's time walk. */
-function ipBranches(
-  ips: IpRange[],
+/**
+ * The two sources of row ids of an ip or search plan (one of them empty): the few candidate rows,
+ * or each tenant's time walk; `with` is the search's probe tables.
+ */
+function guardedBranches(
+  plan: Extract<Plan, { kind: "ip" | "search" }>,
   partitions: Partition[],
   conditions: string[],
   params: SqlParams,
   select: (from: string, where: string[]) => string,
 ) {
-  const few = ipGuard(ips, partitions, params);
-  const candidates = `a.seq IN (${ipCandidates(ips, partitions, params, undefined, few)})`;
-  return [
+  let few = SEARCH_FEW;
+  let candidates = searchCandidates("a.seq");
+  let probe: string | null = null;
+  if (plan.kind === "ip") {
+    few = ipGuard(plan.ips, partitions, params);
+    candidates = `a.seq IN (${ipCandidates(plan.ips, partitions, params, undefined, few)})`;
+  } else {
+    probe = searchProbe(plan.text, params);
+  }
+  const branches = [
     select("activity_log AS a NOT INDEXED", [candidates, tenantsCondition(partitions, params), ...conditions]),
     ...partitions.map((p) => select(`activity_log AS a ${indexFor(p)}`, [partitionCondition(p, params, `NOT ${few}`), ...conditions])),
   ];
+  return { with: probe ? `WITH ${probe} ` : "", branches };
 }
 
 function keysetCondition(position: Position, direction: Direction, params: SqlParams): string {
@@ -337,10 +347,10 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
       sql: `SELECT ${COLUMNS} FROM activity_log AS a NOT INDEXED ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
     };
   }
-  if (plan.kind === "ip") {
+  if (plan.kind === "ip" || plan.kind === "search") {
     const perBranch = params.add(page.limit + (page.offset ?? 0));
-    const branches = ipBranches(
-      plan.ips,
+    const guarded = guardedBranches(
+      plan,
       partitions,
       conditions,
       params,
@@ -348,7 +358,7 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
     );
     return {
       params,
-      sql: `SELECT ${COLUMNS} FROM activity_log AS a ${join} WHERE a.seq IN (${branches.join(" UNION ALL ")}) ORDER BY ${order} LIMIT ${limit}${offset}`,
+      sql: `${guarded.with}SELECT ${COLUMNS} FROM activity_log AS a ${join} WHERE a.seq IN (${guarded.branches.join(" UNION ALL ")}) ORDER BY ${order} LIMIT ${limit}${offset}`,
     };
   }
   const [only] = partitions;
@@ -379,10 +389,6 @@ function prepare(db: D1Database, sql: string, params: SqlParams): D1PreparedStat
   return db.prepare(sql).bind(...params.values);
 }
 
-/** How the rows will be found (a search asks the index how rare its text is first). */
-export async function planQuery(db: D1Database, filters: ActivityFilters, partitions: Partition[]): Promise<Plan> {
-  return choosePlan(db, filters, partitions);
-}
 export type { Plan };
 
 /** The statement of one page of rows, in the requested order (run it alone or in a batch). */
@@ -404,15 +410,15 @@ export function countStatement(db: D1Database, plan: Plan, partitions: Partition
   let sql: string;
   if (plan.kind === "rows") {
     sql = `SELECT count(*) AS n FROM activity_log AS a NOT INDEXED WHERE ${rowsPlanConditions(plan, partitions, conditions, params).join(" AND ")}`;
-  } else if (plan.kind === "ip") {
-    const branches = ipBranches(
-      plan.ips,
+  } else if (plan.kind === "ip" || plan.kind === "search") {
+    const guarded = guardedBranches(
+      plan,
       partitions,
       conditions,
       params,
       (from, where) => `SELECT count(*) AS n FROM ${from} WHERE ${where.join(" AND ")}`,
     );
-    sql = `SELECT sum(n) AS n FROM (${branches.join(" UNION ALL ")})`;
+    sql = `${guarded.with}SELECT sum(n) AS n FROM (${guarded.branches.join(" UNION ALL ")})`;
   } else {
     const branches = partitions.map(
       (p) =>
@@ -431,7 +437,7 @@ export async function selectActivity(
   page: PageRequest,
 ): Promise<ActivityRowRecord[]> {
   if (!partitions.length) return [];
-  const plan = await choosePlan(db, filters, partitions);
+  const plan = planQuery(filters, partitions);
   const { results } = await pageStatement(db, plan, partitions, filters, page).all<ActivityRowRecord>();
   return results;
 }
@@ -439,7 +445,7 @@ export async function selectActivity(
 /** The number of rows matching the filters. */
 export async function countActivity(db: D1Database, partitions: Partition[], filters: ActivityFilters): Promise<number> {
   if (!partitions.length) return 0;
-  const plan = await choosePlan(db, filters, partitions);
+  const plan = planQuery(filters, partitions);
   const row = await countStatement(db, plan, partitions, filters).first<{ n: number }>();
   return row?.n ?? 0;
 }

@@ -1,7 +1,8 @@
 import type { Context } from "hono";
 import type { ActivityRowRecord, Partition } from "../activity/activity.query";
-import { selectiveTrigramQuery } from "../activity/activity.query";
+import { SEARCH_FEW, searchCandidates, searchProbe } from "../activity/activity.query";
 import { itemQuery, SEARCH_MARK_SQL } from "../activity/search-index";
+import { SqlParams } from "../activity/sql";
 import { MembershipLevel } from "../auth/levels";
 import type { AppBindings } from "../env";
 import { iso } from "../lib/time";
@@ -99,17 +100,26 @@ export function feedPartitions(
  * by the name recorded on their `deleted` activity row (so `_desc` filters outlive the project).
  */
 export async function projectIdsNamed(db: D1Database, organizationIds: string[], name: string): Promise<number[]> {
-  const orgs = JSON.stringify(organizationIds);
-  const match = (await selectiveTrigramQuery(db, name))?.match;
-  const deletedRows = match
-    ? `SELECT CAST(a.item_id AS INTEGER) AS id FROM activity_log AS a NOT INDEXED
-       WHERE (a.seq IN (SELECT rowid FROM activity_log_search WHERE activity_log_search MATCH ?3) OR a.seq > ${SEARCH_MARK_SQL})
-         AND a.organization_id IN (SELECT value FROM json_each(?1)) AND a.scope = 'Project' AND a.activity = 'deleted' AND a.detail ->> '$.name' = ?2`
-    : `SELECT CAST(a.item_id AS INTEGER) AS id FROM activity_log AS a INDEXED BY activity_log_org_time
-       WHERE a.organization_id IN (SELECT value FROM json_each(?1)) AND a.scope = 'Project' AND a.activity = 'deleted' AND a.detail ->> '$.name' = ?2`;
+  const params = new SqlParams();
+  const orgs = (guard: string) =>
+    `a.organization_id IN (SELECT value FROM json_each(${params.add(JSON.stringify(organizationIds))})${guard})`;
+  const deleted = `a.scope = 'Project' AND a.activity = 'deleted' AND a.detail ->> '$.name' = ${params.add(name)}`;
+  const walk = (guard: string) =>
+    `SELECT CAST(a.item_id AS INTEGER) AS id FROM activity_log AS a INDEXED BY activity_log_org_time WHERE ${orgs(guard)} AND ${deleted}`;
+  const probe = searchProbe(name, params);
+  // A rare name is found from the search index, a common one by walking the organizations' rows (SEARCH_FEW decides, in the statement).
+  const deletedRows = probe
+    ? [
+        `SELECT CAST(a.item_id AS INTEGER) AS id FROM activity_log AS a NOT INDEXED WHERE ${searchCandidates("a.seq")} AND ${orgs("")} AND ${deleted}`,
+        walk(` WHERE NOT ${SEARCH_FEW}`),
+      ]
+    : [walk("")];
   const { results } = await db
-    .prepare(`SELECT id FROM projects WHERE organization_id IN (SELECT value FROM json_each(?1)) AND name = ?2 UNION ${deletedRows}`)
-    .bind(orgs, name, ...(match ? [match] : []))
+    .prepare(
+      `${probe ? `WITH ${probe} ` : ""}SELECT p.id FROM projects AS p WHERE p.organization_id IN (SELECT value FROM json_each(${params.add(JSON.stringify(organizationIds))})) AND p.name = ${params.add(name)}
+       UNION ${deletedRows.join(" UNION ")}`,
+    )
+    .bind(...params.values)
     .all<{ id: number }>();
   return results.map((r) => r.id);
 }
