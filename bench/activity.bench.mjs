@@ -5,7 +5,7 @@
 // within 2x of the raw SQL; export memory not growing with the row count.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { startWorker } from "./lib.mjs";
+import { drive, rng, serverTiming, startWorker } from "./lib.mjs";
 
 const ROWS = Number(process.env.ACTIVITY_BENCH_ROWS ?? 1_000_000);
 const PROJECTS = 10;
@@ -66,15 +66,6 @@ const WORDS = [
   "ai",
   "export",
 ];
-
-/** Deterministic pseudo-random numbers so every run seeds the same data. */
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 function weighted(table, r) {
   const total = table.reduce((sum, [, w]) => sum + w, 0);
@@ -217,16 +208,7 @@ async function timedGet(worker, path, key) {
   const started = performance.now();
   const res = await retrying(() => fetch(`${worker.url}${path}`, { headers: { authorization: `Bearer ${key}` } }));
   const body = await res.json();
-  const timing = res.headers.get("server-timing") ?? "";
-  const app = /app;dur=([\d.]+)/.exec(timing);
-  const db = /db;dur=([\d.]+)/.exec(timing);
-  return {
-    status: res.status,
-    body,
-    ms: performance.now() - started,
-    serverMs: app ? Number(app[1]) : Number.NaN,
-    dbMs: db ? Number(db[1]) : Number.NaN,
-  };
+  return { status: res.status, body, ms: performance.now() - started, serverMs: serverTiming(res, "app"), dbMs: serverTiming(res, "db") };
 }
 
 async function setupTenant(ctx, worker) {
@@ -302,26 +284,17 @@ async function measureIngest(ctx, worker, tenant, { batches, concurrency }) {
       }),
     );
     const text = await res.text();
-    const timing = res.headers.get("server-timing") ?? "";
-    const db = /db;dur=([\d.]+)/.exec(timing);
-    return { status: res.status, body: text, ms: performance.now() - started, dbMs: db ? Number(db[1]) : Number.NaN };
+    return { status: res.status, body: text, ms: performance.now() - started, dbMs: serverTiming(res, "db") };
   };
   for (let i = 0; i < 2; i++) await post(bodies[i]);
-  let next = 0;
   const latencies = [];
   const writes = [];
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < batches) {
-        const res = await post(bodies[next++]);
-        if (res.status !== 201) throw new Error(`ingest: ${res.status} ${res.body.slice(0, 300)}`);
-        latencies.push(res.ms);
-        writes.push(res.dbMs);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = await drive(batches, concurrency, async (i) => {
+    const res = await post(bodies[i]);
+    if (res.status !== 201) throw new Error(`ingest: ${res.status} ${res.body.slice(0, 300)}`);
+    latencies.push(res.ms);
+    writes.push(res.dbMs);
+  });
   const stats = ctx.summarize(latencies);
   const db = ctx.summarize(writes);
   return { rowsPerSecond: Math.round((batches * 1000) / seconds), p50: stats.p50, p95: stats.p95, dbP50: db.p50 };

@@ -1,5 +1,5 @@
 import { request as httpRequest } from "node:http";
-import { startWorker } from "./lib.mjs";
+import { pickLogLevel, rng, startWorker } from "./lib.mjs";
 
 // Logs alerts: one cron tick evaluating 10,000 enabled alerts (500 projects x 20, the per-project
 // maximum) over 2,000,000 stored log records. Target (issue #7): every due alert evaluated within 30 s.
@@ -19,32 +19,7 @@ const WARM_UP_TICKS_MIN = [-9, -8, -7, -6, -5];
 const EVICTION_PAUSE_MS = 25_000;
 const MINUTE_MS = 60_000;
 const SERVICES = ["api", "web", "worker", "billing"];
-const LEVELS = [
-  ["debug", 5, 0.1],
-  ["info", 9, 0.7],
-  ["warn", 13, 0.12],
-  ["error", 17, 0.07],
-  ["fatal", 21, 0.01],
-];
 const STATUSES = ["200", "200", "200", "201", "204", "404", "500", "503"];
-
-/** Deterministic pseudo-random numbers so every run seeds the same data. */
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-function pickLevel(r) {
-  let acc = 0;
-  for (const level of LEVELS) {
-    acc += level[2];
-    if (r < acc) return level;
-  }
-  return LEVELS[1];
-}
 
 /**
  * The alert mix (every one checked every 5 minutes): counter-answered filters (severity, service; windows up to an hour) and a quarter
@@ -93,7 +68,7 @@ function seed(db, organizationId, tick) {
     const projectId = projectIds[i % PROJECTS];
     const ts = Math.floor((startMs + (i / RECORDS) * SPAN_MS) * 1000 + random() * 1000);
     const service = SERVICES[Math.floor(random() * SERVICES.length)];
-    const [level, number] = pickLevel(random());
+    const [level, number] = pickLogLevel(random());
     const status = STATUSES[Math.floor(random() * STATUSES.length)];
     recordInsert.run(
       crypto.randomUUID(),

@@ -49,6 +49,55 @@ export async function startWorker(state, vars = {}) {
 
 export { triggerScheduled };
 
+/**
+ * A `Server-Timing` entry of a response in ms, NaN when absent: `app` is the whole request inside
+ * the Worker, `db` the D1 work a route reports (a page's queries, an ingestion batch).
+ */
+export function serverTiming(res, name) {
+  const match = new RegExp(`(?:^|,\\s*)${name};dur=([\\d.]+)`).exec(res.headers.get("server-timing") ?? "");
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+/** Sends requests 0..total-1 through `send(i)` from `concurrency` clients at once; returns the seconds taken. */
+export async function drive(total, concurrency, send) {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) await send(next++);
+    }),
+  );
+  return (performance.now() - started) / 1000;
+}
+
+/** Deterministic pseudo-random numbers so every run seeds the same data. */
+export function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** Log severities `[text, OTLP number, share]`, weighted as a busy production system logs them. */
+export const LOG_LEVELS = [
+  ["debug", 5, 0.1],
+  ["info", 9, 0.7],
+  ["warn", 13, 0.12],
+  ["error", 17, 0.07],
+  ["fatal", 21, 0.01],
+];
+
+/** The severity a uniform draw `r` in [0, 1) falls on. */
+export function pickLogLevel(r) {
+  let acc = 0;
+  for (const level of LOG_LEVELS) {
+    acc += level[2];
+    if (r < acc) return level;
+  }
+  return LOG_LEVELS[1];
+}
+
 /** JSON request against a started worker; returns `{ status, body, ms, serverMs }`. */
 export async function request(worker, path, { method, body, key, headers = {} } = {}) {
   const init = { method: method ?? (body === undefined ? "GET" : "POST"), headers: { ...headers } };
@@ -61,14 +110,13 @@ export async function request(worker, path, { method, body, key, headers = {} } 
   const res = await fetch(`${worker.url}${path}`, init);
   const text = await res.text();
   const ms = performance.now() - started;
-  const timing = /app;dur=([\d.]+)/.exec(res.headers.get("server-timing") ?? "");
   let parsed = text;
   try {
     parsed = JSON.parse(text);
   } catch {
     // not JSON
   }
-  return { status: res.status, body: parsed, ms, serverMs: timing ? Number(timing[1]) : null };
+  return { status: res.status, body: parsed, ms, serverMs: serverTiming(res, "app") };
 }
 
 /** First-run signup on an empty instance: `{ key, organizationId, projectId, apiToken, userId }`. */

@@ -1,38 +1,12 @@
 // Logs: OTLP ingestion throughput, and query / sparkline / 10-minute count latency at 2,000,000 stored records.
 // Targets (issue #5): >= 30,000 records/s ingested; count p95 <= 10 ms; query p95 <= 25 ms.
-import { startWorker } from "./lib.mjs";
+import { drive, pickLogLevel, rng, serverTiming, startWorker } from "./lib.mjs";
 
 const RECORDS = Number(process.env.LOGS_BENCH_RECORDS ?? 2_000_000);
 const SPAN_MS = 48 * 3_600_000;
 const SERVICES = ["api", "web", "worker", "billing", "auth", "search", "mailer", "gateway"];
-// trace debug info warn error fatal, weighted as a busy production system logs them
-const LEVELS = [
-  ["debug", 5, 0.1],
-  ["info", 9, 0.7],
-  ["warn", 13, 0.12],
-  ["error", 17, 0.07],
-  ["fatal", 21, 0.01],
-];
 const STATUSES = ["200", "200", "200", "201", "204", "301", "404", "500"];
 const METHODS = ["GET", "GET", "GET", "POST", "PUT", "DELETE"];
-
-function pickLevel(r) {
-  let acc = 0;
-  for (const level of LEVELS) {
-    acc += level[2];
-    if (r < acc) return level;
-  }
-  return LEVELS[1];
-}
-
-/** Deterministic pseudo-random numbers so every run seeds the same data. */
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 function addCount(map, key, n = 1) {
   map.set(key, (map.get(key) ?? 0) + n);
@@ -54,7 +28,7 @@ function seed(db, projectId, endMs) {
   for (let i = 0; i < RECORDS; i++) {
     const ts = Math.floor((startMs + (i / RECORDS) * SPAN_MS) * 1000 + random() * 1000);
     const service = SERVICES[Math.floor(random() * SERVICES.length)];
-    const [level, number] = pickLevel(random());
+    const [level, number] = pickLogLevel(random());
     const status = STATUSES[Math.floor(random() * STATUSES.length)];
     const method = METHODS[Math.floor(random() * METHODS.length)];
     const user = `user-${Math.floor(random() * 10_000)}`;
@@ -159,10 +133,7 @@ async function timedRequest(worker, path, body, token) {
   });
   const text = await res.text();
   const ms = performance.now() - started;
-  const timing = res.headers.get("server-timing") ?? "";
-  const app = /app;dur=([\d.]+)/.exec(timing);
-  const db = /db;dur=([\d.]+)/.exec(timing);
-  return { status: res.status, body: JSON.parse(text), ms, serverMs: app ? Number(app[1]) : null, dbMs: db ? Number(db[1]) : null };
+  return { status: res.status, body: JSON.parse(text), ms, serverMs: serverTiming(res, "app"), dbMs: serverTiming(res, "db") };
 }
 
 async function measureIngest(ctx, worker, token) {
@@ -171,22 +142,14 @@ async function measureIngest(ctx, worker, token) {
   const CONCURRENCY = 4;
   const bodies = Array.from({ length: REQUESTS }, (_, i) => JSON.stringify(otlpBatch(BATCH, SERVICES[i % SERVICES.length], i * BATCH)));
   for (let i = 0; i < 3; i++) await timedRequest(worker, "/i/v1/logs", bodies[i], token);
-  let next = 0;
   const latencies = [];
   const batches = [];
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < REQUESTS) {
-        const body = bodies[next++];
-        const res = await timedRequest(worker, "/i/v1/logs", body, token);
-        if (res.status !== 200 || res.body.partialSuccess) throw new Error(`ingest: ${res.status} ${JSON.stringify(res.body)}`);
-        latencies.push(res.ms);
-        batches.push(res.dbMs);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = await drive(REQUESTS, CONCURRENCY, async (i) => {
+    const res = await timedRequest(worker, "/i/v1/logs", bodies[i], token);
+    if (res.status !== 200 || res.body.partialSuccess) throw new Error(`ingest: ${res.status} ${JSON.stringify(res.body)}`);
+    latencies.push(res.ms);
+    batches.push(res.dbMs);
+  });
   const stats = ctx.summarize(latencies);
   const db = ctx.summarize(batches);
   return { recordsPerSecond: Math.round((REQUESTS * BATCH) / seconds), p50: stats.p50, p95: stats.p95, dbP50: db.p50, dbP95: db.p95 };
@@ -331,7 +294,7 @@ export async function run(ctx) {
           const res = await timedRequest(worker, path(endpoint), JSON.stringify({ query }), tenant.key);
           if (res.status !== 200) throw new Error(`${label}: ${res.status} ${JSON.stringify(res.body)}`);
           server.push(res.serverMs);
-          if (res.dbMs !== null) db.push(res.dbMs);
+          if (!Number.isNaN(res.dbMs)) db.push(res.dbMs);
         },
         { iterations: 100, warmup: 3 },
       );
