@@ -142,7 +142,7 @@ export async function activityPage<T>(
 }
 
 /** The caller's "notifications viewed" date, as `{at}` (PostHog's NotificationViewed). */
-export const bookmarkStatement = (db: D1Database, userId: number) =>
+const bookmarkStatement = (db: D1Database, userId: number) =>
   db.prepare("SELECT last_viewed_activity_date AS at FROM activity_notification_bookmarks WHERE user_id = ?1").bind(userId);
 
 export async function bookmarkOf(db: D1Database, userId: number): Promise<number | null> {

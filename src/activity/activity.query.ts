@@ -23,7 +23,8 @@ import { balanced, SqlParams } from "./sql";
 export type Partition = (
   | {
       column: "team_id";
-      value: number /** Only if the project belongs to this organization (ids taken from a request). */;
+      value: number;
+      /** Only if the project belongs to this organization (ids taken from a request). */
       organizationId?: string;
     }
   | { column: "organization_id"; value: string }
@@ -92,7 +93,7 @@ const COLUMNS = `a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_imp
   u.hedgehog_config AS u_hedgehog_config, u.role_at_organization AS u_role_at_organization`;
 
 /** Above this many rows sharing the search's trigrams, walking the time index is cheaper than the candidates. */
-export const SEARCH_CANDIDATE_LIMIT = 2000;
+const SEARCH_CANDIDATE_LIMIT = 2000;
 const MIN_TRIGRAM_SEARCH = 3;
 const MAX_TRIGRAMS = 24;
 
@@ -388,8 +389,6 @@ function prepare(db: D1Database, sql: string, params: SqlParams): D1PreparedStat
   if (sql.length > MAX_SQL_LENGTH) throw validationError("These filters are too large; narrow them down.");
   return db.prepare(sql).bind(...params.values);
 }
-
-export type { Plan };
 
 /** The statement of one page of rows, in the requested order (run it alone or in a batch). */
 export function pageStatement(

@@ -129,7 +129,7 @@ function arrayCondition(column: string, parts: string[], depth: number, operatio
 }
 
 /** A SQL string literal. */
-export function sqlString(text: string): string {
+function sqlString(text: string): string {
   if (text.includes("\0")) throw invalid("Detail filter values cannot contain NUL characters.");
   return `'${text.replaceAll("'", "''")}'`;
 }

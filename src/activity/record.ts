@@ -51,10 +51,10 @@ export interface ActivityEntry {
 
 export type ActivityRow = SQLiteInsertValue<typeof activityLog>;
 
-export function activityRow(requestActor: Actor, entry: ActivityEntry, id?: string): ActivityRow {
+function activityRow(requestActor: Actor, entry: ActivityEntry): ActivityRow {
   const actor = entry.actor ? { ...requestActor, ...entry.actor } : requestActor;
   return {
-    id: entry.id ?? id ?? uuidv7(),
+    id: entry.id ?? uuidv7(),
     organizationId: entry.organizationId,
     teamId: entry.teamId ?? null,
     userId: entry.userId ?? actor.userId,
