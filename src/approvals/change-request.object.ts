@@ -9,7 +9,7 @@ import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { type NotificationEventType, publishEvents } from "../notifications/events";
 import "./builtin-actions";
-import { changeRequestEventData } from "./change-requests.queries";
+import { changeRequestEventData, votesQuery } from "./change-requests.queries";
 import {
   type ChangeRequestRecord,
   type ChangeRequestSnapshot,
@@ -96,7 +96,7 @@ export class ChangeRequestObject extends DurableObject<Env> {
       const db = createDb(this.env.DB);
       const [[mirror], votes] = await db.batch([
         db.select().from(changeRequests).where(eq(changeRequests.id, recordId)),
-        db.select().from(changeRequestVotes).where(eq(changeRequestVotes.changeRequestId, recordId)).orderBy(changeRequestVotes.createdAt),
+        votesQuery(db, [recordId]),
       ]);
       if (mirror) {
         this.persist(recordFromRow(mirror), mirror.privateData, votes.map(voteFromRow));

@@ -32,14 +32,18 @@ export async function roleIdsOf(db: Db, organizationId: string, userId: number):
   return rows.map((r) => r.id);
 }
 
-export async function votesOf(db: Db, ids: string[]): Promise<Map<string, VoteRecord[]>> {
-  const byRequest = new Map<string, VoteRecord[]>();
-  if (!ids.length) return byRequest;
-  const rows = await db
+/** The vote rows of the requests, in the order a request shows them (also batched by the object's load). */
+export const votesQuery = (db: Db, ids: string[]) =>
+  db
     .select()
     .from(changeRequestVotes)
     .where(inArray(changeRequestVotes.changeRequestId, ids))
     .orderBy(changeRequestVotes.createdAt, changeRequestVotes.id);
+
+export async function votesOf(db: Db, ids: string[]): Promise<Map<string, VoteRecord[]>> {
+  const byRequest = new Map<string, VoteRecord[]>();
+  if (!ids.length) return byRequest;
+  const rows = await votesQuery(db, ids);
   for (const row of rows) byRequest.set(row.changeRequestId, [...(byRequest.get(row.changeRequestId) ?? []), voteFromRow(row)]);
   return byRequest;
 }
