@@ -1,4 +1,5 @@
 import type { Env } from "../env";
+import { fromBase64, toBase64 } from "./ids";
 
 // Secrets the service must use again later (webhook signing secrets) cannot be hashed, so they are
 // sealed with AES-256-GCM under SECRETS_ENCRYPTION_KEY (a Worker secret) before they reach D1:
@@ -8,7 +9,7 @@ const PREFIX = "sealed:v1:";
 const IV_BYTES = 12;
 
 async function key(env: Pick<Env, "SECRETS_ENCRYPTION_KEY">, usage: "encrypt" | "decrypt"): Promise<CryptoKey> {
-  const raw = env.SECRETS_ENCRYPTION_KEY ? Uint8Array.from(atob(env.SECRETS_ENCRYPTION_KEY), (c) => c.charCodeAt(0)) : null;
+  const raw = env.SECRETS_ENCRYPTION_KEY ? fromBase64(env.SECRETS_ENCRYPTION_KEY) : null;
   if (!raw || raw.length !== 32) throw new Error("SECRETS_ENCRYPTION_KEY must be 32 bytes, base64-encoded (see README, Configuration)");
   return crypto.subtle.importKey("raw", raw, "AES-GCM", false, [usage]);
 }
@@ -21,14 +22,12 @@ export async function sealSecret(env: Pick<Env, "SECRETS_ENCRYPTION_KEY">, plain
   const packed = new Uint8Array(IV_BYTES + ciphertext.length);
   packed.set(iv);
   packed.set(ciphertext, IV_BYTES);
-  let binary = "";
-  for (const b of packed) binary += String.fromCharCode(b);
-  return `${PREFIX}${btoa(binary)}`;
+  return `${PREFIX}${toBase64(packed)}`;
 }
 
 export async function openSecret(env: Pick<Env, "SECRETS_ENCRYPTION_KEY">, sealed: string): Promise<string> {
   if (!sealed.startsWith(PREFIX)) throw new Error("stored secret is not sealed");
-  const packed = Uint8Array.from(atob(sealed.slice(PREFIX.length)), (c) => c.charCodeAt(0));
+  const packed = fromBase64(sealed.slice(PREFIX.length));
   const plaintext = await crypto.subtle.decrypt(
     { name: "AES-GCM", iv: packed.slice(0, IV_BYTES) },
     await key(env, "decrypt"),

@@ -1,19 +1,11 @@
+import { fromBase64, toBase64 } from "../lib/ids";
+
 // Standard Webhooks (v1): HMAC-SHA256 over `${id}.${timestamp}.${body}` keyed by the base64
 // bytes after `whsec_`, sent as `v1,<base64>`; several live secrets give several space-separated
 // signatures so receivers accept either during a rotation.
 
 const SECRET_PREFIX = "whsec_";
 const SECRET_BYTES = 32;
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary);
-}
-
-function fromBase64(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
-}
 
 export function newWebhookSecret(): string {
   return `${SECRET_PREFIX}${toBase64(crypto.getRandomValues(new Uint8Array(SECRET_BYTES)))}`;
