@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { consumeExports, type ExportJob } from "../../src/exports/exports.consumer";
 import { R2ChunkedWriter } from "../../src/exports/r2-chunked-writer";
 import { ingest, waitForExport } from "../activity/activity-helpers";
+import { parseCsv } from "../csv";
 import { activityRows, addMember, call, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 
 let owner: Tenant;
@@ -41,35 +42,6 @@ beforeAll(async () => {
     },
   );
 });
-
-/** RFC 4180, enough for what the export writes. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ",") {
-      row.push(cell);
-      cell = "";
-    } else if (ch === "\r" && text[i + 1] === "\n") {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = "";
-      i++;
-    } else cell += ch;
-  }
-  return rows;
-}
 
 const COLUMNS = [
   "id",

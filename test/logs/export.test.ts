@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { parseCsv } from "../csv";
 import { activityRows, call, keyWithScopes, signupFirstUser, type Tenant } from "../helpers";
 import { ingest, otlpPayload, queryLogs } from "./otlp-fixtures";
 
@@ -15,36 +16,6 @@ beforeAll(async () => {
   }));
   expect((await ingest(t.apiToken, otlpPayload({ exporter: records }))).status).toBe(200);
 });
-
-/** RFC 4180 CSV (quoted fields may hold commas, quotes and newlines). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ",") {
-      row.push(field);
-      field = "";
-    } else if (ch === "\n" || ch === "\r") {
-      if (ch === "\r" && text[i + 1] === "\n") i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = "";
-    } else field += ch;
-  }
-  if (field || row.length) rows.push([...row, field]);
-  return rows;
-}
 
 async function exportAndDownload(body: Record<string, unknown>) {
   const created = await call(`/api/projects/${t.projectId}/logs/export/`, { key: t.key, body });
