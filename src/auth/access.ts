@@ -32,7 +32,14 @@ export type PrefetchedAccess =
 export function accessTargetOf(path: string): AccessTarget | null {
   const match = /^\/api\/(projects|organizations)\/([^/]+)/.exec(path);
   if (!match?.[2]) return null;
-  if (match[1] === "organizations") return { kind: "organization", id: decodeURIComponent(match[2]) };
+  if (match[1] === "organizations") {
+    try {
+      return { kind: "organization", id: decodeURIComponent(match[2]) };
+    } catch {
+      // Not valid percent-encoding: no organization has that id; the route answers for itself.
+      return null;
+    }
+  }
   const id = Number(match[2]);
   return Number.isSafeInteger(id) ? { kind: "project", id } : null;
 }

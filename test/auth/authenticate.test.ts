@@ -41,6 +41,12 @@ describe("authenticate with access read ahead", () => {
     expect((await call(`/api/projects/${other.projectId}/`, { key: owner.key })).status).toBe(200);
   });
 
+  it("answers 404, never a 500, for an organization id that is not valid percent-encoding", async () => {
+    const res = await call("/api/organizations/%E0%A4%A/", { key: owner.key });
+    expect(res.status).toBe(404);
+    expect(res.body.code).toBe("not_found");
+  });
+
   it("still enforces the membership level on organization routes", async () => {
     const res = await call(`/api/organizations/${owner.organizationId}/`, { key: member.key, method: "PATCH", body: { name: "x" } });
     expect(res.status).toBe(403);
