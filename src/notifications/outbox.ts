@@ -3,7 +3,7 @@
 // puts the events on the queue and deletes the outbox row. If the queue send fails or the Worker
 // dies first, the row stays and the cron sweep republishes it a minute later. A republished event
 // is harmless: deliveries are unique per (event id, destination).
-import { and, asc, eq, lt, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, lt, notExists, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { createDb } from "../db/client";
 import { activityLog, notificationOutbox, notificationSubscriptions } from "../db/schema";
@@ -53,23 +53,12 @@ export function activityEvent(row: CommittedActivity): NotificationEvent {
   };
 }
 
-async function organizationsListening(db: Db, organizationIds: string[]): Promise<Set<string>> {
-  const found = await Promise.all(
-    organizationIds.map((organizationId) =>
-      db
-        .select({ organizationId: notificationSubscriptions.organizationId })
-        .from(notificationSubscriptions)
-        .where(
-          and(
-            eq(notificationSubscriptions.organizationId, organizationId),
-            eq(notificationSubscriptions.eventType, "activity_log_entry_created"),
-          ),
-        )
-        .limit(1),
-    ),
+/** Activity subscriptions of the organizations (primary key prefix `(organization_id, event_type)`). */
+const activitySubscriptionsOf = (organizationIds: string[]) =>
+  and(
+    inArray(notificationSubscriptions.organizationId, organizationIds),
+    eq(notificationSubscriptions.eventType, "activity_log_entry_created"),
   );
-  return new Set(found.flat().map((row) => row.organizationId));
-}
 
 /**
  * Queues the events of committed activity rows, then clears their outbox row. Organizations with
@@ -79,15 +68,22 @@ async function organizationsListening(db: Db, organizationIds: string[]): Promis
 export async function publishCommittedActivity(env: Env, outboxId: string, rows: CommittedActivity[]): Promise<void> {
   const db = createDb(env.DB);
   const organizationIds = [...new Set(rows.map((row) => row.organizationId))];
-  const cleared = await env.DB.prepare(
-    `DELETE FROM notification_outbox WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM notification_subscriptions
-       WHERE organization_id IN (SELECT value FROM json_each(?2)) AND event_type = 'activity_log_entry_created') RETURNING id`,
-  )
-    .bind(outboxId, JSON.stringify(organizationIds))
-    .first();
+  const [cleared] = await db
+    .delete(notificationOutbox)
+    .where(
+      and(
+        eq(notificationOutbox.id, outboxId),
+        notExists(db.select({ one: sql`1` }).from(notificationSubscriptions).where(activitySubscriptionsOf(organizationIds))),
+      ),
+    )
+    .returning({ id: notificationOutbox.id });
   if (cleared) return;
-  const listening = await organizationsListening(db, organizationIds);
-  const events = rows.filter((row) => listening.has(row.organizationId)).map(activityEvent);
+  const listening = await db
+    .selectDistinct({ organizationId: notificationSubscriptions.organizationId })
+    .from(notificationSubscriptions)
+    .where(activitySubscriptionsOf(organizationIds));
+  const listeningIds = new Set(listening.map((row) => row.organizationId));
+  const events = rows.filter((row) => listeningIds.has(row.organizationId)).map(activityEvent);
   await sendMessages(
     env,
     events.map((event) => ({ kind: "event", event })),
