@@ -90,7 +90,7 @@ function pruneBefore(db: Db, table: typeof logsAlertEvents | typeof logsAlertChe
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Each alert's window count through the logs query layer (`countLogs`), all of a chunk's queries in shared D1 batches. */
-export async function countWindows(env: Env, alerts: AlertRow[], windowEnd: number) {
+async function countWindows(env: Env, alerts: AlertRow[], windowEnd: number) {
   const reads = new BatchedReads(env.DB);
   const db = reads.facade(createDb(env.DB));
   const started = Date.now();

@@ -20,7 +20,7 @@ import {
 export interface CheckRequest {
   /** End of the window to evaluate (a minute boundary); also the check's idempotency key. */
   windowEnd: number;
-  /** The alert as the cron read it from D1. */
+  /** The alert as the chunk consumer read it from D1. */
   alert: AlertRow;
   /** The window's count (or the query's failure), from the logs query layer. */
   outcome: CheckOutcome;
@@ -37,7 +37,7 @@ export type CheckResult =
     }
   /** Already evaluated this window (or a later one). */
   | { status: "duplicate" }
-  /** A person changed the alert since the cron read it; the next tick evaluates the new version. */
+  /** A person changed the alert since the chunk consumer read it; the next tick evaluates the new version. */
   | { status: "stale" }
   /** Not evaluated: broken, or still snoozed. */
   | { status: "skipped"; reason: string; writes: CheckWrite[]; reschedule: Reschedule };
@@ -90,7 +90,7 @@ export class LogsAlertObject extends DurableObject<Env> {
     return this.serialized(() => this.runCheck(request));
   }
 
-  /** Commits notifying checks the cron never confirmed (it failed between this object and D1). */
+  /** Commits notifying checks the chunk consumer never confirmed (it failed between this object and D1). */
   override async alarm(): Promise<void> {
     await this.serialized(async () => {
       const pending = this.unconfirmed();

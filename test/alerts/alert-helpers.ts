@@ -28,8 +28,8 @@ export const alertObject = (id: string) => env.LOGS_ALERTS.get(env.LOGS_ALERTS.i
 
 /**
  * One check of the window ending at `windowEnd`, driven inside the alert's Durable Object with a
- * controlled count (a number) or query failure (an Error), against the row as the cron would read
- * it, then committed to D1 as the cron commits it. A check whose write no longer applies is "stale".
+ * controlled count (a number) or query failure (an Error), against the row as the chunk consumer
+ * reads it, then committed to D1 as the consumer commits it. A check whose write no longer applies is "stale".
  */
 export async function runCheck(id: string, windowEnd: number, outcome: number | Error, snapshot?: Awaited<ReturnType<typeof alertRow>>) {
   const alert = snapshot ?? (await alertRow(id));
@@ -48,7 +48,7 @@ export async function runCheck(id: string, windowEnd: number, outcome: number | 
   return { status: result.status, state: result.state, notification: result.notification, published };
 }
 
-/** Rows of the object's own storage (history, machine, outbox). */
+/** Rows of the object's own storage (`machine`, `checks`, `unconfirmed`). */
 export function objectRows(id: string, query: string) {
   return runInDurableObject(alertObject(id), async (_instance: LogsAlertObject, state) => state.storage.sql.exec(query).toArray());
 }
