@@ -1,12 +1,13 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import ExcelJS from "exceljs";
-import { beforeAll, describe, expect, it, vi } from "vitest";
-import { consumeExports, type ExportJob } from "../../src/exports/exports.consumer";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ExportJob } from "../../src/exports/exports.consumer";
 import { R2ChunkedWriter } from "../../src/exports/r2-chunked-writer";
+import { QUEUE_NAMES } from "../../src/queues";
 import { ingest, waitForExport } from "../activity/activity-helpers";
 import { parseCsv } from "../csv";
 import { activityRows, addMember, call, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
+import { runQueue } from "../queue-helpers";
 
 let owner: Tenant;
 let admin: Tenant;
@@ -219,22 +220,8 @@ describe("exports queue consumer", () => {
       .run();
     return id;
   }
-  const deliver = async (exportId: string, attempts: number) => {
-    const batch = createMessageBatch<ExportJob>("edge-audit-exports", [
-      { id: `m-${attempts}`, timestamp: new Date(), attempts, body: { exportId } },
-    ]);
-    // This plugin version leaves delaySeconds out of retryMessages: watch the call instead.
-    const delays: (number | undefined)[] = [];
-    for (const message of batch.messages) {
-      const retry = message.retry.bind(message);
-      vi.spyOn(message, "retry").mockImplementation((options) => {
-        delays.push(options?.delaySeconds);
-        retry(options);
-      });
-    }
-    await consumeExports(batch, env);
-    return { ...(await getQueueResult(batch, createExecutionContext())), delays };
-  };
+  const deliver = (exportId: string, attempts: number) =>
+    runQueue<ExportJob>(QUEUE_NAMES.exports, [{ id: `m-${attempts}`, attempts, body: { exportId } }]);
 
   it("records a failure on the job and retries it with backoff", async () => {
     const id = await brokenJob();

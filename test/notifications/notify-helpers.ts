@@ -1,12 +1,10 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, type QueueResult } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { vi } from "vitest";
 import { notificationDeliveries, notificationDestinations } from "../../src/db/schema";
-import type { NotificationMessage } from "../../src/notifications/events";
 import { requestBody } from "../../src/notifications/payloads";
-import { handleQueue, QUEUE_NAMES } from "../../src/queues";
+import { QUEUE_NAMES } from "../../src/queues";
 import { call, db, type Tenant } from "../helpers";
+import { runQueue } from "../queue-helpers";
 
 export interface Received {
   url: string;
@@ -86,28 +84,7 @@ export async function insertDelivery(
   return id;
 }
 
-export interface RunResult extends QueueResult {
-  /** The `delaySeconds` each retried message asked for (this plugin version leaves it out of retryMessages). */
-  delays: (number | undefined)[];
-}
-
-/** Runs the Worker's queue handler on a hand-made batch and returns what it acked and retried. */
-export async function runQueue(queue: string, messages: { body: NotificationMessage; attempts?: number }[]): Promise<RunResult> {
-  const batch = createMessageBatch<NotificationMessage>(
-    queue,
-    messages.map((m, i) => ({ id: `msg-${++seq}-${i}`, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })),
-  );
-  const delays: (number | undefined)[] = [];
-  for (const message of batch.messages) {
-    const retry = message.retry.bind(message);
-    vi.spyOn(message, "retry").mockImplementation((options) => {
-      delays.push(options?.delaySeconds);
-      retry(options);
-    });
-  }
-  await handleQueue(batch as MessageBatch<unknown>, env);
-  return { ...(await getQueueResult(batch, createExecutionContext())), delays };
-}
+export { runQueue };
 
 export const deliver = (deliveryId: string, attempts = 1, generation = 0) =>
   runQueue(QUEUE_NAMES.notifications, [{ body: { kind: "delivery", deliveryId, generation }, attempts }]);
