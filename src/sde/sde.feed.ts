@@ -60,21 +60,18 @@ export async function projectOrganizations(db: D1Database, tenants: FeedTenant[]
   for (const t of tenants) for (const id of t.projectIds) if (projectIds.has(id)) owners.set(id, t.organizationId);
   const organizations = new Set(tenants.filter((t) => !t.restricted).map((t) => t.organizationId));
   const unknown = [...projectIds].filter((id) => !owners.has(id));
-  await Promise.all(
-    unknown.map(async (id) => {
-      const row = await db
-        .prepare("SELECT organization_id FROM activity_log INDEXED BY activity_log_team_time WHERE team_id = ?1 LIMIT 1")
-        .bind(id)
-        .first<{ organization_id: string }>();
-      if (row && organizations.has(row.organization_id) && !(await isLiveElsewhere(db, id))) owners.set(id, row.organization_id);
-    }),
-  );
+  if (!unknown.length || !organizations.size) return owners;
+  // One statement for all of them; a project still live (a key restricted to other projects) stays hidden.
+  const { results } = await db
+    .prepare(
+      `SELECT j.value AS id,
+         (SELECT organization_id FROM activity_log INDEXED BY activity_log_team_time WHERE team_id = j.value LIMIT 1) AS organization_id
+       FROM json_each(?1) AS j WHERE NOT EXISTS (SELECT 1 FROM projects WHERE id = j.value)`,
+    )
+    .bind(JSON.stringify(unknown))
+    .all<{ id: number; organization_id: string | null }>();
+  for (const r of results) if (r.organization_id && organizations.has(r.organization_id)) owners.set(r.id, r.organization_id);
   return owners;
-}
-
-/** A live project the caller cannot see (a key restricted to other projects) stays hidden. */
-async function isLiveElsewhere(db: D1Database, projectId: number): Promise<boolean> {
-  return (await db.prepare("SELECT 1 AS live FROM projects WHERE id = ?1").bind(projectId).first()) !== null;
 }
 
 /** Tenants as query partitions, with per-organization date bounds; `projects` narrows to those projects. */
