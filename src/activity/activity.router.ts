@@ -8,7 +8,7 @@ import { startExport } from "../exports/exports.service";
 import { validationError } from "../lib/errors";
 import { toHex } from "../lib/ids";
 import { createRouter } from "../lib/router";
-import { iso } from "../lib/time";
+import { dbTimed, iso } from "../lib/time";
 import type { ActivityExportFilters } from "./activity.export";
 import { activityPage, asActivityLog, bookmarkOf } from "./activity.pages";
 import type { ActivityFilters, Partition } from "./activity.query";
@@ -87,14 +87,6 @@ async function queueExport(
   return c.json({ id, export_format: format }, 202);
 }
 
-/** Adds the time spent in the database (the page and count queries) to Server-Timing as `db`. */
-async function timed<T>(c: Context<AppBindings>, work: Promise<T>): Promise<T> {
-  const started = Date.now();
-  const result = await work;
-  c.header("Server-Timing", `db;dur=${Date.now() - started}`, { append: true });
-  return result;
-}
-
 const withoutTeams = ({ team_ids: _ignored, ...rest }: AdvancedFilters): AdvancedFilters => rest;
 
 export const activityRouter = createRouter()
@@ -121,7 +113,7 @@ export const activityRouter = createRouter()
     filters.scopes = query.scope ? [query.scope] : scopes;
     if (query.item_id) filters.itemIds = [query.item_id];
     return c.json(
-      await timed(
+      await dbTimed(
         c,
         activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog, c.var.auth.user.id),
       ),
@@ -162,7 +154,7 @@ export const activityRouter = createRouter()
     const query = c.req.valid("query");
     const filters = toActivityFilters(withoutTeams(query));
     return c.json(
-      await timed(
+      await dbTimed(
         c,
         activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog, c.var.auth.user.id),
       ),
@@ -191,7 +183,7 @@ export const activityRouter = createRouter()
     const query = c.req.valid("query");
     const filters = toActivityFilters(query);
     const partitions = organizationPartitions(c, organization.id, query.team_ids);
-    return c.json(await timed(c, activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog, c.var.auth.user.id)), 200);
+    return c.json(await dbTimed(c, activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog, c.var.auth.user.id)), 200);
   })
   .openapi(availableFiltersOrganization, async (c) => {
     const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);

@@ -8,7 +8,7 @@ import { type ActivityDetail, activityIngestKeys } from "../db/schema";
 import type { AppBindings } from "../env";
 import { conflict, validationError } from "../lib/errors";
 import { sha256Hex, uuidv7s } from "../lib/ids";
-import { iso } from "../lib/time";
+import { dbTimed, iso } from "../lib/time";
 import { serializeUserBasic } from "../users/users.schemas";
 import { parseIsoDate, toEpochMs } from "./dates";
 import { type ActivityEntry, commitWithActivity, writeContext } from "./record";
@@ -249,10 +249,8 @@ export async function ingestActivity(
           .values({ key, requestHash, status: answer.status, response: JSON.stringify(answer.body), createdAt: new Date(now) }),
       ]
     : [];
-  const started = Date.now();
   try {
-    await commitWithActivity(ctx, writes, entries);
-    c.header("Server-Timing", `db;dur=${Date.now() - started}`, { append: true });
+    await dbTimed(c, commitWithActivity(ctx, writes, entries));
   } catch (error) {
     // A concurrent request with the same key committed first: answer as it did.
     const replay = key ? await storedAnswer(db, key, requestHash, now) : null;

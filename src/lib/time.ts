@@ -1,3 +1,5 @@
+import type { Context } from "hono";
+
 /** ISO 8601 UTC with `Z`, or null. The one place API timestamps are formatted. */
 export function iso(value: Date | number | null | undefined): string | null {
   if (value === null || value === undefined) return null;
@@ -6,4 +8,12 @@ export function iso(value: Date | number | null | undefined): string | null {
 
 export function isoRequired(value: Date | number): string {
   return new Date(value).toISOString();
+}
+
+/** Awaits `work` and adds its duration to Server-Timing as `db`: the database's share of the request. */
+export async function dbTimed<T>(c: Context, work: Promise<T>): Promise<T> {
+  const started = Date.now();
+  const result = await work;
+  c.header("Server-Timing", `db;dur=${Date.now() - started}`, { append: true });
+  return result;
 }
