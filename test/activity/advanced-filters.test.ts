@@ -274,6 +274,7 @@ describe("advanced_activity_logs filters (project)", () => {
     expect(await bad({ "a[].b[].c[].d[].e": { value: 1 } })).toMatch(/nests too many arrays/);
     expect(await bad({ name: { operation: "startswith", value: "x" } })).toMatch(/Unsupported detail filter operation/);
     expect(await bad({ name: "x" })).toMatch(/must be an object/);
+    expect(await bad({ name: { value: "a\0b" } })).toMatch(/NUL/);
     // Three nested arrays are allowed.
     expect((await call(`${base}?${df({ "a[].b[].c[].d": { value: 1 } })}`, { key: owner.key })).status).toBe(200);
   });
