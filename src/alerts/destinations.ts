@@ -6,12 +6,9 @@ import type { Db } from "../db/client";
 import { logsAlertDestinations, notificationDestinations } from "../db/schema";
 import type { Env } from "../env";
 import { validationError } from "../lib/errors";
-import { uuidv7 } from "../lib/ids";
-import { sealSecret } from "../lib/secret-box";
-import { auditedFields, DESTINATION_SCOPE, destinationActivity } from "../notifications/destinations.queries";
+import { auditedFields, DESTINATION_SCOPE, destinationActivity, newDestination } from "../notifications/destinations.queries";
 import type { NotificationEventType } from "../notifications/events";
 import { type Destination, subscriptionInserts } from "../notifications/matching";
-import { newWebhookSecret } from "../notifications/signing";
 import { allowLoopback, urlRefusal } from "../notifications/url-safety";
 import type { AlertRow } from "./alerts.queries";
 import type { DestinationLinkSchema } from "./alerts.schemas";
@@ -40,29 +37,23 @@ export async function planLink(db: Db, env: Env, alert: AlertRow, userId: number
   const refusal = urlRefusal(input.webhook_url, allowLoopback(env));
   if (refusal) throw validationError(refusal, "webhook_url");
   const now = new Date();
-  const secret = input.type === "webhook" ? newWebhookSecret() : null;
   const label = input.name ?? (input.slack_channel_name ? `#${input.slack_channel_name.replace(/^#/, "")}` : input.type);
-  const destination: Destination = {
-    id: uuidv7(),
-    organizationId: alert.organizationId,
-    teamId: alert.teamId,
-    name: `${alert.name}: ${label}`.slice(0, 200),
-    type: input.type,
-    url: input.webhook_url,
-    enabled: true,
-    events: ALERT_EVENTS,
-    filters: { alert_ids: [alert.id] },
-    includeOrganizationActivity: false,
-    secret: secret && (await sealSecret(env, secret)),
-    previousSecret: null,
-    previousSecretExpiresAt: null,
-    disabledReason: null,
-    failingSince: null,
-    lastSuccessAt: null,
-    createdById: userId,
-    createdAt: now,
-    updatedAt: now,
-  };
+  const { destination, secret } = await newDestination(
+    env,
+    {
+      organizationId: alert.organizationId,
+      teamId: alert.teamId,
+      name: `${alert.name}: ${label}`.slice(0, 200),
+      type: input.type,
+      url: input.webhook_url,
+      enabled: true,
+      events: ALERT_EVENTS,
+      filters: { alert_ids: [alert.id] },
+      includeOrganizationActivity: false,
+      createdById: userId,
+    },
+    now,
+  );
   const writes: BatchItem<"sqlite">[] = [
     db.insert(notificationDestinations).values(destination),
     ...subscriptionInserts(db, destination),

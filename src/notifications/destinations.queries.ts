@@ -3,10 +3,14 @@ import { type ActivityEntry, commitWithActivity, type WriteContext } from "../ac
 import type { User } from "../auth/authenticate";
 import type { Db } from "../db/client";
 import { notificationDestinations, notificationSubscriptions, users } from "../db/schema";
+import type { Env } from "../env";
 import { notFound } from "../lib/errors";
+import { uuidv7 } from "../lib/ids";
+import { sealSecret } from "../lib/secret-box";
 import { iso, isoRequired } from "../lib/time";
 import { serializeUserBasic } from "../users/users.schemas";
 import type { Destination } from "./matching";
+import { newWebhookSecret } from "./signing";
 
 export const DESTINATION_SCOPE = "NotificationDestination";
 export const MASKED = "masked";
@@ -22,6 +26,33 @@ export const ownedBy = (owner: DestinationOwner) =>
     eq(notificationDestinations.organizationId, owner.organizationId),
     owner.teamId === null ? isNull(notificationDestinations.teamId) : eq(notificationDestinations.teamId, owner.teamId),
   );
+
+type NewDestinationFields = Pick<
+  Destination,
+  "organizationId" | "teamId" | "name" | "type" | "url" | "enabled" | "events" | "filters" | "includeOrganizationActivity" | "createdById"
+>;
+
+/** A new destination row; a webhook gets a signing secret, stored sealed and returned in plain text to be shown once. */
+export async function newDestination(
+  env: Pick<Env, "SECRETS_ENCRYPTION_KEY">,
+  fields: NewDestinationFields,
+  now: Date,
+): Promise<{ destination: Destination; secret: string | null }> {
+  const secret = fields.type === "webhook" ? newWebhookSecret() : null;
+  const destination: Destination = {
+    id: uuidv7(),
+    ...fields,
+    secret: secret && (await sealSecret(env, secret)),
+    previousSecret: null,
+    previousSecretExpiresAt: null,
+    disabledReason: null,
+    failingSince: null,
+    lastSuccessAt: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  return { destination, secret };
+}
 
 export async function findDestination(db: Db, owner: DestinationOwner, id: string): Promise<Destination> {
   const [destination] = await db

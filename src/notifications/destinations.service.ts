@@ -18,6 +18,7 @@ import {
   destinationActivity,
   findDestination,
   MASKED,
+  newDestination,
   ownedBy,
   serializeDestination,
   serializeDestinations,
@@ -79,28 +80,22 @@ export async function createDestination(c: Ctx, owner: DestinationOwner, input: 
   assertUrlAllowed(c, input.url);
   const db = createDb(c.env.DB);
   const now = new Date();
-  const secret = input.type === "webhook" ? newWebhookSecret() : null;
-  const destination: Destination = {
-    id: uuidv7(),
-    organizationId: owner.organizationId,
-    teamId: owner.teamId,
-    name: input.name,
-    type: input.type,
-    url: input.url,
-    enabled: input.enabled,
-    events: input.events,
-    filters: input.filters,
-    includeOrganizationActivity: input.include_organization_activity,
-    secret: secret && (await sealSecret(c.env, secret)),
-    previousSecret: null,
-    previousSecretExpiresAt: null,
-    disabledReason: null,
-    failingSince: null,
-    lastSuccessAt: null,
-    createdById: c.var.auth.user.id,
-    createdAt: now,
-    updatedAt: now,
-  };
+  const { destination, secret } = await newDestination(
+    c.env,
+    {
+      organizationId: owner.organizationId,
+      teamId: owner.teamId,
+      name: input.name,
+      type: input.type,
+      url: input.url,
+      enabled: input.enabled,
+      events: input.events,
+      filters: input.filters,
+      includeOrganizationActivity: input.include_organization_activity,
+      createdById: c.var.auth.user.id,
+    },
+    now,
+  );
   await commitWithActivity(
     writeContext(c, db),
     [db.insert(notificationDestinations).values(destination), ...subscriptionInserts(db, destination)],
