@@ -101,11 +101,6 @@ function unchangedSnooze(value: string | null | undefined, current: Date | null)
   return value === null ? current === null : current !== null && Date.parse(value) === current.getTime();
 }
 
-export async function countAlerts(db: Db, projectId: number): Promise<number> {
-  const row = await db.get<{ n: number }>(sql`SELECT count(*) AS n FROM logs_alerts WHERE team_id = ${projectId}`);
-  return row?.n ?? 0;
-}
-
 /** A new alert with PostHog's defaults. */
 export function newAlert(project: Project, userId: number | null, body: AlertCreate, now: number): AlertRow {
   const enabled = body.enabled ?? true;
