@@ -5,6 +5,7 @@ import { createDb } from "../db/client";
 import { projects } from "../db/schema";
 import type { AppBindings } from "../env";
 import { ApiError, notAuthenticated, validationError } from "../lib/errors";
+import { dbTimed } from "../lib/time";
 import { insertLogsStatements } from "./logs.queries";
 import { type ParsedLogs, parseOtlpLogs, payloadTooLarge } from "./otlp";
 import { decodeOtlpProtobuf, encodeOtlpProtobufResponse } from "./otlp-protobuf";
@@ -125,9 +126,7 @@ export async function ingestLogs(c: Context<AppBindings>): Promise<Response> {
   if (parsed.rows.length) {
     const db = createDb(c.env.DB);
     const [first, ...rest] = insertLogsStatements(db, project.id, parsed.rows);
-    const started = Date.now();
-    if (first) await db.batch([first, ...rest]);
-    c.header("Server-Timing", `db;dur=${Date.now() - started}`, { append: true });
+    if (first) await dbTimed(c, db.batch([first, ...rest]));
   }
   const response = partialSuccess(parsed);
   if (format === "json") return c.json(response, 200);
