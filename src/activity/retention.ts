@@ -1,4 +1,5 @@
 import type { Env } from "../env";
+import { oncePerDay } from "../scheduled/daily";
 import { IDEMPOTENCY_WINDOW_MS } from "./ingest";
 
 // The daily activity retention sweep. Rows older than their organization's
@@ -8,8 +9,6 @@ import { IDEMPOTENCY_WINDOW_MS } from "./ingest";
 
 const DAY_MS = 86_400_000;
 const DEFAULT_RETENTION_DAYS = 365;
-/** The sweep starts at this UTC hour; a tick that finds it already done that day does nothing. */
-export const RETENTION_HOUR_UTC = 3;
 const LAST_RUN_KEY = "activity_retention_last_day";
 const BATCH = 5000;
 
@@ -81,23 +80,7 @@ export async function purgeExpiredActivity(env: Env, now: number, budgetMs = 25_
   return { deleted: rows.deleted, idempotencyKeysDeleted: keys.deleted, complete };
 }
 
-/**
- * The cron entry: from RETENTION_HOUR_UTC on, once per UTC day. A run cut short by its budget is
- * resumed by the next tick; the day is marked done only when nothing expired is left.
- */
-export async function runDailyActivityRetention(env: Env, now: number): Promise<ActivityRetentionResult | null> {
-  const date = new Date(now);
-  if (date.getUTCHours() < RETENTION_HOUR_UTC) return null;
-  const today = date.toISOString().slice(0, 10);
-  const last = await env.DB.prepare("SELECT value FROM instance_settings WHERE key = ?1").bind(LAST_RUN_KEY).first<{ value: string }>();
-  if (last?.value === today) return null;
-  const result = await purgeExpiredActivity(env, now);
-  if (result.complete) {
-    await env.DB.prepare(
-      "INSERT INTO instance_settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-      .bind(LAST_RUN_KEY, today)
-      .run();
-  }
-  return result;
+/** The cron entry: once per UTC day from 03:00 (see `oncePerDay`). */
+export function runDailyActivityRetention(env: Env, now: number): Promise<ActivityRetentionResult | null> {
+  return oncePerDay(env, LAST_RUN_KEY, now, () => purgeExpiredActivity(env, now));
 }

@@ -1,13 +1,14 @@
 import { type SQL, sql } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
 import type { Env } from "../env";
+import { oncePerDay } from "../scheduled/daily";
 
 const DAY_MS = 86_400_000;
 /** Rows one DELETE removes: keeps every statement short on D1 however much has expired. */
 export const RETENTION_BATCH = 5000;
 /** DELETE statements one run may issue; what is left waits for the next tick. */
 const STATEMENT_BUDGET = 400;
-const LAST_RUN_KEY = "logs_retention_last_run";
+const LAST_RUN_KEY = "logs_retention_last_day";
 
 interface DeleteTarget {
   table: string;
@@ -69,19 +70,7 @@ export async function purgeExpiredLogs(db: Db, now = Date.now()): Promise<Retent
   return { deleted, complete: true };
 }
 
-/**
- * The daily part of the every-minute cron: runs `purgeExpiredLogs` when the last complete run is a
- * day old, so a missed tick is caught up by the next one and an interrupted run resumes.
- */
-export async function runDailyLogsRetention(env: Env, now = Date.now()): Promise<RetentionResult | null> {
-  const db = createDb(env.DB);
-  const last = await db.get<{ value: string }>(sql`SELECT value FROM instance_settings WHERE key = ${LAST_RUN_KEY}`);
-  if (last && now - Number(last.value) < DAY_MS) return null;
-  const result = await purgeExpiredLogs(db, now);
-  if (result.complete) {
-    await db.run(
-      sql`INSERT INTO instance_settings (key, value) VALUES (${LAST_RUN_KEY}, ${String(now)}) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-    );
-  }
-  return result;
+/** The daily part of the every-minute cron: once per UTC day from 03:00 (see `oncePerDay`). */
+export function runDailyLogsRetention(env: Env, now = Date.now()): Promise<RetentionResult | null> {
+  return oncePerDay(env, LAST_RUN_KEY, now, () => purgeExpiredLogs(createDb(env.DB), now));
 }
