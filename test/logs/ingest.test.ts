@@ -290,6 +290,21 @@ describe("POST /i/v1/logs: auth, limits and encodings", () => {
     expect((await ingest(t.key, otlpPayload({ a: [{}] }))).status).toBe(401);
   });
 
+  it("stops accepting a reset token and the token of a deleted project at once", async () => {
+    const other = await otherOrganization(t);
+    const token = async () => (await call(`/api/projects/${other.projectId}/`, { key: t.key })).body.api_token as string;
+    const first = await token();
+    expect((await ingest(first, otlpPayload({ a: [{}] }))).status).toBe(200);
+    expect((await call(`/api/projects/${other.projectId}/reset_token/`, { key: t.key, method: "POST" })).status).toBe(200);
+    expect((await ingest(first, otlpPayload({ a: [{}] }))).status).toBe(401);
+    const second = await token();
+    expect((await ingest(second, otlpPayload({ a: [{}] }))).status).toBe(200);
+    expect((await call(`/api/projects/${other.projectId}/`, { key: t.key, method: "DELETE" })).status).toBe(204);
+    const afterDelete = await ingest(second, otlpPayload({ a: [{}] }));
+    expect(afterDelete.status).toBe(401);
+    expect(afterDelete.body.code).toBe("authentication_failed");
+  });
+
   it("accepts the token in ?token= and stores into that project only", async () => {
     const other = await otherOrganization(t);
     const project = await call(`/api/projects/${other.projectId}/`, { key: t.key });
