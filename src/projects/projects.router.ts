@@ -10,6 +10,7 @@ import { notFound } from "../lib/errors";
 import { limitOffsetPage } from "../lib/pagination";
 import { createRouter } from "../lib/router";
 import { isoRequired } from "../lib/time";
+import { forgetProjectToken } from "../logs/ingest";
 import { newApiToken, newProject, serializeProject } from "./projects.queries";
 import { createProject, deleteProject, getProject, listProjects, resetProjectToken, updateProject } from "./projects.routes";
 
@@ -147,6 +148,7 @@ export const projectsRouter = createRouter()
     });
     const plan = planProjectDelete(db, project);
     await commitWithActivity(writeContext(c, db), plan.writes, plan.entries);
+    forgetProjectToken(project.apiToken);
     return c.body(null, 204);
   })
   .openapi(resetProjectToken, async (c) => {
@@ -169,5 +171,6 @@ export const projectsRouter = createRouter()
         },
       ],
     );
+    forgetProjectToken(project.apiToken);
     return c.json(await reload(db, project.id), 200);
   });

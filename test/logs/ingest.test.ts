@@ -305,6 +305,17 @@ describe("POST /i/v1/logs: auth, limits and encodings", () => {
     expect(afterDelete.body.code).toBe("authentication_failed");
   });
 
+  it("answers 401, not 500, when a cached token's project was deleted elsewhere", async () => {
+    const other = await otherOrganization(t);
+    const token = (await call(`/api/projects/${other.projectId}/`, { key: t.key })).body.api_token as string;
+    expect((await ingest(token, otlpPayload({ a: [{}] }))).status).toBe(200);
+    // As another isolate (or an approved change request) would: this isolate's cache still holds the token.
+    await env.DB.prepare("DELETE FROM projects WHERE id = ?").bind(other.projectId).run();
+    const res = await ingest(token, otlpPayload({ a: [{}] }));
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe("authentication_failed");
+  });
+
   it("accepts the token in ?token= and stores into that project only", async () => {
     const other = await otherOrganization(t);
     const project = await call(`/api/projects/${other.projectId}/`, { key: t.key });
