@@ -1,30 +1,19 @@
-import type { AlertCheckMessage } from "./alerts/evaluation.job";
-import type { LogsAlertObject } from "./alerts/logs-alert.object";
-import type { ChangeRequestObject } from "./approvals/change-request.object";
-import type { PrefetchedAccess } from "./auth/access";
-import type { AuthContext } from "./auth/authenticate";
-import type { ExportJob } from "./exports/exports.consumer";
-import type { NotificationMessage } from "./notifications/notifications.consumer";
+import type { AlertCheckMessage, ExportMessage, NotificationMessage } from "./lib/messages";
 
+/**
+ * The Worker's bindings (wrangler.toml). Kernel: it imports no other layer. The Durable Object
+ * namespaces stay untyped here; each object's module types its stubs (`changeRequestStub`, `alertStub`).
+ */
 export interface Env {
   DB: D1Database;
   EXPORTS_BUCKET: R2Bucket;
-  CHANGE_REQUESTS: DurableObjectNamespace<ChangeRequestObject>;
-  LOGS_ALERTS: DurableObjectNamespace<LogsAlertObject>;
+  CHANGE_REQUESTS: DurableObjectNamespace;
+  LOGS_ALERTS: DurableObjectNamespace;
   NOTIFICATIONS_QUEUE: Queue<NotificationMessage>;
-  EXPORTS_QUEUE: Queue<ExportJob>;
+  EXPORTS_QUEUE: Queue<ExportMessage>;
   ALERT_CHECKS_QUEUE: Queue<AlertCheckMessage>;
   /** "true" lets destinations point at http://127.0.0.1 / localhost (local development only). */
   ALLOW_LOOPBACK_DESTINATIONS: string;
   /** 32 random bytes, base64: seals webhook signing secrets at rest (`wrangler secret put`). */
   SECRETS_ENCRYPTION_KEY: string;
-}
-
-export interface AppBindings {
-  Bindings: Env;
-  Variables: {
-    auth: AuthContext;
-    /** Set by `authenticate` when the path names a project or organization (see `projectAccess`). */
-    prefetchedAccess?: PrefetchedAccess;
-  };
 }

@@ -3,8 +3,8 @@ import type { Env } from "./env";
 import { handleQueue } from "./queues";
 import { runScheduled } from "./scheduled/scheduled";
 
-export { LogsAlertObject } from "./alerts/logs-alert.object";
-export { ChangeRequestObject } from "./approvals/change-request.object";
+export { LogsAlertObject } from "./alerts";
+export { ChangeRequestObject } from "./approvals";
 
 export default {
   fetch: app.fetch,

@@ -1,7 +1,9 @@
-import { type AlertCheckMessage, consumeAlertChecks } from "./alerts/evaluation.job";
+import { consumeAlertChecks } from "./alerts";
 import type { Env } from "./env";
-import { consumeExports, type ExportJob } from "./exports/exports.consumer";
-import { consumeNotifications, consumeNotificationsDeadLetters, type NotificationMessage } from "./notifications/notifications.consumer";
+import { EXPORT_PRODUCERS } from "./export-kinds";
+import { consumeExports } from "./exports";
+import type { AlertCheckMessage, ExportMessage, NotificationMessage } from "./lib/messages";
+import { consumeNotifications, consumeNotificationsDeadLetters } from "./notifications";
 
 export const QUEUE_NAMES = {
   notifications: "edge-audit-notifications",
@@ -20,7 +22,7 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
     case QUEUE_NAMES.alertChecks:
       return consumeAlertChecks(batch as MessageBatch<AlertCheckMessage>, env);
     case QUEUE_NAMES.exports:
-      return consumeExports(batch as MessageBatch<ExportJob>, env);
+      return consumeExports(batch as MessageBatch<ExportMessage>, env, EXPORT_PRODUCERS);
     default:
       throw new Error(`no consumer for queue ${batch.queue}`);
   }

@@ -6,7 +6,7 @@ declare global {
       TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
     }
     interface GlobalProps {
-      mainModule: typeof import("../src/index");
+      mainModule: typeof import("../src");
     }
   }
 }

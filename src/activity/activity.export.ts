@@ -1,5 +1,4 @@
-import type { ExportProducer } from "../exports/exports.types";
-import type { Cell } from "../exports/writers";
+import type { Cell, ExportProducer } from "../exports";
 import { iso } from "../lib/time";
 import { type ActivityFilters, type ActivityRowRecord, countActivity, iterateActivity, type Partition } from "./activity.query";
 

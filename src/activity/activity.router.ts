@@ -1,13 +1,15 @@
 import type { Context } from "hono";
+import { writeContext } from "../audit/record";
 import { organizationAccess, projectAccess } from "../auth/access";
+import type { AppBindings } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { activityNotificationBookmarks } from "../db/schema";
-import type { AppBindings } from "../env";
-import { startExport } from "../exports/exports.service";
+import { startExport } from "../exports";
+import { createRouter } from "../http/router";
+import { parseIsoDate, toEpochMs } from "../lib/dates";
 import { validationError } from "../lib/errors";
 import { toHex } from "../lib/ids";
-import { createRouter } from "../lib/router";
 import { dbTimed, iso } from "../lib/time";
 import type { ActivityExportFilters } from "./activity.export";
 import { activityPage, asActivityLog, bookmarkOf } from "./activity.pages";
@@ -25,11 +27,9 @@ import {
   listAdvancedProject,
 } from "./activity.routes";
 import { type AdvancedFilters, toActivityFilters } from "./activity.schemas";
-import { parseIsoDate, toEpochMs } from "./dates";
 import { availableFilters } from "./facets";
 import { importantChangesFor } from "./important-changes";
 import { ingestActivity, ingestComponents } from "./ingest";
-import { writeContext } from "./record";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -1,16 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
-import { ProjectIdParams } from "../projects/projects.routes";
+import { errorResponses, json, jsonBody, secured } from "../http/openapi";
+import { OrganizationParams, ProjectIdParams } from "../lib/path-params";
+
 import { ActivityLogSchema, AdvancedFiltersSchema, AdvancedListQuery, BasicListQuery, CursorPageSchema } from "./activity.schemas";
 import { IngestBodySchema } from "./ingest";
 
 const tags = ["activity_log"];
 const project = "/api/projects/{project_id}";
 const organization = "/api/organizations/{organization_id}";
-
-export const OrganizationParams = z.object({
-  organization_id: z.string().openapi({ param: { name: "organization_id", in: "path" } }),
-});
 
 const AvailableFiltersSchema = z
   .object({

@@ -1,17 +1,15 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq, gt, lte } from "drizzle-orm";
 import type { Context } from "hono";
-import type { ProjectAccess } from "../auth/access";
-import type { User } from "../auth/authenticate";
+import { type ActivityEntry, commitWithActivity, writeContext } from "../audit/record";
+import type { AppBindings, ProjectAccess, User } from "../auth/context";
 import { createDb } from "../db/client";
 import { type ActivityDetail, activityIngestKeys } from "../db/schema";
-import type { AppBindings } from "../env";
+import { parseIsoDate, toEpochMs } from "../lib/dates";
 import { conflict, validationError } from "../lib/errors";
 import { sha256Hex, uuidv7s } from "../lib/ids";
 import { dbTimed, iso } from "../lib/time";
-import { serializeUserBasic } from "../users/users.schemas";
-import { parseIsoDate, toEpochMs } from "./dates";
-import { type ActivityEntry, commitWithActivity, writeContext } from "./record";
+import { serializeUserBasic } from "../users";
 
 export const MAX_INGEST_ENTRIES = 1000;
 export const MAX_DETAIL_BYTES = 64 * 1024;

@@ -1,5 +1,5 @@
 import type { Env } from "../env";
-import { oncePerDay } from "../scheduled/daily";
+import { oncePerDay } from "../lib/daily";
 import { IDEMPOTENCY_WINDOW_MS } from "./ingest";
 
 // The daily activity retention sweep. Rows older than their organization's

@@ -1,17 +1,16 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { ActivityEntry } from "../activity/record";
-import { deletedChange, diffChanges } from "../activity/record";
-import type { Project } from "../auth/access";
-import type { User } from "../auth/authenticate";
+import type { ActivityEntry } from "../audit/record";
+import { deletedChange, diffChanges } from "../audit/record";
+import type { Project, User } from "../auth/context";
 import type { Db } from "../db/client";
 import { type LogsAlertFilters, logsAlertDestinations, logsAlertEvents, logsAlerts, notificationDestinations, users } from "../db/schema";
 import { notFound, validationError } from "../lib/errors";
 import { sha256Hex, uuidv7 } from "../lib/ids";
 import { iso, isoRequired } from "../lib/time";
-import { compileFilters } from "../logs/filters";
-import type { LogsFilterInput } from "../logs/logs.queries";
-import { serializeUserBasic } from "../users/users.schemas";
+import type { LogsFilterInput } from "../logs";
+import { compileFilters } from "../logs";
+import { serializeUserBasic } from "../users";
 import type { AlertCreate, AlertFilters, AlertUpdate } from "./alerts.schemas";
 import { linkedDestinations, planUnlink } from "./destinations";
 import {

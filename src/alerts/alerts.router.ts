@@ -1,13 +1,13 @@
 import { and, count, desc, eq, sql } from "drizzle-orm";
-import { commitWithActivity, createdChange, diffChanges, writeContext } from "../activity/record";
-import { approvalGate } from "../approvals/gate";
-import { changeIntent } from "../approvals/registry";
+import { approvalGate, changeIntent } from "../approvals";
+import { commitWithActivity, createdChange, diffChanges, writeContext } from "../audit/record";
 import { projectAccess } from "../auth/access";
 import { createDb } from "../db/client";
 import { logsAlertEvents, logsAlerts } from "../db/schema";
+import { createRouter } from "../http/router";
 import { validationError } from "../lib/errors";
 import { limitOffsetPage } from "../lib/pagination";
-import { createRouter } from "../lib/router";
+import { alertPreconditions, DELETE_ACTION, isGatedUpdate, UPDATE_ACTION } from "./alerts.actions";
 import {
   ALERT_SCOPE,
   alertActivity,
@@ -34,7 +34,6 @@ import {
   updateAlert,
 } from "./alerts.routes";
 import { MAX_ALERTS_PER_PROJECT } from "./alerts.schemas";
-import { alertPreconditions, DELETE_ACTION, isGatedUpdate, UPDATE_ACTION } from "./approval-actions";
 import { linkedDestinations, planLink, planUnlink } from "./destinations";
 import { simulate } from "./simulate";
 import { resetTransition } from "./state-machine";

@@ -1,17 +1,16 @@
 import { createRoute } from "@hono/zod-openapi";
-import { approvalGateResponses } from "../approvals/approvals.schemas";
-import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
+import { approvalGateResponses } from "../approvals";
+import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { LimitOffsetQuery, paginated } from "../lib/pagination";
+import { ProjectIdParams, ProjectItemParams } from "../lib/path-params";
 import {
   AlertCreateSchema,
   AlertEventSchema,
-  AlertParams,
   AlertSchema,
   AlertUpdateSchema,
   DestinationLinkResultSchema,
   DestinationLinkSchema,
   DestinationUnlinkSchema,
-  ProjectParams,
   SimulateSchema,
   SimulationSchema,
 } from "./alerts.schemas";
@@ -26,7 +25,7 @@ export const listAlerts = createRoute({
   tags,
   summary: "List logs alerts",
   ...secured("logs:read"),
-  request: { params: ProjectParams, query: LimitOffsetQuery },
+  request: { params: ProjectIdParams, query: LimitOffsetQuery },
   responses: { 200: json(paginated(AlertSchema), "Logs alerts, oldest first"), ...errorResponses },
 });
 
@@ -36,7 +35,7 @@ export const createAlert = createRoute({
   tags,
   summary: "Create a logs alert (at most 20 per project)",
   ...secured("logs:write"),
-  request: { params: ProjectParams, body: jsonBody(AlertCreateSchema) },
+  request: { params: ProjectIdParams, body: jsonBody(AlertCreateSchema) },
   responses: { 201: json(AlertSchema, "Created"), ...errorResponses },
 });
 
@@ -47,7 +46,7 @@ export const simulateAlert = createRoute({
   summary: "Replay an alert configuration over stored logs",
   description: "Evaluates the alert at every check time from `date_from` to now against the stored logs, with the same state machine.",
   ...secured("logs:read"),
-  request: { params: ProjectParams, body: jsonBody(SimulateSchema) },
+  request: { params: ProjectIdParams, body: jsonBody(SimulateSchema) },
   responses: { 200: json(SimulationSchema, "One bucket per check"), ...errorResponses },
 });
 
@@ -57,7 +56,7 @@ export const getAlert = createRoute({
   tags,
   summary: "Retrieve a logs alert",
   ...secured("logs:read"),
-  request: { params: AlertParams },
+  request: { params: ProjectItemParams },
   responses: { 200: json(AlertSchema, "Logs alert"), ...errorResponses },
 });
 
@@ -69,7 +68,7 @@ export const updateAlert = createRoute({
   description:
     "Enabling, disabling, snoozing (`snooze_until`), unsnoozing (`snooze_until: null`) and changing the rules move the state as the README describes. Changing threshold_count, threshold_operator or filters, or disabling, answers 409 when an approval policy covers `logs_alert.update`.",
   ...secured("logs:write"),
-  request: { params: AlertParams, body: jsonBody(AlertUpdateSchema) },
+  request: { params: ProjectItemParams, body: jsonBody(AlertUpdateSchema) },
   responses: { 200: json(AlertSchema, "Updated"), ...errorResponses, ...approvalGateResponses },
 });
 
@@ -80,7 +79,7 @@ export const deleteAlert = createRoute({
   summary: "Delete a logs alert",
   description: "Answers 409 when an approval policy covers `logs_alert.delete`. Destinations created for the alert are deleted with it.",
   ...secured("logs:write"),
-  request: { params: AlertParams },
+  request: { params: ProjectItemParams },
   responses: { 204: { description: "Deleted" }, ...errorResponses, ...approvalGateResponses },
 });
 
@@ -90,7 +89,7 @@ export const resetAlert = createRoute({
   tags,
   summary: "Reset a broken logs alert to not_firing",
   ...secured("logs:write"),
-  request: { params: AlertParams },
+  request: { params: ProjectItemParams },
   responses: { 200: json(AlertSchema, "Reset"), ...errorResponses },
 });
 
@@ -100,7 +99,7 @@ export const listAlertEvents = createRoute({
   tags,
   summary: "Checks and transitions of a logs alert, newest first",
   ...secured("logs:read"),
-  request: { params: AlertParams, query: LimitOffsetQuery },
+  request: { params: ProjectItemParams, query: LimitOffsetQuery },
   responses: { 200: json(paginated(AlertEventSchema), "Events"), ...errorResponses },
 });
 
@@ -110,7 +109,7 @@ export const linkDestination = createRoute({
   tags,
   summary: "Send this alert's firing, resolved and broken notifications to a Slack or webhook destination",
   ...secured("logs:write"),
-  request: { params: AlertParams, body: jsonBody(DestinationLinkSchema) },
+  request: { params: ProjectItemParams, body: jsonBody(DestinationLinkSchema) },
   responses: { 201: json(DestinationLinkResultSchema, "Created"), ...errorResponses },
 });
 
@@ -120,6 +119,6 @@ export const unlinkDestinations = createRoute({
   tags,
   summary: "Delete destinations created for this alert",
   ...secured("logs:write"),
-  request: { params: AlertParams, body: jsonBody(DestinationUnlinkSchema) },
+  request: { params: ProjectItemParams, body: jsonBody(DestinationUnlinkSchema) },
   responses: { 204: { description: "Deleted" }, ...errorResponses },
 });

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { LogsFiltersSchema } from "../logs/logs.schemas";
-import { UserBasicSchema } from "../users/users.schemas";
+import { LogsFiltersSchema } from "../logs";
+import { UserBasicSchema } from "../users";
 import { ALERT_STATES } from "./state-machine";
 
 /** PostHog's allowed window lengths. */
@@ -186,12 +186,4 @@ export const DestinationLinkResultSchema = z
 
 export const DestinationUnlinkSchema = z.object({ hog_function_ids: z.array(z.string()).min(1).max(100) }).strict();
 
-export const AlertParams = z.object({
-  project_id: z.string().openapi({ param: { name: "project_id", in: "path" }, example: "1" }),
-  id: z.string().openapi({ param: { name: "id", in: "path" } }),
-});
-
-export const ProjectParams = z.object({
-  project_id: z.string().openapi({ param: { name: "project_id", in: "path" }, example: "1" }),
-});
 export type AlertFilters = z.infer<typeof AlertFiltersSchema>;

@@ -1,5 +1,6 @@
 import type { Env } from "../env";
-import { type NotificationEvent, publishEvents } from "../notifications/events";
+import { publishEvents } from "../events/publish";
+import type { NotificationEvent } from "../lib/messages";
 import { type AlertNotification, type AlertState, HISTORY_LENGTH } from "./state-machine";
 
 /** What one check writes to D1 (and publishes once that landed). Plain data: it crosses the Durable Object boundary. */

@@ -1,16 +1,22 @@
 import type { z } from "@hono/zod-openapi";
 import { and, eq, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { type ActivityEntry, createdChange, deletedChange } from "../activity/record";
+import { type ActivityEntry, createdChange, deletedChange } from "../audit/record";
 import type { Db } from "../db/client";
-import { logsAlertDestinations, notificationDestinations } from "../db/schema";
+import { logsAlertDestinations, type logsAlerts, notificationDestinations } from "../db/schema";
 import type { Env } from "../env";
 import { validationError } from "../lib/errors";
-import { auditedFields, DESTINATION_SCOPE, destinationActivity, newDestination } from "../notifications/destinations.queries";
-import type { NotificationEventType } from "../notifications/events";
-import { type Destination, subscriptionInserts } from "../notifications/matching";
-import { allowLoopback, urlRefusal } from "../notifications/url-safety";
-import type { AlertRow } from "./alerts.queries";
+import type { NotificationEventType } from "../lib/messages";
+import {
+  allowLoopback,
+  auditedFields,
+  DESTINATION_SCOPE,
+  type Destination,
+  destinationActivity,
+  newDestination,
+  subscriptionInserts,
+  urlRefusal,
+} from "../notifications";
 import type { DestinationLinkSchema } from "./alerts.schemas";
 
 /** What an alert destination receives (PostHog's firing / resolved / auto-disabled templates). */
@@ -22,7 +28,13 @@ type LinkInput = z.infer<typeof DestinationLinkSchema>;
  * A notification destination subscribed to this alert's transitions only (`filters.alert_ids`),
  * built and checked as the notifications module builds its own, plus the link row.
  */
-export async function planLink(db: Db, env: Env, alert: AlertRow, userId: number, input: LinkInput) {
+export async function planLink(
+  db: Db,
+  env: Env,
+  alert: Pick<typeof logsAlerts.$inferSelect, "id" | "teamId" | "organizationId" | "name">,
+  userId: number,
+  input: LinkInput,
+) {
   if (input.type === "teams")
     throw validationError("Microsoft Teams is not supported: use a webhook (or a Slack incoming webhook).", "type");
   if (!input.webhook_url) {

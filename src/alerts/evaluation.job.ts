@@ -4,11 +4,12 @@ import { createDb, type Db } from "../db/client";
 import { logsAlertCheckBatches, logsAlertEvents, logsAlerts } from "../db/schema";
 import type { Env } from "../env";
 import { uuidv7 } from "../lib/ids";
-import { countLogs } from "../logs/logs.queries";
+import type { AlertCheckMessage } from "../lib/messages";
+import { countLogs } from "../logs";
 import { type AlertRow, filtersOf, floorMinute, MINUTE_MS } from "./alerts.queries";
 import { BatchedReads } from "./batched-reads";
 import { type CheckWrite, commitChecks, type Reschedule } from "./check-writes";
-import type { CheckResult } from "./logs-alert.object";
+import { alertStub, type CheckResult } from "./logs-alert.object";
 import type { CheckOutcome } from "./state-machine";
 
 const PAGE_SIZE = 1000;
@@ -23,13 +24,6 @@ const CHECK_BATCH_RETENTION_MS = 7 * DAY_MS;
 const PRUNE_LIMIT = 5000;
 
 /** One chunk of a tick's due alerts, for the `edge-audit-alert-checks` consumer. */
-export interface AlertCheckMessage {
-  id: string;
-  windowEnd: number;
-  alertIds: string[];
-  enqueuedAt: number;
-}
-
 /** Ids of the due alerts in `(next_check_at, id)` order, a page at a time (index `logs_alerts_due`). */
 async function dueAlertIds(db: Db, windowEnd: number): Promise<string[]> {
   const ids: string[] = [];
@@ -126,7 +120,7 @@ export async function checkAlertChunk(env: Env, chunk: AlertCheckMessage): Promi
   const results = await Promise.all(
     alerts.map(async (alert, i): Promise<CheckResult | null> => {
       try {
-        return await env.LOGS_ALERTS.get(env.LOGS_ALERTS.idFromName(alert.id)).check({
+        return await alertStub(env, alert.id).check({
           windowEnd: chunk.windowEnd,
           alert,
           outcome: outcomes[i] ?? { ok: false, error: "not counted" },

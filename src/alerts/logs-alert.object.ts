@@ -3,8 +3,8 @@ import { eq } from "drizzle-orm";
 import { createDb } from "../db/client";
 import { logsAlerts } from "../db/schema";
 import type { Env } from "../env";
+import type { NotificationEvent } from "../lib/messages";
 import { iso } from "../lib/time";
-import type { NotificationEvent } from "../notifications/events";
 import { type AlertRow, ceilMinute, MINUTE_MS, machineOf, rulesOf, uuidFromKey } from "./alerts.queries";
 import { type CheckWrite, commitChecks, type Reschedule } from "./check-writes";
 import {
@@ -277,3 +277,7 @@ function nextCheck(state: AlertState, alert: AlertRow, windowEnd: number): numbe
   if (state === "snoozed" && alert.snoozeUntil && alert.snoozeUntil.getTime() > windowEnd) return ceilMinute(alert.snoozeUntil.getTime());
   return windowEnd + alert.checkIntervalMinutes * MINUTE_MS;
 }
+
+/** The object of an alert (one per alert id), typed by its class. */
+export const alertStub = (env: Env, alertId: string) =>
+  env.LOGS_ALERTS.get(env.LOGS_ALERTS.idFromName(alertId)) as DurableObjectStub<LogsAlertObject>;

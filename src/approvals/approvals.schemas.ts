@@ -1,15 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { MEMBERSHIP_LEVELS } from "../auth/levels";
 import { LimitOffsetQuery } from "../lib/pagination";
-import { UserBasicSchema } from "../users/users.schemas";
+import { UserBasicSchema } from "../users";
 import { parseDuration } from "./duration";
-
-export const ProjectIdParams = z.object({
-  project_id: z.string().openapi({ param: { name: "project_id", in: "path" }, example: "1" }),
-});
-export const ItemParams = ProjectIdParams.extend({
-  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "0191d6c5-3f4e-7000-8000-000000000000" }),
-});
 
 // ----- approval policies -----
 

@@ -1,14 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import { eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { type ActivityEntry, type Actor, commitWithActivity, createdChange, diffChanges, SYSTEM_ACTOR } from "../activity/record";
+import { type ActivityEntry, type Actor, commitWithActivity, createdChange, diffChanges, SYSTEM_ACTOR } from "../audit/record";
 import { createDb } from "../db/client";
 import { changeRequests, changeRequestVotes } from "../db/schema";
 import type { Env } from "../env";
+import { publishEvents } from "../events/publish";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
-import { type NotificationEventType, publishEvents } from "../notifications/events";
-import "./builtin-actions";
+import type { NotificationEventType } from "../lib/messages";
 import { changeRequestEventData, votesQuery } from "./change-requests.queries";
 import {
   type ChangeRequestRecord,

@@ -1,10 +1,10 @@
 import { and, eq, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
-import type { Project } from "../auth/access";
+import type { Project } from "../auth/context";
 import type { Db } from "../db/client";
 import { changeRequests, changeRequestVotes, roleMemberships, roles, users } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { iso, isoRequired } from "../lib/time";
-import { serializeUserBasic } from "../users/users.schemas";
+import { serializeUserBasic } from "../users";
 import {
   type ChangeRequestRecord,
   type ChangeRequestSnapshot,

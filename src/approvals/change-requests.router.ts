@@ -1,15 +1,16 @@
 import { createRoute } from "@hono/zod-openapi";
 import { and, count, desc, eq, inArray, type SQL } from "drizzle-orm";
 import type { Context } from "hono";
-import { actorFromRequest } from "../activity/record";
-import { type ProjectAccess, projectAccess } from "../auth/access";
+import { actorFromRequest } from "../audit/record";
+import { projectAccess } from "../auth/access";
+import type { AppBindings, ProjectAccess } from "../auth/context";
 import { createDb } from "../db/client";
 import { changeRequests } from "../db/schema";
-import type { AppBindings } from "../env";
+import { errorResponses, json, jsonBody, secured } from "../http/openapi";
+import { createRouter } from "../http/router";
 import { ApiError, notFound, permissionDenied, validationError } from "../lib/errors";
-import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
 import { limitOffsetPage, paginated } from "../lib/pagination";
-import { createRouter } from "../lib/router";
+import { ProjectIdParams, ProjectItemParams } from "../lib/path-params";
 import {
   AppChangeRequestCreateSchema,
   ApproveBodySchema,
@@ -20,8 +21,6 @@ import {
   CompleteBodySchema,
   DecisionResponseSchema,
   GateNotRequiredSchema,
-  ItemParams,
-  ProjectIdParams,
   RejectBodySchema,
 } from "./approvals.schemas";
 import type { StepResult } from "./change-request.object";
@@ -73,7 +72,7 @@ const getChangeRequest = createRoute({
   tags,
   summary: "Retrieve a change request",
   ...secured("approvals:read"),
-  request: { params: ItemParams },
+  request: { params: ProjectItemParams },
   responses: { 200: json(ChangeRequestSchema, "Change request"), ...errorResponses },
 });
 const approveChangeRequest = createRoute({
@@ -82,7 +81,7 @@ const approveChangeRequest = createRoute({
   tags,
   summary: "Approve a change request; at quorum the change is applied at once",
   ...secured("approvals:write"),
-  request: { params: ItemParams, body: { required: false, content: { "application/json": { schema: ApproveBodySchema } } } },
+  request: { params: ProjectItemParams, body: { required: false, content: { "application/json": { schema: ApproveBodySchema } } } },
   responses: { 200: json(DecisionResponseSchema, "Vote recorded"), ...errorResponses },
 });
 const rejectChangeRequest = createRoute({
@@ -91,7 +90,7 @@ const rejectChangeRequest = createRoute({
   tags,
   summary: "Reject a change request (a reason is required)",
   ...secured("approvals:write"),
-  request: { params: ItemParams, body: jsonBody(RejectBodySchema) },
+  request: { params: ProjectItemParams, body: jsonBody(RejectBodySchema) },
   responses: { 200: json(DecisionResponseSchema, "Rejected"), ...errorResponses },
 });
 const cancelChangeRequest = createRoute({
@@ -100,7 +99,7 @@ const cancelChangeRequest = createRoute({
   tags,
   summary: "Cancel your own pending change request",
   ...secured("approvals:write"),
-  request: { params: ItemParams, body: { required: false, content: { "application/json": { schema: ApproveBodySchema } } } },
+  request: { params: ProjectItemParams, body: { required: false, content: { "application/json": { schema: ApproveBodySchema } } } },
   responses: { 200: json(DecisionResponseSchema, "Canceled"), ...errorResponses },
 });
 const completeChangeRequest = createRoute({
@@ -109,7 +108,7 @@ const completeChangeRequest = createRoute({
   tags,
   summary: "Report the outcome of applying an approved app change request (its requester)",
   ...secured("approvals:write"),
-  request: { params: ItemParams, body: jsonBody(CompleteBodySchema) },
+  request: { params: ProjectItemParams, body: jsonBody(CompleteBodySchema) },
   responses: { 200: json(DecisionResponseSchema, "Applied or failed"), ...errorResponses },
 });
 

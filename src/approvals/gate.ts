@@ -1,9 +1,10 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type { Context } from "hono";
-import { actorFromRequest } from "../activity/record";
+import { actorFromRequest } from "../audit/record";
+import type { AppBindings } from "../auth/context";
 import { createDb } from "../db/client";
 import { type ApproverConfig, approvalPolicies, type ChangeIntent, type IntentDisplay, organizationMemberships } from "../db/schema";
-import type { AppBindings, Env } from "../env";
+import type { Env } from "../env";
 import { ApiError, conflict, validationError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { IntentSchema } from "./approvals.schemas";

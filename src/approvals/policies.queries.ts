@@ -1,11 +1,11 @@
 import { and, count, eq, inArray, isNull, ne, or, type SQL, sql } from "drizzle-orm";
-import { type ActivityEntry, createdChange, deletedChange, diffChanges } from "../activity/record";
+import { type ActivityEntry, createdChange, deletedChange, diffChanges } from "../audit/record";
 import type { Db } from "../db/client";
 import { approvalPolicies, organizationMemberships, roleMemberships, roles, users } from "../db/schema";
 import { notFound, validationError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { isoRequired } from "../lib/time";
-import { serializeUserBasic } from "../users/users.schemas";
+import { serializeUserBasic } from "../users";
 import type { PolicyInput } from "./approvals.schemas";
 import { formatDuration, parseDuration } from "./duration";
 import { getApprovalAction, isAppActionKey, registeredActionKeys } from "./registry";

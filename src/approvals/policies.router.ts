@@ -1,25 +1,24 @@
 import { createRoute } from "@hono/zod-openapi";
 import { and, desc, eq, type SQL } from "drizzle-orm";
 import type { Context } from "hono";
-import { commitWithActivity, writeContext } from "../activity/record";
+import { commitWithActivity, writeContext } from "../audit/record";
 import { projectAccess } from "../auth/access";
+import type { AppBindings } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { approvalPolicies } from "../db/schema";
-import type { AppBindings } from "../env";
-import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
+import { errorResponses, json, jsonBody, secured } from "../http/openapi";
+import { createRouter } from "../http/router";
 import { limitOffsetPage, paginated } from "../lib/pagination";
-import { createRouter } from "../lib/router";
+import { ProjectIdParams, ProjectItemParams } from "../lib/path-params";
 import { isoRequired } from "../lib/time";
 import {
   approvalGateResponses,
-  ItemParams,
   PolicyCreateSchema,
   type PolicyInput,
   PolicyListQuery,
   PolicyPatchSchema,
   PolicySchema,
-  ProjectIdParams,
 } from "./approvals.schemas";
 import { approvalGate } from "./gate";
 import {
@@ -62,7 +61,7 @@ const getPolicy = createRoute({
   tags,
   summary: "Retrieve an approval policy",
   ...secured("approvals:read"),
-  request: { params: ItemParams },
+  request: { params: ProjectItemParams },
   responses: { 200: json(PolicySchema, "Approval policy"), ...errorResponses },
 });
 const replacePolicy = createRoute({
@@ -71,7 +70,7 @@ const replacePolicy = createRoute({
   tags,
   summary: "Update an approval policy (organization admins; gated by approval_policy.update)",
   ...secured("approvals:write"),
-  request: { params: ItemParams, body: jsonBody(PolicyCreateSchema) },
+  request: { params: ProjectItemParams, body: jsonBody(PolicyCreateSchema) },
   responses: { 200: json(PolicySchema, "Updated"), ...errorResponses, ...approvalGateResponses },
 });
 const patchPolicy = createRoute({
@@ -80,7 +79,7 @@ const patchPolicy = createRoute({
   tags,
   summary: "Partially update an approval policy (organization admins; gated by approval_policy.update)",
   ...secured("approvals:write"),
-  request: { params: ItemParams, body: jsonBody(PolicyPatchSchema) },
+  request: { params: ProjectItemParams, body: jsonBody(PolicyPatchSchema) },
   responses: { 200: json(PolicySchema, "Updated"), ...errorResponses, ...approvalGateResponses },
 });
 const deletePolicy = createRoute({
@@ -89,7 +88,7 @@ const deletePolicy = createRoute({
   tags,
   summary: "Delete an approval policy (organization admins; gated by approval_policy.delete)",
   ...secured("approvals:write"),
-  request: { params: ItemParams },
+  request: { params: ProjectItemParams },
   responses: { 204: { description: "Deleted" }, ...errorResponses, ...approvalGateResponses },
 });
 

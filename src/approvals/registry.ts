@@ -1,8 +1,12 @@
+import { and, eq } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { ActivityEntry } from "../activity/record";
+import type { ActivityEntry } from "../audit/record";
+import { MembershipLevel } from "../auth/levels";
 import type { Db } from "../db/client";
-import type { ChangeIntent, FieldValues, IntentDisplay } from "../db/schema";
+import { type ChangeIntent, type FieldValues, type IntentDisplay, organizationMemberships } from "../db/schema";
 import type { Env } from "../env";
+import { ApiError } from "../lib/errors";
+import { isoRequired } from "../lib/time";
 import type { ChangeRequestRecord } from "./model";
 
 /** What an approved change writes: the same statements and activity entries its handler commits. */
@@ -40,9 +44,13 @@ export interface ApprovalAction {
 
 const actions = new Map<string, ApprovalAction>();
 
-/** Makes an action key gateable: policies may name it and its handler may call the gate. */
-export function registerApprovalAction(action: ApprovalAction): void {
-  actions.set(action.key, action);
+/**
+ * Makes action keys gateable: policies may name them and their handlers may call the gate. Each
+ * module that owns a resource declares its actions (`*.actions.ts`); the entry point registers
+ * them all at start-up (`src/approval-actions.ts`).
+ */
+export function registerApprovalActions(list: ApprovalAction[]): void {
+  for (const action of list) actions.set(action.key, action);
 }
 
 export const getApprovalAction = (key: string) => actions.get(key);
@@ -87,3 +95,44 @@ export const displayIntent =
     before: flatten(intent.current_state),
     after: flatten(intent.gated_changes),
   });
+
+/** Nothing to write (the change turned out to be a no-op by the time it was applied). */
+export const NO_WRITES: Pick<ApplyPlan, "writes" | "entries"> = { writes: [], entries: [] };
+
+/** The requester's id, still holding at least `minLevel` in the request's organization. */
+export async function requesterAtLevel(
+  db: Db,
+  changeRequest: ChangeRequestRecord,
+  minLevel: number,
+): Promise<{ id: number; level: number }> {
+  const id = changeRequest.createdById;
+  if (id === null) throw new ValidationFailed("the requester no longer exists");
+  const [membership] = await db
+    .select({ level: organizationMemberships.level })
+    .from(organizationMemberships)
+    .where(and(eq(organizationMemberships.organizationId, changeRequest.organizationId), eq(organizationMemberships.userId, id)));
+  if (!membership || membership.level < minLevel) {
+    const role = minLevel >= MembershipLevel.owner ? "an owner" : minLevel >= MembershipLevel.admin ? "an admin" : "a member";
+    throw new ValidationFailed(`the requester is no longer ${role} of this organization`);
+  }
+  return { id, level: membership.level };
+}
+
+/** The stored request body, parsed again with the handler's schema; a mismatch fails the apply. */
+export function parsedIntent<T>(result: { success: true; data: T } | { success: false; error: { issues: { message: string }[] } }): T {
+  if (!result.success) throw new ValidationFailed(result.error.issues[0]?.message ?? "invalid request data");
+  return result.data;
+}
+
+/** A lookup that answers 404 means the resource is gone. */
+export async function orNull<T>(lookup: Promise<T>): Promise<T | null> {
+  try {
+    return await lookup;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+/** The `updated_at` precondition of a row (null: the resource is gone). */
+export const updatedAtPrecondition = (row: { updatedAt: Date } | null) => (row ? { updated_at: isoRequired(row.updatedAt) } : null);

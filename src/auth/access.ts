@@ -2,32 +2,9 @@ import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { createDb, type Db } from "../db/client";
 import { organizationMemberships, organizations, projects } from "../db/schema";
-import type { AppBindings } from "../env";
 import { notFound, permissionDenied } from "../lib/errors";
+import type { AccessTarget, AppBindings, OrganizationAccess, ProjectAccess } from "./context";
 import { MembershipLevel } from "./levels";
-
-export type Organization = typeof organizations.$inferSelect;
-export type Project = typeof projects.$inferSelect;
-
-export interface OrganizationAccess {
-  organization: Organization;
-  level: number;
-}
-export interface ProjectAccess extends OrganizationAccess {
-  project: Project;
-}
-
-/** The project or organization a request path names, if any (`/api/projects/:id/...`, `/api/organizations/:id/...`). */
-export type AccessTarget = { kind: "project"; id: number } | { kind: "organization"; id: string };
-
-/**
- * An access row read ahead, in the API key lookup's query, so that the usual request (one project
- * or organization in its path) pays one D1 round trip for authentication and access together.
- * `row` undefined means "read, and the caller is not a member".
- */
-export type PrefetchedAccess =
-  | { kind: "project"; id: number; row: ProjectAccess | undefined }
-  | { kind: "organization"; id: string; row: OrganizationAccess | undefined };
 
 export function accessTargetOf(path: string): AccessTarget | null {
   const match = /^\/api\/(projects|organizations)\/([^/]+)/.exec(path);

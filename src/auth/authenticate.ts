@@ -2,18 +2,11 @@ import { and, eq, sql } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import { createDb } from "../db/client";
 import { organizationMemberships, organizations, personalApiKeys, projects, users } from "../db/schema";
-import type { AppBindings } from "../env";
 import { ApiError, notAuthenticated } from "../lib/errors";
 import { sha256Hex } from "../lib/ids";
 import { normalizePath } from "../lib/paths";
 import { accessTargetOf } from "./access";
-
-export type User = typeof users.$inferSelect;
-export type PersonalApiKey = typeof personalApiKeys.$inferSelect;
-export interface AuthContext {
-  user: User;
-  key: PersonalApiKey;
-}
+import type { AppBindings } from "./context";
 
 // Writing last_used_at on every request would turn every read into a write; once an hour is
 // precise enough for "when was this key last used".

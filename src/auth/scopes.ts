@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
-import type { AppBindings } from "../env";
 import { permissionDenied } from "../lib/errors";
+import type { AppBindings } from "./context";
 
 export const SCOPE_OBJECTS = [
   "activity_log",

@@ -1,15 +1,13 @@
 import { and, eq, lt, or, sql } from "drizzle-orm";
-import { commitWithActivity, diffChanges, SYSTEM_ACTOR, type WriteContext } from "../activity/record";
+import { commitWithActivity, diffChanges, SYSTEM_ACTOR, type WriteContext } from "../audit/record";
 import { createDb } from "../db/client";
 import { exportJobs } from "../db/schema";
 import type { Env } from "../env";
+import type { ExportMessage } from "../lib/messages";
 import { EXPORT_SCOPE, RUNNING_GRACE_MS } from "./exports.service";
-import type { ExportJob as ExportJobRow } from "./exports.types";
-import { EXPORT_KINDS, type ExportKind } from "./kinds";
+import type { ExportJob as ExportJobRow, ExportKind, ExportProducers } from "./exports.types";
 import { R2ChunkedWriter } from "./r2-chunked-writer";
 import { CONTENT_TYPES, csvWriter, type ExportFormat, type RowWriter, XLSX_MAX_ROWS, xlsxWriter } from "./writers";
-
-export type ExportJob = { exportId: string };
 
 /** Attempts before a job is marked failed (the queue's max_retries is 3: four deliveries). */
 export const MAX_EXPORT_ATTEMPTS = 4;
@@ -51,7 +49,7 @@ async function finishJob(env: Env, job: ExportJobRow, values: Partial<ExportJobR
  * Writes one export: the kind's producer yields pages of rows, the format's writer turns them into
  * bytes, and the R2 writer uploads them part by part. Memory holds one page and one part.
  */
-export async function runExport(env: Env, exportId: string): Promise<void> {
+export async function runExport(env: Env, exportId: string, producers: ExportProducers): Promise<void> {
   const db = createDb(env.DB);
   const startedAt = new Date();
   // Claim the job: a duplicate delivery, or a second consumer, finds it taken and does nothing.
@@ -71,7 +69,7 @@ export async function runExport(env: Env, exportId: string): Promise<void> {
     .returning();
   if (!job) return;
 
-  const producer = EXPORT_KINDS[job.kind as ExportKind] as (typeof EXPORT_KINDS)[ExportKind] | undefined;
+  const producer = producers[job.kind as ExportKind] as ExportProducers[ExportKind] | undefined;
   if (!producer) throw new ExportRefused(`Unknown export kind "${job.kind}".`);
   const source = await producer(env, job);
   const format = job.format as ExportFormat;
@@ -120,11 +118,11 @@ const errorText = (error: unknown) => (error instanceof Error ? error.message : 
  * The exports queue: one job per message. A failure is recorded on the job (`exception`) and
  * retried with backoff; after the last attempt, or for a refused job, the job is `failed`.
  */
-export async function consumeExports(batch: MessageBatch<ExportJob>, env: Env): Promise<void> {
+export async function consumeExports(batch: MessageBatch<ExportMessage>, env: Env, producers: ExportProducers): Promise<void> {
   const db = createDb(env.DB);
   for (const message of batch.messages) {
     try {
-      await runExport(env, message.body.exportId);
+      await runExport(env, message.body.exportId, producers);
       message.ack();
     } catch (error) {
       console.error("export failed", message.body.exportId, error);

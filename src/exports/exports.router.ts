@@ -1,12 +1,12 @@
 import { and, eq, isNull } from "drizzle-orm";
 import type { Context } from "hono";
 import { organizationAccess, projectAccess } from "../auth/access";
+import type { AppBindings } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { exportJobs } from "../db/schema";
-import type { AppBindings } from "../env";
+import { createRouter } from "../http/router";
 import { conflict, notFound } from "../lib/errors";
-import { createRouter } from "../lib/router";
 import { iso, isoRequired } from "../lib/time";
 import { getOrganizationExport, getOrganizationExportContent, getProjectExport, getProjectExportContent } from "./exports.routes";
 import type { ExportJob } from "./exports.types";

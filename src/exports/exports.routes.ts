@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, json, secured } from "../lib/openapi";
+import { errorResponses, json, secured } from "../http/openapi";
+import { OrganizationItemParams, ProjectItemParams } from "../lib/path-params";
 
 export const ExportSchema = z
   .object({
@@ -25,15 +26,6 @@ export const ExportSchema = z
   })
   .openapi("Export");
 
-const ProjectExportParams = z.object({
-  project_id: z.string().openapi({ param: { name: "project_id", in: "path" } }),
-  id: z.string().openapi({ param: { name: "id", in: "path" } }),
-});
-const OrganizationExportParams = z.object({
-  organization_id: z.string().openapi({ param: { name: "organization_id", in: "path" } }),
-  id: z.string().openapi({ param: { name: "id", in: "path" } }),
-});
-
 const tags = ["exports"];
 const download = {
   200: {
@@ -55,7 +47,7 @@ export const getProjectExport = createRoute({
   tags,
   summary: "An export's status and progress (visible to the user who requested it)",
   ...secured("export:read"),
-  request: { params: ProjectExportParams },
+  request: { params: ProjectItemParams },
   responses: { 200: json(ExportSchema, "Export"), ...errorResponses },
 });
 
@@ -65,7 +57,7 @@ export const getProjectExportContent = createRoute({
   tags,
   summary: "Download a finished export",
   ...secured("export:read"),
-  request: { params: ProjectExportParams },
+  request: { params: ProjectItemParams },
   responses: { ...download, ...errorResponses },
 });
 
@@ -75,7 +67,7 @@ export const getOrganizationExport = createRoute({
   tags,
   summary: "An organization-wide export's status and progress (admins and owners; the requester only)",
   ...secured("export:read"),
-  request: { params: OrganizationExportParams },
+  request: { params: OrganizationItemParams },
   responses: { 200: json(ExportSchema, "Export"), ...errorResponses },
 });
 
@@ -85,6 +77,6 @@ export const getOrganizationExportContent = createRoute({
   tags,
   summary: "Download a finished organization-wide export",
   ...secured("export:read"),
-  request: { params: OrganizationExportParams },
+  request: { params: OrganizationItemParams },
   responses: { ...download, ...errorResponses },
 });

@@ -1,10 +1,10 @@
 import { and, eq, lt, or } from "drizzle-orm";
-import { commitWithActivity, createdChange, type WriteContext } from "../activity/record";
+import { commitWithActivity, createdChange, type WriteContext } from "../audit/record";
 import { createDb } from "../db/client";
 import { exportJobs } from "../db/schema";
 import type { Env } from "../env";
 import { uuidv7 } from "../lib/ids";
-import type { ExportKind } from "./kinds";
+import type { ExportKind } from "./exports.types";
 import type { ExportFormat } from "./writers";
 
 export const EXPORT_SCOPE = "ExportedAsset";

@@ -4,6 +4,9 @@ import type { Cell } from "./writers";
 
 export type ExportJob = typeof exportJobs.$inferSelect;
 
+/** The kinds of export; each has a producer in `src/export-kinds.ts`. */
+export type ExportKind = "activity_log" | "logs";
+
 /** What an export kind produces: the header and the rows, page by page (never all at once). */
 export interface ExportSource {
   columns: string[];
@@ -14,3 +17,5 @@ export interface ExportSource {
 
 /** Builds the source of one export job from its stored `filters`. */
 export type ExportProducer = (env: Env, job: ExportJob) => Promise<ExportSource>;
+
+export type ExportProducers = Record<ExportKind, ExportProducer>;

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
+import { createRouter } from "../http/router";
 import { ErrorSchema } from "../lib/errors";
-import { createRouter } from "../lib/router";
 import { ingestLogs, MAX_BODY_BYTES } from "./ingest";
 import { OTLP_LIMITS } from "./otlp";
 

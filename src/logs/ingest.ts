@@ -1,9 +1,9 @@
 import { eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { bearerToken } from "../auth/authenticate";
+import type { AppBindings } from "../auth/context";
 import { createDb } from "../db/client";
 import { projects } from "../db/schema";
-import type { AppBindings } from "../env";
 import { ApiError, notAuthenticated, validationError } from "../lib/errors";
 import { dbTimed } from "../lib/time";
 import { insertLogsStatements } from "./logs.queries";

@@ -1,6 +1,5 @@
 import { createDb } from "../db/client";
-import type { ExportProducer } from "../exports/exports.types";
-import type { Cell } from "../exports/writers";
+import type { Cell, ExportProducer } from "../exports";
 import { validationError } from "../lib/errors";
 import { compileFilters } from "./filters";
 import { countLogsCompiled, listLogs, MAX_EXPORTABLE_LOGS, type SerializedLog } from "./logs.queries";

@@ -1,7 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
 import type { Env } from "../env";
-import { oncePerDay } from "../scheduled/daily";
+import { oncePerDay } from "../lib/daily";
 
 const DAY_MS = 86_400_000;
 /** Rows one DELETE removes: keeps every statement short on D1 however much has expired. */

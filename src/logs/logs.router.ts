@@ -1,8 +1,8 @@
-import { writeContext } from "../activity/record";
+import { writeContext } from "../audit/record";
 import { projectAccess } from "../auth/access";
 import { createDb } from "../db/client";
-import { startExport } from "../exports/exports.service";
-import { createRouter } from "../lib/router";
+import { startExport } from "../exports";
+import { createRouter } from "../http/router";
 import { dbTimed, isoRequired } from "../lib/time";
 import { resolveDateRange } from "./dates";
 import { compileFilters } from "./filters";

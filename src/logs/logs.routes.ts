@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
-import { ProjectIdParams } from "../projects/projects.routes";
+import { errorResponses, json, jsonBody, secured } from "../http/openapi";
+import { ProjectIdParams } from "../lib/path-params";
+
 import {
   AttributesParamsSchema,
   CountBodySchema,

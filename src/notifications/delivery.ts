@@ -1,6 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { SYSTEM_ACTOR, type WriteContext } from "../activity/record";
+import { SYSTEM_ACTOR, type WriteContext } from "../audit/record";
 import { createDb, type Db } from "../db/client";
 import { notificationDeliveries, notificationDeliveryAttempts, notificationDestinations } from "../db/schema";
 import type { Env } from "../env";

@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull } from "drizzle-orm";
-import { type ActivityEntry, commitWithActivity, type WriteContext } from "../activity/record";
-import type { User } from "../auth/authenticate";
+import { type ActivityEntry, commitWithActivity, type WriteContext } from "../audit/record";
+import type { User } from "../auth/context";
 import type { Db } from "../db/client";
 import { notificationDestinations, notificationSubscriptions, users } from "../db/schema";
 import type { Env } from "../env";
@@ -8,7 +8,7 @@ import { notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { sealSecret } from "../lib/secret-box";
 import { iso, isoRequired } from "../lib/time";
-import { serializeUserBasic } from "../users/users.schemas";
+import { serializeUserBasic } from "../users";
 import type { Destination } from "./matching";
 import { newWebhookSecret } from "./signing";
 

@@ -1,8 +1,8 @@
 import type { Context } from "hono";
 import { organizationAccess, projectAccess } from "../auth/access";
+import type { AppBindings } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
-import type { AppBindings } from "../env";
-import { createRouter } from "../lib/router";
+import { createRouter } from "../http/router";
 import type { DestinationOwner } from "./destinations.queries";
 import { organizationDestinationRoutes as O, projectDestinationRoutes as P } from "./destinations.routes";
 import {

@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
+import { errorResponses, json, jsonBody, secured } from "../http/openapi";
+import { NOTIFICATION_EVENT_TYPES } from "../lib/messages";
 import { LimitOffsetQuery, paginated } from "../lib/pagination";
-import { OrganizationIdParams } from "../organizations/organizations.routes";
-import { ProjectIdParams } from "../projects/projects.routes";
-import { UserBasicSchema } from "../users/users.schemas";
-import { NOTIFICATION_EVENT_TYPES } from "./events";
+import { OrganizationIdParams, ProjectIdParams } from "../lib/path-params";
+
+import { UserBasicSchema } from "../users";
 
 const MAX_FILTER_VALUES = 100;
 const FilterValues = z.array(z.string().trim().min(1).max(400)).max(MAX_FILTER_VALUES);

@@ -1,10 +1,11 @@
 import type { z } from "@hono/zod-openapi";
 import { and, count, desc, eq, inArray, type SQL } from "drizzle-orm";
 import type { Context } from "hono";
-import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../activity/record";
+import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../audit/record";
+import type { AppBindings } from "../auth/context";
 import { createDb, type Db } from "../db/client";
 import { notificationDeliveries, notificationDeliveryAttempts, notificationDestinations } from "../db/schema";
-import type { AppBindings } from "../env";
+import { sendMessages } from "../events/publish";
 import { conflict, notFound, validationError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { type LimitOffset, limitOffsetPage } from "../lib/pagination";
@@ -24,7 +25,6 @@ import {
   serializeDestinations,
 } from "./destinations.queries";
 import type { DeliveryListQuery, DestinationCreateSchema, DestinationUpdateSchema } from "./destinations.routes";
-import { sendMessages } from "./events";
 import { type Destination, reindexStatements, subscriptionInserts } from "./matching";
 import { requestBody } from "./payloads";
 import { newWebhookSecret } from "./signing";

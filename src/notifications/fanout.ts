@@ -2,10 +2,11 @@ import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
 import { activityLog, notificationDeliveries, users } from "../db/schema";
 import type { Env } from "../env";
+import { sendMessages } from "../events/publish";
 import { uuidv7 } from "../lib/ids";
+import { NOTIFICATION_EVENT_TYPES, type NotificationEvent } from "../lib/messages";
 import { isoRequired } from "../lib/time";
 import { backoffSeconds } from "./delivery";
-import { NOTIFICATION_EVENT_TYPES, type NotificationEvent, sendMessages } from "./events";
 import { candidatesQuery, type Destination, matchingDestinations } from "./matching";
 import { requestBody } from "./payloads";
 

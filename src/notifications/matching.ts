@@ -2,7 +2,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { type DestinationFilters, notificationDestinations, notificationSubscriptions } from "../db/schema";
-import type { NotificationEvent } from "./events";
+import type { NotificationEvent } from "../lib/messages";
 
 export type Destination = typeof notificationDestinations.$inferSelect;
 type SubscriptionRow = typeof notificationSubscriptions.$inferInsert;

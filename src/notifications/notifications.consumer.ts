@@ -1,9 +1,7 @@
 import type { Env } from "../env";
+import type { NotificationMessage } from "../lib/messages";
 import { type DeliveryMessage, deliverMessages, markDeliveriesFailed } from "./delivery";
-import type { NotificationMessage } from "./events";
 import { type EventMessage, fanOut } from "./fanout";
-
-export type { NotificationMessage } from "./events";
 
 /** One queue carries both kinds: compact events (fanned out) and per-destination deliveries. */
 function split(batch: MessageBatch<NotificationMessage>) {

@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import type { AppBindings } from "../env";
+import type { AppBindings } from "../auth/context";
 import { ErrorSchema } from "../lib/errors";
 import { DOCS_HTML } from "./docs-page";
 

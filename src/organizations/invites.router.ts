@@ -1,20 +1,20 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, count, desc, eq } from "drizzle-orm";
-import { commitWithActivity, createdChange, deletedChange, writeContext } from "../activity/record";
+import { commitWithActivity, createdChange, deletedChange, writeContext } from "../audit/record";
 import { organizationAccess } from "../auth/access";
-import type { User } from "../auth/authenticate";
+import type { User } from "../auth/context";
 import { MEMBERSHIP_LEVELS, MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { organizationInvites, users } from "../db/schema";
+import { errorResponses, json, jsonBody, secured } from "../http/openapi";
+import { createRouter } from "../http/router";
 import { notFound, permissionDenied, validationError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
-import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
 import { LimitOffsetQuery, limitOffsetPage, paginated } from "../lib/pagination";
-import { createRouter } from "../lib/router";
+import { OrganizationIdParams } from "../lib/path-params";
 import { isoRequired } from "../lib/time";
-import { INVITE_VALIDITY_MS } from "../signup/signup.router";
-import { serializeUserBasic, UserBasicSchema } from "../users/users.schemas";
-import { OrganizationIdParams } from "./organizations.routes";
+import { serializeUserBasic, UserBasicSchema } from "../users";
+import { INVITE_VALIDITY_MS } from "./invites.service";
 
 const SCOPE = "OrganizationInvite";
 

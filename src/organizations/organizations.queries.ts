@@ -1,5 +1,5 @@
 import { count, desc, eq, inArray, sql } from "drizzle-orm";
-import type { Organization } from "../auth/access";
+import type { Organization } from "../auth/context";
 import type { Db } from "../db/client";
 import { organizationMemberships, organizations, projects } from "../db/schema";
 import { isoRequired } from "../lib/time";

@@ -1,91 +1,19 @@
 import { eq } from "drizzle-orm";
-import { type ActivityEntry, commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../activity/record";
-import { approvalGate } from "../approvals/gate";
-import { changeIntent } from "../approvals/registry";
-import { type Organization, organizationAccess } from "../auth/access";
+import { approvalGate, changeIntent } from "../approvals";
+import { commitWithActivity, createdChange, writeContext } from "../audit/record";
+import { organizationAccess } from "../auth/access";
+import type { Organization } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
-import { createDb, type Db } from "../db/client";
+import { createDb } from "../db/client";
 import { organizationMemberships, organizations, projects } from "../db/schema";
+import { createRouter } from "../http/router";
 import { uuidv7 } from "../lib/ids";
 import { limitOffsetPage } from "../lib/pagination";
-import { createRouter } from "../lib/router";
 import { isoRequired } from "../lib/time";
-import { newProject } from "../projects/projects.queries";
+import { newProject } from "../projects";
 import { listOrganizationsForUser, loadOrganizationRelations, serializeOrganization, uniqueSlug } from "./organizations.queries";
-import {
-  createOrganization,
-  deleteOrganization,
-  getOrganization,
-  listOrganizations,
-  type OrganizationUpdate,
-  updateOrganization,
-} from "./organizations.routes";
-
-const SCOPE = "Organization";
-
-/** API field name -> drizzle column key, for the writable settings. */
-const WRITABLE_FIELDS = {
-  name: "name",
-  logo_media_id: "logoMediaId",
-  enforce_2fa: "enforce2fa",
-  members_can_invite: "membersCanInvite",
-  members_can_use_personal_api_keys: "membersCanUsePersonalApiKeys",
-  allow_publicly_shared_resources: "allowPubliclySharedResources",
-  is_member_join_email_enabled: "isMemberJoinEmailEnabled",
-  is_ai_data_processing_approved: "isAiDataProcessingApproved",
-  is_ai_training_opted_in: "isAiTrainingOptedIn",
-  default_experiment_stats_method: "defaultExperimentStatsMethod",
-  default_anonymize_ips: "defaultAnonymizeIps",
-  default_role_id: "defaultRoleId",
-  timezone: "timezone",
-  activity_log_retention_days: "activityLogRetentionDays",
-} as const satisfies Record<keyof OrganizationUpdate, keyof typeof organizations.$inferSelect>;
-
-function columnValues(body: OrganizationUpdate) {
-  const values: Partial<typeof organizations.$inferInsert> = {};
-  for (const [field, column] of Object.entries(WRITABLE_FIELDS)) {
-    const value = body[field as keyof OrganizationUpdate];
-    if (value !== undefined) Object.assign(values, { [column]: value });
-  }
-  return values;
-}
-
-function writableView(org: Organization): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(WRITABLE_FIELDS).map(([field, column]) => [field, org[column]]));
-}
-
-/** An update's writes and activity (null when nothing changes); the approval apply reuses it. */
-export function planOrganizationUpdate(db: Db, organization: Organization, body: OrganizationUpdate) {
-  const changes = diffChanges(SCOPE, writableView(organization), { ...writableView(organization), ...body }, { fields: Object.keys(body) });
-  if (!changes.length) return null;
-  const entries: ActivityEntry[] = [
-    {
-      organizationId: organization.id,
-      scope: SCOPE,
-      activity: "updated",
-      itemId: organization.id,
-      detail: { name: body.name ?? organization.name, changes },
-    },
-  ];
-  const write = db
-    .update(organizations)
-    .set({ ...columnValues(body), updatedAt: new Date() })
-    .where(eq(organizations.id, organization.id));
-  return { changes, writes: [write], entries };
-}
-
-export function planOrganizationDelete(db: Db, organization: Organization) {
-  const entries: ActivityEntry[] = [
-    {
-      organizationId: organization.id,
-      scope: SCOPE,
-      activity: "deleted",
-      itemId: organization.id,
-      detail: { name: organization.name, changes: deletedChange(SCOPE) },
-    },
-  ];
-  return { writes: [db.delete(organizations).where(eq(organizations.id, organization.id))], entries };
-}
+import { createOrganization, deleteOrganization, getOrganization, listOrganizations, updateOrganization } from "./organizations.routes";
+import { columnValues, planOrganizationDelete, planOrganizationUpdate, SCOPE } from "./organizations.service";
 
 const organizationTarget = (organization: Organization) => [{ organizationId: organization.id, teamId: null }];
 

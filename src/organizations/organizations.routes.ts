@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { approvalGateResponses } from "../approvals/approvals.schemas";
-import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
+import { approvalGateResponses } from "../approvals";
+import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { LimitOffsetQuery, paginated } from "../lib/pagination";
+import { OrganizationIdParams } from "../lib/path-params";
 import { timeZone } from "../lib/validation";
 
 const ProjectBriefSchema = z.object({
@@ -67,10 +68,6 @@ const OrganizationWritableSchema = z.object({
 export const OrganizationCreateSchema = OrganizationWritableSchema.strict().openapi("OrganizationCreate");
 export const OrganizationUpdateSchema = OrganizationWritableSchema.partial().strict().openapi("OrganizationUpdate");
 export type OrganizationUpdate = z.infer<typeof OrganizationUpdateSchema>;
-
-export const OrganizationIdParams = z.object({
-  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "0191d6c5-3f4e-7000-8000-000000000000" }),
-});
 
 const tags = ["organizations"];
 

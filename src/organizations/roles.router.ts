@@ -1,18 +1,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, count, eq, inArray } from "drizzle-orm";
-import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../activity/record";
+import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../audit/record";
 import { organizationAccess } from "../auth/access";
 import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { organizationMemberships, roleMemberships, roles, users } from "../db/schema";
+import { errorResponses, json, jsonBody, secured } from "../http/openapi";
+import { createRouter } from "../http/router";
 import { notFound, validationError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
-import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
 import { LimitOffsetQuery, limitOffsetPage, paginated } from "../lib/pagination";
-import { createRouter } from "../lib/router";
+import { OrganizationIdParams } from "../lib/path-params";
 import { isoRequired } from "../lib/time";
-import { serializeUserBasic, UserBasicSchema } from "../users/users.schemas";
-import { OrganizationIdParams } from "./organizations.routes";
+import { serializeUserBasic, UserBasicSchema } from "../users";
 
 const SCOPE = "Role";
 

@@ -1,6 +1,6 @@
 import type { SQL } from "drizzle-orm";
 import type { SQLiteInsertValue } from "drizzle-orm/sqlite-core";
-import type { PersonalApiKey } from "../auth/authenticate";
+import type { PersonalApiKey } from "../auth/context";
 import type { personalApiKeys } from "../db/schema";
 import { randomToken, sha256Hex, uuidv7 } from "../lib/ids";
 import { iso, isoRequired } from "../lib/time";

@@ -1,5 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
-import type { Project } from "../auth/access";
+import type { Project } from "../auth/context";
 import type { projects } from "../db/schema";
 import { randomToken, uuidv7 } from "../lib/ids";
 import { isoRequired } from "../lib/time";

@@ -1,40 +1,23 @@
 import { and, count, eq, inArray, type SQL } from "drizzle-orm";
-import { type ActivityEntry, commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../activity/record";
-import { approvalGate } from "../approvals/gate";
-import { changeIntent } from "../approvals/registry";
-import { organizationAccess, type Project, projectAccess } from "../auth/access";
+import { approvalGate, changeIntent } from "../approvals";
+import { commitWithActivity, createdChange, diffChanges, writeContext } from "../audit/record";
+import { organizationAccess, projectAccess } from "../auth/access";
 import { MembershipLevel } from "../auth/levels";
-import { createDb, type Db } from "../db/client";
+import { createDb } from "../db/client";
 import { organizationMemberships, projects } from "../db/schema";
+import { createRouter } from "../http/router";
 import { notFound } from "../lib/errors";
 import { limitOffsetPage } from "../lib/pagination";
-import { createRouter } from "../lib/router";
 import { isoRequired } from "../lib/time";
-import { forgetProjectToken } from "../logs/ingest";
+import { forgetProjectToken } from "../logs";
 import { newApiToken, newProject, serializeProject } from "./projects.queries";
 import { createProject, deleteProject, getProject, listProjects, resetProjectToken, updateProject } from "./projects.routes";
-
-const SCOPE = "Project";
+import { planProjectDelete, SCOPE } from "./projects.service";
 
 async function reload(db: ReturnType<typeof createDb>, id: number) {
   const [project] = await db.select().from(projects).where(eq(projects.id, id));
   if (!project) throw notFound();
   return serializeProject(project);
-}
-
-/** A project deletion's writes and activity; the approval apply of project.delete reuses it. */
-export function planProjectDelete(db: Db, project: Project) {
-  const entries: ActivityEntry[] = [
-    {
-      organizationId: project.organizationId,
-      teamId: project.id,
-      scope: SCOPE,
-      activity: "deleted",
-      itemId: project.id,
-      detail: { name: project.name, changes: deletedChange(SCOPE) },
-    },
-  ];
-  return { writes: [db.delete(projects).where(eq(projects.id, project.id))], entries };
 }
 
 export const projectsRouter = createRouter()

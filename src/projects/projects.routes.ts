@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { approvalGateResponses } from "../approvals/approvals.schemas";
-import { errorResponses, json, jsonBody, secured } from "../lib/openapi";
+import { approvalGateResponses } from "../approvals";
+import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { LimitOffsetQuery, paginated } from "../lib/pagination";
+import { ProjectIdParams } from "../lib/path-params";
 import { timeZone } from "../lib/validation";
 
 export const ProjectSchema = z
@@ -37,10 +38,6 @@ export const ProjectUpdateSchema = z
   .partial()
   .strict()
   .openapi("ProjectUpdate");
-
-export const ProjectIdParams = z.object({
-  project_id: z.string().openapi({ param: { name: "project_id", in: "path" }, example: "1" }),
-});
 
 const tags = ["projects"];
 const path = "/api/projects/{project_id}";

@@ -1,11 +1,10 @@
-import { refreshActivityIndexes } from "../activity/indexes.job";
-import { runDailyActivityRetention } from "../activity/retention";
-import { evaluateDueAlerts } from "../alerts/evaluation.job";
-import { revalidatePendingChangeRequests } from "../approvals/jobs";
+import { refreshActivityIndexes, runDailyActivityRetention } from "../activity";
+import { evaluateDueAlerts } from "../alerts";
+import { revalidatePendingChangeRequests } from "../approvals";
 import type { Env } from "../env";
-import { requeueStalledExports } from "../exports/exports.service";
-import { runDailyLogsRetention } from "../logs/logs.retention";
-import { sweepNotificationOutbox } from "../notifications/outbox";
+import { sweepNotificationOutbox } from "../events/outbox";
+import { requeueStalledExports } from "../exports";
+import { runDailyLogsRetention } from "../logs";
 
 /** The jobs of the every-minute Cron Trigger, by name; tests call each job function directly. */
 export const SCHEDULED_JOBS: Record<string, (env: Env, scheduledTime: number) => Promise<unknown>> = {

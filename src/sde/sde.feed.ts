@@ -1,10 +1,8 @@
 import type { Context } from "hono";
-import type { ActivityRowRecord, Partition } from "../activity/activity.query";
-import { SEARCH_FEW, searchCandidates, searchProbe } from "../activity/activity.query";
-import { itemQuery, SEARCH_MARK_SQL } from "../activity/search-index";
-import { SqlParams } from "../activity/sql";
+import type { ActivityRowRecord, Partition } from "../activity";
+import { itemQuery, SEARCH_FEW, SEARCH_MARK_SQL, SqlParams, searchCandidates, searchProbe } from "../activity";
+import type { AppBindings } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
-import type { AppBindings } from "../env";
 import { iso } from "../lib/time";
 
 // The SD Elements activities feed (seed 004) over this service's activity log.

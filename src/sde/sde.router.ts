@@ -1,10 +1,8 @@
-import { activityPage } from "../activity/activity.pages";
-import { type ActivityFilters, selectActivity } from "../activity/activity.query";
-import { parseIsoDate, toEpochMs } from "../activity/dates";
-import { scopeActivityPairs } from "../activity/facets";
-import type { SqlParams } from "../activity/sql";
+import type { SqlParams } from "../activity";
+import { type ActivityFilters, activityPage, scopeActivityPairs, selectActivity } from "../activity";
+import { createRouter } from "../http/router";
+import { parseIsoDate, toEpochMs } from "../lib/dates";
 import { notFound, validationError } from "../lib/errors";
-import { createRouter } from "../lib/router";
 import { activityName, feedPartitions, feedTenants, projectIdsNamed, projectOrganizations, serializeFeed, userReference } from "./sde.feed";
 import { getFeedActivity, listFeed } from "./sde.routes";
 

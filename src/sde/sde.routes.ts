@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { PaginationQuery } from "../activity/activity.schemas";
-import { errorResponses, json, secured } from "../lib/openapi";
+import { PaginationQuery } from "../activity";
+import { errorResponses, json, secured } from "../http/openapi";
 
 const integer = (description: string) =>
   z.coerce.number({ message: "A valid integer is required." }).int().optional().openapi({ description, type: "integer" });

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
-import { type ActivityEntry, commitWithActivity, createdChange, writeContext } from "../activity/record";
+import { type ActivityEntry, commitWithActivity, createdChange, writeContext } from "../audit/record";
 import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import {
@@ -12,19 +12,16 @@ import {
   projects,
   users,
 } from "../db/schema";
+import { json, jsonBody } from "../http/openapi";
+import { createRouter } from "../http/router";
 import { ErrorSchema, permissionDenied, validationError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
-import { json, jsonBody } from "../lib/openapi";
-import { createRouter } from "../lib/router";
-import { loadOrganizationRelations, serializeOrganization, uniqueSlug } from "../organizations/organizations.queries";
-import { OrganizationSchema } from "../organizations/organizations.routes";
-import { newPersonalApiKey } from "../personal-api-keys/personal-api-keys.queries";
-import { newProject, serializeProject } from "../projects/projects.queries";
-import { ProjectSchema } from "../projects/projects.routes";
-import { serializeUserBasic, UserBasicSchema } from "../users/users.schemas";
+import { INVITE_VALIDITY_MS, loadOrganizationRelations, OrganizationSchema, serializeOrganization, uniqueSlug } from "../organizations";
+import { newPersonalApiKey } from "../personal-api-keys";
+import { newProject, ProjectSchema, serializeProject } from "../projects";
+import { serializeUserBasic, UserBasicSchema } from "../users";
 
 // Invites are valid for three days, as PostHog's.
-export const INVITE_VALIDITY_MS = 3 * 24 * 60 * 60 * 1000;
 
 const SignupBody = z
   .object({

@@ -2,8 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { createDb } from "../db/client";
 import { organizationMemberships, organizations } from "../db/schema";
-import { errorResponses, json, secured } from "../lib/openapi";
-import { createRouter } from "../lib/router";
+import { errorResponses, json, secured } from "../http/openapi";
+import { createRouter } from "../http/router";
 import { serializeUserBasic, UserBasicSchema } from "./users.schemas";
 
 const MeSchema = UserBasicSchema.extend({

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import type { User } from "../auth/authenticate";
+import type { User } from "../auth/context";
 
 export const UserBasicSchema = z
   .object({

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { floorMinute } from "../../src/alerts/alerts.queries";
 import { commitChecks } from "../../src/alerts/check-writes";
-import type { LogsAlertObject } from "../../src/alerts/logs-alert.object";
+import { alertStub, type LogsAlertObject } from "../../src/alerts/logs-alert.object";
 import { logsAlerts } from "../../src/db/schema";
 import { call, db, type Tenant } from "../helpers";
 
@@ -24,7 +24,7 @@ export async function alertRow(id: string) {
   return row!;
 }
 
-export const alertObject = (id: string) => env.LOGS_ALERTS.get(env.LOGS_ALERTS.idFromName(id));
+export const alertObject = (id: string) => alertStub(env, id);
 
 /**
  * One check of the window ending at `windowEnd`, driven inside the alert's Durable Object with a

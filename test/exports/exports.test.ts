@@ -1,8 +1,8 @@
 import { env, exports } from "cloudflare:workers";
 import ExcelJS from "exceljs";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ExportJob } from "../../src/exports/exports.consumer";
 import { R2ChunkedWriter } from "../../src/exports/r2-chunked-writer";
+import type { ExportMessage } from "../../src/lib/messages";
 import { QUEUE_NAMES } from "../../src/queues";
 import { ingest, waitForExport } from "../activity/activity-helpers";
 import { parseCsv } from "../csv";
@@ -221,7 +221,7 @@ describe("exports queue consumer", () => {
     return id;
   }
   const deliver = (exportId: string, attempts: number) =>
-    runQueue<ExportJob>(QUEUE_NAMES.exports, [{ id: `m-${attempts}`, attempts, body: { exportId } }]);
+    runQueue<ExportMessage>(QUEUE_NAMES.exports, [{ id: `m-${attempts}`, attempts, body: { exportId } }]);
 
   it("records a failure on the job and retries it with backoff", async () => {
     const id = await brokenJob();

@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { activityLog, notificationDeliveries, notificationOutbox } from "../../src/db/schema";
-import { ACTIVITY_EVENT_COLUMNS, activityEvent, sweepNotificationOutbox } from "../../src/notifications/outbox";
+import { ACTIVITY_EVENT_COLUMNS, activityEvent, sweepNotificationOutbox } from "../../src/events/outbox";
 import { QUEUE_NAMES } from "../../src/queues";
 import { activityRows, call, db, signupFirstUser, type Tenant } from "../helpers";
 import { createDestination, eventually, interceptFetch, type Received, runQueue, stopDeliveries } from "./notify-helpers";

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { notificationDeliveries, notificationDestinations, notificationSubscriptions } from "../../src/db/schema";
-import type { NotificationEvent } from "../../src/notifications/events";
+import type { NotificationEvent } from "../../src/lib/messages";
 import { candidatesQuery, type Destination, matchesFilters, subscriptionInserts, subscriptionRows } from "../../src/notifications/matching";
 import { QUEUE_NAMES } from "../../src/queues";
 import { call, db, otherOrganization, signupFirstUser, type Tenant } from "../helpers";

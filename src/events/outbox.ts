@@ -9,7 +9,8 @@ import { createDb } from "../db/client";
 import { activityLog, notificationOutbox, notificationSubscriptions } from "../db/schema";
 import type { Env } from "../env";
 import { uuidv7 } from "../lib/ids";
-import { type NotificationEvent, sendMessages } from "./events";
+import type { NotificationEvent } from "../lib/messages";
+import { sendMessages } from "./publish";
 
 /** The activity columns an event needs, as `commitWithActivity` reads them back from its inserts. */
 export const ACTIVITY_EVENT_COLUMNS = {

@@ -1,5 +1,5 @@
-import type { Env } from "../env";
-import { uuidv7 } from "../lib/ids";
+// The bodies of every queue message, in one module that imports nothing: `env.ts` types its queue
+// bindings with them, producers and consumers in different layers share them.
 
 export const NOTIFICATION_EVENT_TYPES = [
   "activity_log_entry_created",
@@ -44,31 +44,13 @@ export type NotificationMessage =
   | { kind: "event"; event: NotificationEvent }
   | { kind: "delivery"; deliveryId: string; generation: number };
 
-// Queues take at most 100 messages and 256 KB per sendBatch; stay under the byte limit with room for framing.
-const MAX_MESSAGES_PER_SEND = 100;
-const MAX_BYTES_PER_SEND = 200_000;
-
-/** Sends messages in as few `sendBatch` calls as the Queues limits allow. */
-export async function sendMessages(env: Env, messages: NotificationMessage[]): Promise<void> {
-  let chunk: MessageSendRequest<NotificationMessage>[] = [];
-  let bytes = 0;
-  for (const body of messages) {
-    const size = JSON.stringify(body).length + 100;
-    if (chunk.length && (chunk.length === MAX_MESSAGES_PER_SEND || bytes + size > MAX_BYTES_PER_SEND)) {
-      await env.NOTIFICATIONS_QUEUE.sendBatch(chunk);
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push({ body, contentType: "json" });
-    bytes += size;
-  }
-  if (chunk.length) await env.NOTIFICATIONS_QUEUE.sendBatch(chunk);
+/** A chunk of due alerts for the alert-checks consumer (one per CHUNK_SIZE alerts, per cron tick). */
+export interface AlertCheckMessage {
+  id: string;
+  windowEnd: number;
+  alertIds: string[];
+  enqueuedAt: number;
 }
 
-/** Publishes events to the notifications queue; callers run it after their write committed. */
-export async function publishEvents(env: Env, events: NotificationEvent[]): Promise<void> {
-  await sendMessages(
-    env,
-    events.map((event) => ({ kind: "event", event: { ...event, id: event.id ?? uuidv7() } })),
-  );
-}
+/** Asks the exports consumer to run the export job (a row of `export_jobs`) with this id. */
+export type ExportMessage = { exportId: string };

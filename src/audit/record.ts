@@ -2,11 +2,12 @@ import { getTableColumns, is, SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { SQLiteInsertValue } from "drizzle-orm/sqlite-core";
 import type { Context } from "hono";
+import type { AppBindings } from "../auth/context";
 import type { Db } from "../db/client";
 import { type ActivityChange, type ActivityDetail, activityLog } from "../db/schema";
-import type { AppBindings, Env } from "../env";
+import type { Env } from "../env";
+import { ACTIVITY_EVENT_COLUMNS, type CommittedActivity, outboxInsert, publishCommittedActivitySafely } from "../events/outbox";
 import { uuidv7 } from "../lib/ids";
-import { ACTIVITY_EVENT_COLUMNS, type CommittedActivity, outboxInsert, publishCommittedActivitySafely } from "../notifications/outbox";
 
 /** Who performed a write: a person through the API, or the system (cron, alarms, queue jobs). */
 export interface Actor {

@@ -1,6 +1,6 @@
 import type { z } from "@hono/zod-openapi";
 import { requireScope } from "../auth/scopes";
-import { errorResponses } from "./errors";
+import { errorResponses } from "../lib/errors";
 
 /** Route config shared by every API-key route: the security requirement, the scope check, the errors. */
 export const secured = (scope: string) => ({

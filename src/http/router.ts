@@ -1,6 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { AppBindings } from "../env";
-import { fromZodError } from "./errors";
+import type { AppBindings } from "../auth/context";
+import { fromZodError } from "../lib/errors";
 
 /** Every router validates with the same hook so zod failures become PostHog's 400 envelope. */
 export function createRouter() {

@@ -1,5 +1,5 @@
 import { and, eq } from "drizzle-orm";
-import { type ActionContext, displayIntent, registerApprovalAction, ValidationFailed } from "../approvals/registry";
+import { type ActionContext, type ApprovalAction, displayIntent, ValidationFailed } from "../approvals";
 import { organizationMemberships } from "../db/schema";
 import { ApiError } from "../lib/errors";
 import { isoRequired } from "../lib/time";
@@ -49,7 +49,7 @@ const preconditions = async (ctx: ActionContext) => {
   return alert ? alertPreconditions(alert) : null;
 };
 
-registerApprovalAction({
+const updateAlert: ApprovalAction = {
   key: UPDATE_ACTION,
   resourceType: "LogsAlertConfiguration",
   level: "project",
@@ -63,9 +63,9 @@ registerApprovalAction({
     const { writes, entries } = planUpdate(ctx.db, alert, body.data, Date.now());
     return { writes, entries, result: { resource_id: alert.id, resource_version: null } };
   },
-});
+};
 
-registerApprovalAction({
+const deleteAlert: ApprovalAction = {
   key: DELETE_ACTION,
   resourceType: "LogsAlertConfiguration",
   level: "project",
@@ -76,4 +76,6 @@ registerApprovalAction({
     const alert = (await alertOf(ctx))!;
     return { ...(await planDelete(ctx.db, alert)), result: { resource_id: alert.id, resource_version: null } };
   },
-});
+};
+
+export const alertsActions: ApprovalAction[] = [updateAlert, deleteAlert];

@@ -1,0 +1,20 @@
+// The public face of this domain: what other modules and the entry points may import.
+
+export { activityExportSource } from "./activity.export";
+export { activityPage } from "./activity.pages";
+export {
+  type ActivityFilters,
+  type ActivityRowRecord,
+  type Partition,
+  SEARCH_FEW,
+  searchCandidates,
+  searchProbe,
+  selectActivity,
+} from "./activity.query";
+export { activityRouter } from "./activity.router";
+export { PaginationQuery } from "./activity.schemas";
+export { scopeActivityPairs } from "./facets";
+export { refreshActivityIndexes } from "./indexes.job";
+export { runDailyActivityRetention } from "./retention";
+export { itemQuery, SEARCH_MARK_SQL } from "./search-index";
+export { SqlParams } from "./sql";

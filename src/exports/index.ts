@@ -1,0 +1,6 @@
+// The public face of this domain: what other modules and the entry points may import.
+export { consumeExports } from "./exports.consumer";
+export { exportsRouter } from "./exports.router";
+export { requeueStalledExports, startExport } from "./exports.service";
+export type { ExportProducer, ExportProducers } from "./exports.types";
+export type { Cell } from "./writers";

@@ -1,0 +1,19 @@
+import { z } from "@hono/zod-openapi";
+
+// Path parameters shared by the routers: one definition per name, so every route documents and
+// validates them alike.
+
+export const pathParam = (name: string, example?: string) => z.string().openapi({ param: { name, in: "path" }, example });
+
+const UUID_EXAMPLE = "0191d6c5-3f4e-7000-8000-000000000000";
+
+/** `/api/projects/{project_id}/...` */
+export const ProjectIdParams = z.object({ project_id: pathParam("project_id", "1") });
+/** `/api/projects/{project_id}/<resource>/{id}/` */
+export const ProjectItemParams = ProjectIdParams.extend({ id: pathParam("id", UUID_EXAMPLE) });
+/** `/api/organizations/{id}/...` (PostHog names the organization `id` on its own routes) */
+export const OrganizationIdParams = z.object({ id: pathParam("id", UUID_EXAMPLE) });
+/** `/api/organizations/{organization_id}/...` */
+export const OrganizationParams = z.object({ organization_id: pathParam("organization_id", UUID_EXAMPLE) });
+/** `/api/organizations/{organization_id}/<resource>/{id}/` */
+export const OrganizationItemParams = OrganizationParams.extend({ id: pathParam("id", UUID_EXAMPLE) });

@@ -1,0 +1,6 @@
+// The public face of this domain: what other modules and the entry points may import.
+export { auditedFields, DESTINATION_SCOPE, destinationActivity, newDestination } from "./destinations.queries";
+export { organizationDestinationsRouter, projectDestinationsRouter } from "./destinations.router";
+export { type Destination, subscriptionInserts } from "./matching";
+export { consumeNotifications, consumeNotificationsDeadLetters } from "./notifications.consumer";
+export { allowLoopback, urlRefusal } from "./url-safety";
