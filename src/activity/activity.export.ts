@@ -1,6 +1,6 @@
 import type { Cell, ExportProducer } from "../exports";
 import { iso } from "../lib/time";
-import { type ActivityFilters, type ActivityRowRecord, countActivity, iterateActivity, type Partition } from "./activity.query";
+import { type ActivityFilters, type ActivityRowRecord, countActivity, iterateActivity, type Partition } from "./activity.queries";
 
 /** What an activity export stores as its job's `filters`: the compiled filters and the tenants. */
 export interface ActivityExportFilters {

@@ -12,7 +12,7 @@ import {
   pageStatement,
   planQuery,
   positionOf,
-} from "./activity.query";
+} from "./activity.queries";
 
 export interface PageParams {
   ordering?: "-created_at" | "created_at";

@@ -13,7 +13,7 @@ import { toHex } from "../lib/ids";
 import { dbTimed, iso } from "../lib/time";
 import type { ActivityExportFilters } from "./activity.export";
 import { activityPage, asActivityLog, bookmarkOf } from "./activity.pages";
-import type { ActivityFilters, Partition } from "./activity.query";
+import type { ActivityFilters, Partition } from "./activity.queries";
 import {
   availableFiltersOrganization,
   availableFiltersProject,

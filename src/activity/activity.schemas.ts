@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { parseIsoDate, toEpochMs } from "../lib/dates";
 import { UserBasicSchema } from "../users";
-import type { ActivityFilters } from "./activity.query";
+import type { ActivityFilters } from "./activity.queries";
 import { parseDetailFilters } from "./detail-filters";
 
 // Query parameters as PostHog's serializers read them: a list is repeated parameters, one

@@ -1,5 +1,5 @@
 import { serializeActivity } from "./activity.pages";
-import type { ActivityRowRecord } from "./activity.query";
+import type { ActivityRowRecord } from "./activity.queries";
 
 // PostHog's legacy `important_changes`: other people's changes to the resources the caller created,
 // plus updates, exports, sharing changes and deletions of the resources the caller changed. Any

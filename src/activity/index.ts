@@ -10,11 +10,11 @@ export {
   searchCandidates,
   searchProbe,
   selectActivity,
-} from "./activity.query";
+} from "./activity.queries";
 export { activityRouter } from "./activity.router";
 export { PaginationQuery } from "./activity.schemas";
 export { scopeActivityPairs } from "./facets";
 export { refreshActivityIndexes } from "./indexes.job";
-export { runDailyActivityRetention } from "./retention";
+export { runDailyActivityRetention } from "./retention.job";
 export { itemQuery, SEARCH_MARK_SQL } from "./search-index";
 export { SqlParams } from "./sql";

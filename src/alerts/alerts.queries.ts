@@ -11,8 +11,6 @@ import { iso, isoRequired } from "../lib/time";
 import type { LogsFilterInput } from "../logs";
 import { compileFilters } from "../logs";
 import { serializeUserBasic } from "../users";
-import type { AlertCreate, AlertFilters, AlertUpdate } from "./alerts.schemas";
-import { linkedDestinations, planUnlink } from "./destinations";
 import {
   type AlertEventKind,
   type AlertMachine,
@@ -20,7 +18,9 @@ import {
   type AlertRules,
   type ControlTransition,
   controlTransition,
-} from "./state-machine";
+} from "./alert.machine";
+import type { AlertCreate, AlertFilters, AlertUpdate } from "./alerts.schemas";
+import { linkedDestinations, planUnlink } from "./destinations";
 
 export type AlertRow = typeof logsAlerts.$inferSelect;
 export type AlertEventRow = typeof logsAlertEvents.$inferSelect;

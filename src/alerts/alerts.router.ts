@@ -7,6 +7,7 @@ import { logsAlertEvents, logsAlerts } from "../db/schema";
 import { createRouter } from "../http/router";
 import { validationError } from "../lib/errors";
 import { limitOffsetPage } from "../lib/pagination";
+import { resetTransition } from "./alert.machine";
 import { alertPreconditions, DELETE_ACTION, isGatedUpdate, UPDATE_ACTION } from "./alerts.actions";
 import {
   ALERT_SCOPE,
@@ -36,7 +37,6 @@ import {
 import { MAX_ALERTS_PER_PROJECT } from "./alerts.schemas";
 import { linkedDestinations, planLink, planUnlink } from "./destinations";
 import { simulate } from "./simulate";
-import { resetTransition } from "./state-machine";
 
 /** The fields of `a` that differ in `b`: the intent shows what the edit changes. */
 function changedOnly(a: Record<string, unknown>, b: Record<string, unknown>) {

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { LogsFiltersSchema } from "../logs";
 import { UserBasicSchema } from "../users";
-import { ALERT_STATES } from "./state-machine";
+import { ALERT_STATES } from "./alert.machine";
 
 /** PostHog's allowed window lengths. */
 export const WINDOW_MINUTES = [1, 5, 10, 15, 30, 60] as const;

@@ -1,7 +1,7 @@
 import type { Env } from "../env";
 import { publishEvents } from "../events/publish";
 import type { NotificationEvent } from "../lib/messages";
-import { type AlertNotification, type AlertState, HISTORY_LENGTH } from "./state-machine";
+import { type AlertNotification, type AlertState, HISTORY_LENGTH } from "./alert.machine";
 
 /** What one check writes to D1 (and publishes once that landed). Plain data: it crosses the Durable Object boundary. */
 export interface CheckWrite {

@@ -5,8 +5,6 @@ import { logsAlerts } from "../db/schema";
 import type { Env } from "../env";
 import type { NotificationEvent } from "../lib/messages";
 import { iso } from "../lib/time";
-import { type AlertRow, ceilMinute, MINUTE_MS, machineOf, rulesOf, uuidFromKey } from "./alerts.queries";
-import { type CheckWrite, commitChecks, type Reschedule } from "./check-writes";
 import {
   type AlertMachine,
   type AlertNotification,
@@ -15,7 +13,9 @@ import {
   evaluate,
   HISTORY_LENGTH,
   isEvaluable,
-} from "./state-machine";
+} from "./alert.machine";
+import { type AlertRow, ceilMinute, MINUTE_MS, machineOf, rulesOf, uuidFromKey } from "./alerts.queries";
+import { type CheckWrite, commitChecks, type Reschedule } from "./check-writes";
 
 export interface CheckRequest {
   /** End of the window to evaluate (a minute boundary); also the check's idempotency key. */

@@ -5,9 +5,9 @@ import type { LogsAlertFilters } from "../db/schema";
 import { validationError } from "../lib/errors";
 import { isoRequired } from "../lib/time";
 import { type CompiledFilters, compileFilters, listLogs, MAX_REGEX_SCAN, parseDate, parseIsoMicros } from "../logs";
+import { type AlertMachine, type AlertRules, evaluate } from "./alert.machine";
 import { checkIntervalMinutes, floorMinute, MINUTE_MS, validateFilters } from "./alerts.queries";
 import type { SimulateSchema } from "./alerts.schemas";
-import { type AlertMachine, type AlertRules, evaluate } from "./state-machine";
 
 const MAX_DAYS_BACK = 30;
 const MAX_BUCKETS = 15_000;

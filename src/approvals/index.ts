@@ -3,7 +3,6 @@ export { approvalGateResponses } from "./approvals.schemas";
 export { ChangeRequestObject } from "./change-request.object";
 export { changeRequestsRouter } from "./change-requests.router";
 export { approvalGate } from "./gate";
-export { revalidatePendingChangeRequests } from "./jobs";
 export { policiesActions } from "./policies.actions";
 export { policiesRouter } from "./policies.router";
 export {
@@ -19,3 +18,4 @@ export {
   updatedAtPrecondition,
   ValidationFailed,
 } from "./registry";
+export { revalidatePendingChangeRequests } from "./revalidation.job";

@@ -3,7 +3,7 @@
 // puts the events on the queue and deletes the outbox row. If the queue send fails or the Worker
 // dies first, the row stays and the cron sweep republishes it a minute later. A republished event
 // is harmless: deliveries are unique per (event id, destination).
-import { and, asc, eq, inArray, lt, notExists, sql } from "drizzle-orm";
+import { and, eq, inArray, notExists, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { createDb } from "../db/client";
 import { activityLog, notificationOutbox, notificationSubscriptions } from "../db/schema";
@@ -31,10 +31,6 @@ export type CommittedActivity = {
   itemId: string | null;
   createdAt: Date;
 };
-
-/** Sweeps leave recent rows to the publisher that is still running after its commit. */
-const SWEEP_GRACE_MS = 60_000;
-const SWEEP_BATCH = 50;
 
 export function outboxInsert(db: Db, activityIds: string[]) {
   const id = uuidv7();
@@ -99,23 +95,4 @@ export async function publishCommittedActivitySafely(env: Env, outboxId: string,
   } catch (error) {
     console.error("notification publish failed; the outbox sweep will retry", outboxId, error);
   }
-}
-
-/** Cron job: republishes outbox rows older than a minute. Returns how many it cleared. */
-export async function sweepNotificationOutbox(env: Env, now = Date.now()): Promise<number> {
-  const db = createDb(env.DB);
-  const stale = await db
-    .select()
-    .from(notificationOutbox)
-    .where(lt(notificationOutbox.createdAt, new Date(now - SWEEP_GRACE_MS)))
-    .orderBy(asc(notificationOutbox.createdAt))
-    .limit(SWEEP_BATCH);
-  for (const entry of stale) {
-    const rows = await db
-      .select(ACTIVITY_EVENT_COLUMNS)
-      .from(activityLog)
-      .where(sql`${activityLog.id} in (select value from json_each(${JSON.stringify(entry.activityIds)}))`);
-    await publishCommittedActivity(env, entry.id, rows);
-  }
-  return stale.length;
 }

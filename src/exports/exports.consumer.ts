@@ -5,7 +5,7 @@ import { exportJobs } from "../db/schema";
 import type { Env } from "../env";
 import type { ExportMessage } from "../lib/messages";
 import { EXPORT_SCOPE, RUNNING_GRACE_MS } from "./exports.service";
-import type { ExportJob as ExportJobRow, ExportKind, ExportProducers } from "./exports.types";
+import type { ExportJobRow, ExportKind, ExportProducers } from "./exports.types";
 import { R2ChunkedWriter } from "./r2-chunked-writer";
 import { CONTENT_TYPES, csvWriter, type ExportFormat, type RowWriter, XLSX_MAX_ROWS, xlsxWriter } from "./writers";
 

@@ -9,10 +9,10 @@ import { createRouter } from "../http/router";
 import { conflict, notFound } from "../lib/errors";
 import { iso, isoRequired } from "../lib/time";
 import { getOrganizationExport, getOrganizationExportContent, getProjectExport, getProjectExportContent } from "./exports.routes";
-import type { ExportJob } from "./exports.types";
+import type { ExportJobRow } from "./exports.types";
 import { CONTENT_TYPES, type ExportFormat } from "./writers";
 
-export function serializeExport(job: ExportJob) {
+export function serializeExport(job: ExportJobRow) {
   const format = job.format as ExportFormat;
   return {
     id: job.id,
@@ -71,7 +71,7 @@ async function organizationJob(c: Context<AppBindings>, organizationId: string, 
   return job;
 }
 
-async function download(c: Context<AppBindings>, job: ExportJob): Promise<Response> {
+async function download(c: Context<AppBindings>, job: ExportJobRow): Promise<Response> {
   if (job.status !== "complete" || !job.r2Key) {
     throw conflict(
       "export_not_ready",

@@ -1,8 +1,5 @@
-import { and, eq, lt, or } from "drizzle-orm";
 import { commitWithActivity, createdChange, type WriteContext } from "../audit/record";
-import { createDb } from "../db/client";
 import { exportJobs } from "../db/schema";
-import type { Env } from "../env";
 import { uuidv7 } from "../lib/ids";
 import type { ExportKind } from "./exports.types";
 import type { ExportFormat } from "./writers";
@@ -59,22 +56,5 @@ export async function startExport(ctx: WriteContext, request: ExportRequest, cre
 }
 
 /** A job pending this long was never picked up (a lost send); a running one this long lost its consumer. */
-const PENDING_GRACE_MS = 5 * 60_000;
+export const PENDING_GRACE_MS = 5 * 60_000;
 export const RUNNING_GRACE_MS = 30 * 60_000;
-
-/** Cron: puts stalled export jobs back on the queue. Idempotent: the consumer skips finished jobs. */
-export async function requeueStalledExports(env: Env, now: number): Promise<number> {
-  const db = createDb(env.DB);
-  const stalled = await db
-    .select({ id: exportJobs.id })
-    .from(exportJobs)
-    .where(
-      or(
-        and(eq(exportJobs.status, "pending"), lt(exportJobs.createdAt, new Date(now - PENDING_GRACE_MS))),
-        and(eq(exportJobs.status, "running"), lt(exportJobs.startedAt, new Date(now - RUNNING_GRACE_MS))),
-      ),
-    )
-    .limit(100);
-  if (stalled.length) await env.EXPORTS_QUEUE.sendBatch(stalled.map((job) => ({ body: { exportId: job.id } })));
-  return stalled.length;
-}

@@ -2,7 +2,7 @@ import type { exportJobs } from "../db/schema";
 import type { Env } from "../env";
 import type { Cell } from "./writers";
 
-export type ExportJob = typeof exportJobs.$inferSelect;
+export type ExportJobRow = typeof exportJobs.$inferSelect;
 
 /** The kinds of export; each has a producer in `src/export-kinds.ts`. */
 export type ExportKind = "activity_log" | "logs";
@@ -16,6 +16,6 @@ export interface ExportSource {
 }
 
 /** Builds the source of one export job from its stored `filters`. */
-export type ExportProducer = (env: Env, job: ExportJob) => Promise<ExportSource>;
+export type ExportProducer = (env: Env, job: ExportJobRow) => Promise<ExportSource>;
 
 export type ExportProducers = Record<ExportKind, ExportProducer>;

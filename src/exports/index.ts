@@ -1,6 +1,7 @@
 // The public face of this domain: what other modules and the entry points may import.
 export { consumeExports } from "./exports.consumer";
 export { exportsRouter } from "./exports.router";
-export { requeueStalledExports, startExport } from "./exports.service";
+export { startExport } from "./exports.service";
 export type { ExportProducer, ExportProducers } from "./exports.types";
+export { requeueStalledExports } from "./stalled-exports.job";
 export type { Cell } from "./writers";

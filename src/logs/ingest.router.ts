@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { createRouter } from "../http/router";
 import { ErrorSchema } from "../lib/errors";
-import { ingestLogs, MAX_BODY_BYTES } from "./ingest";
+import { ingestLogs, MAX_BODY_BYTES } from "./ingest.handlers";
 import { OTLP_LIMITS } from "./otlp";
 
 const OtlpAnyValueSchema = z

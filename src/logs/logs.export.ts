@@ -1,8 +1,9 @@
 import { createDb } from "../db/client";
 import type { Cell, ExportProducer } from "../exports";
 import { validationError } from "../lib/errors";
+import { countLogsCompiled } from "./count.queries";
 import { compileFilters } from "./filters";
-import { countLogsCompiled, listLogs, MAX_EXPORTABLE_LOGS, type SerializedLog } from "./logs.queries";
+import { listLogs, MAX_EXPORTABLE_LOGS, type SerializedLog } from "./list.queries";
 import type { LogsFilters } from "./logs.schemas";
 
 export const LOGS_EXPORT_COLUMNS = [

@@ -4,20 +4,12 @@ import { createDb } from "../db/client";
 import { startExport } from "../exports";
 import { createRouter } from "../http/router";
 import { dbTimed, isoRequired } from "../lib/time";
+import { listAttributeKeys, listAttributeValues, sampleAttributes, VALUES_LIMIT } from "./attributes.queries";
+import { countLogsCompiled, sparkline } from "./count.queries";
 import { resolveDateRange } from "./dates";
 import { compileFilters } from "./filters";
+import { hasLogs, listLogs, MAX_EXPORTABLE_LOGS } from "./list.queries";
 import { exportColumns, type LogsExportFilters } from "./logs.export";
-import {
-  countLogsCompiled,
-  hasLogs,
-  listAttributeKeys,
-  listAttributeValues,
-  listLogs,
-  MAX_EXPORTABLE_LOGS,
-  sampleAttributes,
-  sparkline,
-  VALUES_LIMIT,
-} from "./logs.queries";
 import { attributesRoute, countRoute, exportLogsRoute, hasLogsRoute, queryLogsRoute, sparklineRoute, valuesRoute } from "./logs.routes";
 import type { DateRange, LogFilterGroup } from "./logs.schemas";
 

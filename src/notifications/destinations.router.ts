@@ -3,8 +3,6 @@ import { organizationAccess, projectAccess } from "../auth/access";
 import type { AppBindings } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
 import { createRouter } from "../http/router";
-import type { DestinationOwner } from "./destinations.queries";
-import { organizationDestinationRoutes as O, projectDestinationRoutes as P } from "./destinations.routes";
 import {
   createDestination,
   deleteDestination,
@@ -15,7 +13,9 @@ import {
   rotateSecret,
   testDestination,
   updateDestination,
-} from "./destinations.service";
+} from "./destinations.handlers";
+import type { DestinationOwner } from "./destinations.queries";
+import { organizationDestinationRoutes as O, projectDestinationRoutes as P } from "./destinations.routes";
 
 type Ctx = Context<AppBindings>;
 const { member, admin } = MembershipLevel;

@@ -2,7 +2,7 @@ import { refreshActivityIndexes, runDailyActivityRetention } from "../activity";
 import { evaluateDueAlerts } from "../alerts";
 import { revalidatePendingChangeRequests } from "../approvals";
 import type { Env } from "../env";
-import { sweepNotificationOutbox } from "../events/outbox";
+import { sweepNotificationOutbox } from "../events/outbox-sweep.job";
 import { requeueStalledExports } from "../exports";
 import { runDailyLogsRetention } from "../logs";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ipRanges } from "../../src/activity/activity.query";
+import { ipRanges } from "../../src/activity/activity.queries";
 
 describe("ipRanges", () => {
   it("turns exact values and trailing wildcards into index ranges", () => {

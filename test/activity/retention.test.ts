@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { purgeExpiredActivity, runDailyActivityRetention } from "../../src/activity/retention";
+import { purgeExpiredActivity, runDailyActivityRetention } from "../../src/activity/retention.job";
 import { refreshSearchIndex } from "../../src/activity/search-index";
 import { call, signupFirstUser, type Tenant } from "../helpers";
 import { ingest } from "./activity-helpers";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type AlertMachine, type AlertRules, type CheckOutcome, evaluate } from "../../src/alerts/state-machine";
+import { type AlertMachine, type AlertRules, type CheckOutcome, evaluate } from "../../src/alerts/alert.machine";
 
 const rules = (overrides: Partial<AlertRules> = {}): AlertRules => ({
   thresholdCount: 10,

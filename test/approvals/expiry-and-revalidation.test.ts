@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { revalidatePendingChangeRequests } from "../../src/approvals/jobs";
+import { revalidatePendingChangeRequests } from "../../src/approvals/revalidation.job";
 import type { NotificationMessage } from "../../src/lib/messages";
 import { activityRows, addMember, call, signupFirstUser, type Tenant } from "../helpers";
 import { createPolicy, decide, getChangeRequest } from "./approvals-helpers";

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
-import { countLogs } from "../../src/logs/logs.queries";
+import { countLogs } from "../../src/logs/count.queries";
 import { call, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 import { ingest, otlpPayload, type RecordSpec } from "./otlp-fixtures";
 

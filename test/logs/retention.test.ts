@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
-import { insertLogsStatements } from "../../src/logs/logs.queries";
-import { projectsWithExpiredLogs, purgeExpiredLogs, RETENTION_BATCH, runDailyLogsRetention } from "../../src/logs/logs.retention";
 import type { LogRow } from "../../src/logs/otlp";
+import { projectsWithExpiredLogs, purgeExpiredLogs, RETENTION_BATCH, runDailyLogsRetention } from "../../src/logs/retention.job";
+import { insertLogsStatements } from "../../src/logs/write.queries";
 import { call, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 
 const DAY = 86_400_000;

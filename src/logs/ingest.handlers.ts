@@ -6,9 +6,9 @@ import { createDb } from "../db/client";
 import { projects } from "../db/schema";
 import { ApiError, notAuthenticated, validationError } from "../lib/errors";
 import { dbTimed } from "../lib/time";
-import { insertLogsStatements } from "./logs.queries";
 import { type ParsedLogs, parseOtlpLogs, payloadTooLarge } from "./otlp";
 import { decodeOtlpProtobuf, encodeOtlpProtobufResponse } from "./otlp-protobuf";
+import { insertLogsStatements } from "./write.queries";
 
 /** Largest request body, before and after decompression (a gzip bomb stops at this size). */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;

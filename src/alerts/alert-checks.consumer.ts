@@ -1,0 +1,105 @@
+import { and, eq, lte, sql } from "drizzle-orm";
+import { createDb } from "../db/client";
+import { logsAlertCheckBatches, logsAlerts } from "../db/schema";
+import type { Env } from "../env";
+import type { AlertCheckMessage } from "../lib/messages";
+import { countLogs } from "../logs";
+import type { CheckOutcome } from "./alert.machine";
+import { type AlertRow, filtersOf, MINUTE_MS } from "./alerts.queries";
+import { BatchedReads } from "./batched-reads";
+import { type CheckWrite, commitChecks, type Reschedule } from "./check-writes";
+import { alertStub, type CheckResult } from "./logs-alert.object";
+
+/**
+ * One chunk: reads the alerts that are still due (a redelivered message or a repeated tick finds
+ * them done), counts their windows, runs each check in the alert's Durable Object, commits what the
+ * objects answer in one D1 batch, publishes the notifications, and records the chunk.
+ */
+export async function checkAlertChunk(env: Env, chunk: AlertCheckMessage): Promise<typeof logsAlertCheckBatches.$inferSelect> {
+  const startedAt = Date.now();
+  const db = createDb(env.DB);
+  const alerts = await db
+    .select()
+    .from(logsAlerts)
+    .where(
+      and(
+        sql`${logsAlerts.id} IN (SELECT value FROM json_each(${JSON.stringify(chunk.alertIds)}))`,
+        eq(logsAlerts.enabled, true),
+        lte(logsAlerts.nextCheckAt, new Date(chunk.windowEnd)),
+      ),
+    );
+  const { outcomes, durationMs } = await countWindows(env, alerts, chunk.windowEnd);
+  let failed = 0;
+  const results = await Promise.all(
+    alerts.map(async (alert, i): Promise<CheckResult | null> => {
+      try {
+        return await alertStub(env, alert.id).check({
+          windowEnd: chunk.windowEnd,
+          alert,
+          outcome: outcomes[i] ?? { ok: false, error: "not counted" },
+          queryDurationMs: durationMs,
+        });
+      } catch (error) {
+        failed++;
+        console.error(`logs alert ${alert.id}: check of ${new Date(chunk.windowEnd).toISOString()} failed`, error);
+        return null;
+      }
+    }),
+  );
+  const writes: CheckWrite[] = [];
+  const reschedules: Reschedule[] = [];
+  const current: number[] = [];
+  for (const result of results) {
+    if (result?.status === "checked" || result?.status === "skipped") writes.push(...result.writes);
+    if (result?.status === "checked") current.push(writes.length - 1);
+    if (result?.status === "skipped") reschedules.push(result.reschedule);
+  }
+  // Throws on failure: the queue redelivers the chunk, and the objects hand the same checks back.
+  const { applied, published } = await commitChecks(env, writes, reschedules);
+  const checked = current.filter((index) => applied[index]).length;
+  const row = {
+    id: chunk.id,
+    windowEnd: new Date(chunk.windowEnd),
+    due: chunk.alertIds.length,
+    checked,
+    skipped: chunk.alertIds.length - checked - failed,
+    failed,
+    notifications: published,
+    enqueuedAt: new Date(chunk.enqueuedAt),
+    startedAt: new Date(startedAt),
+    finishedAt: new Date(),
+  };
+  await db.insert(logsAlertCheckBatches).values(row).onConflictDoUpdate({ target: logsAlertCheckBatches.id, set: row });
+  return row;
+}
+
+/** The `edge-audit-alert-checks` consumer: each message is one chunk, retried on its own when it fails. */
+export async function consumeAlertChecks(batch: MessageBatch<AlertCheckMessage>, env: Env): Promise<void> {
+  await Promise.all(
+    batch.messages.map(async (msg) => {
+      try {
+        await checkAlertChunk(env, msg.body);
+        msg.ack();
+      } catch (error) {
+        console.error(`logs alert chunk ${msg.body.id} of ${new Date(msg.body.windowEnd).toISOString()} failed; retrying`, error);
+        msg.retry({ delaySeconds: 5 });
+      }
+    }),
+  );
+}
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Each alert's window count through the logs query layer (`countLogs`), all of a chunk's queries in shared D1 batches. */
+export async function countWindows(env: Env, alerts: AlertRow[], windowEnd: number) {
+  const reads = new BatchedReads(env.DB);
+  const db = reads.facade(createDb(env.DB));
+  const started = Date.now();
+  const settled = await reads.run(
+    alerts.map((alert) => () => countLogs(db, alert.teamId, filtersOf(alert), windowEnd - alert.windowMinutes * MINUTE_MS, windowEnd)),
+  );
+  const outcomes = settled.map(
+    (s): CheckOutcome => (s.status === "fulfilled" ? { ok: true, count: s.value } : { ok: false, error: message(s.reason) }),
+  );
+  return { outcomes, durationMs: Date.now() - started };
+}
