@@ -4,6 +4,7 @@ import { createDb } from "../db/client";
 import { logsAlerts } from "../db/schema";
 import type { Env } from "../env";
 import type { NotificationEvent } from "../lib/messages";
+import { SerialQueue } from "../lib/serial-queue";
 import { iso } from "../lib/time";
 import {
   type AlertMachine,
@@ -70,7 +71,7 @@ interface MachineRow {
  * seen yet: replayed with the next check, or by the alarm, until the D1 row shows them).
  */
 export class LogsAlertObject extends DurableObject<Env> {
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly checks = new SerialQueue();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -87,12 +88,12 @@ export class LogsAlertObject extends DurableObject<Env> {
 
   /** Evaluates one window, at most once. */
   check(request: CheckRequest): Promise<CheckResult> {
-    return this.serialized(() => this.runCheck(request));
+    return this.checks.run(() => this.runCheck(request));
   }
 
   /** Commits notifying checks the chunk consumer never confirmed (it failed between this object and D1). */
   override async alarm(): Promise<void> {
-    await this.serialized(async () => {
+    await this.checks.run(async () => {
       const pending = this.unconfirmed();
       const [first] = pending;
       if (!first) return;
@@ -106,13 +107,6 @@ export class LogsAlertObject extends DurableObject<Env> {
       if (missing.length) await commitChecks(this.env, missing);
       this.ctx.storage.sql.exec("DELETE FROM unconfirmed");
     });
-  }
-
-  // Checks of one alert must not interleave (crypto.subtle is async), so they queue here.
-  private serialized<T>(run: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(run);
-    this.tail = result.catch(() => undefined);
-    return result;
   }
 
   private loadMachine(): MachineRow | null {

@@ -9,12 +9,24 @@ import { publishEvents } from "../events/publish";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import type { NotificationEventType } from "../lib/messages";
+import { SerialQueue } from "../lib/serial-queue";
+import {
+  appliedRecord,
+  cancelRefusal,
+  cancelVotes,
+  completeRefusal,
+  failedRecord,
+  preconditionsMatch,
+  type Refusal,
+  tally,
+  validation,
+  voteRefusal,
+  withState,
+} from "./change-request.machine";
 import { changeRequestEventData, votesQuery } from "./change-requests.queries";
 import {
   type ChangeRequestRecord,
   type ChangeRequestSnapshot,
-  canCancel,
-  isApprover,
   OPEN_STATES,
   recordFromRow,
   rowValues,
@@ -26,21 +38,9 @@ import { type ApplyPlan, getApprovalAction, isAppActionKey, ValidationFailed } f
 
 const SCOPE = "ChangeRequest";
 
-export interface StepError {
-  status: 400 | 403 | 404;
-  code: string;
-  detail: string;
-}
 export type StepResult =
   | { ok: true; status: string; message: string; snapshot: ChangeRequestSnapshot; result?: Record<string, unknown> }
-  | { ok: false; error: StepError };
-
-const fail = (status: StepError["status"], code: string, detail: string): StepResult => ({ ok: false, error: { status, code, detail } });
-const denied = (detail: string) => fail(403, "permission_denied", detail);
-
-/** Preconditions compared regardless of key order. */
-const canonical = (value: Record<string, unknown>) =>
-  JSON.stringify(Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b))));
+  | Refusal;
 
 /**
  * One object per change request (named by its id). It owns the request's votes and state machine
@@ -57,7 +57,7 @@ export class ChangeRequestObject extends DurableObject<Env> {
   private privateData: Record<string, unknown> | null = null;
   private votes: VoteRecord[] = [];
   private loaded = false;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly steps = new SerialQueue();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -67,13 +67,6 @@ export class ChangeRequestObject extends DurableObject<Env> {
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS votes (id TEXT PRIMARY KEY, user_id INTEGER UNIQUE, decision TEXT NOT NULL, reason TEXT NOT NULL, created_at INTEGER NOT NULL)",
     );
-  }
-
-  /** Runs steps one after another; input gates alone would let a step interleave at each D1 await. */
-  private serial<T>(step: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(step, step);
-    this.tail = run.catch(() => undefined);
-    return run;
   }
 
   private async load(id?: string): Promise<void> {
@@ -203,7 +196,7 @@ export class ChangeRequestObject extends DurableObject<Env> {
     privateData: Record<string, unknown> | null;
     actor: Actor;
   }): Promise<{ snapshot: ChangeRequestSnapshot | null }> {
-    return this.serial(async () => {
+    return this.steps.run(async () => {
       // A new id: nothing in D1 to adopt yet.
       await this.load();
       if (this.record) return { snapshot: this.snapshot() };
@@ -232,35 +225,20 @@ export class ChangeRequestObject extends DurableObject<Env> {
     });
   }
 
-  /** Checks shared by approve and reject (PostHog's CanApprove), then one vote per user. */
-  private voteRefusal(voter: Voter, verb: "approve" | "reject"): StepResult | null {
-    const record = this.record;
-    if (!record) return fail(404, "not_found", "Not found.");
-    if (record.state !== "pending") return denied(`Only pending change requests can be ${verb}d`);
-    if (record.createdById === voter.userId && !record.policySnapshot.allow_self_approve) {
-      return denied(`You cannot ${verb} your own change request`);
-    }
-    if (!isApprover(record, voter)) return denied("You are not in the approver set for this change request");
-    if (this.votes.some((v) => v.userId === voter.userId))
-      return fail(400, "already_voted", "You have already voted on this change request.");
-    return null;
-  }
-
   approve(input: { id: string; voter: Voter; actor: Actor; reason: string }): Promise<StepResult> {
-    return this.serial(async () => {
+    return this.steps.run(async () => {
       await this.load(input.id);
-      const refusal = this.voteRefusal(input.voter, "approve");
+      const refusal = voteRefusal(this.record, this.votes, input.voter, "approve");
       if (refusal) return refusal;
       const record = this.record!;
       const db = createDb(this.env.DB);
       const now = Date.now();
       const vote: VoteRecord = { id: uuidv7(now), userId: input.voter.userId, decision: "approved", reason: input.reason, createdAt: now };
       const votes = [...this.votes, vote];
-      const approvals = votes.filter((v) => v.decision === "approved").length;
-      const { quorum } = record.policySnapshot;
+      const { approvals, quorum, reached } = tally(record, votes);
       const voteChange = { type: SCOPE, action: "changed", field: "approvals", after: { decision: "approved", reason: input.reason } };
 
-      if (approvals < quorum) {
+      if (!reached) {
         const next = { ...record, updatedAt: now };
         await this.commit(input.actor, next, votes, [this.voteWrite(db, next, vote)], [this.entry(next, "approved", [voteChange])]);
         this.publish("change_request_approved", "approved", input.voter.userId, input.reason);
@@ -272,7 +250,7 @@ export class ChangeRequestObject extends DurableObject<Env> {
         };
       }
 
-      const approved: ChangeRequestRecord = { ...record, state: "approved", updatedAt: now };
+      const approved = withState(record, "approved", now);
       const approvedEntry = this.entry(approved, "approved", [
         voteChange,
         ...diffChanges(SCOPE, { state: record.state }, { state: approved.state }),
@@ -301,7 +279,7 @@ export class ChangeRequestObject extends DurableObject<Env> {
           );
         } catch (error) {
           // The change itself was refused by D1 (e.g. a constraint): record the failure instead.
-          next = { ...approved, state: "failed", applyError: error instanceof Error ? error.message : String(error) };
+          next = failedRecord(approved, error instanceof Error ? error.message : String(error));
         }
       }
       if (next.state === "failed") {
@@ -338,7 +316,7 @@ export class ChangeRequestObject extends DurableObject<Env> {
     approved: ChangeRequestRecord,
     votes: VoteRecord[],
   ): Promise<{ next: ChangeRequestRecord; plan: ApplyPlan | null }> {
-    const failed = (applyError: string) => ({ next: { ...approved, state: "failed" as const, applyError }, plan: null });
+    const failed = (applyError: string) => ({ next: failedRecord(approved, applyError), plan: null });
     const action = getApprovalAction(approved.actionKey);
     if (!action) return failed(`Action ${approved.actionKey} not found in registry`);
     const ctx = { db: createDb(this.env.DB), env: this.env, changeRequest: approved, privateData: this.privateData };
@@ -346,7 +324,7 @@ export class ChangeRequestObject extends DurableObject<Env> {
     try {
       const current = await action.preconditions(ctx);
       if (current === null) return failed(`Precondition failed: ${subject} no longer exists`);
-      if (canonical(current) !== canonical(approved.intent.preconditions)) {
+      if (!preconditionsMatch(current, approved.intent.preconditions)) {
         return failed(`Precondition failed: ${subject} was modified since the change request was created`);
       }
       const plan = await action.apply(ctx);
@@ -358,11 +336,7 @@ export class ChangeRequestObject extends DurableObject<Env> {
           trigger: { job_type: "change_request", job_id: approved.id, payload: { action_key: approved.actionKey, approved_by: approvers } },
         },
       }));
-      const now = Date.now();
-      return {
-        next: { ...approved, state: "applied", appliedAt: now, appliedById: approved.createdById, updatedAt: now, resultData: plan.result },
-        plan,
-      };
+      return { next: appliedRecord(approved, plan.result, Date.now()), plan };
     } catch (error) {
       if (error instanceof ValidationFailed) return failed(`Validation failed: ${error.message}`);
       if (error instanceof ApiError) return failed(`Validation failed: ${error.detail}`);
@@ -376,14 +350,14 @@ export class ChangeRequestObject extends DurableObject<Env> {
   }
 
   reject(input: { id: string; voter: Voter; actor: Actor; reason: string }): Promise<StepResult> {
-    return this.serial(async () => {
+    return this.steps.run(async () => {
       await this.load(input.id);
-      const refusal = this.voteRefusal(input.voter, "reject");
+      const refusal = voteRefusal(this.record, this.votes, input.voter, "reject");
       if (refusal) return refusal;
       const record = this.record!;
       const now = Date.now();
       const vote: VoteRecord = { id: uuidv7(now), userId: input.voter.userId, decision: "rejected", reason: input.reason, createdAt: now };
-      const next: ChangeRequestRecord = { ...record, state: "rejected", updatedAt: now };
+      const next = withState(record, "rejected", now);
       await this.commit(
         input.actor,
         next,
@@ -398,11 +372,11 @@ export class ChangeRequestObject extends DurableObject<Env> {
 
   /** The requester withdraws a pending request: recorded as their rejection, answered as "canceled". */
   cancel(input: { id: string; userId: number; actor: Actor; reason: string }): Promise<StepResult> {
-    return this.serial(async () => {
+    return this.steps.run(async () => {
       await this.load(input.id);
-      const record = this.record;
-      if (!record) return fail(404, "not_found", "Not found.");
-      if (!canCancel(record, this.votes, input.userId)) return denied("You cannot cancel this change request");
+      const refusal = cancelRefusal(this.record, this.votes, input.userId);
+      if (refusal) return refusal;
+      const record = this.record!;
       const now = Date.now();
       const own = this.votes.find((v) => v.userId === input.userId);
       const vote: VoteRecord = {
@@ -412,11 +386,11 @@ export class ChangeRequestObject extends DurableObject<Env> {
         reason: input.reason,
         createdAt: now,
       };
-      const next: ChangeRequestRecord = { ...record, state: "rejected", updatedAt: now };
+      const next = withState(record, "rejected", now);
       await this.commit(
         input.actor,
         next,
-        [...this.votes.filter((v) => v.userId !== input.userId), vote],
+        cancelVotes(this.votes, vote),
         [this.voteWrite(createDb(this.env.DB), next, vote)],
         [this.stateEntry(record, next, "rejected", { reason: input.reason, canceled: true })],
       );
@@ -434,26 +408,15 @@ export class ChangeRequestObject extends DurableObject<Env> {
     resultData: Record<string, unknown> | null;
     applyError: string;
   }): Promise<StepResult> {
-    return this.serial(async () => {
+    return this.steps.run(async () => {
       await this.load(input.id);
-      const record = this.record;
-      if (!record) return fail(404, "not_found", "Not found.");
-      if (!isAppActionKey(record.actionKey)) {
-        return fail(400, "invalid_state", "Only app change requests (action keys starting with app.) are completed by their app.");
-      }
-      if (record.createdById !== input.userId) return denied("Only the requester can complete this change request.");
-      if (record.state !== "approved") return fail(400, "invalid_state", "Only approved change requests can be completed.");
+      const refusal = completeRefusal(this.record, input.userId, isAppActionKey(this.record?.actionKey ?? ""));
+      if (refusal) return refusal;
+      const record = this.record!;
       const now = Date.now();
-      const next: ChangeRequestRecord = input.success
-        ? {
-            ...record,
-            state: "applied",
-            appliedAt: now,
-            appliedById: record.createdById,
-            updatedAt: now,
-            resultData: input.resultData ?? { resource_id: record.resourceId, resource_version: null },
-          }
-        : { ...record, state: "failed", applyError: input.applyError, updatedAt: now };
+      const next = input.success
+        ? appliedRecord(record, input.resultData ?? { resource_id: record.resourceId, resource_version: null }, now)
+        : failedRecord(withState(record, record.state, now), input.applyError);
       const context = input.success ? {} : { apply_error: input.applyError };
       await this.commit(input.actor, next, this.votes, [], [this.stateEntry(record, next, next.state, context)]);
       if (input.success) this.publish("change_request_applied", "applied", input.userId);
@@ -471,20 +434,14 @@ export class ChangeRequestObject extends DurableObject<Env> {
    * valid / stale (modified since; the requester may then cancel even after approvals) / invalid (gone).
    */
   revalidate(id: string): Promise<ChangeRequestRecord["validationStatus"] | null> {
-    return this.serial(async () => {
+    return this.steps.run(async () => {
       await this.load(id);
       const record = this.record;
       const action = record && record.state === "pending" ? getApprovalAction(record.actionKey) : undefined;
       if (!record || !action) return null;
       const db = createDb(this.env.DB);
       const current = await action.preconditions({ db, env: this.env, changeRequest: record, privateData: this.privateData });
-      const status = current === null ? "invalid" : canonical(current) === canonical(record.intent.preconditions) ? "valid" : "stale";
-      const errors =
-        status === "invalid"
-          ? { resource: "The resource no longer exists" }
-          : status === "stale"
-            ? { staleness: "Resource has been modified since this change request was created" }
-            : null;
+      const { status, errors } = validation(current, record);
       const next: ChangeRequestRecord = { ...record, validationStatus: status, validationErrors: errors, validatedAt: Date.now() };
       const changed = status !== record.validationStatus;
       const entries = changed
@@ -497,11 +454,11 @@ export class ChangeRequestObject extends DurableObject<Env> {
 
   /** expires_at reached: a still-pending request expires (a system step). Throwing lets the alarm retry. */
   override async alarm(): Promise<void> {
-    await this.serial(async () => {
+    await this.steps.run(async () => {
       await this.load();
       const record = this.record;
       if (!record || record.state !== "pending") return;
-      const next: ChangeRequestRecord = { ...record, state: "expired", updatedAt: Date.now() };
+      const next = withState(record, "expired", Date.now());
       await this.commit(SYSTEM_ACTOR, next, this.votes, [], [this.stateEntry(record, next, "expired")]);
       this.publish("change_request_expired", "expired", null);
     });
