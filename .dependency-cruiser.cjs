@@ -2,7 +2,7 @@
 //   kernel (env.ts, db/, lib/) <- platform (auth/, audit/, events/, http/) <- domains <- entry points.
 // Each layer imports only the layers below it; a domain reaches another domain only through that
 // domain's entry file (index.ts); nothing imports in a circle (type-only imports included).
-const DOMAINS = "activity|alerts|approvals|exports|logs|notifications|openapi|organizations|personal-api-keys|projects|sde|signup|users";
+const DOMAINS = "activity|alerts|approvals|exports|logs|notifications|openapi|organizations|personal-api-keys|projects|sde|signup|users|viewer";
 const KERNEL = ["^src/env\\.ts$", "^src/db/", "^src/lib/"];
 const PLATFORM = ["^src/auth/", "^src/audit/", "^src/events/", "^src/http/"];
 const DOMAIN = [`^src/(${DOMAINS})/`];

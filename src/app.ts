@@ -17,6 +17,7 @@ import { sdeRouter } from "./sde";
 import { signupRouter } from "./signup";
 import { usersRouter } from "./users";
 import "./approval-actions";
+import { viewerTokensRouter } from "./viewer";
 
 const PUBLIC_PATHS = ["/api/signup", "/api/schema"];
 
@@ -35,6 +36,24 @@ app.use("*", async (c, next) => {
 });
 
 app.get("/healthz", (c) => c.json({ ok: true }));
+
+// The web viewer (web/): static files under /app/. It runs in the browser against this API with the
+// caller's key, so its page may load nothing but its own files and talk to nothing but this origin.
+const VIEWER_HEADERS = {
+  "Content-Security-Policy":
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  "Referrer-Policy": "no-referrer",
+  "X-Content-Type-Options": "nosniff",
+};
+app.get("/app/*", async (c) => {
+  const url = new URL(c.req.url);
+  // Page paths of the single-page app (no file extension) all load its index.
+  const path = /\.[a-z0-9]+$/i.test(url.pathname) ? url.pathname : "/app/";
+  const response = await c.env.ASSETS.fetch(new Request(new URL(path, url), c.req.raw));
+  const headers = new Headers(response.headers);
+  for (const [name, value] of Object.entries(VIEWER_HEADERS)) headers.set(name, value);
+  return new Response(response.body, { status: response.status, headers });
+});
 
 app.use("/api/*", async (c, next) => {
   const path = normalizePath(new URL(c.req.url).pathname);
@@ -61,6 +80,7 @@ const routers = [
   activityRouter,
   exportsRouter,
   sdeRouter,
+  viewerTokensRouter,
 ] as const;
 for (const router of routers) app.route("/", router);
 

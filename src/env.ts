@@ -7,6 +7,8 @@ import type { AlertCheckMessage, ExportMessage, NotificationMessage } from "./li
 export interface Env {
   DB: D1Database;
   EXPORTS_BUCKET: R2Bucket;
+  /** The web viewer's static files (web/dist, built by `npm run viewer:build`). */
+  ASSETS: Fetcher;
   CHANGE_REQUESTS: DurableObjectNamespace;
   LOGS_ALERTS: DurableObjectNamespace;
   NOTIFICATIONS_QUEUE: Queue<NotificationMessage>;

@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, or, sql } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import { createDb } from "../db/client";
 import { organizationMemberships, organizations, personalApiKeys, projects, users } from "../db/schema";
@@ -43,7 +43,12 @@ export const authenticate = createMiddleware<AppBindings>(async (c, next) => {
       organizationMemberships,
       and(eq(organizationMemberships.organizationId, organizations.id), eq(organizationMemberships.userId, users.id)),
     )
-    .where(eq(personalApiKeys.secureValue, await sha256Hex(token)))
+    .where(
+      and(
+        eq(personalApiKeys.secureValue, await sha256Hex(token)),
+        or(isNull(personalApiKeys.expiresAt), gt(personalApiKeys.expiresAt, new Date())),
+      ),
+    )
     .limit(1);
   if (!row) {
     throw new ApiError(

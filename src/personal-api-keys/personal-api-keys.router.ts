@@ -1,4 +1,4 @@
-import { count, desc, eq } from "drizzle-orm";
+import { and, count, desc, eq } from "drizzle-orm";
 import { approvalGate, changeIntent } from "../approvals";
 import { commitWithActivity, deletedChange, diffChanges, writeContext } from "../audit/record";
 import { createDb } from "../db/client";
@@ -21,7 +21,7 @@ export const personalApiKeysRouter = createRouter()
   .openapi(listKeys, async (c) => {
     const db = createDb(c.env.DB);
     const page = c.req.valid("query");
-    const mine = eq(personalApiKeys.userId, c.var.auth.user.id);
+    const mine = and(eq(personalApiKeys.userId, c.var.auth.user.id), eq(personalApiKeys.kind, "personal"));
     const [rows, [total]] = await Promise.all([
       db.select().from(personalApiKeys).where(mine).orderBy(desc(personalApiKeys.createdAt)).limit(page.limit).offset(page.offset),
       db.select({ n: count() }).from(personalApiKeys).where(mine),

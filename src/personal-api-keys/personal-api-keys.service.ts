@@ -49,7 +49,7 @@ export type NewKeyRow = Awaited<ReturnType<typeof newPersonalApiKey>>["row"];
 
 /** A new key's insert and activity rows; the approval apply of a gated `*` key reuses it. */
 export async function planPersonalApiKeyCreate(db: Db, userId: number, row: NewKeyRow) {
-  const stored = { ...row, userId, lastUsedAt: null, lastRolledAt: null };
+  const stored = { ...row, userId, lastUsedAt: null, lastRolledAt: null, kind: "personal" as const, expiresAt: null };
   const entries = await keyActivities(db, userId, {
     scope: SCOPE,
     activity: "created",
@@ -75,7 +75,7 @@ export async function findKey(db: Db, userId: number, keyId: string) {
   const [key] = await db
     .select()
     .from(personalApiKeys)
-    .where(and(eq(personalApiKeys.id, keyId), eq(personalApiKeys.userId, userId)));
+    .where(and(eq(personalApiKeys.id, keyId), eq(personalApiKeys.userId, userId), eq(personalApiKeys.kind, "personal")));
   if (!key) throw notFound();
   return key;
 }

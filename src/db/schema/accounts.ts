@@ -138,6 +138,12 @@ export const personalApiKeys = sqliteTable(
     createdAt: timestamp().notNull(),
     lastUsedAt: timestamp(),
     lastRolledAt: timestamp(),
+    /** "personal", or "viewer": a read-only link minted by an organization admin for the web viewer. */
+    kind: text({ enum: ["personal", "viewer"] })
+      .notNull()
+      .default("personal"),
+    /** Viewer links stop working at this time; personal keys never expire. */
+    expiresAt: timestamp(),
   },
   (t) => [index("personal_api_keys_user").on(t.userId, t.createdAt)],
 );
