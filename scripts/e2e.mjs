@@ -42,29 +42,39 @@ async function api(base, path, { key, method, body } = {}) {
 /** An owner with activity to read, an admin, and a project whose deletion waits for the owner's approval. */
 async function seed(base) {
   const signup = await api(base, "/api/signup/", { body: { email: "olive@example.com", first_name: "Olive", organization_name: "Acme" } });
-  const owner = { key: signup.body.personal_api_key.value, id: signup.body.user.id, org: signup.body.organization.id, project: signup.body.project.id };
+  const owner = {
+    key: signup.body.personal_api_key.value,
+    id: signup.body.user.id,
+    org: signup.body.organization.id,
+    project: signup.body.project.id,
+  };
   const entries = Array.from({ length: 30 }, (_, i) => ({
     scope: i % 3 === 0 ? "Invoice" : "FeatureFlag",
     activity: i % 3 === 0 ? "created" : "updated",
     item_id: `item-${i % 5}`,
-    detail: { name: `Flag ${i % 5}`, changes: [{ type: "FeatureFlag", action: "changed", field: "rollout_percentage", before: i, after: i + 10 }] },
+    detail: {
+      name: `Flag ${i % 5}`,
+      changes: [{ type: "FeatureFlag", action: "changed", field: "rollout_percentage", before: i, after: i + 10 }],
+    },
   }));
   await api(base, `/api/projects/${owner.project}/activity_log/`, { key: owner.key, body: { entries } });
 
-  const invite = await api(base, `/api/organizations/${owner.org}/invites/`, { key: owner.key, body: { target_email: "ada@example.com", level: 8 } });
+  const invite = await api(base, `/api/organizations/${owner.org}/invites/`, {
+    key: owner.key,
+    body: { target_email: "ada@example.com", level: 8 },
+  });
   const joined = await api(base, "/api/signup/", {
     body: { email: "ada@example.com", first_name: "Ada", invite_token: invite.body.invite_token ?? invite.body.id },
   });
   const admin = joined.body.personal_api_key.value;
-  const sandbox = await api(base, "/api/projects/", { key: owner.key, body: { name: "Sandbox", organization_id: owner.org } });
-  const sandboxId = sandbox.body.id ?? owner.project;
-  await api(base, `/api/projects/${sandboxId}/approval_policies/`, {
+  // A policy that gates its own deletion: the admin's delete waits for the owner's approval.
+  const policy = await api(base, `/api/projects/${owner.project}/approval_policies/`, {
     key: owner.key,
-    body: { action_key: "project.delete", approver_config: { users: [owner.id], quorum: 1 } },
+    body: { action_key: "approval_policy.delete", approver_config: { users: [owner.id], quorum: 1 } },
   });
-  const gated = await api(base, `/api/projects/${sandboxId}/`, { key: admin, method: "DELETE" });
+  const gated = await api(base, `/api/projects/${owner.project}/approval_policies/${policy.body.id}/`, { key: admin, method: "DELETE" });
   if (gated.status !== 409) throw new Error(`expected the delete to wait for approval: ${gated.status} ${JSON.stringify(gated.body)}`);
-  return { owner, sandboxId };
+  return { owner };
 }
 
 async function run() {
@@ -76,20 +86,30 @@ async function run() {
   const server = await startDevServer({ port, persistTo: state, quiet: true });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
   const failures = [];
+  const consoleErrors = [];
+  let page;
   const check = (ok, what) => {
     console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
     if (!ok) failures.push(what);
   };
   try {
-    const { owner, sandboxId } = await seed(server.url);
+    const { owner } = await seed(server.url);
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-    const page = await context.newPage();
-    const consoleErrors = [];
+    page = await context.newPage();
     page.on("console", (message) => message.type() === "error" && consoleErrors.push(message.text()));
     page.on("pageerror", (error) => consoleErrors.push(error.message));
+    page.on("response", (response) => response.status() >= 400 && consoleErrors.push(`${response.status()} ${response.url()}`));
 
     await page.goto(`${server.url}/app/`);
     await page.getByLabel("Personal API key").fill(owner.key);
@@ -111,6 +131,7 @@ async function run() {
     await page.screenshot({ path: join(SHOTS, "viewer-diff.png"), fullPage: true });
     await page.getByRole("button", { name: /History of this/ }).click();
     await page.getByRole("heading", { name: /History of Invoice/ }).waitFor();
+    await page.locator(".timeline li").first().waitFor();
     check((await page.locator(".timeline li").count()) > 0, "shows an item's history");
     await page.screenshot({ path: join(SHOTS, "viewer-item-history.png"), fullPage: true });
 
@@ -122,18 +143,25 @@ async function run() {
     const [download] = await Promise.all([page.waitForEvent("download"), downloadButton.click()]);
     check((await download.suggestedFilename()).endsWith(".csv"), "exports with live progress and downloads the file");
 
-    await page.getByLabel("Project").selectOption(String(sandboxId));
     await page.getByRole("link", { name: "Change requests" }).click();
     await page.getByRole("heading", { name: "Waiting for you" }).waitFor();
     await page.locator(".request").first().waitFor();
     await page.screenshot({ path: join(SHOTS, "viewer-inbox.png"), fullPage: true });
     await page.getByLabel("Reason").fill("Sandbox no longer needed");
     await page.getByRole("button", { name: "Approve" }).click();
-    await page.locator("output").filter({ hasText: /applied/i }).waitFor();
+    await page
+      .locator("output")
+      .filter({ hasText: /applied/i })
+      .waitFor();
     check(true, "approves a change request and sees it applied");
 
-    await page.getByLabel("Project").selectOption(String(owner.project));
-    await page.getByRole("link", { name: "Alerts" }).click();
+    // Keyboard only: Tab from the top of the page to the Alerts link and follow it with Enter.
+    await page.locator("body").focus();
+    for (let i = 0; i < 20 && (await page.evaluate(() => document.activeElement?.textContent)) !== "Alerts"; i++)
+      await page.keyboard.press("Tab");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Logs alerts" }).waitFor();
+    check(true, "navigates between pages with the keyboard");
     await page.getByText("No alerts in this project.").waitFor();
     check(true, "shows the alerts page's empty state");
     await page.screenshot({ path: join(SHOTS, "viewer-alerts.png"), fullPage: true });
@@ -145,7 +173,7 @@ async function run() {
     const small = await phone.newPage();
     await small.goto(`${server.url}/app/`);
     await small.evaluate((key) => sessionStorage.setItem("edge-audit.token", key), owner.key);
-    await small.goto(`${server.url}/app/#/activity`);
+    await small.reload();
     await small.locator(".entries li").first().waitFor();
     const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 1, `readable at phone width (horizontal overflow ${overflow}px)`);
@@ -153,10 +181,14 @@ async function run() {
 
     await page.goto(`${server.url}/app/`);
     await page.evaluate(() => sessionStorage.setItem("edge-audit.token", "phx_not_a_key"));
-    await page.goto(`${server.url}/app/#/activity`);
+    await page.reload();
     await page.getByRole("alert").first().waitFor();
     check((await page.getByRole("alert").first().textContent())?.includes("invalid"), "shows the API's error detail");
-    check(consoleErrors.filter((e) => !/status of 401/.test(e)).length === 0, `no console errors (${consoleErrors.join(" | ")})`);
+    check(consoleErrors.filter((e) => !/status of 401|^401 /.test(e)).length === 0, `no console errors (${consoleErrors.join(" | ")})`);
+  } catch (error) {
+    await page?.screenshot({ path: join(tmpdir(), "edge-audit-e2e-failure.png"), fullPage: true });
+    console.error(`console errors: ${consoleErrors.join(" | ")}\nscreenshot: ${join(tmpdir(), "edge-audit-e2e-failure.png")}`);
+    throw error;
   } finally {
     await browser.close();
     await server.stop();

@@ -42,7 +42,9 @@ describe("viewer tokens", () => {
     const { body } = await call(tokens(), { key: owner.key, body: {} });
     const read = () => call(`/api/projects/${owner.projectId}/activity_log/`, { key: body.token });
     expect((await read()).status).toBe(200);
-    await env.DB.prepare("UPDATE personal_api_keys SET expires_at = ?1 WHERE id = ?2").bind(Date.now() - 1, body.id).run();
+    await env.DB.prepare("UPDATE personal_api_keys SET expires_at = ?1 WHERE id = ?2")
+      .bind(Date.now() - 1, body.id)
+      .run();
     expect((await read()).status).toBe(401);
     expect((await call(tokens(), { key: owner.key })).body.results.some((t: { id: string }) => t.id === body.id)).toBe(false);
 

@@ -57,7 +57,8 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
     if (projectId === null && first) setProjectId(first.id);
   }, [projects.data, projectId]);
 
-  const [page = "activity", ...rest] = path;
+  const [first, ...rest] = path;
+  const page = first || "activity";
   const openItem = (scope: string, itemId: string) => {
     window.location.hash = `#/item/${encodeURIComponent(scope)}/${encodeURIComponent(itemId)}`;
   };

@@ -6,6 +6,7 @@ type ChangeRequest = Schemas["ChangeRequest"];
 
 /** Change requests of the project waiting for a decision, the change as a diff, approve or reject with a reason. */
 export function Inbox({ projectId }: { projectId: number }) {
+  const [outcome, setOutcome] = useState<string>();
   const pending = useLoad(
     () =>
       must(
@@ -20,24 +21,40 @@ export function Inbox({ projectId }: { projectId: number }) {
   return (
     <section aria-labelledby="inbox-title">
       <h2 id="inbox-title">Change requests</h2>
+      {outcome && <output>{outcome}</output>}
       <ErrorBox message={pending.error} />
       <Loading when={pending.loading} />
       <h3>Waiting for you</h3>
       {pending.data && !mine.length && <Empty>Nothing waits for your decision.</Empty>}
       {mine.map((cr) => (
-        <Request key={cr.id} projectId={projectId} request={cr as unknown as ChangeRequest} onDecided={pending.reload} />
+        <Request
+          key={cr.id}
+          projectId={projectId}
+          request={cr as unknown as ChangeRequest}
+          onDecided={(message) => {
+            setOutcome(message);
+            pending.reload();
+          }}
+        />
       ))}
       {others.length > 0 && <h3>Other pending requests</h3>}
       {others.map((cr) => (
-        <Request key={cr.id} projectId={projectId} request={cr as unknown as ChangeRequest} onDecided={pending.reload} />
+        <Request
+          key={cr.id}
+          projectId={projectId}
+          request={cr as unknown as ChangeRequest}
+          onDecided={(message) => {
+            setOutcome(message);
+            pending.reload();
+          }}
+        />
       ))}
     </section>
   );
 }
 
-function Request({ projectId, request, onDecided }: { projectId: number; request: ChangeRequest; onDecided: () => void }) {
+function Request({ projectId, request, onDecided }: { projectId: number; request: ChangeRequest; onDecided: (message: string) => void }) {
   const [reason, setReason] = useState("");
-  const [outcome, setOutcome] = useState<string>();
   const [error, setError] = useState<string>();
   const display = request.intent_display as {
     description?: string;
@@ -53,8 +70,7 @@ function Request({ projectId, request, onDecided }: { projectId: number; request
         decision === "approve"
           ? await must(api.POST("/api/projects/{project_id}/change_requests/{id}/approve", { params: { path }, body: { reason } as never }))
           : await must(api.POST("/api/projects/{project_id}/change_requests/{id}/reject", { params: { path }, body: { reason } as never }));
-      setOutcome((result as { message?: string }).message ?? decision);
-      onDecided();
+      onDecided(`${display.description ?? request.action_key}: ${(result as { message?: string }).message ?? decision}`);
     } catch (e) {
       setError((e as Error).message);
     }
@@ -82,7 +98,6 @@ function Request({ projectId, request, onDecided }: { projectId: number; request
           </button>
         </div>
       )}
-      {outcome && <output>{outcome}</output>}
       <ErrorBox message={error} />
     </article>
   );
