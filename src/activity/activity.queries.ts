@@ -18,6 +18,8 @@ import { balanced, SqlParams } from "./sql";
 //   materialized `WITH`) and the side it does not take seeks NULL, as the ip plan's guard does.
 // A query over several tenants (an organization's `team_ids`, the SD Elements feed over several
 // organizations) takes the top rows of each tenant and merges them, never sorting a whole tenant.
+// The tenants are one JSON parameter read by `json_each` (tenantsOf): a statement's size and its
+// compound SELECT terms stay the same for 2 or 1,000 projects (D1: 100 parameters, 5 terms).
 
 /** One tenant's rows; `from`/`to` bound `created_at` per tenant (the SD Elements feed reads naive dates in each organization's zone). */
 export type Partition = (
@@ -165,14 +167,17 @@ function filterConditions(f: ActivityFilters, params: SqlParams): string[] {
   return c;
 }
 
-/** Exact addresses or `*` wildcards, ORed (PostHog's ip_addresses). */
+/** Exact addresses or `*` wildcards, ORed (PostHog's ip_addresses); the patterns are one parameter, however many. */
 function ipCondition(values: string[], params: SqlParams): string {
   const exact = values.filter((v) => !v.includes("*"));
-  const alternatives = values
-    .filter((v) => v.includes("*"))
-    .map((v) => `a.ip_address LIKE ${params.add(v.replace(/[\\%_]/g, (m) => `\\${m}`).replaceAll("*", "%"))} ESCAPE '\\'`);
-  if (exact.length) alternatives.unshift(params.in("a.ip_address", exact));
-  return `(${balanced(alternatives, "OR")})`;
+  const patterns = values.filter((v) => v.includes("*")).map((v) => v.replace(/[\\%_]/g, (m) => `\\${m}`).replaceAll("*", "%"));
+  const alternatives: string[] = [];
+  if (exact.length) alternatives.push(params.in("a.ip_address", exact));
+  if (patterns.length)
+    alternatives.push(
+      `EXISTS (SELECT 1 FROM json_each(${params.add(JSON.stringify(patterns))}) WHERE a.ip_address LIKE value ESCAPE '\\')`,
+    );
+  return `(${alternatives.join(" OR ")})`;
 }
 
 /** An `ip_addresses` value as a range of `activity_log_org_ip`: exact (`hi` null) or a `prefix*`. */
@@ -198,36 +203,113 @@ export function ipRanges(values: readonly string[]): IpRange[] | null {
 }
 
 /**
- * The organizations of the partitions, as SQL the index can seek on (a project's through a
- * constant subquery). Under a `guard` they are NULL when it is false: the seek finds nothing.
+ * The tenants of one statement. `condition` is true for a row of one of them; `organizations` is
+ * a condition on `organization_id` the index can seek on, seeking nothing when `guard` is false;
+ * `each` is one SELECT per tenant kind over each tenant's index (`inner` builds the tenant's
+ * statement, `as` names its output: row ids or a count `n`), skipped when `guard` is false.
  */
-function organizationsOf(partitions: Partition[], params: SqlParams, guard?: string): string {
-  const where = guard ? ` WHERE ${guard}` : "";
-  const orgs = [
-    ...new Set(
-      partitions.map((p) =>
-        p.column === "organization_id"
-          ? guard
-            ? `(SELECT ${params.add(p.value)}${where})`
-            : params.add(p.value)
-          : `(SELECT organization_id FROM projects WHERE id = ${params.add(p.value)}${guard ? ` AND ${guard}` : ""})`,
-      ),
-    ),
-  ];
-  return orgs.length === 1 ? `organization_id = ${orgs[0]}` : `organization_id IN (${orgs.join(", ")})`;
+interface Tenants {
+  with: string[];
+  condition: string;
+  organizations(guard?: string): string;
+  each(conditions: string[], inner: (from: string, where: string[]) => string, as: "seq" | "n", guard?: string): string[];
 }
 
-/** The row ids with one of the addresses, from the ip index (one range scan per value). */
-function ipCandidates(ranges: IpRange[], partitions: Partition[], params: SqlParams, limit?: number, guard?: string): string {
-  const orgs = organizationsOf(partitions, params, guard);
-  const branches = ranges.map(
-    (r) =>
-      `SELECT seq FROM activity_log INDEXED BY activity_log_org_ip WHERE ${orgs} AND ${
-        r.hi === null ? `ip_address = ${params.add(r.lo)}` : `ip_address >= ${params.add(r.lo)} AND ip_address < ${params.add(r.hi)}`
-      }`,
-  );
-  const union = branches.join(" UNION ALL ");
-  return limit === undefined ? union : `SELECT seq FROM (${union}) LIMIT ${limit}`;
+const indexFor = (column: Partition["column"]) => `INDEXED BY activity_log_${column === "team_id" ? "team" : "org"}_time`;
+
+/** With a `guard`, the tenant is NULL when it is false, so the seek finds nothing. */
+function partitionCondition(p: Partition, params: SqlParams, guard?: string): string {
+  // A project of another organization gives NULL: the index seek finds nothing (a separate test would walk its rows).
+  let value =
+    p.column === "team_id" && p.organizationId !== undefined
+      ? `(SELECT id FROM projects WHERE id = ${params.add(p.value)} AND organization_id = ${params.add(p.organizationId)})`
+      : params.add(p.value);
+  if (guard) value = `(SELECT ${value} WHERE ${guard})`;
+  const conditions = [`a.${p.column} = ${value}`];
+  if (p.from !== undefined) conditions.push(`a.created_at >= ${params.add(p.from)}`);
+  if (p.to !== undefined) conditions.push(`a.created_at <= ${params.add(p.to)}`);
+  return conditions.join(" AND ");
+}
+
+/** One tenant: its values inline. */
+function oneTenant(p: Partition, params: SqlParams): Tenants {
+  return {
+    with: [],
+    condition: `(${partitionCondition(p, params)})`,
+    organizations: (guard) => {
+      const where = guard ? ` WHERE ${guard}` : "";
+      if (p.column === "organization_id")
+        return `organization_id = ${guard ? `(SELECT ${params.add(p.value)}${where})` : params.add(p.value)}`;
+      return `organization_id = (SELECT organization_id FROM projects WHERE id = ${params.add(p.value)}${guard ? ` AND ${guard}` : ""})`;
+    },
+    each: (conditions, inner, as, guard) => {
+      const statement = inner(`activity_log AS a ${indexFor(p.column)}`, [partitionCondition(p, params, guard), ...conditions]);
+      return [as === "seq" ? `SELECT seq FROM (${statement})` : statement];
+    },
+  };
+}
+
+const TABLES = { team_id: "team_tenants", organization_id: "org_tenants" } as const;
+
+/**
+ * Several tenants: `team_tenants(v, f, t)` and `org_tenants(v, f, t)` (tenant, time bounds) read
+ * from one JSON parameter each. A requested project of another organization is left out.
+ */
+function manyTenants(partitions: Partition[], params: SqlParams): Tenants {
+  const kinds = (["team_id", "organization_id"] as const).filter((column) => partitions.some((p) => p.column === column));
+  const withTables = kinds.map((column) => {
+    const rows = partitions
+      .filter((p) => p.column === column)
+      .map((p) => [p.value, p.from ?? null, p.to ?? null, p.column === "team_id" ? (p.organizationId ?? null) : null]);
+    const owned =
+      column === "team_id"
+        ? ` WHERE j.value ->> 3 IS NULL OR j.value ->> 0 IN (SELECT id FROM projects WHERE organization_id = j.value ->> 3)`
+        : "";
+    return `${TABLES[column]}(v, f, t) AS MATERIALIZED (SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(${params.add(JSON.stringify(rows))}) AS j${owned})`;
+  });
+  const bounded = {
+    from: partitions.some((p) => p.from !== undefined),
+    to: partitions.some((p) => p.to !== undefined),
+  };
+  // Only bounds some tenant has, so the index ranges stay plain when none has one.
+  const range = (alias: string) => [
+    ...(bounded.from ? [`a.created_at >= ifnull(${alias}.f, -1e18)`] : []),
+    ...(bounded.to ? [`a.created_at <= ifnull(${alias}.t, 1e18)`] : []),
+  ];
+  const owns = (column: Partition["column"]) =>
+    `EXISTS (SELECT 1 FROM ${TABLES[column]} AS t WHERE ${[`t.v = a.${column}`, ...range("t")].join(" AND ")})`;
+  return {
+    with: withTables,
+    condition: `(${kinds.map(owns).join(" OR ")})`,
+    organizations: (guard) => {
+      const sources = kinds.map((column) =>
+        column === "organization_id"
+          ? "SELECT v FROM org_tenants"
+          : "SELECT organization_id FROM projects WHERE id IN (SELECT v FROM team_tenants)",
+      );
+      return `organization_id IN (SELECT * FROM (${sources.join(" UNION ")})${guard ? ` WHERE ${guard}` : ""})`;
+    },
+    // CROSS JOIN keeps the tenants outside: each one's index walk runs once, correlated, under its LIMIT.
+    each: (conditions, inner, as, guard) =>
+      kinds.map((column) => {
+        const statement = inner(`activity_log AS a ${indexFor(column)}`, [`a.${column} = t.v`, ...range("t"), ...conditions]);
+        const where = guard ? ` WHERE ${guard}` : "";
+        return as === "seq"
+          ? `SELECT s.seq AS seq FROM ${TABLES[column]} AS t CROSS JOIN activity_log AS s ON s.seq IN (${statement})${where}`
+          : `SELECT (${statement}) AS n FROM ${TABLES[column]} AS t${where}`;
+      }),
+  };
+}
+
+const tenantsOf = (partitions: Partition[], params: SqlParams): Tenants =>
+  partitions.length === 1 && partitions[0] ? oneTenant(partitions[0], params) : manyTenants(partitions, params);
+
+/** The row ids with one of the addresses, from the ip index (one range seek per value, the values one parameter). */
+function ipCandidates(ranges: IpRange[], tenants: Tenants, params: SqlParams, limit?: number, guard?: string): string {
+  const bounds = JSON.stringify(ranges.map((r) => [r.lo, r.hi ?? r.lo]));
+  const seqs = `SELECT a.seq FROM json_each(${params.add(bounds)}) AS r CROSS JOIN activity_log AS a INDEXED BY activity_log_org_ip
+    ON ${tenants.organizations(guard)} AND a.ip_address BETWEEN r.value ->> 0 AND r.value ->> 1`;
+  return limit === undefined ? seqs : `${seqs} LIMIT ${limit}`;
 }
 
 // "rows": few candidate rows known up front (item candidates, SD Elements ids), looked up by rowid;
@@ -244,8 +326,8 @@ type Plan =
 const IP_CANDIDATE_LIMIT = 2000;
 
 /** True when the addresses have few rows: counting index entries, stopping past the limit, costs a fraction of a millisecond. */
-const ipGuard = (ips: IpRange[], partitions: Partition[], params: SqlParams) =>
-  `(SELECT count(*) FROM (${ipCandidates(ips, partitions, params, IP_CANDIDATE_LIMIT + 1)})) <= ${IP_CANDIDATE_LIMIT}`;
+const ipGuard = (ips: IpRange[], tenants: Tenants, params: SqlParams) =>
+  `(SELECT count(*) FROM (${ipCandidates(ips, tenants, params, IP_CANDIDATE_LIMIT + 1)})) <= ${IP_CANDIDATE_LIMIT}`;
 
 /** How the rows will be found; every choice that depends on the data is made inside the statements. */
 export function planQuery(f: ActivityFilters, partitions: Partition[]): Plan {
@@ -257,63 +339,46 @@ export function planQuery(f: ActivityFilters, partitions: Partition[]): Plan {
   return ips ? { kind: "ip", ips } : { kind: "time" };
 }
 
-const indexFor = (partition: Partition) => `INDEXED BY activity_log_${partition.column === "team_id" ? "team" : "org"}_time`;
-
-/** With a `guard`, the tenant is NULL when it is false, so the branch seeks nothing. */
-function partitionCondition(p: Partition, params: SqlParams, guard?: string): string {
-  // A project of another organization gives NULL: the index seek finds nothing (a separate test would walk its rows).
-  let value =
-    p.column === "team_id" && p.organizationId !== undefined
-      ? `(SELECT id FROM projects WHERE id = ${params.add(p.value)} AND organization_id = ${params.add(p.organizationId)})`
-      : params.add(p.value);
-  if (guard) value = `(SELECT ${value} WHERE ${guard})`;
-  const conditions = [`a.${p.column} = ${value}`];
-  if (p.from !== undefined) conditions.push(`a.created_at >= ${params.add(p.from)}`);
-  if (p.to !== undefined) conditions.push(`a.created_at <= ${params.add(p.to)}`);
-  return conditions.join(" AND ");
-}
-
-const tenantsCondition = (partitions: Partition[], params: SqlParams) =>
-  `(${balanced(
-    partitions.map((p) => `(${partitionCondition(p, params)})`),
-    "OR",
-  )})`;
-
 /** NOT INDEXED still looks rows up by rowid: the candidates drive the query, any tenant matches. */
-function rowsPlanConditions(plan: Extract<Plan, { kind: "rows" }>, partitions: Partition[], conditions: string[], params: SqlParams) {
+function rowsPlanConditions(plan: Extract<Plan, { kind: "rows" }>, tenants: Tenants, conditions: string[], params: SqlParams) {
   const match =
     plan.index && plan.match
       ? [`(a.seq IN (SELECT rowid FROM ${plan.index} WHERE ${plan.index} MATCH ${params.add(plan.match)}) OR a.seq > ${SEARCH_MARK_SQL})`]
       : [];
-  return [...match, tenantsCondition(partitions, params), ...conditions];
+  return [...match, tenants.condition, ...conditions];
 }
 
 /**
  * The two sources of row ids of an ip or search plan (one of them empty): the few candidate rows,
- * or each tenant's time walk; `with` is the search's probe tables.
+ * or each tenant's time walk; `with` adds the search's probe tables.
  */
 function guardedBranches(
   plan: Extract<Plan, { kind: "ip" | "search" }>,
-  partitions: Partition[],
+  tenants: Tenants,
   conditions: string[],
   params: SqlParams,
-  select: (from: string, where: string[]) => string,
+  inner: (from: string, where: string[]) => string,
+  as: "seq" | "n",
 ) {
   let few = SEARCH_FEW;
   let candidates = searchCandidates("a.seq");
-  let probe: string | null = null;
+  const withTables = [...tenants.with];
   if (plan.kind === "ip") {
-    few = ipGuard(plan.ips, partitions, params);
-    candidates = `a.seq IN (${ipCandidates(plan.ips, partitions, params, undefined, few)})`;
+    few = ipGuard(plan.ips, tenants, params);
+    candidates = `a.seq IN (${ipCandidates(plan.ips, tenants, params, undefined, few)})`;
   } else {
-    probe = searchProbe(plan.text, params);
+    const probe = searchProbe(plan.text, params);
+    if (probe) withTables.push(probe);
   }
+  const fromCandidates = inner("activity_log AS a NOT INDEXED", [candidates, tenants.condition, ...conditions]);
   const branches = [
-    select("activity_log AS a NOT INDEXED", [candidates, tenantsCondition(partitions, params), ...conditions]),
-    ...partitions.map((p) => select(`activity_log AS a ${indexFor(p)}`, [partitionCondition(p, params, `NOT ${few}`), ...conditions])),
+    as === "seq" ? `SELECT seq FROM (${fromCandidates})` : fromCandidates,
+    ...tenants.each(conditions, inner, as, `NOT ${few}`),
   ];
-  return { with: probe ? `WITH ${probe} ` : "", branches };
+  return { with: withClause(withTables), branches };
 }
+
+const withClause = (tables: string[]) => (tables.length ? `WITH ${tables.join(", ")} ` : "");
 
 function keysetCondition(position: Position, direction: Direction, params: SqlParams): string {
   const c = params.add(position.createdAt);
@@ -334,6 +399,7 @@ export interface PageRequest {
 
 function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilters, page: PageRequest) {
   const params = new SqlParams();
+  const tenants = tenantsOf(partitions, params);
   const conditions = filterConditions(filters, params);
   if (page.after) conditions.push(keysetCondition(page.after, page.direction, params));
   const order = orderBy(page.direction);
@@ -342,43 +408,31 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
   const join = "LEFT JOIN users AS u ON u.id = a.user_id";
 
   if (plan.kind === "rows") {
-    const where = rowsPlanConditions(plan, partitions, conditions, params).join(" AND ");
+    const where = rowsPlanConditions(plan, tenants, conditions, params).join(" AND ");
     return {
       params,
-      sql: `SELECT ${COLUMNS} FROM activity_log AS a NOT INDEXED ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
-    };
-  }
-  if (plan.kind === "ip" || plan.kind === "search") {
-    const perBranch = params.add(page.limit + (page.offset ?? 0));
-    const guarded = guardedBranches(
-      plan,
-      partitions,
-      conditions,
-      params,
-      (from, where) => `SELECT seq FROM (SELECT a.seq FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ${perBranch})`,
-    );
-    return {
-      params,
-      sql: `${guarded.with}SELECT ${COLUMNS} FROM activity_log AS a ${join} WHERE a.seq IN (${guarded.branches.join(" UNION ALL ")}) ORDER BY ${order} LIMIT ${limit}${offset}`,
+      sql: `${withClause(tenants.with)}SELECT ${COLUMNS} FROM activity_log AS a NOT INDEXED ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
     };
   }
   const [only] = partitions;
-  if (partitions.length === 1 && only) {
+  if (plan.kind === "time" && partitions.length === 1 && only) {
     const where = [partitionCondition(only, params), ...conditions].join(" AND ");
     return {
       params,
-      sql: `SELECT ${COLUMNS} FROM activity_log AS a ${indexFor(only)} ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
+      sql: `SELECT ${COLUMNS} FROM activity_log AS a ${indexFor(only.column)} ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
     };
   }
-  // Top rows of each tenant, merged: each branch stops after `offset + limit` rows of its index.
-  const perPartition = params.add(page.limit + (page.offset ?? 0));
-  const branches = partitions.map((p) => {
-    const where = [partitionCondition(p, params), ...conditions].join(" AND ");
-    return `SELECT seq FROM (SELECT a.seq FROM activity_log AS a ${indexFor(p)} WHERE ${where} ORDER BY ${order} LIMIT ${perPartition})`;
-  });
+  // Top rows of each tenant, merged: each walk stops after `offset + limit` rows of its index.
+  const perTenant = params.add(page.limit + (page.offset ?? 0));
+  const inner = (from: string, where: string[]) =>
+    `SELECT a.seq FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ${perTenant}`;
+  const { with: withTables, branches } =
+    plan.kind === "time"
+      ? { with: withClause(tenants.with), branches: tenants.each(conditions, inner, "seq") }
+      : guardedBranches(plan, tenants, conditions, params, inner, "seq");
   return {
     params,
-    sql: `SELECT ${COLUMNS} FROM activity_log AS a ${join} WHERE a.seq IN (${branches.join(" UNION ALL ")}) ORDER BY ${order} LIMIT ${limit}${offset}`,
+    sql: `${withTables}SELECT ${COLUMNS} FROM activity_log AS a ${join} WHERE a.seq IN (${branches.join(" UNION ALL ")}) ORDER BY ${order} LIMIT ${limit}${offset}`,
   };
 }
 
@@ -405,25 +459,18 @@ export function pageStatement(
 /** The statement counting the matching rows (page-number pagination's `count`), as `{n}`. */
 export function countStatement(db: D1Database, plan: Plan, partitions: Partition[], filters: ActivityFilters): D1PreparedStatement {
   const params = new SqlParams();
+  const tenants = tenantsOf(partitions, params);
   const conditions = filterConditions(filters, params);
+  const inner = (from: string, where: string[]) => `SELECT count(*) AS n FROM ${from} WHERE ${where.join(" AND ")}`;
   let sql: string;
   if (plan.kind === "rows") {
-    sql = `SELECT count(*) AS n FROM activity_log AS a NOT INDEXED WHERE ${rowsPlanConditions(plan, partitions, conditions, params).join(" AND ")}`;
-  } else if (plan.kind === "ip" || plan.kind === "search") {
-    const guarded = guardedBranches(
-      plan,
-      partitions,
-      conditions,
-      params,
-      (from, where) => `SELECT count(*) AS n FROM ${from} WHERE ${where.join(" AND ")}`,
-    );
-    sql = `${guarded.with}SELECT sum(n) AS n FROM (${guarded.branches.join(" UNION ALL ")})`;
+    sql = `${withClause(tenants.with)}SELECT count(*) AS n FROM activity_log AS a NOT INDEXED WHERE ${rowsPlanConditions(plan, tenants, conditions, params).join(" AND ")}`;
   } else {
-    const branches = partitions.map(
-      (p) =>
-        `SELECT count(*) AS n FROM activity_log AS a ${indexFor(p)} WHERE ${[partitionCondition(p, params), ...conditions].join(" AND ")}`,
-    );
-    sql = branches.length === 1 ? branches[0]! : `SELECT sum(n) AS n FROM (${branches.join(" UNION ALL ")})`;
+    const guarded =
+      plan.kind === "time"
+        ? { with: withClause(tenants.with), branches: tenants.each(conditions, inner, "n") }
+        : guardedBranches(plan, tenants, conditions, params, inner, "n");
+    sql = `${guarded.with}SELECT ifnull(sum(n), 0) AS n FROM (${guarded.branches.join(" UNION ALL ")})`;
   }
   return prepare(db, sql, params);
 }

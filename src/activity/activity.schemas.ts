@@ -25,8 +25,24 @@ function toList(value: unknown): unknown {
     .filter(Boolean);
 }
 
+/** Values a list filter accepts; each list is one bound JSON parameter, so the limit is the request's size, not D1's. */
+export const MAX_LIST_ITEMS = 1000;
+
 export const listParam = <T extends z.ZodTypeAny>(item: T, description: string) =>
-  z.preprocess(toList, z.array(item).optional()).openapi({ description, type: "array", items: { type: "string" } });
+  z
+    .preprocess(
+      toList,
+      z
+        .array(item)
+        .max(MAX_LIST_ITEMS, { message: `At most ${MAX_LIST_ITEMS} values.` })
+        .optional(),
+    )
+    .openapi({
+      description: `${description} At most ${MAX_LIST_ITEMS} values.`,
+      type: "array",
+      items: { type: "string" },
+      maxItems: MAX_LIST_ITEMS,
+    });
 
 export const optionalBoolean = (description: string) =>
   z

@@ -1,9 +1,10 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { ActivityEntry } from "../audit/record";
 import { deletedChange, diffChanges } from "../audit/record";
 import type { Project, User } from "../auth/context";
 import type { Db } from "../db/client";
+import { inList } from "../db/in-list";
 import { type LogsAlertFilters, logsAlertDestinations, logsAlertEvents, logsAlerts, notificationDestinations, users } from "../db/schema";
 import { notFound, validationError } from "../lib/errors";
 import { sha256Hex, uuidv7 } from "../lib/ids";
@@ -334,12 +335,12 @@ export async function serializeAlerts(db: Db, alerts: AlertRow[]) {
   const creatorIds = [...new Set(alerts.map((a) => a.createdById).filter((id): id is number => id !== null))];
   const ids = alerts.map((a) => a.id);
   const [creators, links] = await Promise.all([
-    creatorIds.length ? db.select().from(users).where(inArray(users.id, creatorIds)) : Promise.resolve([]),
+    creatorIds.length ? db.select().from(users).where(inList(users.id, creatorIds)) : Promise.resolve([]),
     db
       .selectDistinct({ alertId: logsAlertDestinations.alertId, type: notificationDestinations.type })
       .from(logsAlertDestinations)
       .innerJoin(notificationDestinations, eq(notificationDestinations.id, logsAlertDestinations.destinationId))
-      .where(inArray(logsAlertDestinations.alertId, ids)),
+      .where(inList(logsAlertDestinations.alertId, ids)),
   ]);
   const creatorsById = new Map(creators.map((u) => [u.id, u]));
   const typesByAlert = new Map<string, ("slack" | "webhook")[]>();

@@ -1,8 +1,9 @@
 import type { z } from "@hono/zod-openapi";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type ActivityEntry, createdChange, deletedChange } from "../audit/record";
 import type { Db } from "../db/client";
+import { inList } from "../db/in-list";
 import { logsAlertDestinations, type logsAlerts, notificationDestinations } from "../db/schema";
 import type { Env } from "../env";
 import { validationError } from "../lib/errors";
@@ -86,7 +87,7 @@ export function linkedDestinations(db: Db, alertId: string, ids?: string[]): Pro
     .select({ destination: notificationDestinations })
     .from(logsAlertDestinations)
     .innerJoin(notificationDestinations, eq(notificationDestinations.id, logsAlertDestinations.destinationId))
-    .where(and(eq(logsAlertDestinations.alertId, alertId), ids ? inArray(logsAlertDestinations.destinationId, ids) : undefined))
+    .where(and(eq(logsAlertDestinations.alertId, alertId), ids ? inList(logsAlertDestinations.destinationId, ids) : undefined))
     .then((rows) => rows.map((r) => r.destination));
 }
 
@@ -95,7 +96,7 @@ export function planUnlink(db: Db, destinations: Destination[]) {
   const writes: BatchItem<"sqlite">[] = destinations.length
     ? [
         db.delete(notificationDestinations).where(
-          inArray(
+          inList(
             notificationDestinations.id,
             destinations.map((d) => d.id),
           ),

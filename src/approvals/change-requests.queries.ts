@@ -1,6 +1,7 @@
-import { and, eq, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
+import { and, eq, isNull, or, type SQL, sql } from "drizzle-orm";
 import type { Project } from "../auth/context";
 import type { Db } from "../db/client";
+import { inList } from "../db/in-list";
 import { changeRequests, changeRequestVotes, roleMemberships, roles, users } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { iso, isoRequired } from "../lib/time";
@@ -37,7 +38,7 @@ export const votesQuery = (db: Db, ids: string[]) =>
   db
     .select()
     .from(changeRequestVotes)
-    .where(inArray(changeRequestVotes.changeRequestId, ids))
+    .where(inList(changeRequestVotes.changeRequestId, ids))
     .orderBy(changeRequestVotes.createdAt, changeRequestVotes.id);
 
 export async function votesOf(db: Db, ids: string[]): Promise<Map<string, VoteRecord[]>> {
@@ -107,7 +108,7 @@ async function usersById(db: Db, snapshots: ChangeRequestSnapshot[]) {
     ? await db
         .select()
         .from(users)
-        .where(inArray(users.id, [...ids]))
+        .where(inList(users.id, [...ids]))
     : [];
   const byId = new Map(rows.map((u) => [u.id, serializeUserBasic(u)]));
   return (id: number | null) => (id === null ? null : (byId.get(id) ?? null));
@@ -169,7 +170,7 @@ export async function serializeChangeRequest(db: Db, snapshot: ChangeRequestSnap
 export async function changeRequestEventData(db: Db, snapshot: ChangeRequestSnapshot, actorId: number | null, reason?: string) {
   const { record, votes } = snapshot;
   const ids = [record.createdById, actorId].filter((id): id is number => id !== null);
-  const rows = ids.length ? await db.select().from(users).where(inArray(users.id, ids)) : [];
+  const rows = ids.length ? await db.select().from(users).where(inList(users.id, ids)) : [];
   const person = (id: number | null) => {
     const u = rows.find((r) => r.id === id);
     return u ? { id: u.id, first_name: u.firstName, last_name: u.lastName, email: u.email } : null;

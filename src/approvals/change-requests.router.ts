@@ -1,10 +1,11 @@
 import { createRoute } from "@hono/zod-openapi";
-import { and, count, desc, eq, inArray, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, type SQL } from "drizzle-orm";
 import type { Context } from "hono";
 import { actorFromRequest } from "../audit/record";
 import { projectAccess } from "../auth/access";
 import type { AppBindings, ProjectAccess } from "../auth/context";
 import { createDb } from "../db/client";
+import { inList } from "../db/in-list";
 import { changeRequests } from "../db/schema";
 import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { createRouter } from "../http/router";
@@ -159,7 +160,7 @@ export const changeRequestsRouter = createRouter()
     const query = c.req.valid("query");
     const states = parseStates(query.state);
     const conditions: SQL[] = [visibleInProject(access.project)];
-    if (states) conditions.push(inArray(changeRequests.state, states));
+    if (states) conditions.push(inList(changeRequests.state, states));
     if (query.action_key !== undefined) conditions.push(eq(changeRequests.actionKey, query.action_key));
     if (query.requester !== undefined) conditions.push(eq(changeRequests.createdById, query.requester));
     if (query.resource_type !== undefined) conditions.push(eq(changeRequests.resourceType, query.resource_type));

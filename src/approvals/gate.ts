@@ -1,8 +1,9 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { actorFromRequest } from "../audit/record";
 import type { AppBindings } from "../auth/context";
 import { createDb } from "../db/client";
+import { inList } from "../db/in-list";
 import { type ApproverConfig, approvalPolicies, type ChangeIntent, type IntentDisplay, organizationMemberships } from "../db/schema";
 import type { Env } from "../env";
 import { ApiError, conflict, validationError } from "../lib/errors";
@@ -78,7 +79,7 @@ export async function evaluateGate(c: Context<AppBindings>, request: GateRequest
       and(
         eq(approvalPolicies.actionKey, request.actionKey),
         eq(approvalPolicies.enabled, true),
-        inArray(approvalPolicies.organizationId, organizationIds),
+        inList(approvalPolicies.organizationId, organizationIds),
       ),
     );
   const matching = request.targets.flatMap((target) => {

@@ -1,6 +1,7 @@
-import { and, count, eq, inArray, isNull, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, count, eq, isNull, ne, or, type SQL, sql } from "drizzle-orm";
 import { type ActivityEntry, createdChange, deletedChange, diffChanges } from "../audit/record";
 import type { Db } from "../db/client";
+import { inList } from "../db/in-list";
 import { approvalPolicies, organizationMemberships, roleMemberships, roles, users } from "../db/schema";
 import { notFound, validationError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
@@ -50,7 +51,7 @@ export function policyView(policy: PolicyValues) {
 
 export async function serializePolicies(db: Db, rows: PolicyRow[]) {
   const creatorIds = [...new Set(rows.map((r) => r.createdById).filter((id): id is number => id !== null))];
-  const creators = creatorIds.length ? await db.select().from(users).where(inArray(users.id, creatorIds)) : [];
+  const creators = creatorIds.length ? await db.select().from(users).where(inList(users.id, creatorIds)) : [];
   const byId = new Map(creators.map((u) => [u.id, serializeUserBasic(u)]));
   return rows.map((row) => ({
     id: row.id,
@@ -64,7 +65,7 @@ export async function serializePolicies(db: Db, rows: PolicyRow[]) {
 /** Users who could ever approve under this config: the named users plus the named roles' members. */
 async function possibleApprovers(db: Db, userIds: number[], roleIds: string[]): Promise<number> {
   const members = roleIds.length
-    ? await db.select({ userId: roleMemberships.userId }).from(roleMemberships).where(inArray(roleMemberships.roleId, roleIds))
+    ? await db.select({ userId: roleMemberships.userId }).from(roleMemberships).where(inList(roleMemberships.roleId, roleIds))
     : [];
   return new Set([...userIds, ...members.map((m) => m.userId)]).size;
 }
@@ -74,7 +75,7 @@ async function assertRolesInOrganization(db: Db, organizationId: string, roleIds
   const found = await db
     .select({ id: roles.id })
     .from(roles)
-    .where(and(eq(roles.organizationId, organizationId), inArray(roles.id, roleIds)));
+    .where(and(eq(roles.organizationId, organizationId), inList(roles.id, roleIds)));
   const missing = roleIds.filter((id) => !found.some((r) => r.id === id));
   if (missing.length) throw validationError(`Roles do not exist in this organization: ${missing.join(", ")}`, attr);
 }
@@ -115,7 +116,7 @@ export async function resolvePolicyInput(
     const members = await db
       .select({ userId: organizationMemberships.userId })
       .from(organizationMemberships)
-      .where(and(eq(organizationMemberships.organizationId, organizationId), inArray(organizationMemberships.userId, approverUsers)));
+      .where(and(eq(organizationMemberships.organizationId, organizationId), inList(organizationMemberships.userId, approverUsers)));
     const strangers = approverUsers.filter((id) => !members.some((m) => m.userId === id));
     if (strangers.length) throw validationError(`Users are not members of this organization: ${strangers.join(", ")}`, "approver_config");
   }

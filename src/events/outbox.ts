@@ -3,9 +3,11 @@
 // puts the events on the queue and deletes the outbox row. If the queue send fails or the Worker
 // dies first, the row stays and the cron sweep republishes it a minute later. A republished event
 // is harmless: deliveries are unique per (event id, destination).
-import { and, eq, inArray, notExists, sql } from "drizzle-orm";
+
+import { and, eq, notExists, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { createDb } from "../db/client";
+import { inList } from "../db/in-list";
 import { activityLog, notificationOutbox, notificationSubscriptions } from "../db/schema";
 import type { Env } from "../env";
 import { uuidv7 } from "../lib/ids";
@@ -53,7 +55,7 @@ export function activityEvent(row: CommittedActivity): NotificationEvent {
 /** Activity subscriptions of the organizations (primary key prefix `(organization_id, event_type)`). */
 const activitySubscriptionsOf = (organizationIds: string[]) =>
   and(
-    inArray(notificationSubscriptions.organizationId, organizationIds),
+    inList(notificationSubscriptions.organizationId, organizationIds),
     eq(notificationSubscriptions.eventType, "activity_log_entry_created"),
   );
 

@@ -1,5 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { inList } from "../db/in-list";
 import { type CompiledFilters, likeContains } from "./filters";
 import { collectLogs } from "./list.queries";
 import { HOUR_US } from "./scan.queries";
@@ -18,13 +19,7 @@ export function hourConditions(projectId: number, options: LookupOptions): SQL {
     sql`hour >= ${Math.floor(options.fromUs / HOUR_US)}`,
     sql`hour <= ${Math.floor((options.toUs - 1) / HOUR_US)}`,
   ];
-  if (options.serviceNames.length)
-    conditions.push(
-      sql`service_name IN (${sql.join(
-        options.serviceNames.map((s) => sql`${s}`),
-        sql`, `,
-      )})`,
-    );
+  if (options.serviceNames.length) conditions.push(inList(sql`service_name`, options.serviceNames));
   return sql.join(conditions, sql` AND `);
 }
 

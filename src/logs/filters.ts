@@ -1,4 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
+import { inList } from "../db/in-list";
 import { validationError } from "../lib/errors";
 import { parseDate } from "./dates";
 import type { FilterOperator, LogFilterGroup, LogPropertyFilter, LogsFilters } from "./logs.schemas";
@@ -144,6 +145,8 @@ function dateCondition(text: SQL, operator: FilterOperator, value: Scalar, attr:
  * candidate's JSON (a rare user id over an hour of logs: about 40% less time); the exact test decides.
  */
 const PLAIN_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/;
+/** The substring pre-test binds one parameter per value: only for short lists (D1 binds at most 100 per statement). */
+const PRECHECKED_VALUES = 5;
 
 function leafCondition(leaf: Leaf, inOr: boolean, predicates: RegexPredicate[], now: number): SQL {
   const { filter, attr } = leaf;
@@ -154,17 +157,13 @@ function leafCondition(leaf: Leaf, inOr: boolean, predicates: RegexPredicate[], 
     case "is_not": {
       const values = valueList(filter, field, attr);
       if (!values.length) return filter.operator === "exact" ? sql`0` : sql`1`;
-      const list = sql.join(
-        values.map((v) => sql`${v}`),
-        sql`, `,
-      );
-      if (filter.operator === "is_not") return sql`${text} NOT IN (${list})`;
-      return field.kind === "attribute" && values.every((v) => PLAIN_TEXT.test(v))
+      if (filter.operator === "is_not") return sql`NOT ${inList(text, values)}`;
+      return field.kind === "attribute" && values.length <= PRECHECKED_VALUES && values.every((v) => PLAIN_TEXT.test(v))
         ? sql`((${sql.join(
             values.map((v) => sql`instr(${sql.raw(field.source)}, ${JSON.stringify(v)}) > 0`),
             sql` OR `,
-          )}) AND ${text} IN (${list}))`
-        : sql`${text} IN (${list})`;
+          )}) AND ${inList(text, values)})`
+        : inList(text, values);
     }
     case "icontains":
       return sql`${text} LIKE ${likeContains(String(scalarValue(filter, attr)))} ESCAPE '\\'`;
@@ -213,20 +212,8 @@ export function compileFilters(filters: Partial<LogsFilters>, attrPrefix: string
   const predicates: RegexPredicate[] = [];
   const severityLevels = [...new Set(filters.severityLevels ?? [])];
   const serviceNames = [...new Set(filters.serviceNames ?? [])];
-  if (severityLevels.length)
-    where.push(
-      sql`severity_text IN (${sql.join(
-        severityLevels.map((s) => sql`${s}`),
-        sql`, `,
-      )})`,
-    );
-  if (serviceNames.length)
-    where.push(
-      sql`service_name IN (${sql.join(
-        serviceNames.map((s) => sql`${s}`),
-        sql`, `,
-      )})`,
-    );
+  if (severityLevels.length) where.push(inList(sql`severity_text`, severityLevels));
+  if (serviceNames.length) where.push(inList(sql`service_name`, serviceNames));
   let countable = true;
   if (filters.searchTerm) {
     where.push(sql`body LIKE ${likeContains(filters.searchTerm)} ESCAPE '\\'`);

@@ -1,6 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { SEVERITY_LEVELS } from "./severity";
 
+/** Service names a logs filter accepts (one bound JSON parameter, whatever the count). */
+export const MAX_SERVICE_NAMES = 1000;
+
 export const FILTER_OPERATORS = [
   "exact",
   "is_not",
@@ -61,7 +64,7 @@ export type DateRange = z.infer<typeof DateRangeSchema>;
 const filterFields = {
   dateRange: DateRangeSchema.optional(),
   severityLevels: z.array(z.enum(SEVERITY_LEVELS)).default([]),
-  serviceNames: z.array(z.string().max(512)).max(100).default([]),
+  serviceNames: z.array(z.string().max(512)).max(MAX_SERVICE_NAMES).default([]),
   searchTerm: z.string().max(1000).optional(),
   filterGroup: FilterGroupSchema.optional(),
 };
@@ -149,7 +152,9 @@ const jsonParam = <T extends z.ZodTypeAny>(schema: T) =>
 const lookupFilterParams = {
   attribute_type: z.enum(["log", "resource"]).default("log"),
   dateRange: jsonParam(DateRangeSchema).optional().openapi({ type: "string", description: 'JSON, e.g. {"date_from":"-24h"}' }),
-  serviceNames: jsonParam(z.array(z.string())).optional().openapi({ type: "string", description: 'JSON array, e.g. ["api"]' }),
+  serviceNames: jsonParam(z.array(z.string().max(512)).max(MAX_SERVICE_NAMES))
+    .optional()
+    .openapi({ type: "string", description: `JSON array, e.g. ["api"]; at most ${MAX_SERVICE_NAMES} names.` }),
   filterGroup: jsonParam(FilterGroupSchema).optional().openapi({ type: "string", description: "JSON filter list or group" }),
 };
 

@@ -1,9 +1,10 @@
 import type { z } from "@hono/zod-openapi";
-import { and, count, desc, eq, inArray, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, type SQL } from "drizzle-orm";
 import type { Context } from "hono";
 import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../audit/record";
 import type { AppBindings } from "../auth/context";
 import { createDb, type Db } from "../db/client";
+import { inList } from "../db/in-list";
 import { notificationDeliveries, notificationDeliveryAttempts, notificationDestinations } from "../db/schema";
 import { sendMessages } from "../events/publish";
 import { conflict, notFound, validationError } from "../lib/errors";
@@ -227,7 +228,7 @@ async function serializeDeliveries(db: Db, deliveries: DeliveryRow[]) {
         .select()
         .from(notificationDeliveryAttempts)
         .where(
-          inArray(
+          inList(
             notificationDeliveryAttempts.deliveryId,
             deliveries.map((d) => d.id),
           ),

@@ -1,7 +1,8 @@
-import { and, eq, inArray, isNull } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import { type ActivityEntry, commitWithActivity, type WriteContext } from "../audit/record";
 import type { User } from "../auth/context";
 import type { Db } from "../db/client";
+import { inList } from "../db/in-list";
 import { notificationDestinations, notificationSubscriptions, users } from "../db/schema";
 import type { Env } from "../env";
 import { notFound } from "../lib/errors";
@@ -89,7 +90,7 @@ export function serializeDestination(destination: Destination, creator: User | n
 
 export async function serializeDestinations(db: Db, destinations: Destination[]) {
   const creatorIds = [...new Set(destinations.map((d) => d.createdById).filter((id): id is number => id !== null))];
-  const creators = creatorIds.length ? await db.select().from(users).where(inArray(users.id, creatorIds)) : [];
+  const creators = creatorIds.length ? await db.select().from(users).where(inList(users.id, creatorIds)) : [];
   const byId = new Map(creators.map((u) => [u.id, u]));
   return destinations.map((d) => serializeDestination(d, d.createdById === null ? null : byId.get(d.createdById)));
 }

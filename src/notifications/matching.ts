@@ -1,6 +1,7 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
+import { inList } from "../db/in-list";
 import { type DestinationFilters, notificationDestinations, notificationSubscriptions } from "../db/schema";
 import type { NotificationEvent } from "../lib/messages";
 
@@ -109,7 +110,7 @@ export function candidatesQuery(db: Db, event: MatchableEvent) {
         eq(notificationSubscriptions.organizationId, event.organizationId),
         eq(notificationSubscriptions.eventType, event.type),
         eq(notificationSubscriptions.teamKey, event.teamId ?? ORGANIZATION_TEAM_KEY),
-        inArray(notificationSubscriptions.matchKey, eventMatchKeys(event)),
+        inList(notificationSubscriptions.matchKey, eventMatchKeys(event)),
       ),
     );
 }

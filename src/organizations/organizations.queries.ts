@@ -1,6 +1,7 @@
-import { count, desc, eq, inArray, sql } from "drizzle-orm";
+import { count, desc, eq, sql } from "drizzle-orm";
 import type { Organization } from "../auth/context";
 import type { Db } from "../db/client";
+import { inList } from "../db/in-list";
 import { organizationMemberships, organizations, projects } from "../db/schema";
 import { isoRequired } from "../lib/time";
 
@@ -16,12 +17,12 @@ export async function loadOrganizationRelations(db: Db, organizationIds: string[
     db
       .select({ id: projects.id, uuid: projects.uuid, organization: projects.organizationId, name: projects.name })
       .from(projects)
-      .where(inArray(projects.organizationId, organizationIds))
+      .where(inList(projects.organizationId, organizationIds))
       .orderBy(projects.id),
     db
       .select({ organizationId: organizationMemberships.organizationId, members: count() })
       .from(organizationMemberships)
-      .where(inArray(organizationMemberships.organizationId, organizationIds))
+      .where(inList(organizationMemberships.organizationId, organizationIds))
       .groupBy(organizationMemberships.organizationId),
   ]);
   const projectsByOrg = new Map<string, (typeof projectRows)[number][]>();

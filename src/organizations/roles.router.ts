@@ -1,9 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, count, eq, inArray } from "drizzle-orm";
+import { and, count, eq } from "drizzle-orm";
 import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../audit/record";
 import { organizationAccess } from "../auth/access";
 import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
+import { inList } from "../db/in-list";
 import { organizationMemberships, roleMemberships, roles, users } from "../db/schema";
 import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { createRouter } from "../http/router";
@@ -131,7 +132,7 @@ async function membershipsOf(db: Db, roleIds: string[]) {
     .select({ membership: roleMemberships, user: users })
     .from(roleMemberships)
     .innerJoin(users, eq(users.id, roleMemberships.userId))
-    .where(inArray(roleMemberships.roleId, roleIds))
+    .where(inList(roleMemberships.roleId, roleIds))
     .orderBy(roleMemberships.joinedAt);
 }
 
@@ -148,7 +149,7 @@ function serializeRoleMembership(row: { membership: typeof roleMemberships.$infe
 async function serializeRoles(db: Db, rows: RoleRow[], defaultRoleId: string | null) {
   const creatorIds = [...new Set(rows.map((r) => r.createdById).filter((id): id is number => id !== null))];
   const [creators, members] = await Promise.all([
-    creatorIds.length ? db.select().from(users).where(inArray(users.id, creatorIds)) : Promise.resolve([]),
+    creatorIds.length ? db.select().from(users).where(inList(users.id, creatorIds)) : Promise.resolve([]),
     membershipsOf(
       db,
       rows.map((r) => r.id),

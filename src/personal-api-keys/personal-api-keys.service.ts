@@ -1,7 +1,8 @@
 import type { z } from "@hono/zod-openapi";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { type ActivityEntry, createdChange } from "../audit/record";
 import type { Db } from "../db/client";
+import { inList } from "../db/in-list";
 import { organizationMemberships, personalApiKeys, projects } from "../db/schema";
 import { notFound, validationError } from "../lib/errors";
 import type { newPersonalApiKey } from "./personal-api-keys.queries";
@@ -18,14 +19,14 @@ export async function validateRestrictions(db: Db, userId: number, body: z.infer
       ? db
           .select({ id: organizationMemberships.organizationId })
           .from(organizationMemberships)
-          .where(and(eq(organizationMemberships.userId, userId), inArray(organizationMemberships.organizationId, orgIds)))
+          .where(and(eq(organizationMemberships.userId, userId), inList(organizationMemberships.organizationId, orgIds)))
       : Promise.resolve([]),
     teamIds.length
       ? db
           .select({ id: projects.id })
           .from(projects)
           .innerJoin(organizationMemberships, eq(organizationMemberships.organizationId, projects.organizationId))
-          .where(and(eq(organizationMemberships.userId, userId), inArray(projects.id, teamIds)))
+          .where(and(eq(organizationMemberships.userId, userId), inList(projects.id, teamIds)))
       : Promise.resolve([]),
   ]);
   const foundOrgs = new Set(orgs.map((o) => o.id));
@@ -63,7 +64,7 @@ export async function planPersonalApiKeyCreate(db: Db, userId: number, row: NewK
 export async function reachableOrganizations(db: Db, userId: number, body: z.infer<typeof KeyUpdateSchema>) {
   if (body.scoped_organizations?.length) return body.scoped_organizations;
   const rows = body.scoped_teams?.length
-    ? await db.selectDistinct({ id: projects.organizationId }).from(projects).where(inArray(projects.id, body.scoped_teams))
+    ? await db.selectDistinct({ id: projects.organizationId }).from(projects).where(inList(projects.id, body.scoped_teams))
     : await db
         .select({ id: organizationMemberships.organizationId })
         .from(organizationMemberships)

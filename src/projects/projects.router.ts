@@ -1,9 +1,10 @@
-import { and, count, eq, inArray, type SQL } from "drizzle-orm";
+import { and, count, eq, type SQL } from "drizzle-orm";
 import { approvalGate, changeIntent } from "../approvals";
 import { commitWithActivity, createdChange, diffChanges, writeContext } from "../audit/record";
 import { organizationAccess, projectAccess } from "../auth/access";
 import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
+import { inList } from "../db/in-list";
 import { organizationMemberships, projects } from "../db/schema";
 import { createRouter } from "../http/router";
 import { notFound } from "../lib/errors";
@@ -26,8 +27,8 @@ export const projectsRouter = createRouter()
     const page = c.req.valid("query");
     const { scopedOrganizations, scopedTeams } = c.var.auth.key;
     const conditions: SQL[] = [eq(organizationMemberships.userId, c.var.auth.user.id)];
-    if (scopedOrganizations?.length) conditions.push(inArray(projects.organizationId, scopedOrganizations));
-    if (scopedTeams?.length) conditions.push(inArray(projects.id, scopedTeams));
+    if (scopedOrganizations?.length) conditions.push(inList(projects.organizationId, scopedOrganizations));
+    if (scopedTeams?.length) conditions.push(inList(projects.id, scopedTeams));
     const visible = and(...conditions);
     const base = () =>
       db
