@@ -110,7 +110,10 @@ describe("an organization with 1,000 projects", { timeout: 120_000 }, () => {
 
   it("serves the SD Elements feed to a member of it, and to a user in 100 organizations", async () => {
     for (const tenant of [member, owner]) {
-      const res = await call("/api/v2/activities/?page_size=50&name=UpdatedFeatureFlagActivity", { key: null, headers: { authorization: `Token ${tenant.key}` } });
+      const res = await call("/api/v2/activities/?page_size=50&name=UpdatedFeatureFlagActivity", {
+        key: null,
+        headers: { authorization: `Token ${tenant.key}` },
+      });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       expect(
         res.body.results.filter((r: any) => r.name === "UpdatedFeatureFlagActivity"),

@@ -183,6 +183,20 @@ describe("GET attributes/, values/, has_logs/", () => {
     expect((await get("attributes/?limit=101")).body).toMatchObject({ attr: "limit" });
   });
 
+  it("takes up to 1,000 serviceNames (99 were a 500: one bound parameter each) and answers 400 beyond", async () => {
+    const names = (n: number) => encodeURIComponent(JSON.stringify(["billing", ...Array.from({ length: n - 1 }, (_, i) => `svc-${i}`)]));
+    for (const path of ["attributes/", "values/?key=user.id"]) {
+      const sep = path.includes("?") ? "&" : "?";
+      const many = await get(`${path}${sep}serviceNames=${names(1000)}`);
+      expect(many.status, JSON.stringify(many.body)).toBe(200);
+      expect(many.body.results.length).toBeGreaterThan(0);
+      expect((await get(`${path}${sep}serviceNames=${names(1001)}`)).body).toMatchObject({
+        type: "validation_error",
+        attr: "serviceNames",
+      });
+    }
+  });
+
   it("has_logs is true once logs arrive, false for a project without any", async () => {
     expect((await get("has_logs/")).body).toEqual({ hasLogs: true });
     const other = await otherOrganization(t);

@@ -299,6 +299,15 @@ describe("delivery log and redeliver", { timeout: 30_000 }, () => {
     expect(page.body.next).toContain("offset=1");
   });
 
+  it("lists a page of more than 100 deliveries (one bound parameter per delivery was a 500 from 101)", async () => {
+    const destination = await createDestination(owner, quiet);
+    await Promise.all(Array.from({ length: 150 }, () => insertDelivery(destination.id)));
+    const res = await call(`${projectDestinations(owner)}${destination.id}/deliveries/?limit=1000`, { key: owner.key });
+    expect(res.status).toBe(200);
+    expect(res.body.results).toHaveLength(150);
+    expect((await call(`${projectDestinations(owner)}${destination.id}/deliveries/?limit=1001`, { key: owner.key })).status).toBe(400);
+  });
+
   it("redelivers through the queue with the same webhook-id and drops the superseded message", async () => {
     fetches = interceptFetch(() => new Response("ok"));
     const destination = await createDestination(owner, quiet);
