@@ -44,6 +44,10 @@ export const notFound = (detail = "Not found.") => new ApiError(404, "invalid_re
 export const conflict = (code: string, detail: string, extra: Record<string, unknown> = {}) =>
   new ApiError(409, "invalid_request", code, detail, null, extra);
 
+/** D1's refusal of a write breaking a UNIQUE index on `column` (`table.column`): a race the check before it lost. */
+export const isUniqueViolation = (error: unknown, column: string) =>
+  String(error).includes("UNIQUE constraint failed") && String(error).includes(column);
+
 /** Field path as PostHog/DRF names nested fields: `entries__3__scope`. */
 export function attrOf(path: PropertyKey[]): string | null {
   return path.length ? path.map(String).join("__") : null;

@@ -7,6 +7,7 @@ import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { organizationMemberships, organizations, projects } from "../db/schema";
 import { createRouter } from "../http/router";
+import { conflict, isUniqueViolation } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { limitOffsetPage } from "../lib/pagination";
 import { isoRequired } from "../lib/time";
@@ -14,6 +15,9 @@ import { newProject } from "../projects";
 import { listOrganizationsForUser, loadOrganizationRelations, serializeOrganization, uniqueSlug } from "./organizations.queries";
 import { createOrganization, deleteOrganization, getOrganization, listOrganizations, updateOrganization } from "./organizations.routes";
 import { columnValues, planOrganizationDelete, planOrganizationUpdate, SCOPE } from "./organizations.service";
+
+/** Tries at a free slug before a 409: each lost race means another create of the same name won. */
+const SLUG_ATTEMPTS = 10;
 
 const organizationTarget = (organization: Organization) => [{ organizationId: organization.id, teamId: null }];
 
@@ -41,39 +45,55 @@ export const organizationsRouter = createRouter()
     const now = new Date();
     const id = uuidv7();
     const project = newProject(id, "Default project", body.timezone);
-    await commitWithActivity(
-      writeContext(c, db),
-      [
-        db.insert(organizations).values({
-          ...columnValues(body),
-          id,
-          name: body.name,
-          slug: await uniqueSlug(db, body.name),
-          createdAt: now,
-          updatedAt: now,
-        }),
-        db.insert(organizationMemberships).values({
-          id: uuidv7(),
-          organizationId: id,
-          userId: c.var.auth.user.id,
-          level: MembershipLevel.owner,
-          joinedAt: now,
-          updatedAt: now,
-        }),
-        db.insert(projects).values(project.values),
-      ],
-      [
-        { organizationId: id, scope: SCOPE, activity: "created", itemId: id, detail: { name: body.name, changes: createdChange(SCOPE) } },
-        {
-          organizationId: id,
-          teamId: project.idSql,
-          scope: "Project",
-          activity: "created",
-          itemId: project.idSql,
-          detail: { name: project.values.name, changes: createdChange("Project") },
-        },
-      ],
-    );
+    // Simultaneous creates with one name all read the same free slug; the UNIQUE index lets one
+    // insert it and the others take the next free one.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await commitWithActivity(
+          writeContext(c, db),
+          [
+            db.insert(organizations).values({
+              ...columnValues(body),
+              id,
+              name: body.name,
+              slug: await uniqueSlug(db, body.name),
+              createdAt: now,
+              updatedAt: now,
+            }),
+            db.insert(organizationMemberships).values({
+              id: uuidv7(),
+              organizationId: id,
+              userId: c.var.auth.user.id,
+              level: MembershipLevel.owner,
+              joinedAt: now,
+              updatedAt: now,
+            }),
+            db.insert(projects).values(project.values),
+          ],
+          [
+            {
+              organizationId: id,
+              scope: SCOPE,
+              activity: "created",
+              itemId: id,
+              detail: { name: body.name, changes: createdChange(SCOPE) },
+            },
+            {
+              organizationId: id,
+              teamId: project.idSql,
+              scope: "Project",
+              activity: "created",
+              itemId: project.idSql,
+              detail: { name: project.values.name, changes: createdChange("Project") },
+            },
+          ],
+        );
+        break;
+      } catch (error) {
+        if (!isUniqueViolation(error, "organizations.slug")) throw error;
+        if (attempt === SLUG_ATTEMPTS) throw conflict("slug_taken", "Another organization took this slug at the same moment; try again.");
+      }
+    }
     return c.json(await present(db, id, MembershipLevel.owner), 201);
   })
   .openapi(getOrganization, async (c) => {

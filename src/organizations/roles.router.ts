@@ -8,7 +8,7 @@ import { inList } from "../db/in-list";
 import { organizationMemberships, roleMemberships, roles, users } from "../db/schema";
 import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { createRouter } from "../http/router";
-import { notFound, validationError } from "../lib/errors";
+import { isUniqueViolation, notFound, validationError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { LimitOffsetQuery, limitOffsetPage, paginated } from "../lib/pagination";
 import { OrganizationIdParams } from "../lib/path-params";
@@ -178,12 +178,24 @@ async function findRole(db: Db, organizationId: string, roleId: string): Promise
   return role;
 }
 
+const nameTaken = () => validationError("There is already a role with this name.", "name", "unique");
+
 async function assertNameFree(db: Db, organizationId: string, name: string) {
   const [taken] = await db
     .select({ id: roles.id })
     .from(roles)
     .where(and(eq(roles.organizationId, organizationId), eq(roles.name, name)));
-  if (taken) throw validationError("There is already a role with this name.", "name", "unique");
+  if (taken) throw nameTaken();
+}
+
+/** The same answer when a simultaneous create or rename took the name between the check and the write. */
+async function withNameFree<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (error) {
+    if (isUniqueViolation(error, "roles.name")) throw nameTaken();
+    throw error;
+  }
 }
 
 export const rolesRouter = createRouter()
@@ -205,18 +217,20 @@ export const rolesRouter = createRouter()
     const db = createDb(c.env.DB);
     await assertNameFree(db, organization.id, name);
     const role = { id: uuidv7(), organizationId: organization.id, name, createdById: c.var.auth.user.id, createdAt: new Date() };
-    await commitWithActivity(
-      writeContext(c, db),
-      [db.insert(roles).values(role)],
-      [
-        {
-          organizationId: organization.id,
-          scope: SCOPE,
-          activity: "created",
-          itemId: role.id,
-          detail: { name, changes: createdChange(SCOPE) },
-        },
-      ],
+    await withNameFree(
+      commitWithActivity(
+        writeContext(c, db),
+        [db.insert(roles).values(role)],
+        [
+          {
+            organizationId: organization.id,
+            scope: SCOPE,
+            activity: "created",
+            itemId: role.id,
+            detail: { name, changes: createdChange(SCOPE) },
+          },
+        ],
+      ),
     );
     const [result] = await serializeRoles(db, [role], organization.defaultRoleId);
     return c.json(result!, 201);
@@ -236,18 +250,20 @@ export const rolesRouter = createRouter()
     const role = await findRole(db, organization.id, params.role_id);
     if (name !== role.name) {
       await assertNameFree(db, organization.id, name);
-      await commitWithActivity(
-        writeContext(c, db),
-        [db.update(roles).set({ name }).where(eq(roles.id, role.id))],
-        [
-          {
-            organizationId: organization.id,
-            scope: SCOPE,
-            activity: "updated",
-            itemId: role.id,
-            detail: { name, changes: diffChanges(SCOPE, { name: role.name }, { name }) },
-          },
-        ],
+      await withNameFree(
+        commitWithActivity(
+          writeContext(c, db),
+          [db.update(roles).set({ name }).where(eq(roles.id, role.id))],
+          [
+            {
+              organizationId: organization.id,
+              scope: SCOPE,
+              activity: "updated",
+              itemId: role.id,
+              detail: { name, changes: diffChanges(SCOPE, { name: role.name }, { name }) },
+            },
+          ],
+        ),
       );
     }
     const [result] = await serializeRoles(db, [{ ...role, name }], organization.defaultRoleId);
