@@ -1,11 +1,15 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { requestId } from "hono/request-id";
+import { routePath } from "hono/route";
 import { activityRouter } from "./activity";
 import { alertsRouter } from "./alerts";
 import { changeRequestsRouter, policiesRouter } from "./approvals";
 import { authenticate } from "./auth/authenticate";
 import type { AppBindings } from "./auth/context";
 import { exportsRouter } from "./exports";
-import { errorResponse, fromZodError, notFound } from "./lib/errors";
+import { ApiError, errorResponse, fromZodError, notFound } from "./lib/errors";
+import { log, withLogContext } from "./lib/log";
 import { normalizePath } from "./lib/paths";
 import { logsIngestRouter, logsRouter } from "./logs";
 import { organizationDestinationsRouter, projectDestinationsRouter } from "./notifications";
@@ -21,6 +25,29 @@ import { viewerTokensRouter } from "./viewer";
 
 const PUBLIC_PATHS = ["/api/signup", "/api/schema"];
 
+/** The organization and project a route template names, for the request's log line. */
+function tenantOf(route: string, path: string): { organization_id?: string; project_id?: string } {
+  const names = route.split("/");
+  const values = path.split("/");
+  const params: Record<string, string> = {};
+  names.forEach((name, i) => {
+    if (name.startsWith(":") && values[i] !== undefined) params[name.slice(1)] = values[i];
+  });
+  const byId = (prefix: string) => (route.startsWith(`${prefix}/:id`) ? params.id : undefined);
+  return {
+    organization_id: params.organization_id ?? params.org_id ?? byId("/api/organizations"),
+    project_id: params.project_id ?? params.environment_id ?? byId("/api/projects") ?? byId("/api/environments"),
+  };
+}
+
+/** Error bodies carry the request id, whichever handler wrote them. */
+async function addRequestId(c: Context<AppBindings>) {
+  if (!c.res.headers.get("content-type")?.startsWith("application/json")) return;
+  const body = (await c.res.clone().json()) as Record<string, unknown>;
+  if (typeof body !== "object" || body === null || !("type" in body)) return;
+  c.res = new Response(JSON.stringify({ ...body, request_id: c.var.requestId }), { status: c.res.status, headers: c.res.headers });
+}
+
 export const app = new OpenAPIHono<AppBindings>({
   getPath: (request) => normalizePath(new URL(request.url).pathname),
   defaultHook: (result) => {
@@ -28,14 +55,35 @@ export const app = new OpenAPIHono<AppBindings>({
   },
 });
 
-// Lets clients and the benchmarks see time spent in the Worker (I/O included), apart from the network.
-app.use("*", async (c, next) => {
-  const started = Date.now();
-  await next();
-  c.res.headers.append("Server-Timing", `app;dur=${Date.now() - started}`);
-});
+app.use("*", requestId());
 
-app.get("/healthz", (c) => c.json({ ok: true }));
+// One JSON log line per request; every line written while serving it names its request id. The
+// Server-Timing `app` entry lets clients and the benchmarks see time spent in the Worker.
+app.use("*", (c, next) =>
+  withLogContext({ request_id: c.var.requestId }, async () => {
+    const started = Date.now();
+    await next();
+    const ms = Date.now() - started;
+    c.res.headers.append("Server-Timing", `app;dur=${ms}`);
+    if (c.res.status >= 400) await addRequestId(c);
+    const route = routePath(c, -1);
+    log("info", "request", { method: c.req.method, route, status: c.res.status, ms, ...tenantOf(route, c.req.path) });
+  }),
+);
+
+// D1 answering a trivial read is what the API needs to serve anything; 503 names what failed.
+app.get("/healthz", async (c) => {
+  try {
+    await c.env.DB.prepare("SELECT 1").first();
+    return c.json({ ok: true, checks: { d1: "ok" } });
+  } catch (error) {
+    log("error", "health check failed", { check: "d1", error });
+    return c.json(
+      new ApiError(503, "server_error", "unavailable", `D1 is unavailable: ${String(error)}`, "d1", { checks: { d1: "failed" } }).toJSON(),
+      503,
+    );
+  }
+});
 
 // The web viewer (web/): static files under /app/. It runs in the browser against this API with the
 // caller's key, so its page may load nothing but its own files and talk to nothing but this origin.

@@ -2,6 +2,7 @@ import { and, eq, lte, sql } from "drizzle-orm";
 import { createDb } from "../db/client";
 import { logsAlertCheckBatches, logsAlerts } from "../db/schema";
 import type { Env } from "../env";
+import { log } from "../lib/log";
 import type { AlertCheckMessage } from "../lib/messages";
 import { countLogs } from "../logs";
 import type { CheckOutcome } from "./alert.machine";
@@ -41,7 +42,7 @@ export async function checkAlertChunk(env: Env, chunk: AlertCheckMessage): Promi
         });
       } catch (error) {
         failed++;
-        console.error(`logs alert ${alert.id}: check of ${new Date(chunk.windowEnd).toISOString()} failed`, error);
+        log("error", "logs alert check failed", { alert_id: alert.id, window_end: new Date(chunk.windowEnd).toISOString(), error });
         return null;
       }
     }),
@@ -81,7 +82,11 @@ export async function consumeAlertChecks(batch: MessageBatch<AlertCheckMessage>,
         await checkAlertChunk(env, msg.body);
         msg.ack();
       } catch (error) {
-        console.error(`logs alert chunk ${msg.body.id} of ${new Date(msg.body.windowEnd).toISOString()} failed; retrying`, error);
+        log("error", "logs alert chunk failed; retrying", {
+          chunk_id: msg.body.id,
+          window_end: new Date(msg.body.windowEnd).toISOString(),
+          error,
+        });
         msg.retry({ delaySeconds: 5 });
       }
     }),

@@ -8,6 +8,7 @@ import type { Env } from "../env";
 import { publishEvents } from "../events/publish";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
+import { log } from "../lib/log";
 import type { NotificationEventType } from "../lib/messages";
 import { SerialQueue } from "../lib/serial-queue";
 import {
@@ -186,7 +187,7 @@ export class ChangeRequestObject extends DurableObject<Env> {
             data,
           },
         ]);
-      })().catch((error) => console.error("change request event not published", error)),
+      })().catch((error) => log("error", "change request event not published", { error })),
     );
   }
 

@@ -2,6 +2,7 @@ import { and, asc, eq, lte, ne, notLike } from "drizzle-orm";
 import { createDb } from "../db/client";
 import { changeRequests } from "../db/schema";
 import type { Env } from "../env";
+import { log } from "../lib/log";
 import { changeRequestStub } from "./gate";
 
 const REVALIDATE_AFTER_MS = 60 * 60 * 1000;
@@ -31,7 +32,7 @@ export async function revalidatePendingChangeRequests(env: Env, now: number) {
   for (const outcome of outcomes) {
     if (outcome.status === "rejected") {
       counts.errors++;
-      console.error("change request re-validation failed", outcome.reason);
+      log("error", "change request re-validation failed", { error: outcome.reason });
     } else if (outcome.value) {
       counts.checked++;
       counts[outcome.value as "valid" | "stale" | "invalid"]++;

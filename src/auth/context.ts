@@ -36,6 +36,8 @@ export type PrefetchedAccess =
 export interface AppBindings {
   Bindings: Env;
   Variables: {
+    /** hono/request-id: the client's well-formed X-Request-Id, or a new UUID. */
+    requestId: string;
     auth: AuthContext;
     /** Set by `authenticate` when the path names a project or organization (see `projectAccess`). */
     prefetchedAccess?: PrefetchedAccess;

@@ -11,6 +11,7 @@ import { inList } from "../db/in-list";
 import { activityLog, notificationOutbox, notificationSubscriptions } from "../db/schema";
 import type { Env } from "../env";
 import { uuidv7 } from "../lib/ids";
+import { log } from "../lib/log";
 import type { NotificationEvent } from "../lib/messages";
 import { sendMessages } from "./publish";
 
@@ -95,6 +96,6 @@ export async function publishCommittedActivitySafely(env: Env, outboxId: string,
   try {
     await publishCommittedActivity(env, outboxId, rows);
   } catch (error) {
-    console.error("notification publish failed; the outbox sweep will retry", outboxId, error);
+    log("error", "notification publish failed; the outbox sweep will retry", { outbox_id: outboxId, error });
   }
 }

@@ -3,6 +3,7 @@ import { commitWithActivity, diffChanges, SYSTEM_ACTOR, type WriteContext } from
 import { createDb } from "../db/client";
 import { exportJobs } from "../db/schema";
 import type { Env } from "../env";
+import { log } from "../lib/log";
 import type { ExportMessage } from "../lib/messages";
 import { EXPORT_SCOPE, RUNNING_GRACE_MS } from "./exports.service";
 import type { ExportJobRow, ExportKind, ExportProducers } from "./exports.types";
@@ -125,7 +126,7 @@ export async function consumeExports(batch: MessageBatch<ExportMessage>, env: En
       await runExport(env, message.body.exportId, producers);
       message.ack();
     } catch (error) {
-      console.error("export failed", message.body.exportId, error);
+      log("error", "export failed", { export_id: message.body.exportId, error });
       const [job] = await db.select().from(exportJobs).where(eq(exportJobs.id, message.body.exportId)).limit(1);
       if (!job) {
         message.ack();

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
+import { log } from "./log";
 
 export type ErrorType = "validation_error" | "authentication_error" | "invalid_request" | "throttled_error" | "server_error";
 
@@ -75,7 +76,7 @@ export function errorResponse(err: Error, c: Context): Response {
     );
   }
   if (err instanceof SyntaxError) return c.json(validationError(`Malformed request: ${err.message}`, null, "parse_error").toJSON(), 400);
-  console.error("unhandled error", err);
+  log("error", "unhandled error", { error: err });
   return c.json(new ApiError(500, "server_error", "error", "A server error occurred.").toJSON(), 500);
 }
 

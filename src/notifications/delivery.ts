@@ -5,6 +5,7 @@ import { createDb, type Db } from "../db/client";
 import { notificationDeliveries, notificationDeliveryAttempts, notificationDestinations } from "../db/schema";
 import type { Env } from "../env";
 import { uuidv7 } from "../lib/ids";
+import { log } from "../lib/log";
 import { openSecret } from "../lib/secret-box";
 import { disableDestination } from "./destinations.queries";
 import { postJson, type SendResult } from "./http";
@@ -145,7 +146,7 @@ export async function deliverMessages(messages: Message<DeliveryMessage>[], env:
         try {
           decisions.push(await decide(env, db, message, byId.get(message.body.deliveryId), states, handled));
         } catch (error) {
-          console.error("delivery failed unexpectedly", message.body.deliveryId, error);
+          log("error", "delivery failed unexpectedly", { delivery_id: message.body.deliveryId, error });
           message.retry({ delaySeconds: backoffSeconds(message.attempts) });
         }
       });
@@ -157,7 +158,7 @@ export async function deliverMessages(messages: Message<DeliveryMessage>[], env:
     if (first) await db.batch([first, ...rest]);
   } catch (error) {
     // The delivery log must not say less than what happened: send again (receivers dedupe on webhook-id).
-    console.error("delivery outcomes not recorded; retrying the batch", error);
+    log("error", "delivery outcomes not recorded; retrying the batch", { error });
     for (const { message } of decisions) message.retry({ delaySeconds: backoffSeconds(message.attempts) });
     return;
   }

@@ -4,6 +4,7 @@ import { activityLog, notificationDeliveries, users } from "../db/schema";
 import type { Env } from "../env";
 import { sendMessages } from "../events/publish";
 import { uuidv7 } from "../lib/ids";
+import { log } from "../lib/log";
 import { NOTIFICATION_EVENT_TYPES, type NotificationEvent } from "../lib/messages";
 import { isoRequired } from "../lib/time";
 import { backoffSeconds } from "./delivery";
@@ -62,7 +63,7 @@ export async function fanOut(messages: Message<EventMessage>[], env: Env): Promi
   for (const message of messages) {
     if (isValidEvent(message.body.event)) valid.push(message as Message<EventMessage & { event: { id: string } }>);
     else {
-      console.error("dropping malformed notification event", JSON.stringify(message.body).slice(0, 500));
+      log("error", "dropping malformed notification event", { body: JSON.stringify(message.body).slice(0, 500) });
       message.ack();
     }
   }
@@ -116,7 +117,7 @@ export async function fanOut(messages: Message<EventMessage>[], env: Env): Promi
     }
     for (const message of valid) message.ack();
   } catch (error) {
-    console.error("notification fan-out failed; retrying its events", error);
+    log("error", "notification fan-out failed; retrying its events", { error });
     for (const message of valid) message.retry({ delaySeconds: backoffSeconds(message.attempts) });
   }
 }

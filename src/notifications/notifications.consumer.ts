@@ -1,4 +1,5 @@
 import type { Env } from "../env";
+import { log } from "../lib/log";
 import type { NotificationMessage } from "../lib/messages";
 import { type DeliveryMessage, deliverMessages, markDeliveriesFailed } from "./delivery";
 import { type EventMessage, fanOut } from "./fanout";
@@ -11,7 +12,7 @@ function split(batch: MessageBatch<NotificationMessage>) {
     if (message.body?.kind === "event") events.push(message as Message<EventMessage>);
     else if (message.body?.kind === "delivery") deliveries.push(message as Message<DeliveryMessage>);
     else {
-      console.error("dropping unknown notification message", JSON.stringify(message.body).slice(0, 500));
+      log("error", "dropping unknown notification message", { body: JSON.stringify(message.body).slice(0, 500) });
       message.ack();
     }
   }
@@ -30,7 +31,7 @@ export async function consumeNotifications(batch: MessageBatch<NotificationMessa
 export async function consumeNotificationsDeadLetters(batch: MessageBatch<NotificationMessage>, env: Env): Promise<void> {
   const { events, deliveries } = split(batch);
   for (const message of events) {
-    console.error("notification event dead-lettered", message.body.event.id, message.body.event.type);
+    log("error", "notification event dead-lettered", { event_id: message.body.event.id, event: message.body.event.type });
     message.ack();
   }
   await markDeliveriesFailed(deliveries, env);

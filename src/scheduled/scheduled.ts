@@ -4,6 +4,7 @@ import { revalidatePendingChangeRequests } from "../approvals";
 import type { Env } from "../env";
 import { sweepNotificationOutbox } from "../events/outbox-sweep.job";
 import { requeueStalledExports } from "../exports";
+import { log } from "../lib/log";
 import { runDailyLogsRetention } from "../logs";
 
 /** The jobs of the every-minute Cron Trigger, by name; tests call each job function directly. */
@@ -29,7 +30,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, _c
     try {
       await job(env, controller.scheduledTime);
     } catch (error) {
-      console.error("scheduled job failed", name, error);
+      log("error", "scheduled job failed", { job: name, error });
       failures.push(`${name}: ${String(error)}`);
     }
   }
