@@ -56,6 +56,7 @@ try {
       const bucket = `${Math.floor(status / 100)}xx`;
       statuses.set(bucket, (statuses.get(bucket) ?? 0) + 1);
       kinds.set(req.kind, (kinds.get(req.kind) ?? 0) + 1);
+      if (durations.length % 1000 === 0) console.error(`${durations.length} requests, ${failures.length} violations`);
       const problem = violation(status, text, ms);
       if (problem) failures.push({ problem, method: req.method, path: req.path.slice(0, 200), kind: req.kind, answer: text.slice(0, 300) });
     }

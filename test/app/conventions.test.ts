@@ -17,7 +17,13 @@ describe("API conventions", () => {
   it("answers unknown routes with the not_found envelope", async () => {
     const res = await call("/api/nothing-here/", { key: owner.key });
     expect(res.status).toBe(404);
-    expect(res.body).toEqual({ type: "invalid_request", code: "not_found", detail: "Not found.", attr: null });
+    expect(res.body).toEqual({
+      type: "invalid_request",
+      code: "not_found",
+      detail: "Not found.",
+      attr: null,
+      request_id: expect.any(String),
+    });
   });
 
   it("answers malformed JSON on an authenticated route with a 400", async () => {

@@ -105,6 +105,7 @@ describe("organizations", () => {
       code: "permission_denied",
       detail: "API key missing required scope 'organization:write'",
       attr: null,
+      request_id: expect.any(String),
     });
     const writeKey = await keyWithScopes(owner, ["organization:write"]);
     expect((await call(`/api/organizations/${owner.organizationId}/`, { key: writeKey })).status).toBe(200);
