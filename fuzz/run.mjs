@@ -1,7 +1,7 @@
 // `npm run fuzz`: requests generated from the served OpenAPI document against `wrangler dev` with a
 // seeded tenant, on a fresh local state. Fails on any 5xx, error body outside the envelope, or
 // answer slower than 10 s. FUZZ_RUNS (default 10000), FUZZ_SEED (default 1), PORT (default 8817).
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -12,6 +12,7 @@ const runs = Number(process.env.FUZZ_RUNS ?? 10_000);
 const seedValue = Number(process.env.FUZZ_SEED ?? 1);
 const port = Number(process.env.PORT ?? 8817);
 const CONCURRENCY = 4;
+const FAILURES = join(tmpdir(), "edge-audit-fuzz-failures.jsonl");
 
 const persistTo = mkdtempSync(join(tmpdir(), "edge-audit-fuzz-"));
 applyLocalMigrations(persistTo);
@@ -80,6 +81,10 @@ try {
     ),
   );
   for (const f of failures.slice(0, 30)) console.log(JSON.stringify(f));
+  if (failures.length) {
+    writeFileSync(FAILURES, failures.map((f) => JSON.stringify(f)).join("\n"));
+    console.log(`all ${failures.length} violations: ${FAILURES}`);
+  }
   process.exitCode = failures.length ? 1 : 0;
 } finally {
   await server.stop();
