@@ -72,7 +72,7 @@ export const updateKey = createRoute({
   summary: "Change a key's label, scopes or restrictions",
   ...secured("personal_api_key:write"),
   request: { params: KeyParams, body: jsonBody(KeyUpdateSchema) },
-  responses: { 200: json(PersonalApiKeySchema, "Key"), ...errorResponses },
+  responses: { 200: json(PersonalApiKeySchema, "Key"), ...errorResponses, ...approvalGateResponses },
 });
 export const deleteKey = createRoute({
   method: "delete",
