@@ -54,6 +54,13 @@ function assertKeyAllowsOrganization(c: Context<AppBindings>, organizationId: st
   }
 }
 
+/** PostHog's rule: a key restricted to projects has no organization-level access at all. */
+export function assertNotProjectScoped(c: Context<AppBindings>) {
+  if (c.var.auth.key.scopedTeams?.length) {
+    throw permissionDenied("API keys with scoped projects are only supported on project-based views.");
+  }
+}
+
 function assertLevel(level: number, minLevel: number) {
   if (level < minLevel) {
     const needed = minLevel >= MembershipLevel.owner ? "an owner" : "an admin";
@@ -74,6 +81,7 @@ export async function organizationAccess(
       : (await organizationAccessQuery(createDb(c.env.DB), organizationId, c.var.auth.user.id))[0];
   if (!row) throw notFound();
   assertKeyAllowsOrganization(c, organizationId);
+  assertNotProjectScoped(c);
   assertLevel(row.level, minLevel);
   return row;
 }

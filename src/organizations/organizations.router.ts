@@ -1,12 +1,13 @@
 import { eq } from "drizzle-orm";
 import { approvalGate, changeIntent } from "../approvals";
 import { commitWithActivity, createdChange, writeContext } from "../audit/record";
-import { organizationAccess } from "../auth/access";
+import { assertNotProjectScoped, organizationAccess } from "../auth/access";
 import type { Organization } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { organizationMemberships, organizations, projects } from "../db/schema";
 import { createRouter } from "../http/router";
+import { permissionDenied } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { limitOffsetPage } from "../lib/pagination";
 import { isoRequired } from "../lib/time";
@@ -27,7 +28,9 @@ export const organizationsRouter = createRouter()
   .openapi(listOrganizations, async (c) => {
     const db = createDb(c.env.DB);
     const page = c.req.valid("query");
-    const { rows, count } = await listOrganizationsForUser(db, c.var.auth.user.id, page.limit, page.offset);
+    assertNotProjectScoped(c);
+    const { scopedOrganizations } = c.var.auth.key;
+    const { rows, count } = await listOrganizationsForUser(db, c.var.auth.user.id, scopedOrganizations, page.limit, page.offset);
     const relations = await loadOrganizationRelations(
       db,
       rows.map((r) => r.organization.id),
@@ -36,6 +39,10 @@ export const organizationsRouter = createRouter()
     return c.json(limitOffsetPage(c.req.url, page, count, results), 200);
   })
   .openapi(createOrganization, async (c) => {
+    assertNotProjectScoped(c);
+    if (c.var.auth.key.scopedOrganizations?.length) {
+      throw permissionDenied("API keys restricted to organizations cannot create organizations they would not reach.");
+    }
     const db = createDb(c.env.DB);
     const body = c.req.valid("json");
     const now = new Date();

@@ -28,8 +28,9 @@ export const KeyWriteSchema = z.object({
     .array(z.string().refine((s) => ALL_SCOPES.includes(s), { message: "Invalid scope." }))
     .min(1)
     .openapi({ example: ["activity_log:read"] }),
-  scoped_organizations: z.array(z.string().uuid()).nullable().optional(),
-  scoped_teams: z.array(z.number().int()).nullable().optional(),
+  // Each list is bound into the statements that enforce it; D1 takes 100 parameters per statement.
+  scoped_organizations: z.array(z.string().uuid()).max(40).nullable().optional(),
+  scoped_teams: z.array(z.number().int()).max(40).nullable().optional(),
 });
 export const KeyCreateSchema = KeyWriteSchema.strict().openapi("PersonalAPIKeyCreate");
 export const KeyUpdateSchema = KeyWriteSchema.partial().strict().openapi("PersonalAPIKeyUpdate");

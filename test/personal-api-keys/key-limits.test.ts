@@ -56,8 +56,12 @@ describe("keys never exceed their holder", () => {
     expect((await call(`/api/projects/${other.projectId}/`, { key: scoped.value })).status).toBe(403);
     expect((await call(keys, { key: scoped.value, body: { label: "free", scopes: ["project:read"] } })).status).toBe(403);
     expect(
-      (await call(keys, { key: scoped.value, body: { label: "org", scopes: ["project:read"], scoped_organizations: [owner.organizationId] } }))
-        .status,
+      (
+        await call(keys, {
+          key: scoped.value,
+          body: { label: "org", scopes: ["project:read"], scoped_organizations: [owner.organizationId] },
+        })
+      ).status,
     ).toBe(403);
     expect(
       (await call(keys, { key: scoped.value, body: { label: "same", scopes: ["project:read"], scoped_teams: [owner.projectId] } })).status,
@@ -66,7 +70,8 @@ describe("keys never exceed their holder", () => {
 
   it("an organization-restricted key mints keys only inside its organizations", async () => {
     const scoped = await mint(["*"], { scoped_organizations: [owner.organizationId] });
-    const create = (extra: Record<string, unknown>) => call(keys, { key: scoped.value, body: { label: "x", scopes: ["project:read"], ...extra } });
+    const create = (extra: Record<string, unknown>) =>
+      call(keys, { key: scoped.value, body: { label: "x", scopes: ["project:read"], ...extra } });
     expect((await create({})).status).toBe(403);
     expect((await create({ scoped_organizations: [other.organizationId] })).status).toBe(403);
     expect((await create({ scoped_organizations: [owner.organizationId, other.organizationId] })).status).toBe(403);
