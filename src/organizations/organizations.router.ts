@@ -14,7 +14,13 @@ import { isoRequired } from "../lib/time";
 import { newProject } from "../projects";
 import { listOrganizationsForUser, loadOrganizationRelations, serializeOrganization, uniqueSlug } from "./organizations.queries";
 import { createOrganization, deleteOrganization, getOrganization, listOrganizations, updateOrganization } from "./organizations.routes";
-import { columnValues, planOrganizationDelete, planOrganizationUpdate, SCOPE } from "./organizations.service";
+import {
+  assertDefaultRoleInOrganization,
+  columnValues,
+  planOrganizationDelete,
+  planOrganizationUpdate,
+  SCOPE,
+} from "./organizations.service";
 
 const organizationTarget = (organization: Organization) => [{ organizationId: organization.id, teamId: null }];
 
@@ -45,6 +51,7 @@ export const organizationsRouter = createRouter()
     }
     const db = createDb(c.env.DB);
     const body = c.req.valid("json");
+    await assertDefaultRoleInOrganization(db, null, body);
     const now = new Date();
     const id = uuidv7();
     const project = newProject(id, "Default project", body.timezone);
@@ -92,6 +99,7 @@ export const organizationsRouter = createRouter()
     const { organization, level } = await organizationAccess(c, c.req.valid("param").id, MembershipLevel.admin);
     const db = createDb(c.env.DB);
     const body = c.req.valid("json");
+    await assertDefaultRoleInOrganization(db, organization.id, body);
     const plan = planOrganizationUpdate(db, organization, body);
     if (plan) {
       await approvalGate(c, {
