@@ -63,7 +63,7 @@ const listInvites = createRoute({
   path: base,
   tags,
   summary: "List pending invites",
-  ...secured("organization_member:read"),
+  ...secured("organization_member:read", "member"),
   request: { params: OrganizationIdParams, query: LimitOffsetQuery },
   responses: { 200: json(paginated(InviteSchema), "Invites"), ...errorResponses },
 });
@@ -76,7 +76,7 @@ const createInvite = createRoute({
   description:
     "The answer carries `invite_token`, the invitee's signup secret, this once; it is stored hashed. " +
     "Inviting an email again replaces its pending invite: the earlier token stops working.",
-  ...secured("organization_member:write"),
+  ...secured("organization_member:write", "member"),
   request: { params: OrganizationIdParams, body: jsonBody(InviteCreateSchema) },
   responses: { 201: json(InviteCreatedSchema, "Invite, with its token"), ...errorResponses },
 });
@@ -86,7 +86,7 @@ const deleteInvite = createRoute({
   path: `${base}/{invite_id}`,
   tags,
   summary: "Revoke an invite (admins, or its creator)",
-  ...secured("organization_member:write"),
+  ...secured("organization_member:write", "member"),
   request: { params: InviteParams },
   responses: { 204: { description: "Revoked" }, ...errorResponses },
 });

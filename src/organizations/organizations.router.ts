@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { approvalGate, changeIntent } from "../approvals";
 import { commitWithActivity, createdChange, writeContext } from "../audit/record";
-import { assertNotProjectScoped, organizationAccess } from "../auth/access";
+import { organizationAccess } from "../auth/access";
 import type { Organization } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
@@ -34,7 +34,6 @@ export const organizationsRouter = createRouter()
   .openapi(listOrganizations, async (c) => {
     const db = createDb(c.env.DB);
     const page = c.req.valid("query");
-    assertNotProjectScoped(c);
     const { scopedOrganizations } = c.var.auth.key;
     const { rows, count } = await listOrganizationsForUser(db, c.var.auth.user.id, scopedOrganizations, page.limit, page.offset);
     const relations = await loadOrganizationRelations(
@@ -45,7 +44,6 @@ export const organizationsRouter = createRouter()
     return c.json(limitOffsetPage(c.req.url, page, count, results), 200);
   })
   .openapi(createOrganization, async (c) => {
-    assertNotProjectScoped(c);
     if (c.var.auth.key.scopedOrganizations?.length) {
       throw permissionDenied("API keys restricted to organizations cannot create organizations they would not reach.");
     }

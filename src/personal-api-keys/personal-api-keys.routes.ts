@@ -44,7 +44,7 @@ export const listKeys = createRoute({
   path: base,
   tags,
   summary: "List your personal API keys (values are never shown again)",
-  ...secured("personal_api_key:read"),
+  ...secured("personal_api_key:read", "user"),
   request: { query: LimitOffsetQuery },
   responses: { 200: json(paginated(PersonalApiKeySchema), "Keys"), ...errorResponses },
 });
@@ -53,7 +53,7 @@ export const createKey = createRoute({
   path: base,
   tags,
   summary: "Create a personal API key; the value is in this response only",
-  ...secured("personal_api_key:write"),
+  ...secured("personal_api_key:write", "user"),
   request: { body: jsonBody(KeyCreateSchema) },
   responses: { 201: json(CreatedKeySchema, "Key with its value"), ...errorResponses, ...approvalGateResponses },
 });
@@ -62,7 +62,7 @@ export const getKey = createRoute({
   path: `${base}/{key_id}`,
   tags,
   summary: "Retrieve one of your keys",
-  ...secured("personal_api_key:read"),
+  ...secured("personal_api_key:read", "user"),
   request: { params: KeyParams },
   responses: { 200: json(PersonalApiKeySchema, "Key"), ...errorResponses },
 });
@@ -71,7 +71,7 @@ export const updateKey = createRoute({
   path: `${base}/{key_id}`,
   tags,
   summary: "Change a key's label, scopes or restrictions",
-  ...secured("personal_api_key:write"),
+  ...secured("personal_api_key:write", "user"),
   request: { params: KeyParams, body: jsonBody(KeyUpdateSchema) },
   responses: { 200: json(PersonalApiKeySchema, "Key"), ...errorResponses, ...approvalGateResponses },
 });
@@ -80,7 +80,7 @@ export const deleteKey = createRoute({
   path: `${base}/{key_id}`,
   tags,
   summary: "Revoke a key",
-  ...secured("personal_api_key:write"),
+  ...secured("personal_api_key:write", "user"),
   request: { params: KeyParams },
   responses: { 204: { description: "Revoked" }, ...errorResponses },
 });

@@ -16,7 +16,7 @@ const getMe = createRoute({
   path: "/api/users/@me",
   tags: ["users"],
   summary: "The user the API key belongs to, with their organizations",
-  ...secured("user:read"),
+  ...secured("user:read", "user"),
   responses: { 200: json(MeSchema, "Current user"), ...errorResponses },
 });
 
