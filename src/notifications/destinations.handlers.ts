@@ -67,7 +67,8 @@ async function assertAlertsInOrganization(db: Db, owner: DestinationOwner, filte
         sql`${logsAlerts.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
       ),
     );
-  const index = (filters?.alert_ids ?? []).findIndex((id) => !found.some((f) => f.id === id));
+  const known = new Set(found.map((f) => f.id));
+  const index = (filters?.alert_ids ?? []).findIndex((id) => !known.has(id));
   if (index >= 0) throw validationError("This alert does not exist in this organization.", `filters__alert_ids__${index}`);
 }
 

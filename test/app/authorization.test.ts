@@ -90,9 +90,7 @@ describe("the route table", () => {
   });
 
   it("documents every route the app serves", () => {
-    const documented = new Set(
-      operations.map((op) => `${op.method} ${op.path}`).concat(UNAUTHENTICATED.map((p) => `* ${p}`)),
-    );
+    const documented = new Set(operations.map((op) => `${op.method} ${op.path}`).concat(UNAUTHENTICATED.map((p) => `* ${p}`)));
     const served = app.routes
       .filter((r) => r.method !== "ALL" && r.path.startsWith("/api/"))
       .map((r) => `${r.method} ${r.path.replace(/:([a-z_]+)/g, "{$1}")}`);
