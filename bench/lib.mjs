@@ -42,7 +42,7 @@ export async function startWorker(state, vars = {}) {
   return startDevServer({
     port: await freePort(),
     persistTo: state.persistTo,
-    vars: { ALLOW_LOOPBACK_DESTINATIONS: "true", ALLOW_OPEN_FIRST_SIGNUP: "true", ...vars },
+    vars: { ALLOW_LOOPBACK_DESTINATIONS: "true", ...vars },
     quiet: true,
   });
 }

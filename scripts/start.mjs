@@ -4,7 +4,7 @@ import { applyLocalMigrations, startDevServer, triggerScheduled } from "./dev-se
 
 const port = Number(process.env.PORT ?? 8787);
 applyLocalMigrations();
-const server = await startDevServer({ port, vars: { ALLOW_LOOPBACK_DESTINATIONS: "true", ALLOW_OPEN_FIRST_SIGNUP: "true" } });
+const server = await startDevServer({ port, vars: { ALLOW_LOOPBACK_DESTINATIONS: "true" } });
 
 console.log(`
 Edge audit API: ${server.url}
