@@ -9,6 +9,7 @@ export default defineConfig(async () => ({
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           ALLOW_LOOPBACK_DESTINATIONS: "false",
+          ALLOW_OPEN_FIRST_SIGNUP: "true",
           SECRETS_ENCRYPTION_KEY: "dGVzdC1vbmx5LXNlY3JldC1lbmNyeXB0aW9uLWtleSE=",
         },
       },

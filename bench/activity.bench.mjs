@@ -237,7 +237,7 @@ async function setupTenant(ctx, worker) {
     if (invite.status !== 201) throw new Error(`invite: ${invite.status} ${JSON.stringify(invite.body)}`);
     const joined = await retrying(() =>
       ctx.request(worker, "/api/signup/", {
-        body: { email, first_name: `User${i}`, last_name: "Bench", invite_token: invite.body.id },
+        body: { email, first_name: `User${i}`, last_name: "Bench", invite_token: invite.body.invite_token },
       }),
     );
     if (joined.status !== 201) throw new Error(`join: ${joined.status} ${JSON.stringify(joined.body)}`);

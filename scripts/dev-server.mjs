@@ -43,7 +43,8 @@ export async function startDevServer({ port = 8787, persistTo, vars = {}, quiet 
   ensureDevVars();
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false"];
   if (persistTo) args.push("--persist-to", persistTo);
-  for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
+  // A local instance keeps the open first signup; a deployed one needs BOOTSTRAP_TOKEN (wrangler.toml).
+  for (const [name, value] of Object.entries({ ALLOW_OPEN_FIRST_SIGNUP: "true", ...vars })) args.push("--var", `${name}:${value}`);
   const child = spawn(WRANGLER, args, { cwd: ROOT, env: ENV, stdio: ["ignore", quiet ? "ignore" : "inherit", quiet ? "pipe" : "inherit"] });
   let stderr = "";
   child.stderr?.on("data", (d) => {

@@ -77,7 +77,7 @@ export async function addMember(owner: Tenant, level = 1, email = `member${++cou
     body: { target_email: email, level },
   });
   if (invite.status !== 201) throw new Error(`invite failed: ${invite.status} ${JSON.stringify(invite.body)}`);
-  const res = await call("/api/signup/", { body: { email, first_name: "Mem", last_name: "Ber", invite_token: invite.body.id } });
+  const res = await call("/api/signup/", { body: { email, first_name: "Mem", last_name: "Ber", invite_token: invite.body.invite_token } });
   if (res.status !== 201) throw new Error(`invited signup failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { ...tenantFrom(res.body), projectId: owner.projectId, apiToken: owner.apiToken };
 }

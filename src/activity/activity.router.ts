@@ -35,15 +35,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The organization endpoint's tenants: the whole organization (its projects and its
- * organization-level rows), or the requested `team_ids` of it. A key restricted to projects sees
- * only those projects. Requested ids are checked against the organization inside the query
- * (`Partition.organizationId`), which saves a round trip.
+ * organization-level rows), or the requested `team_ids` of it (project-scoped keys never get here:
+ * organization routes refuse them). Requested ids are checked against the organization inside the
+ * query (`Partition.organizationId`), which saves a round trip.
  */
-function organizationPartitions(c: Context<AppBindings>, organizationId: string, teamIds: number[] | undefined): Partition[] {
-  const scoped = c.var.auth.key.scopedTeams;
-  if (!teamIds?.length && !scoped?.length) return [{ column: "organization_id", value: organizationId }];
-  const ids = teamIds?.length ? teamIds.filter((id) => !scoped?.length || scoped.includes(id)) : (scoped ?? []);
-  return [...new Set(ids)].sort((a, b) => a - b).map((id) => ({ column: "team_id", value: id, organizationId }));
+function organizationPartitions(organizationId: string, teamIds: number[] | undefined): Partition[] {
+  if (!teamIds?.length) return [{ column: "organization_id", value: organizationId }];
+  return [...new Set(teamIds)].sort((a, b) => a - b).map((id) => ({ column: "team_id", value: id, organizationId }));
 }
 
 /** Keys sorted at every level, so equal filters hash equally. */
@@ -182,7 +180,7 @@ export const activityRouter = createRouter()
     const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);
     const query = c.req.valid("query");
     const filters = toActivityFilters(query);
-    const partitions = organizationPartitions(c, organization.id, query.team_ids);
+    const partitions = organizationPartitions(organization.id, query.team_ids);
     return c.json(await dbTimed(c, activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog, c.var.auth.user.id)), 200);
   })
   .openapi(availableFiltersOrganization, async (c) => {
@@ -194,7 +192,7 @@ export const activityRouter = createRouter()
     const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);
     const body = c.req.valid("json");
     const filters = toActivityFilters(body.filters);
-    const partitions = organizationPartitions(c, organization.id, body.filters.team_ids);
+    const partitions = organizationPartitions(organization.id, body.filters.team_ids);
     return queueExport(c, { organizationId: organization.id, teamId: null }, partitions, filters, body.format);
   });
 

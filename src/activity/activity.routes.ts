@@ -51,7 +51,7 @@ export const ingest = createRoute({
     "Validated as a whole: one bad entry is a 400 naming `entries__<index>__<field>` and nothing is stored. " +
     "`Idempotency-Key` makes a retry within 24 hours return the first answer without storing anything. " +
     "`X-PostHog-Client` is stored as `client`.",
-  ...secured("activity_log:write"),
+  ...secured("activity_log:write", "member"),
   request: {
     params: ProjectIdParams,
     headers: z.object({
@@ -78,7 +78,7 @@ export const listActivity = createRoute({
   path: `${project}/activity_log`,
   tags,
   summary: "List the project's activity (user, scope, scopes, item_id)",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "member"),
   request: { params: ProjectIdParams, query: BasicListQuery },
   responses: { 200: json(CursorPageSchema, "Activity, newest first"), ...errorResponses },
 });
@@ -88,7 +88,7 @@ export const importantChanges = createRoute({
   path: `${project}/activity_log/important_changes`,
   tags,
   summary: "Other people's recent changes to resources the caller created or changed",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "member"),
   request: {
     params: ProjectIdParams,
     query: z.object({ unread: z.enum(["true", "false"]).optional().openapi({ description: "Only rows after the caller's bookmark." }) }),
@@ -107,7 +107,7 @@ export const bookmarkNotification = createRoute({
   path: `${project}/activity_log/bookmark_activity_notification`,
   tags,
   summary: "Mark activity up to `bookmark` as read for the caller",
-  ...secured("activity_log:write"),
+  ...secured("activity_log:write", "member"),
   request: {
     params: ProjectIdParams,
     body: jsonBody(z.object({ bookmark: z.string().openapi({ description: "ISO 8601 date of the newest row seen." }) })),
@@ -120,7 +120,7 @@ export const listAdvancedProject = createRoute({
   path: `${project}/advanced_activity_logs`,
   tags,
   summary: "Search the project's activity with every filter",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "member"),
   request: { params: ProjectIdParams, query: AdvancedListQuery },
   responses: { 200: json(CursorPageSchema, "Activity"), ...errorResponses },
 });
@@ -130,7 +130,7 @@ export const availableFiltersProject = createRoute({
   path: `${project}/advanced_activity_logs/available_filters`,
   tags,
   summary: "Users, scopes, activities, clients and detail fields in use in the project",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "member"),
   request: { params: ProjectIdParams, query: AvailableFiltersQuery },
   responses: { 200: json(AvailableFiltersSchema, "Filter values"), ...errorResponses },
 });
@@ -140,7 +140,7 @@ export const exportProject = createRoute({
   path: `${project}/advanced_activity_logs/export`,
   tags,
   summary: "Export the filtered activity as CSV or XLSX (in the background)",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "member"),
   request: { params: ProjectIdParams, body: jsonBody(ExportRequestSchema) },
   responses: { 202: json(ExportAcceptedSchema, "Export queued; poll GET /api/projects/{project_id}/exports/{id}/"), ...errorResponses },
 });
@@ -150,7 +150,7 @@ export const listAdvancedOrganization = createRoute({
   path: `${organization}/advanced_activity_logs`,
   tags,
   summary: "Search activity across every project of the organization and its organization-level rows (admins and owners)",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "admin"),
   request: { params: OrganizationParams, query: AdvancedListQuery },
   responses: { 200: json(CursorPageSchema, "Activity"), ...errorResponses },
 });
@@ -160,7 +160,7 @@ export const availableFiltersOrganization = createRoute({
   path: `${organization}/advanced_activity_logs/available_filters`,
   tags,
   summary: "Filter values in use across the organization (admins and owners)",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "admin"),
   request: { params: OrganizationParams, query: AvailableFiltersQuery },
   responses: { 200: json(AvailableFiltersSchema, "Filter values"), ...errorResponses },
 });
@@ -170,7 +170,7 @@ export const exportOrganization = createRoute({
   path: `${organization}/advanced_activity_logs/export`,
   tags,
   summary: "Export the organization's filtered activity (admins and owners)",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "admin"),
   request: { params: OrganizationParams, body: jsonBody(ExportRequestSchema) },
   responses: {
     202: json(ExportAcceptedSchema, "Export queued; poll GET /api/organizations/{organization_id}/exports/{id}/"),

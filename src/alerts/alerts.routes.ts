@@ -24,7 +24,7 @@ export const listAlerts = createRoute({
   path: base,
   tags,
   summary: "List logs alerts",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, query: LimitOffsetQuery },
   responses: { 200: json(paginated(AlertSchema), "Logs alerts, oldest first"), ...errorResponses },
 });
@@ -34,7 +34,7 @@ export const createAlert = createRoute({
   path: base,
   tags,
   summary: "Create a logs alert (at most 20 per project)",
-  ...secured("logs:write"),
+  ...secured("logs:write", "member"),
   request: { params: ProjectIdParams, body: jsonBody(AlertCreateSchema) },
   responses: { 201: json(AlertSchema, "Created"), ...errorResponses },
 });
@@ -45,7 +45,7 @@ export const simulateAlert = createRoute({
   tags,
   summary: "Replay an alert configuration over stored logs",
   description: "Evaluates the alert at every check time from `date_from` to now against the stored logs, with the same state machine.",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, body: jsonBody(SimulateSchema) },
   responses: { 200: json(SimulationSchema, "One bucket per check"), ...errorResponses },
 });
@@ -55,7 +55,7 @@ export const getAlert = createRoute({
   path: one,
   tags,
   summary: "Retrieve a logs alert",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectItemParams },
   responses: { 200: json(AlertSchema, "Logs alert"), ...errorResponses },
 });
@@ -67,7 +67,7 @@ export const updateAlert = createRoute({
   summary: "Update a logs alert",
   description:
     "Enabling, disabling, snoozing (`snooze_until`), unsnoozing (`snooze_until: null`) and changing the rules move the state as the README describes. Changing threshold_count, threshold_operator or filters, or disabling, answers 409 when an approval policy covers `logs_alert.update`.",
-  ...secured("logs:write"),
+  ...secured("logs:write", "member"),
   request: { params: ProjectItemParams, body: jsonBody(AlertUpdateSchema) },
   responses: { 200: json(AlertSchema, "Updated"), ...errorResponses, ...approvalGateResponses },
 });
@@ -78,7 +78,7 @@ export const deleteAlert = createRoute({
   tags,
   summary: "Delete a logs alert",
   description: "Answers 409 when an approval policy covers `logs_alert.delete`. Destinations created for the alert are deleted with it.",
-  ...secured("logs:write"),
+  ...secured("logs:write", "member"),
   request: { params: ProjectItemParams },
   responses: { 204: { description: "Deleted" }, ...errorResponses, ...approvalGateResponses },
 });
@@ -88,7 +88,7 @@ export const resetAlert = createRoute({
   path: `${one}/reset`,
   tags,
   summary: "Reset a broken logs alert to not_firing",
-  ...secured("logs:write"),
+  ...secured("logs:write", "member"),
   request: { params: ProjectItemParams },
   responses: { 200: json(AlertSchema, "Reset"), ...errorResponses },
 });
@@ -98,7 +98,7 @@ export const listAlertEvents = createRoute({
   path: `${one}/events`,
   tags,
   summary: "Checks and transitions of a logs alert, newest first",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectItemParams, query: LimitOffsetQuery },
   responses: { 200: json(paginated(AlertEventSchema), "Events"), ...errorResponses },
 });
@@ -108,7 +108,7 @@ export const linkDestination = createRoute({
   path: `${one}/destinations`,
   tags,
   summary: "Send this alert's firing, resolved and broken notifications to a Slack or webhook destination",
-  ...secured("logs:write"),
+  ...secured("logs:write", "member"),
   request: { params: ProjectItemParams, body: jsonBody(DestinationLinkSchema) },
   responses: { 201: json(DestinationLinkResultSchema, "Created"), ...errorResponses },
 });
@@ -118,7 +118,7 @@ export const unlinkDestinations = createRoute({
   path: `${one}/destinations/delete`,
   tags,
   summary: "Delete destinations created for this alert",
-  ...secured("logs:write"),
+  ...secured("logs:write", "member"),
   request: { params: ProjectItemParams, body: jsonBody(DestinationUnlinkSchema) },
   responses: { 204: { description: "Deleted" }, ...errorResponses },
 });

@@ -44,7 +44,7 @@ const listChangeRequests = createRoute({
   path: base,
   tags,
   summary: "List change requests (the project's and its organization's organization-level ones), newest first",
-  ...secured("approvals:read"),
+  ...secured("approvals:read", "member"),
   request: { params: ProjectIdParams, query: ChangeRequestListQuery },
   responses: { 200: json(paginated(ChangeRequestSchema), "Change requests"), ...errorResponses },
 });
@@ -57,7 +57,7 @@ const createAppChangeRequest = createRoute({
     "Runs the approval gate for the app's action key. 201: a change request was created; when it is approved " +
     "the app applies the change and reports back with `complete/`. 200: no approval is needed, go ahead. " +
     "409 change_request_pending: one is already open for this resource.",
-  ...secured("approvals:write"),
+  ...secured("approvals:write", "member"),
   request: { params: ProjectIdParams, body: jsonBody(AppChangeRequestCreateSchema) },
   responses: {
     200: json(GateNotRequiredSchema, "No approval needed"),
@@ -71,7 +71,7 @@ const getChangeRequest = createRoute({
   path: `${base}/{id}`,
   tags,
   summary: "Retrieve a change request",
-  ...secured("approvals:read"),
+  ...secured("approvals:read", "member"),
   request: { params: ProjectItemParams },
   responses: { 200: json(ChangeRequestSchema, "Change request"), ...errorResponses },
 });
@@ -80,7 +80,7 @@ const approveChangeRequest = createRoute({
   path: `${base}/{id}/approve`,
   tags,
   summary: "Approve a change request; at quorum the change is applied at once",
-  ...secured("approvals:write"),
+  ...secured("approvals:write", "member"),
   request: { params: ProjectItemParams, body: { required: false, content: { "application/json": { schema: ApproveBodySchema } } } },
   responses: { 200: json(DecisionResponseSchema, "Vote recorded"), ...errorResponses },
 });
@@ -89,7 +89,7 @@ const rejectChangeRequest = createRoute({
   path: `${base}/{id}/reject`,
   tags,
   summary: "Reject a change request (a reason is required)",
-  ...secured("approvals:write"),
+  ...secured("approvals:write", "member"),
   request: { params: ProjectItemParams, body: jsonBody(RejectBodySchema) },
   responses: { 200: json(DecisionResponseSchema, "Rejected"), ...errorResponses },
 });
@@ -98,7 +98,7 @@ const cancelChangeRequest = createRoute({
   path: `${base}/{id}/cancel`,
   tags,
   summary: "Cancel your own pending change request",
-  ...secured("approvals:write"),
+  ...secured("approvals:write", "member"),
   request: { params: ProjectItemParams, body: { required: false, content: { "application/json": { schema: ApproveBodySchema } } } },
   responses: { 200: json(DecisionResponseSchema, "Canceled"), ...errorResponses },
 });
@@ -107,7 +107,7 @@ const completeChangeRequest = createRoute({
   path: `${base}/{id}/complete`,
   tags,
   summary: "Report the outcome of applying an approved app change request (its requester)",
-  ...secured("approvals:write"),
+  ...secured("approvals:write", "member"),
   request: { params: ProjectItemParams, body: jsonBody(CompleteBodySchema) },
   responses: { 200: json(DecisionResponseSchema, "Applied or failed"), ...errorResponses },
 });

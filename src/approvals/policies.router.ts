@@ -42,7 +42,7 @@ const listPolicies = createRoute({
   path: base,
   tags,
   summary: "List approval policies (the project's and the organization-wide ones)",
-  ...secured("approvals:read"),
+  ...secured("approvals:read", "member"),
   request: { params: ProjectIdParams, query: PolicyListQuery },
   responses: { 200: json(paginated(PolicySchema), "Approval policies"), ...errorResponses },
 });
@@ -51,7 +51,7 @@ const createPolicy = createRoute({
   path: base,
   tags,
   summary: "Create an approval policy (organization admins)",
-  ...secured("approvals:write"),
+  ...secured("approvals:write", "admin"),
   request: { params: ProjectIdParams, body: jsonBody(PolicyCreateSchema) },
   responses: { 201: json(PolicySchema, "Created"), ...errorResponses },
 });
@@ -60,7 +60,7 @@ const getPolicy = createRoute({
   path: `${base}/{id}`,
   tags,
   summary: "Retrieve an approval policy",
-  ...secured("approvals:read"),
+  ...secured("approvals:read", "member"),
   request: { params: ProjectItemParams },
   responses: { 200: json(PolicySchema, "Approval policy"), ...errorResponses },
 });
@@ -69,7 +69,7 @@ const replacePolicy = createRoute({
   path: `${base}/{id}`,
   tags,
   summary: "Update an approval policy (organization admins; gated by approval_policy.update)",
-  ...secured("approvals:write"),
+  ...secured("approvals:write", "admin"),
   request: { params: ProjectItemParams, body: jsonBody(PolicyCreateSchema) },
   responses: { 200: json(PolicySchema, "Updated"), ...errorResponses, ...approvalGateResponses },
 });
@@ -78,7 +78,7 @@ const patchPolicy = createRoute({
   path: `${base}/{id}`,
   tags,
   summary: "Partially update an approval policy (organization admins; gated by approval_policy.update)",
-  ...secured("approvals:write"),
+  ...secured("approvals:write", "admin"),
   request: { params: ProjectItemParams, body: jsonBody(PolicyPatchSchema) },
   responses: { 200: json(PolicySchema, "Updated"), ...errorResponses, ...approvalGateResponses },
 });
@@ -87,7 +87,7 @@ const deletePolicy = createRoute({
   path: `${base}/{id}`,
   tags,
   summary: "Delete an approval policy (organization admins; gated by approval_policy.delete)",
-  ...secured("approvals:write"),
+  ...secured("approvals:write", "admin"),
   request: { params: ProjectItemParams },
   responses: { 204: { description: "Deleted" }, ...errorResponses, ...approvalGateResponses },
 });

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { createDb, type Db } from "../db/client";
 import { organizationMemberships, organizations, projects } from "../db/schema";
 import { notFound, permissionDenied } from "../lib/errors";
+import { decimalId } from "../lib/path-params";
 import type { AccessTarget, AppBindings, OrganizationAccess, ProjectAccess } from "./context";
 import { MembershipLevel } from "./levels";
 
@@ -17,8 +18,8 @@ export function accessTargetOf(path: string): AccessTarget | null {
       return null;
     }
   }
-  const id = Number(match[2]);
-  return Number.isSafeInteger(id) ? { kind: "project", id } : null;
+  const id = decimalId(match[2]);
+  return id === null ? null : { kind: "project", id };
 }
 
 function organizationAccessQuery(db: Db, organizationId: string, userId: number) {
@@ -53,6 +54,13 @@ function assertKeyAllowsOrganization(c: Context<AppBindings>, organizationId: st
   }
 }
 
+/** PostHog's rule: a key restricted to projects has no organization-level access at all. */
+export function assertNotProjectScoped(c: Context<AppBindings>) {
+  if (c.var.auth.key.scopedTeams?.length) {
+    throw permissionDenied("API keys with scoped projects are only supported on project-based views.");
+  }
+}
+
 function assertLevel(level: number, minLevel: number) {
   if (level < minLevel) {
     const needed = minLevel >= MembershipLevel.owner ? "an owner" : "an admin";
@@ -73,6 +81,7 @@ export async function organizationAccess(
       : (await organizationAccessQuery(createDb(c.env.DB), organizationId, c.var.auth.user.id))[0];
   if (!row) throw notFound();
   assertKeyAllowsOrganization(c, organizationId);
+  assertNotProjectScoped(c);
   assertLevel(row.level, minLevel);
   return row;
 }
@@ -83,8 +92,8 @@ export async function projectAccess(
   projectId: number | string,
   minLevel: number = MembershipLevel.member,
 ): Promise<ProjectAccess> {
-  const id = typeof projectId === "number" ? projectId : Number(projectId);
-  if (!Number.isSafeInteger(id)) throw notFound();
+  const id = typeof projectId === "number" ? projectId : decimalId(projectId);
+  if (id === null || !Number.isSafeInteger(id)) throw notFound();
   const prefetched = c.var.prefetchedAccess;
   const row =
     prefetched?.kind === "project" && prefetched.id === id

@@ -46,7 +46,7 @@ export const getProjectExport = createRoute({
   path: "/api/projects/{project_id}/exports/{id}",
   tags,
   summary: "An export's status and progress (visible to the user who requested it)",
-  ...secured("export:read"),
+  ...secured("export:read", "member"),
   request: { params: ProjectItemParams },
   responses: { 200: json(ExportSchema, "Export"), ...errorResponses },
 });
@@ -56,7 +56,7 @@ export const getProjectExportContent = createRoute({
   path: "/api/projects/{project_id}/exports/{id}/content",
   tags,
   summary: "Download a finished export",
-  ...secured("export:read"),
+  ...secured("export:read", "member"),
   request: { params: ProjectItemParams },
   responses: { ...download, ...errorResponses },
 });
@@ -66,7 +66,7 @@ export const getOrganizationExport = createRoute({
   path: "/api/organizations/{organization_id}/exports/{id}",
   tags,
   summary: "An organization-wide export's status and progress (admins and owners; the requester only)",
-  ...secured("export:read"),
+  ...secured("export:read", "admin"),
   request: { params: OrganizationItemParams },
   responses: { 200: json(ExportSchema, "Export"), ...errorResponses },
 });
@@ -76,7 +76,7 @@ export const getOrganizationExportContent = createRoute({
   path: "/api/organizations/{organization_id}/exports/{id}/content",
   tags,
   summary: "Download a finished organization-wide export",
-  ...secured("export:read"),
+  ...secured("export:read", "admin"),
   request: { params: OrganizationItemParams },
   responses: { ...download, ...errorResponses },
 });

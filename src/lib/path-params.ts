@@ -17,3 +17,13 @@ export const OrganizationIdParams = z.object({ id: pathParam("id", UUID_EXAMPLE)
 export const OrganizationParams = z.object({ organization_id: pathParam("organization_id", UUID_EXAMPLE) });
 /** `/api/organizations/{organization_id}/<resource>/{id}/` */
 export const OrganizationItemParams = OrganizationParams.extend({ id: pathParam("id", UUID_EXAMPLE) });
+
+/**
+ * A numeric path id, only as plain decimal digits without leading zeros: `Number()` would also
+ * read `0x1`, `1.0`, ` 1` or `1e0` as 1, so one object would answer under many names.
+ */
+export function decimalId(text: string): number | null {
+  if (!/^(0|[1-9][0-9]*)$/.test(text)) return null;
+  const id = Number(text);
+  return Number.isSafeInteger(id) ? id : null;
+}

@@ -21,7 +21,7 @@ export const queryLogsRoute = createRoute({
   path: `${base}/query`,
   tags,
   summary: "Query logs: filters, newest or oldest first, cursor pagination",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, body: jsonBody(LogsQueryBodySchema) },
   responses: { 200: json(LogsQueryResponseSchema, "A page of logs"), ...errorResponses },
 });
@@ -31,7 +31,7 @@ export const sparklineRoute = createRoute({
   path: `${base}/sparkline`,
   tags,
   summary: "Log counts per time bucket (about 50 buckets over the range), by severity or service",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, body: jsonBody(SparklineBodySchema) },
   responses: { 200: json(SparklineResponseSchema, "Buckets"), ...errorResponses },
 });
@@ -41,7 +41,7 @@ export const countRoute = createRoute({
   path: `${base}/count`,
   tags,
   summary: "Number of logs matching the filters in the date range (what logs alerts evaluate)",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, body: jsonBody(CountBodySchema) },
   responses: { 200: json(z.object({ count: z.number().int() }), "Count"), ...errorResponses },
 });
@@ -57,7 +57,7 @@ export const attributesRoute = createRoute({
   path: `${base}/attributes`,
   tags,
   summary: "Attribute keys seen in the date range (log or resource attributes)",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, query: AttributesParamsSchema },
   responses: { 200: json(z.object({ results: z.array(AttributeSchema), count: z.number().int() }), "Keys"), ...errorResponses },
 });
@@ -67,7 +67,7 @@ export const valuesRoute = createRoute({
   path: `${base}/values`,
   tags,
   summary: "Most frequent values of one attribute key",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, query: ValuesParamsSchema },
   responses: {
     200: json(
@@ -83,7 +83,7 @@ export const hasLogsRoute = createRoute({
   path: `${base}/has_logs`,
   tags,
   summary: "Whether the project has received any logs still retained",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams },
   responses: { 200: json(z.object({ hasLogs: z.boolean() }), "Has logs"), ...errorResponses },
 });
@@ -94,7 +94,7 @@ export const exportLogsRoute = createRoute({
   tags,
   summary: "Export the logs of a query as CSV (at most 10,000 rows), written in the background",
   description: "Follow it with `GET /api/projects/{project_id}/exports/{id}/` and download it from `.../content/`.",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, body: jsonBody(ExportBodySchema) },
   responses: {
     201: json(

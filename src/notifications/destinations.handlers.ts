@@ -1,10 +1,10 @@
 import type { z } from "@hono/zod-openapi";
-import { and, count, desc, eq, inArray, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../audit/record";
 import type { AppBindings } from "../auth/context";
 import { createDb, type Db } from "../db/client";
-import { notificationDeliveries, notificationDeliveryAttempts, notificationDestinations } from "../db/schema";
+import { logsAlerts, notificationDeliveries, notificationDeliveryAttempts, notificationDestinations } from "../db/schema";
 import { sendMessages } from "../events/publish";
 import { conflict, notFound, validationError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
@@ -53,6 +53,25 @@ function assertFitsOwner(owner: DestinationOwner, input: { events?: string[]; in
   }
 }
 
+/** `filters.alert_ids` name alerts of the destination's organization only: another's ids are a 400, not a silent subscription. */
+async function assertAlertsInOrganization(db: Db, owner: DestinationOwner, filters: { alert_ids?: string[] } | undefined) {
+  const ids = [...new Set(filters?.alert_ids ?? [])];
+  if (!ids.length) return;
+  // The ids travel as one JSON parameter: up to 100 of them would pass D1's 100 bound parameters.
+  const found = await db
+    .select({ id: logsAlerts.id })
+    .from(logsAlerts)
+    .where(
+      and(
+        eq(logsAlerts.organizationId, owner.organizationId),
+        sql`${logsAlerts.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
+      ),
+    );
+  const known = new Set(found.map((f) => f.id));
+  const index = (filters?.alert_ids ?? []).findIndex((id) => !known.has(id));
+  if (index >= 0) throw validationError("This alert does not exist in this organization.", `filters__alert_ids__${index}`);
+}
+
 export async function listDestinations(c: Ctx, owner: DestinationOwner, page: LimitOffset) {
   const db = createDb(c.env.DB);
   const where = ownedBy(owner);
@@ -79,6 +98,7 @@ export async function createDestination(c: Ctx, owner: DestinationOwner, input: 
   assertFitsOwner(owner, input);
   assertUrlAllowed(c, input.url);
   const db = createDb(c.env.DB);
+  await assertAlertsInOrganization(db, owner, input.filters);
   const now = new Date();
   const { destination, secret } = await newDestination(
     c.env,
@@ -109,6 +129,7 @@ export async function updateDestination(c: Ctx, owner: DestinationOwner, id: str
   const db = createDb(c.env.DB);
   const before = await findDestination(db, owner, id);
   if (input.url !== undefined && input.url !== before.url) assertUrlAllowed(c, input.url);
+  await assertAlertsInOrganization(db, owner, input.filters);
   const reEnabled = input.enabled === true && !before.enabled;
   const after: Destination = {
     ...before,

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, json, jsonBody, secured } from "../http/openapi";
+import { errorResponses, json, jsonBody, type RouteLevel, secured } from "../http/openapi";
 import { NOTIFICATION_EVENT_TYPES } from "../lib/messages";
 import { LimitOffsetQuery, paginated } from "../lib/pagination";
 import { OrganizationIdParams, ProjectIdParams } from "../lib/path-params";
@@ -135,7 +135,8 @@ const DestinationIdParam = { destination_id: z.string().openapi({ param: { name:
 const DeliveryIdParam = { delivery_id: z.string().openapi({ param: { name: "delivery_id", in: "path" } }) };
 
 /** The same nine routes under a project and under an organization. */
-function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: S, who: string, readers: string) {
+function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: S, who: string, readLevel: RouteLevel) {
+  const readers = `${readLevel}s`;
   const tags = ["notifications"];
   const base = `${prefix}/destinations`;
   const one = `${base}/{destination_id}`;
@@ -147,7 +148,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
       path: base,
       tags,
       summary: `List ${who} notification destinations (${readers})`,
-      ...secured("activity_log:read"),
+      ...secured("activity_log:read", readLevel),
       request: { params: ownerParams, query: LimitOffsetQuery },
       responses: { 200: json(paginated(DestinationSchema), "Destinations"), ...errorResponses },
     }),
@@ -156,7 +157,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
       path: base,
       tags,
       summary: `Create ${who} Slack or webhook destination (admins); a webhook's secret is shown once`,
-      ...secured("activity_log:write"),
+      ...secured("activity_log:write", "admin"),
       request: { params: ownerParams, body: jsonBody(DestinationCreateSchema) },
       responses: { 201: json(DestinationSchema, "Created"), ...errorResponses },
     }),
@@ -165,7 +166,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
       path: one,
       tags,
       summary: `Retrieve ${who} destination (${readers})`,
-      ...secured("activity_log:read"),
+      ...secured("activity_log:read", readLevel),
       request: { params: destinationParams },
       responses: { 200: json(DestinationSchema, "Destination"), ...errorResponses },
     }),
@@ -174,7 +175,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
       path: one,
       tags,
       summary: `Update ${who} destination (admins); enabling it again clears disabled_reason`,
-      ...secured("activity_log:write"),
+      ...secured("activity_log:write", "admin"),
       request: { params: destinationParams, body: jsonBody(DestinationUpdateSchema) },
       responses: { 200: json(DestinationSchema, "Updated"), ...errorResponses },
     }),
@@ -183,7 +184,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
       path: one,
       tags,
       summary: `Delete ${who} destination and its delivery log (admins)`,
-      ...secured("activity_log:write"),
+      ...secured("activity_log:write", "admin"),
       request: { params: destinationParams },
       responses: { 204: { description: "Deleted" }, ...errorResponses },
     }),
@@ -192,7 +193,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
       path: `${one}/rotate_secret`,
       tags,
       summary: "Rotate a webhook's signing secret (admins): the new one is shown once, the old one keeps signing for 24 h",
-      ...secured("activity_log:write"),
+      ...secured("activity_log:write", "admin"),
       request: { params: destinationParams },
       responses: { 200: json(DestinationSchema, "Destination with its new secret"), ...errorResponses },
     }),
@@ -201,7 +202,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
       path: `${one}/test`,
       tags,
       summary: "Send a test event now and return the receiver's answer (admins)",
-      ...secured("activity_log:write"),
+      ...secured("activity_log:write", "admin"),
       request: { params: destinationParams },
       responses: { 200: json(TestResultSchema, "The receiver's answer"), ...errorResponses },
     }),
@@ -210,7 +211,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
       path: `${one}/deliveries`,
       tags,
       summary: `Delivery log of ${who} destination, newest first, with every attempt (${readers})`,
-      ...secured("activity_log:read"),
+      ...secured("activity_log:read", readLevel),
       request: { params: destinationParams, query: DeliveryListQuery },
       responses: { 200: json(paginated(DeliverySchema), "Deliveries"), ...errorResponses },
     }),
@@ -219,17 +220,17 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
       path: `${one}/deliveries/{delivery_id}/redeliver`,
       tags,
       summary: "Send a delivery again with the same webhook-id (admins)",
-      ...secured("activity_log:write"),
+      ...secured("activity_log:write", "admin"),
       request: { params: z.object({ ...ownerShape, ...DestinationIdParam, ...DeliveryIdParam }) },
       responses: { 202: json(DeliverySchema, "Queued"), ...errorResponses },
     }),
   };
 }
 
-export const projectDestinationRoutes = destinationRoutes("/api/projects/{project_id}", ProjectIdParams.shape, "a project's", "members");
+export const projectDestinationRoutes = destinationRoutes("/api/projects/{project_id}", ProjectIdParams.shape, "a project's", "member");
 export const organizationDestinationRoutes = destinationRoutes(
   "/api/organizations/{id}",
   OrganizationIdParams.shape,
   "an organization's",
-  "admins",
+  "admin",
 );

@@ -8,19 +8,19 @@ import { createDb } from "../db/client";
 import { organizationInvites, users } from "../db/schema";
 import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { createRouter } from "../http/router";
-import { notFound, permissionDenied, validationError } from "../lib/errors";
-import { uuidv7 } from "../lib/ids";
+import { notFound, permissionDenied } from "../lib/errors";
+import { sha256Hex, uuidv7 } from "../lib/ids";
 import { LimitOffsetQuery, limitOffsetPage, paginated } from "../lib/pagination";
 import { OrganizationIdParams } from "../lib/path-params";
 import { isoRequired } from "../lib/time";
 import { serializeUserBasic, UserBasicSchema } from "../users";
-import { INVITE_VALIDITY_MS } from "./invites.service";
+import { INVITE_VALIDITY_MS, newInviteToken } from "./invites.service";
 
 const SCOPE = "OrganizationInvite";
 
 const InviteSchema = z
   .object({
-    id: z.string().uuid().openapi({ description: "Also the `invite_token` for `POST /api/signup/`." }),
+    id: z.string().uuid(),
     target_email: z.string().email(),
     first_name: z.string(),
     emailing_attempt_made: z.boolean(),
@@ -32,6 +32,10 @@ const InviteSchema = z
     message: z.string().nullable(),
   })
   .openapi("OrganizationInvite");
+
+const InviteCreatedSchema = InviteSchema.extend({
+  invite_token: z.string().openapi({ description: "The secret for `POST /api/signup/`, shown only in this response." }),
+}).openapi("OrganizationInviteCreated");
 
 const InviteCreateSchema = z
   .object({
@@ -59,7 +63,7 @@ const listInvites = createRoute({
   path: base,
   tags,
   summary: "List pending invites",
-  ...secured("organization_member:read"),
+  ...secured("organization_member:read", "member"),
   request: { params: OrganizationIdParams, query: LimitOffsetQuery },
   responses: { 200: json(paginated(InviteSchema), "Invites"), ...errorResponses },
 });
@@ -68,10 +72,13 @@ const createInvite = createRoute({
   method: "post",
   path: base,
   tags,
-  summary: "Invite someone (admins, or any member when members_can_invite); the invite id is their signup token",
-  ...secured("organization_member:write"),
+  summary: "Invite someone at or below your own level (members only members, when members_can_invite)",
+  description:
+    "The answer carries `invite_token`, the invitee's signup secret, this once; it is stored hashed. " +
+    "Inviting an email again replaces its pending invite: the earlier token stops working.",
+  ...secured("organization_member:write", "member"),
   request: { params: OrganizationIdParams, body: jsonBody(InviteCreateSchema) },
-  responses: { 201: json(InviteSchema, "Invite"), ...errorResponses },
+  responses: { 201: json(InviteCreatedSchema, "Invite, with its token"), ...errorResponses },
 });
 
 const deleteInvite = createRoute({
@@ -79,7 +86,7 @@ const deleteInvite = createRoute({
   path: `${base}/{invite_id}`,
   tags,
   summary: "Revoke an invite (admins, or its creator)",
-  ...secured("organization_member:write"),
+  ...secured("organization_member:write", "member"),
   request: { params: InviteParams },
   responses: { 204: { description: "Revoked" }, ...errorResponses },
 });
@@ -126,9 +133,10 @@ export const invitesRouter = createRouter()
       throw permissionDenied("Only admins can invite members to this organization.");
     }
     const inviteLevel = body.level ?? MembershipLevel.member;
-    if (inviteLevel > level) throw validationError("You cannot invite someone at a level above your own.", "level");
+    if (inviteLevel > level) throw permissionDenied("You can only invite someone at or below your own level.");
     const db = createDb(c.env.DB);
     const now = new Date();
+    const token = newInviteToken();
     const invite = {
       id: uuidv7(),
       organizationId: organization.id,
@@ -136,14 +144,24 @@ export const invitesRouter = createRouter()
       firstName: body.first_name ?? "",
       level: inviteLevel,
       message: body.message ?? null,
+      tokenHash: await sha256Hex(token),
       createdById: c.var.auth.user.id,
       createdAt: now,
       updatedAt: now,
     };
+    const sameEmail = and(eq(organizationInvites.organizationId, organization.id), eq(organizationInvites.targetEmail, invite.targetEmail));
+    const replaced = await db.select({ id: organizationInvites.id }).from(organizationInvites).where(sameEmail);
     await commitWithActivity(
       writeContext(c, db),
-      [db.insert(organizationInvites).values(invite)],
+      [db.delete(organizationInvites).where(sameEmail), db.insert(organizationInvites).values(invite)],
       [
+        ...replaced.map((r) => ({
+          organizationId: organization.id,
+          scope: SCOPE,
+          activity: "deleted",
+          itemId: r.id,
+          detail: { name: invite.targetEmail, changes: deletedChange(SCOPE), context: { replaced_by: invite.id } },
+        })),
         {
           organizationId: organization.id,
           scope: SCOPE,
@@ -153,7 +171,7 @@ export const invitesRouter = createRouter()
         },
       ],
     );
-    return c.json(serializeInvite(invite, c.var.auth.user), 201);
+    return c.json({ ...serializeInvite(invite, c.var.auth.user), invite_token: token }, 201);
   })
   .openapi(deleteInvite, async (c) => {
     const params = c.req.valid("param");

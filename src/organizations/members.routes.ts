@@ -40,7 +40,7 @@ export const listMembers = createRoute({
   path: base,
   tags,
   summary: "List the organization's members",
-  ...secured("organization_member:read"),
+  ...secured("organization_member:read", "member"),
   request: { params: OrganizationIdParams, query: LimitOffsetQuery },
   responses: { 200: json(paginated(MemberSchema), "Members"), ...errorResponses },
 });
@@ -50,7 +50,7 @@ export const updateMember = createRoute({
   path: `${base}/{user_uuid}`,
   tags,
   summary: "Change a member's level (admins; never above your own level, never your own membership)",
-  ...secured("organization_member:write"),
+  ...secured("organization_member:write", "admin"),
   request: { params: MemberParams, body: jsonBody(MemberUpdateSchema) },
   responses: { 200: json(MemberSchema, "Member"), ...errorResponses, ...approvalGateResponses },
 });
@@ -60,7 +60,7 @@ export const removeMember = createRoute({
   path: `${base}/{user_uuid}`,
   tags,
   summary: "Remove a member (admins, for members below their level) or leave the organization yourself",
-  ...secured("organization_member:write"),
+  ...secured("organization_member:write", "member"),
   request: { params: MemberParams },
   responses: { 204: { description: "Removed" }, ...errorResponses },
 });

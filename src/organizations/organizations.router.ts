@@ -7,13 +7,20 @@ import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { organizationMemberships, organizations, projects } from "../db/schema";
 import { createRouter } from "../http/router";
+import { permissionDenied } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { limitOffsetPage } from "../lib/pagination";
 import { isoRequired } from "../lib/time";
 import { newProject } from "../projects";
 import { listOrganizationsForUser, loadOrganizationRelations, serializeOrganization, uniqueSlug } from "./organizations.queries";
 import { createOrganization, deleteOrganization, getOrganization, listOrganizations, updateOrganization } from "./organizations.routes";
-import { columnValues, planOrganizationDelete, planOrganizationUpdate, SCOPE } from "./organizations.service";
+import {
+  assertDefaultRoleInOrganization,
+  columnValues,
+  planOrganizationDelete,
+  planOrganizationUpdate,
+  SCOPE,
+} from "./organizations.service";
 
 const organizationTarget = (organization: Organization) => [{ organizationId: organization.id, teamId: null }];
 
@@ -27,7 +34,8 @@ export const organizationsRouter = createRouter()
   .openapi(listOrganizations, async (c) => {
     const db = createDb(c.env.DB);
     const page = c.req.valid("query");
-    const { rows, count } = await listOrganizationsForUser(db, c.var.auth.user.id, page.limit, page.offset);
+    const { scopedOrganizations } = c.var.auth.key;
+    const { rows, count } = await listOrganizationsForUser(db, c.var.auth.user.id, scopedOrganizations, page.limit, page.offset);
     const relations = await loadOrganizationRelations(
       db,
       rows.map((r) => r.organization.id),
@@ -36,8 +44,12 @@ export const organizationsRouter = createRouter()
     return c.json(limitOffsetPage(c.req.url, page, count, results), 200);
   })
   .openapi(createOrganization, async (c) => {
+    if (c.var.auth.key.scopedOrganizations?.length) {
+      throw permissionDenied("API keys restricted to organizations cannot create organizations they would not reach.");
+    }
     const db = createDb(c.env.DB);
     const body = c.req.valid("json");
+    await assertDefaultRoleInOrganization(db, null, body);
     const now = new Date();
     const id = uuidv7();
     const project = newProject(id, "Default project", body.timezone);
@@ -85,6 +97,7 @@ export const organizationsRouter = createRouter()
     const { organization, level } = await organizationAccess(c, c.req.valid("param").id, MembershipLevel.admin);
     const db = createDb(c.env.DB);
     const body = c.req.valid("json");
+    await assertDefaultRoleInOrganization(db, organization.id, body);
     const plan = planOrganizationUpdate(db, organization, body);
     if (plan) {
       await approvalGate(c, {

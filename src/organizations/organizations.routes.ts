@@ -76,7 +76,7 @@ export const listOrganizations = createRoute({
   path: "/api/organizations",
   tags,
   summary: "List the organizations the caller belongs to",
-  ...secured("organization:read"),
+  ...secured("organization:read", "user"),
   request: { query: LimitOffsetQuery },
   responses: { 200: json(paginated(OrganizationSchema), "Organizations"), ...errorResponses },
 });
@@ -86,7 +86,7 @@ export const createOrganization = createRoute({
   path: "/api/organizations",
   tags,
   summary: "Create an organization (the caller becomes its owner; a default project is created)",
-  ...secured("organization:write"),
+  ...secured("organization:write", "user"),
   request: { body: jsonBody(OrganizationCreateSchema) },
   responses: { 201: json(OrganizationSchema, "Created"), ...errorResponses },
 });
@@ -96,7 +96,7 @@ export const getOrganization = createRoute({
   path: "/api/organizations/{id}",
   tags,
   summary: "Retrieve an organization",
-  ...secured("organization:read"),
+  ...secured("organization:read", "member"),
   request: { params: OrganizationIdParams },
   responses: { 200: json(OrganizationSchema, "Organization"), ...errorResponses },
 });
@@ -106,7 +106,7 @@ export const updateOrganization = createRoute({
   path: "/api/organizations/{id}",
   tags,
   summary: "Update an organization (admin or owner)",
-  ...secured("organization:write"),
+  ...secured("organization:write", "admin"),
   request: { params: OrganizationIdParams, body: jsonBody(OrganizationUpdateSchema) },
   responses: { 200: json(OrganizationSchema, "Updated"), ...errorResponses, ...approvalGateResponses },
 });
@@ -116,7 +116,7 @@ export const deleteOrganization = createRoute({
   path: "/api/organizations/{id}",
   tags,
   summary: "Delete an organization and its projects (owner only)",
-  ...secured("organization:write"),
+  ...secured("organization:write", "owner"),
   request: { params: OrganizationIdParams },
   responses: { 204: { description: "Deleted" }, ...errorResponses, ...approvalGateResponses },
 });

@@ -54,7 +54,7 @@ const listRoles = createRoute({
   path: base,
   tags,
   summary: "List roles with their members",
-  ...secured("organization:read"),
+  ...secured("organization:read", "member"),
   request: { params: OrganizationIdParams, query: LimitOffsetQuery },
   responses: { 200: json(paginated(RoleSchema), "Roles"), ...errorResponses },
 });
@@ -63,7 +63,7 @@ const createRole = createRoute({
   path: base,
   tags,
   summary: "Create a role (admins)",
-  ...secured("organization:write"),
+  ...secured("organization:write", "admin"),
   request: { params: OrganizationIdParams, body: jsonBody(RoleWriteSchema) },
   responses: { 201: json(RoleSchema, "Role"), ...errorResponses },
 });
@@ -72,7 +72,7 @@ const getRole = createRoute({
   path: `${base}/{role_id}`,
   tags,
   summary: "Retrieve a role",
-  ...secured("organization:read"),
+  ...secured("organization:read", "member"),
   request: { params: RoleParams },
   responses: { 200: json(RoleSchema, "Role"), ...errorResponses },
 });
@@ -81,7 +81,7 @@ const updateRole = createRoute({
   path: `${base}/{role_id}`,
   tags,
   summary: "Rename a role (admins)",
-  ...secured("organization:write"),
+  ...secured("organization:write", "admin"),
   request: { params: RoleParams, body: jsonBody(RoleWriteSchema) },
   responses: { 200: json(RoleSchema, "Role"), ...errorResponses },
 });
@@ -90,7 +90,7 @@ const deleteRole = createRoute({
   path: `${base}/{role_id}`,
   tags,
   summary: "Delete a role (admins)",
-  ...secured("organization:write"),
+  ...secured("organization:write", "admin"),
   request: { params: RoleParams },
   responses: { 204: { description: "Deleted" }, ...errorResponses },
 });
@@ -99,7 +99,7 @@ const listRoleMemberships = createRoute({
   path: `${base}/{role_id}/role_memberships`,
   tags,
   summary: "List a role's members",
-  ...secured("organization:read"),
+  ...secured("organization:read", "member"),
   request: { params: RoleParams, query: LimitOffsetQuery },
   responses: { 200: json(paginated(RoleMembershipSchema), "Role members"), ...errorResponses },
 });
@@ -108,7 +108,7 @@ const addRoleMembership = createRoute({
   path: `${base}/{role_id}/role_memberships`,
   tags,
   summary: "Add an organization member to a role (admins)",
-  ...secured("organization:write"),
+  ...secured("organization:write", "admin"),
   request: { params: RoleParams, body: jsonBody(RoleMembershipCreateSchema) },
   responses: { 201: json(RoleMembershipSchema, "Role membership"), ...errorResponses },
 });
@@ -117,7 +117,7 @@ const removeRoleMembership = createRoute({
   path: `${base}/{role_id}/role_memberships/{membership_id}`,
   tags,
   summary: "Remove a member from a role (admins)",
-  ...secured("organization:write"),
+  ...secured("organization:write", "admin"),
   request: { params: RoleMembershipParams },
   responses: { 204: { description: "Removed" }, ...errorResponses },
 });

@@ -50,10 +50,16 @@ export const projectsRouter = createRouter()
     const body = c.req.valid("json");
     let organizationId = body.organization;
     if (!organizationId) {
+      const { scopedOrganizations } = c.var.auth.key;
       const [first] = await db
         .select({ id: organizationMemberships.organizationId })
         .from(organizationMemberships)
-        .where(eq(organizationMemberships.userId, c.var.auth.user.id))
+        .where(
+          and(
+            eq(organizationMemberships.userId, c.var.auth.user.id),
+            scopedOrganizations?.length ? inArray(organizationMemberships.organizationId, scopedOrganizations) : undefined,
+          ),
+        )
         .orderBy(organizationMemberships.joinedAt)
         .limit(1);
       if (!first) throw notFound("You are not a member of any organization.");

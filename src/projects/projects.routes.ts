@@ -47,7 +47,7 @@ export const listProjects = createRoute({
   path: "/api/projects",
   tags,
   summary: "List the projects the caller can reach",
-  ...secured("project:read"),
+  ...secured("project:read", "user"),
   request: { query: LimitOffsetQuery },
   responses: { 200: json(paginated(ProjectSchema), "Projects"), ...errorResponses },
 });
@@ -57,7 +57,7 @@ export const createProject = createRoute({
   path: "/api/projects",
   tags,
   summary: "Create a project (organization admin or owner)",
-  ...secured("project:write"),
+  ...secured("project:write", "user"),
   request: { body: jsonBody(ProjectCreateSchema) },
   responses: { 201: json(ProjectSchema, "Created"), ...errorResponses },
 });
@@ -67,7 +67,7 @@ export const getProject = createRoute({
   path,
   tags,
   summary: "Retrieve a project",
-  ...secured("project:read"),
+  ...secured("project:read", "member"),
   request: { params: ProjectIdParams },
   responses: { 200: json(ProjectSchema, "Project"), ...errorResponses },
 });
@@ -77,7 +77,7 @@ export const updateProject = createRoute({
   path,
   tags,
   summary: "Update a project (organization admin or owner)",
-  ...secured("project:write"),
+  ...secured("project:write", "admin"),
   request: { params: ProjectIdParams, body: jsonBody(ProjectUpdateSchema) },
   responses: { 200: json(ProjectSchema, "Updated"), ...errorResponses },
 });
@@ -87,7 +87,7 @@ export const deleteProject = createRoute({
   path,
   tags,
   summary: "Delete a project (organization admin or owner)",
-  ...secured("project:write"),
+  ...secured("project:write", "admin"),
   request: { params: ProjectIdParams },
   responses: { 204: { description: "Deleted" }, ...errorResponses, ...approvalGateResponses },
 });
@@ -97,7 +97,7 @@ export const resetProjectToken = createRoute({
   path: `${path}/reset_token`,
   tags,
   summary: "Rotate the project's ingestion token (the old one stops working at once)",
-  ...secured("project:write"),
+  ...secured("project:write", "admin"),
   request: { params: ProjectIdParams },
   responses: { 200: json(ProjectSchema, "Project with its new api_token"), ...errorResponses },
 });

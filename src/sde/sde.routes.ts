@@ -56,7 +56,7 @@ export const listFeed = createRoute({
   tags,
   summary: "SD Elements activities feed over the activity log of every organization the caller belongs to",
   description: "Accepts `Authorization: Token <personal API key>`. Newest first; cursor pages by default, page numbers with `page`.",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "user"),
   request: { query: FeedQuery },
   responses: { 200: json(FeedPageSchema, "Activities"), ...errorResponses },
 });
@@ -66,7 +66,7 @@ export const getFeedActivity = createRoute({
   path: "/api/v2/activities/{activity_id}",
   tags,
   summary: "One activity of the SD Elements feed",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "user"),
   request: { params: z.object({ activity_id: z.string().openapi({ param: { name: "activity_id", in: "path" }, example: "2" }) }) },
   responses: { 200: json(FeedActivitySchema, "Activity"), ...errorResponses },
 });

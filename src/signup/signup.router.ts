@@ -15,7 +15,7 @@ import {
 import { json, jsonBody } from "../http/openapi";
 import { createRouter } from "../http/router";
 import { ErrorSchema, permissionDenied, validationError } from "../lib/errors";
-import { uuidv7 } from "../lib/ids";
+import { sha256Hex, uuidv7 } from "../lib/ids";
 import { INVITE_VALIDITY_MS, loadOrganizationRelations, OrganizationSchema, serializeOrganization, uniqueSlug } from "../organizations";
 import { newPersonalApiKey } from "../personal-api-keys";
 import { newProject, ProjectSchema, serializeProject } from "../projects";
@@ -30,7 +30,16 @@ const SignupBody = z
     last_name: z.string().trim().max(150).optional(),
     organization_name: z.string().trim().min(1).max(64).optional(),
     project_name: z.string().trim().min(1).max(200).optional(),
-    invite_token: z.string().optional().openapi({ description: "The id of an organization invite." }),
+    invite_token: z
+      .string()
+      .max(200)
+      .optional()
+      .openapi({ description: "The `invite_token` that creating the invite returned (not the invite's id)." }),
+    bootstrap_token: z
+      .string()
+      .max(200)
+      .optional()
+      .openapi({ description: "A deployed instance's first signup only: the BOOTSTRAP_TOKEN secret." }),
   })
   .openapi("Signup");
 
@@ -52,7 +61,7 @@ const signup = createRoute({
   method: "post",
   path: "/api/signup",
   tags: ["signup"],
-  summary: "Create the first user of an empty instance, or join an organization with an invite",
+  summary: "Create the first user of an empty instance (deployed: with the bootstrap token), or join an organization with an invite",
   request: { body: jsonBody(SignupBody) },
   responses: {
     201: json(SignupResponse, "Signed up; the API key value is shown only here"),
@@ -94,7 +103,8 @@ export const signupRouter = createRouter().openapi(signup, async (c) => {
   let level: number;
 
   if (body.invite_token) {
-    const [invite] = await db.select().from(organizationInvites).where(eq(organizationInvites.id, body.invite_token)).limit(1);
+    const tokenHash = await sha256Hex(body.invite_token);
+    const [invite] = await db.select().from(organizationInvites).where(eq(organizationInvites.tokenHash, tokenHash)).limit(1);
     if (!invite || now.getTime() - invite.createdAt.getTime() > INVITE_VALIDITY_MS) {
       throw validationError("This invite is invalid or has expired.", "invite_token");
     }
@@ -129,6 +139,9 @@ export const signupRouter = createRouter().openapi(signup, async (c) => {
     if (existing) throw signupClosed();
     const [flag] = await db.select().from(instanceSettings).where(eq(instanceSettings.key, FIRST_USER_FLAG)).limit(1);
     if (flag) throw signupClosed();
+    if (c.env.ALLOW_OPEN_FIRST_SIGNUP !== "true" && !(await bootstrapTokenMatches(c.env.BOOTSTRAP_TOKEN, body.bootstrap_token))) {
+      throw permissionDenied("The first signup of this instance needs its bootstrap token (the BOOTSTRAP_TOKEN secret).");
+    }
     organizationId = uuidv7();
     level = MembershipLevel.owner;
     const orgName = body.organization_name ?? `${body.first_name}'s organization`;
@@ -196,6 +209,13 @@ export const signupRouter = createRouter().openapi(signup, async (c) => {
     201,
   );
 });
+
+/** Compared as SHA-256 digests so that neither the length nor a prefix of the secret leaks through timing. */
+async function bootstrapTokenMatches(secret: string | undefined, given: string | undefined): Promise<boolean> {
+  if (!secret || !given) return false;
+  const digest = async (text: string) => crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return crypto.subtle.timingSafeEqual(await digest(secret), await digest(given));
+}
 
 function signupClosed() {
   return permissionDenied("Signup is closed: this instance already has users. Ask an organization admin for an invite.");

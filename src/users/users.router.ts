@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { createDb } from "../db/client";
-import { organizationMemberships, organizations } from "../db/schema";
+import { organizationMemberships, organizations, projects } from "../db/schema";
 import { errorResponses, json, secured } from "../http/openapi";
 import { createRouter } from "../http/router";
 import { serializeUserBasic, UserBasicSchema } from "./users.schemas";
@@ -16,17 +16,27 @@ const getMe = createRoute({
   path: "/api/users/@me",
   tags: ["users"],
   summary: "The user the API key belongs to, with their organizations",
-  ...secured("user:read"),
+  ...secured("user:read", "user"),
   responses: { 200: json(MeSchema, "Current user"), ...errorResponses },
 });
 
 export const usersRouter = createRouter().openapi(getMe, async (c) => {
-  const { user } = c.var.auth;
-  const memberships = await createDb(c.env.DB)
+  const { user, key } = c.var.auth;
+  const db = createDb(c.env.DB);
+  // A restricted key sees only the organizations it reaches (those of its projects, for a project-scoped key).
+  const reached = key.scopedTeams?.length
+    ? inArray(
+        organizations.id,
+        db.selectDistinct({ id: projects.organizationId }).from(projects).where(inArray(projects.id, key.scopedTeams)),
+      )
+    : key.scopedOrganizations?.length
+      ? inArray(organizations.id, key.scopedOrganizations)
+      : undefined;
+  const memberships = await db
     .select({ id: organizations.id, name: organizations.name, slug: organizations.slug, membership_level: organizationMemberships.level })
     .from(organizationMemberships)
     .innerJoin(organizations, eq(organizations.id, organizationMemberships.organizationId))
-    .where(eq(organizationMemberships.userId, user.id))
+    .where(and(eq(organizationMemberships.userId, user.id), reached))
     .orderBy(organizationMemberships.joinedAt);
   return c.json({ ...serializeUserBasic(user), organizations: memberships, organization: memberships[0] ?? null }, 200);
 });

@@ -53,7 +53,7 @@ export const createViewerToken = createRoute({
   path: base,
   tags,
   summary: "Mint a short-lived, read-only viewer link for the web viewer (admins).",
-  ...secured("organization:write"),
+  ...secured("organization:write", "admin"),
   request: { params: OrganizationIdParams, body: jsonBody(ViewerTokenCreateSchema) },
   responses: { 201: json(ViewerTokenCreatedSchema, "The token and its link, shown once"), ...errorResponses },
 });
@@ -63,7 +63,7 @@ export const listViewerTokens = createRoute({
   path: base,
   tags,
   summary: "The organization's viewer links that have not expired (admins).",
-  ...secured("organization:read"),
+  ...secured("organization:read", "admin"),
   request: { params: OrganizationIdParams },
   responses: { 200: json(z.object({ results: z.array(ViewerTokenSchema) }), "Viewer links"), ...errorResponses },
 });
@@ -73,7 +73,7 @@ export const revokeViewerToken = createRoute({
   path: `${base}/{token_id}`,
   tags,
   summary: "Revoke a viewer link at once (admins).",
-  ...secured("organization:write"),
+  ...secured("organization:write", "admin"),
   request: { params: TokenParams },
   responses: { 204: { description: "Revoked" }, ...errorResponses },
 });
