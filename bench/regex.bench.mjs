@@ -55,7 +55,11 @@ export async function run(ctx) {
       ["logs/query/", `${project}/logs/query/`, { query: { filterGroup } }],
       ["logs/count/", `${project}/logs/count/`, { query: { filterGroup } }],
       ["logs/sparkline/", `${project}/logs/sparkline/`, { query: { filterGroup } }],
-      ["logs/alerts/simulate/ (1 h)", `${project}/logs/alerts/simulate/`, { filters: { filterGroup }, threshold_count: 0, date_from: "-1h" }],
+      [
+        "logs/alerts/simulate/ (1 h)",
+        `${project}/logs/alerts/simulate/`,
+        { filters: { filterGroup }, threshold_count: 0, date_from: "-1h" },
+      ],
     ];
     const rows = [];
     for (const [label, path, payload] of scenarios) {
