@@ -292,7 +292,7 @@ describe("advanced_activity_logs filters (project)", () => {
     await expectFilter("team_ids=999", () => true);
   });
 
-  it("rows carry the seed shape with the acting user", async () => {
+  it("rows carry the seed shape with the acting user, and recorded_by (none for these seeded rows)", async () => {
     const res = await call(`${base}?item_ids=r03`, { key: owner.key });
     expect(res.body.results[0]).toEqual({
       id: expect.any(String),
@@ -309,6 +309,7 @@ describe("advanced_activity_logs filters (project)", () => {
       scope: "FeatureFlag",
       detail: { name: "pricing-page", changes: [flagChange("rollout_percentage", "50", 100)] },
       created_at: at(3),
+      recorded_by: null,
     });
   });
 });

@@ -101,7 +101,7 @@ describe("recorded_by: who really wrote a row", () => {
     const [create, ...job] = assets.map((r) => [r.activity, r.is_system, r.recorded_by_user_id, r.recorded_by_key_id]);
     expect(create).toEqual(["created", 0, owner.userId, ownerKeyId]);
     expect(job.length).toBeGreaterThan(0);
-    for (const step of job) expect(step).toEqual(["updated", 1, null, null]);
+    for (const step of job) expect(step.slice(1)).toEqual([1, null, null]);
 
     // The export holds only the member's rows (the recorded_by filter) and names the writer in its columns.
     const file = await call(`/api/projects/${owner.projectId}/exports/${started.body.id}/content/`, { key: owner.key });
