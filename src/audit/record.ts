@@ -26,6 +26,7 @@ export const SERVICE_SCOPES = [
   "PersonalAPIKey",
   "Project",
   "Role",
+  "ViewerToken",
 ] as const;
 export type ServiceScope = (typeof SERVICE_SCOPES)[number];
 
