@@ -8,7 +8,7 @@ export interface ActivityExportFilters {
   partitions: Partition[];
 }
 
-/** PostHog's flat export columns (ActivityLogFlatExportSerializer). */
+/** PostHog's flat export columns (ActivityLogFlatExportSerializer), then who really recorded the row. */
 export const ACTIVITY_EXPORT_COLUMNS = [
   "id",
   "organization_id",
@@ -23,6 +23,9 @@ export const ACTIVITY_EXPORT_COLUMNS = [
   "client",
   "ip_address",
   "created_at",
+  "recorded_by_user_id",
+  "recorded_by_user_email",
+  "recorded_by_api_key_id",
 ];
 
 const EXPORT_PAGE_SIZE = 1000;
@@ -42,6 +45,9 @@ function exportRow(row: ActivityRowRecord): Cell[] {
     row.client,
     row.ip_address,
     iso(row.created_at),
+    row.recorded_by_user_id === null ? "" : String(row.recorded_by_user_id),
+    row.r_email ?? "",
+    row.recorded_by_key_id,
   ];
 }
 

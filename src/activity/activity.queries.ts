@@ -40,6 +40,8 @@ export interface ActivityFilters {
   users?: string[];
   /** Integer user ids (the basic list's `user`, the SD Elements `actor`). */
   userIds?: number[];
+  /** Who recorded the rows: user ids, UUIDs or emails, or API key ids, ORed. */
+  recordedBy?: string[];
   scopes?: string[];
   activities?: string[];
   clients?: string[];
@@ -85,12 +87,29 @@ export interface ActivityRowRecord {
   u_is_email_verified: number | null;
   u_hedgehog_config: string | null;
   u_role_at_organization: string | null;
+  recorded_by_user_id: number | null;
+  recorded_by_key_id: string | null;
+  r_uuid: string | null;
+  r_distinct_id: string | null;
+  r_first_name: string | null;
+  r_last_name: string | null;
+  r_email: string | null;
+  r_is_email_verified: number | null;
+  r_hedgehog_config: string | null;
+  r_role_at_organization: string | null;
 }
 
-const COLUMNS = `a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
-  a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at, u.uuid AS u_uuid, u.distinct_id AS u_distinct_id,
-  u.first_name AS u_first_name, u.last_name AS u_last_name, u.email AS u_email, u.is_email_verified AS u_is_email_verified,
-  u.hedgehog_config AS u_hedgehog_config, u.role_at_organization AS u_role_at_organization`;
+const userColumns = (alias: string) =>
+  ["uuid", "distinct_id", "first_name", "last_name", "email", "is_email_verified", "hedgehog_config", "role_at_organization"]
+    .map((column) => `${alias}.${column} AS ${alias}_${column}`)
+    .join(", ");
+
+/** The columns of an `ActivityRowRecord`, over `ACTIVITY_JOINS`. */
+export const ACTIVITY_COLUMNS = `a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
+  a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at, a.recorded_by_user_id, a.recorded_by_key_id,
+  ${userColumns("u")}, ${userColumns("r")}`;
+/** `u` the user a row names, `r` the user who recorded it. */
+export const ACTIVITY_JOINS = "LEFT JOIN users AS u ON u.id = a.user_id LEFT JOIN users AS r ON r.id = a.recorded_by_user_id";
 
 /** Above this many rows sharing the search's trigrams, walking the time index is cheaper than the candidates. */
 const SEARCH_CANDIDATE_LIMIT = 2000;
@@ -148,6 +167,7 @@ function filterConditions(f: ActivityFilters, params: SqlParams): string[] {
   if (f.endDate !== undefined) c.push(`a.created_at <= ${params.add(f.endDate)}`);
   if (f.users?.length) c.push(`a.user_id IN (SELECT id FROM users WHERE ${params.in("uuid", f.users)})`);
   if (f.userIds?.length) c.push(params.in("a.user_id", f.userIds));
+  if (f.recordedBy?.length) c.push(recordedByCondition(f.recordedBy, params));
   if (f.scopes?.length) c.push(params.in("a.scope", f.scopes));
   if (f.activities?.length) c.push(params.in("a.activity", f.activities));
   if (f.clients?.length) c.push(params.in("a.client", f.clients));
@@ -163,6 +183,12 @@ function filterConditions(f: ActivityFilters, params: SqlParams): string[] {
   }
   if (f.extra) c.push(...f.extra(params));
   return c;
+}
+
+/** Any value may be a user's id, UUID or email, or a key id: one parameter whatever the list's length. */
+function recordedByCondition(values: string[], params: SqlParams): string {
+  const list = `(SELECT value FROM json_each(${params.add(JSON.stringify(values.map((v) => (v.includes("@") ? v.toLowerCase() : v))))}))`;
+  return `(a.recorded_by_key_id IN ${list} OR a.recorded_by_user_id IN (SELECT id FROM users WHERE CAST(id AS TEXT) IN ${list} OR uuid IN ${list} OR email IN ${list}))`;
 }
 
 /** Exact addresses or `*` wildcards, ORed (PostHog's ip_addresses). */
@@ -339,13 +365,13 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
   const order = orderBy(page.direction);
   const limit = params.add(page.limit);
   const offset = page.offset ? ` OFFSET ${params.add(page.offset)}` : "";
-  const join = "LEFT JOIN users AS u ON u.id = a.user_id";
+  const join = ACTIVITY_JOINS;
 
   if (plan.kind === "rows") {
     const where = rowsPlanConditions(plan, partitions, conditions, params).join(" AND ");
     return {
       params,
-      sql: `SELECT ${COLUMNS} FROM activity_log AS a NOT INDEXED ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
+      sql: `SELECT ${ACTIVITY_COLUMNS} FROM activity_log AS a NOT INDEXED ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
     };
   }
   if (plan.kind === "ip" || plan.kind === "search") {
@@ -359,7 +385,7 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
     );
     return {
       params,
-      sql: `${guarded.with}SELECT ${COLUMNS} FROM activity_log AS a ${join} WHERE a.seq IN (${guarded.branches.join(" UNION ALL ")}) ORDER BY ${order} LIMIT ${limit}${offset}`,
+      sql: `${guarded.with}SELECT ${ACTIVITY_COLUMNS} FROM activity_log AS a ${join} WHERE a.seq IN (${guarded.branches.join(" UNION ALL ")}) ORDER BY ${order} LIMIT ${limit}${offset}`,
     };
   }
   const [only] = partitions;
@@ -367,7 +393,7 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
     const where = [partitionCondition(only, params), ...conditions].join(" AND ");
     return {
       params,
-      sql: `SELECT ${COLUMNS} FROM activity_log AS a ${indexFor(only)} ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
+      sql: `SELECT ${ACTIVITY_COLUMNS} FROM activity_log AS a ${indexFor(only)} ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
     };
   }
   // Top rows of each tenant, merged: each branch stops after `offset + limit` rows of its index.
@@ -378,7 +404,7 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
   });
   return {
     params,
-    sql: `SELECT ${COLUMNS} FROM activity_log AS a ${join} WHERE a.seq IN (${branches.join(" UNION ALL ")}) ORDER BY ${order} LIMIT ${limit}${offset}`,
+    sql: `SELECT ${ACTIVITY_COLUMNS} FROM activity_log AS a ${join} WHERE a.seq IN (${branches.join(" UNION ALL ")}) ORDER BY ${order} LIMIT ${limit}${offset}`,
   };
 }
 

@@ -82,6 +82,10 @@ export const AdvancedFiltersSchema = z.object({
   start_date: isoDateParam("Lower bound on `created_at` (inclusive)."),
   end_date: isoDateParam("Upper bound on `created_at` (inclusive)."),
   users: listParam(z.string().uuid({ message: "Must be a valid UUID." }), "UUIDs of the users who performed the activity."),
+  recorded_by: listParam(
+    z.string().min(1).max(254),
+    "Who recorded the rows (`recorded_by`): user ids, UUIDs or emails, or personal API key ids, ORed.",
+  ),
   scopes: listParam(z.string().max(79), "Scopes, e.g. FeatureFlag."),
   activities: listParam(z.string().max(79), "Activities, e.g. created, updated, deleted."),
   clients: listParam(z.string().max(32), "Self-reported clients (`X-PostHog-Client`)."),
@@ -109,6 +113,7 @@ export function toActivityFilters(q: AdvancedFilters): ActivityFilters {
     startDate: q.start_date,
     endDate: q.end_date,
     users: q.users,
+    recordedBy: q.recorded_by,
     scopes: q.scopes,
     activities: q.activities,
     clients: q.clients,
@@ -144,6 +149,14 @@ export const ActivityLogSchema = z
     scope: z.string(),
     detail: z.record(z.string(), z.unknown()).nullable(),
     created_at: z.string(),
+    recorded_by: z
+      .object({ user: UserBasicSchema.nullable(), api_key_id: z.string().nullable() })
+      .nullable()
+      .openapi({
+        description:
+          "Who really wrote the row: the authenticated user and personal API key of the request, whatever `user` names. " +
+          "Null for the system's rows (cron, alarms, queue jobs) and first-run signup.",
+      }),
   })
   .openapi("ActivityLog");
 

@@ -9,6 +9,44 @@ import type { Env } from "../env";
 import { ACTIVITY_EVENT_COLUMNS, type CommittedActivity, outboxInsert, publishCommittedActivitySafely } from "../events/outbox";
 import { uuidv7 } from "../lib/ids";
 
+/**
+ * The resource types the service records itself. Apps cannot record them through ingest, so a row
+ * under one of them was written by the service. `ActivityEntry.scope` takes only these or an
+ * `AppScope`: a service write under a new scope does not compile until the scope is listed here.
+ */
+export const SERVICE_SCOPES = [
+  "ApprovalPolicy",
+  "ChangeRequest",
+  "ExportedAsset",
+  "LogsAlertConfiguration",
+  "NotificationDestination",
+  "Organization",
+  "OrganizationInvite",
+  "OrganizationMembership",
+  "PersonalAPIKey",
+  "Project",
+  "Role",
+  "ViewerToken",
+] as const;
+export type ServiceScope = (typeof SERVICE_SCOPES)[number];
+
+declare const appScopeBrand: unique symbol;
+/** A scope an app records through ingest, checked by `appScope` not to be a service scope. */
+export type AppScope = string & { readonly [appScopeBrand]: true };
+
+const RESERVED_SCOPES = new Set(SERVICE_SCOPES.map((scope) => scope.toLowerCase()));
+
+/** The scope as an app's, or null when it names (in any case) a scope the service writes itself. */
+export function appScope(scope: string): AppScope | null {
+  return RESERVED_SCOPES.has(scope.toLowerCase()) ? null : (scope as AppScope);
+}
+
+/** The authenticated user and key behind a write (`recorded_by`). */
+export interface Recorder {
+  userId: number;
+  keyId: string;
+}
+
 /** Who performed a write: a person through the API, or the system (cron, alarms, queue jobs). */
 export interface Actor {
   userId: number | null;
@@ -16,20 +54,31 @@ export interface Actor {
   wasImpersonated: boolean;
   client: string | null;
   ipAddress: string | null;
+  /** Null for the system and for requests without a key (signup). */
+  recordedBy: Recorder | null;
 }
 
-export const SYSTEM_ACTOR: Actor = { userId: null, isSystem: true, wasImpersonated: false, client: null, ipAddress: null };
+export const SYSTEM_ACTOR: Actor = {
+  userId: null,
+  isSystem: true,
+  wasImpersonated: false,
+  client: null,
+  ipAddress: null,
+  recordedBy: null,
+};
 
 const MAX_CLIENT_LENGTH = 32;
 
 export function actorFromRequest(c: Context<AppBindings>): Actor {
   const client = c.req.header("x-posthog-client")?.trim().slice(0, MAX_CLIENT_LENGTH) || null;
+  const auth = c.var.auth;
   return {
-    userId: c.var.auth?.user.id ?? null,
+    userId: auth?.user.id ?? null,
     isSystem: false,
     wasImpersonated: false,
     client,
     ipAddress: c.req.header("cf-connecting-ip") ?? c.req.header("x-real-ip") ?? null,
+    recordedBy: auth ? { userId: auth.user.id, keyId: auth.key.id } : null,
   };
 }
 
@@ -37,7 +86,7 @@ export interface ActivityEntry {
   organizationId: string;
   // SQL lets a row reference an id assigned in the same batch, e.g. a project being created.
   teamId?: number | SQL | null;
-  scope: string;
+  scope: ServiceScope | AppScope;
   activity: string;
   itemId: string | number | SQL | null;
   detail: ActivityDetail;
@@ -60,7 +109,7 @@ function activityRow(requestActor: Actor, entry: ActivityEntry): ActivityRow {
     teamId: entry.teamId ?? null,
     userId: entry.userId ?? actor.userId,
     wasImpersonated: actor.wasImpersonated,
-    isSystem: actor.isSystem || (actor.userId === null && !entry.userId),
+    isSystem: entry.actor?.isSystem ?? (actor.isSystem || (actor.userId === null && !entry.userId)),
     client: actor.client,
     ipAddress: actor.ipAddress,
     activity: entry.activity,
@@ -68,6 +117,9 @@ function activityRow(requestActor: Actor, entry: ActivityEntry): ActivityRow {
     scope: entry.scope,
     detail: entry.detail,
     createdAt: entry.createdAt ?? new Date(),
+    // Always the request's: an entry's `actor` is what an app claims, this is who wrote it.
+    recordedByUserId: requestActor.recordedBy?.userId ?? null,
+    recordedByKeyId: requestActor.recordedBy?.keyId ?? null,
   };
 }
 

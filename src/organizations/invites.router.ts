@@ -16,7 +16,7 @@ import { isoRequired } from "../lib/time";
 import { serializeUserBasic, UserBasicSchema } from "../users";
 import { INVITE_VALIDITY_MS, newInviteToken } from "./invites.service";
 
-const SCOPE = "OrganizationInvite";
+const SCOPE = "OrganizationInvite" as const;
 
 const InviteSchema = z
   .object({

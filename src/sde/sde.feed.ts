@@ -233,6 +233,10 @@ export async function serializeFeed(db: D1Database, rows: ActivityRowRecord[]) {
       data,
       icon: icon(row.scope, row.activity),
       log_level: logLevel(row.activity),
+      recorded_by:
+        row.recorded_by_user_id === null && row.recorded_by_key_id === null
+          ? null
+          : { user: row.recorded_by_user_id, api_key_id: row.recorded_by_key_id },
     };
   });
 }

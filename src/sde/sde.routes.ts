@@ -36,6 +36,10 @@ export const FeedActivitySchema = z
     data: z.record(z.string(), z.unknown()),
     icon: z.string(),
     log_level: z.string(),
+    recorded_by: z
+      .object({ user: z.number().int().nullable(), api_key_id: z.string().nullable() })
+      .nullable()
+      .openapi({ description: "Who really wrote the row (user id and API key id), whatever `actor` says; null for the system's rows." }),
   })
   .openapi("SdeActivity");
 

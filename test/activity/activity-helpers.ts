@@ -1,4 +1,7 @@
-import { call, type Tenant } from "../helpers";
+import { env } from "cloudflare:workers";
+import { type AppScope, commitWithActivity } from "../../src/audit/record";
+import { uuidv7s } from "../../src/lib/ids";
+import { call, db, type Tenant } from "../helpers";
 
 /** Records entries through the ingest endpoint; fails the test on anything but a 201. */
 export async function ingest(
@@ -10,6 +13,70 @@ export async function ingest(
   const res = await call(`/api/projects/${projectId}/activity_log/`, { key: tenant.key, body: { entries }, headers });
   if (res.status !== 201) throw new Error(`ingest failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body as { count: number; ids: string[] };
+}
+
+export interface SeedEntry {
+  scope: string;
+  activity: string;
+  item_id?: string | null;
+  detail?: Record<string, unknown>;
+  /** A user id; default the tenant's user, none for a system row. */
+  user?: number | null;
+  was_impersonated?: boolean;
+  is_system?: boolean;
+  created_at?: string;
+}
+
+/**
+ * Fixture rows for the read side, written through the service's own write path: ingest refuses
+ * dates beyond its backdating window and system rows, which filter and retention tests need.
+ * `headers` give the rows' client and IP address, as a request's would. Rows have no `recorded_by`.
+ */
+export async function seedActivity(
+  tenant: Tenant,
+  entries: SeedEntry[],
+  headers: Record<string, string> = {},
+  projectId = tenant.projectId,
+) {
+  const project = await env.DB.prepare("SELECT organization_id FROM projects WHERE id = ?1")
+    .bind(projectId)
+    .first<{ organization_id: string }>();
+  const header = (name: string) => Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1] ?? null;
+  const published: Promise<unknown>[] = [];
+  const ids = uuidv7s(entries.length);
+  await commitWithActivity(
+    {
+      db: db(),
+      env,
+      actor: {
+        userId: tenant.userId,
+        isSystem: false,
+        wasImpersonated: false,
+        client: header("x-posthog-client"),
+        ipAddress: header("cf-connecting-ip"),
+        recordedBy: null,
+      },
+      waitUntil: (promise) => published.push(promise),
+    },
+    [],
+    entries.map((entry, i) => ({
+      id: ids[i],
+      organizationId: project!.organization_id,
+      teamId: projectId,
+      scope: entry.scope as AppScope,
+      activity: entry.activity,
+      itemId: entry.item_id ?? null,
+      detail: entry.detail ?? {},
+      createdAt: entry.created_at ? new Date(entry.created_at) : undefined,
+      actor: {
+        userId: entry.user === null ? null : (entry.user ?? (entry.is_system ? null : tenant.userId)),
+        isSystem: entry.is_system ?? false,
+        wasImpersonated: entry.was_impersonated ?? false,
+      },
+    })),
+  );
+  await Promise.all(published);
+  return { count: ids.length, ids };
 }
 
 export const flagChange = (field: string, before: unknown, after: unknown) => ({

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { activityRows, addMember, call, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
-import { allPages, flagChange, ingest } from "./activity-helpers";
+import { allPages, flagChange, ingest, seedActivity } from "./activity-helpers";
 
 let owner: Tenant;
 let member: Tenant;
@@ -18,7 +18,7 @@ beforeAll(async () => {
     item_id: `p${i}`,
     created_at: new Date(T0 + (i >= 10 && i < 15 ? 10 : i) * 1000).toISOString(),
   }));
-  await ingest(owner, entries);
+  await seedActivity(owner, entries);
 });
 
 const strip = (url: string) => url.replace(/^https?:\/\/[^/]+/, "");
@@ -161,7 +161,7 @@ describe("GET /api/projects/:id/activity_log/", () => {
 describe("GET /api/projects/:id/activity_log/important_changes/", () => {
   it("lists other people's changes to what the caller created or changed, newest first, at most 10", async () => {
     const path = `/api/projects/${owner.projectId}/activity_log/important_changes/`;
-    await ingest(owner, [
+    await seedActivity(owner, [
       { scope: "Experiment", activity: "created", item_id: "e1", user: member.userId },
       { scope: "Experiment", activity: "created", item_id: "e2" },
       { scope: "Experiment", activity: "updated", item_id: "e1", detail: { changes: [flagChange("name", "a", "b")] } },

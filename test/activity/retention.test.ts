@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { purgeExpiredActivity, runDailyActivityRetention } from "../../src/activity/retention.job";
 import { refreshSearchIndex } from "../../src/activity/search-index";
 import { call, signupFirstUser, type Tenant } from "../helpers";
-import { ingest } from "./activity-helpers";
+import { ingest, seedActivity } from "./activity-helpers";
 
 let owner: Tenant;
 let other: { organizationId: string; projectId: number };
@@ -25,11 +25,11 @@ const itemsOf = async (organizationId: string) =>
 
 describe("activity retention", () => {
   it("deletes rows past each organization's window and keeps the rest", async () => {
-    await ingest(owner, [
+    await seedActivity(owner, [
       { scope: "A", activity: "x", item_id: "ret-400d", created_at: daysAgo(400) },
       { scope: "A", activity: "x", item_id: "ret-300d", created_at: daysAgo(300) },
     ]);
-    await ingest(
+    await seedActivity(
       owner,
       [
         { scope: "A", activity: "x", item_id: "ret-40d", created_at: daysAgo(40) },
@@ -66,7 +66,7 @@ describe("activity retention", () => {
 
   it("deletes in batches until done, and stops when out of budget", async () => {
     const entries = Array.from({ length: 1000 }, (_, i) => ({ scope: "B", activity: "x", item_id: `ret-b${i}`, created_at: daysAgo(500) }));
-    for (let i = 0; i < 6; i++) await ingest(owner, entries);
+    for (let i = 0; i < 6; i++) await seedActivity(owner, entries);
     const cut = await purgeExpiredActivity(env, Date.now(), 0);
     expect(cut).toMatchObject({ deleted: 5000, complete: false });
     const rest = await purgeExpiredActivity(env, Date.now());
@@ -76,7 +76,7 @@ describe("activity retention", () => {
   it("sweeps rows of deleted organizations after the default 365 days", async () => {
     const gone = await call("/api/organizations/", { key: owner.key, body: { name: "Gone" } });
     const projectId = gone.body.projects[0].id;
-    await ingest(
+    await seedActivity(
       owner,
       [
         { scope: "C", activity: "x", item_id: "ret-gone-old", created_at: daysAgo(366) },

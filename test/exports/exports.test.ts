@@ -58,6 +58,9 @@ const COLUMNS = [
   "client",
   "ip_address",
   "created_at",
+  "recorded_by_user_id",
+  "recorded_by_user_email",
+  "recorded_by_api_key_id",
 ];
 
 async function expectedRows(predicate: (row: Record<string, any>) => boolean) {
@@ -76,6 +79,9 @@ async function expectedRows(predicate: (row: Record<string, any>) => boolean) {
     r.client ?? "",
     r.ip_address ?? "",
     new Date(r.created_at).toISOString(),
+    r.recorded_by_user_id === null ? "" : String(r.recorded_by_user_id),
+    r.recorded_by_user_id === owner.userId ? expect.stringContaining("@example.com") : "",
+    r.recorded_by_key_id ?? "",
   ]);
 }
 

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { refreshSearchIndex } from "../../src/activity/search-index";
-import { flagChange, ingest } from "../activity/activity-helpers";
+import { flagChange, seedActivity } from "../activity/activity-helpers";
 import { activityRows, addMember, call, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 
 let owner: Tenant;
@@ -20,7 +20,7 @@ beforeAll(async () => {
   });
   const project = await call("/api/projects/", { key: owner.key, body: { name: "Payments", organization: owner.organizationId } });
   payments = project.body.id;
-  await ingest(owner, [
+  await seedActivity(owner, [
     {
       scope: "FeatureFlag",
       activity: "updated",
@@ -37,7 +37,7 @@ beforeAll(async () => {
       detail: { name: "beta" },
     },
   ]);
-  await ingest(
+  await seedActivity(
     owner,
     [{ scope: "Invoice", activity: "deleted", item_id: "inv-9", created_at: "2025-01-12T15:00:00Z", detail: { name: "INV-9" } }],
     {},
@@ -71,6 +71,8 @@ describe("GET /api/v2/activities/ (SD Elements)", () => {
       },
       icon: "edit",
       log_level: "",
+      // Seeded as the service's own rows, without a request behind them.
+      recorded_by: null,
     });
     const created = res.body.results.find((r: any) => r.data.feature_flag === "13");
     expect(created).toMatchObject({ name: "CreatedFeatureFlagActivity", actor: member.userId, icon: "plus", log_level: "success" });

@@ -38,6 +38,11 @@ export const activityLog = sqliteTable(
     scope: text().notNull(),
     detail: json<ActivityDetail>(),
     createdAt: timestamp().notNull(),
+    // Who really wrote the row (the authenticated user and key of the request), whatever `user_id`
+    // an app claims through ingest; null for system rows. No foreign keys: the evidence outlives
+    // a revoked key or a deleted user.
+    recordedByUserId: integer(),
+    recordedByKeyId: text(),
   },
   // The list queries walk one of the two time indexes newest-first and test every low-cardinality
   // filter on the index entry itself, so only the rows of the page are read from the table. Both
