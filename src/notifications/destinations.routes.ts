@@ -135,7 +135,8 @@ const DestinationIdParam = { destination_id: z.string().openapi({ param: { name:
 const DeliveryIdParam = { delivery_id: z.string().openapi({ param: { name: "delivery_id", in: "path" } }) };
 
 /** The same nine routes under a project and under an organization. */
-function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: S, who: string, readers: string) {
+/** `ids` prefixes the operation ids: `destinations` and `organizations_destinations`, as PostHog names nested viewsets. */
+function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ids: string, ownerShape: S, who: string, readers: string) {
   const tags = ["notifications"];
   const base = `${prefix}/destinations`;
   const one = `${base}/{destination_id}`;
@@ -145,6 +146,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
     list: createRoute({
       method: "get",
       path: base,
+      operationId: `${ids}_list`,
       tags,
       summary: `List ${who} notification destinations (${readers})`,
       ...secured("activity_log:read"),
@@ -154,6 +156,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
     create: createRoute({
       method: "post",
       path: base,
+      operationId: `${ids}_create`,
       tags,
       summary: `Create ${who} Slack or webhook destination (admins); a webhook's secret is shown once`,
       ...secured("activity_log:write"),
@@ -163,6 +166,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
     get: createRoute({
       method: "get",
       path: one,
+      operationId: `${ids}_retrieve`,
       tags,
       summary: `Retrieve ${who} destination (${readers})`,
       ...secured("activity_log:read"),
@@ -172,6 +176,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
     update: createRoute({
       method: "patch",
       path: one,
+      operationId: `${ids}_partial_update`,
       tags,
       summary: `Update ${who} destination (admins); enabling it again clears disabled_reason`,
       ...secured("activity_log:write"),
@@ -181,6 +186,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
     remove: createRoute({
       method: "delete",
       path: one,
+      operationId: `${ids}_destroy`,
       tags,
       summary: `Delete ${who} destination and its delivery log (admins)`,
       ...secured("activity_log:write"),
@@ -190,6 +196,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
     rotate: createRoute({
       method: "post",
       path: `${one}/rotate_secret`,
+      operationId: `${ids}_rotate_secret_create`,
       tags,
       summary: "Rotate a webhook's signing secret (admins): the new one is shown once, the old one keeps signing for 24 h",
       ...secured("activity_log:write"),
@@ -199,6 +206,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
     test: createRoute({
       method: "post",
       path: `${one}/test`,
+      operationId: `${ids}_test_create`,
       tags,
       summary: "Send a test event now and return the receiver's answer (admins)",
       ...secured("activity_log:write"),
@@ -208,6 +216,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
     deliveries: createRoute({
       method: "get",
       path: `${one}/deliveries`,
+      operationId: `${ids}_deliveries_list`,
       tags,
       summary: `Delivery log of ${who} destination, newest first, with every attempt (${readers})`,
       ...secured("activity_log:read"),
@@ -217,6 +226,7 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
     redeliver: createRoute({
       method: "post",
       path: `${one}/deliveries/{delivery_id}/redeliver`,
+      operationId: `${ids}_deliveries_redeliver_create`,
       tags,
       summary: "Send a delivery again with the same webhook-id (admins)",
       ...secured("activity_log:write"),
@@ -226,9 +236,10 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
   };
 }
 
-export const projectDestinationRoutes = destinationRoutes("/api/projects/{project_id}", ProjectIdParams.shape, "a project's", "members");
+export const projectDestinationRoutes = destinationRoutes("/api/projects/{project_id}", "destinations", ProjectIdParams.shape, "a project's", "members");
 export const organizationDestinationRoutes = destinationRoutes(
   "/api/organizations/{id}",
+  "organizations_destinations",
   OrganizationIdParams.shape,
   "an organization's",
   "admins",

@@ -57,6 +57,7 @@ const base = "/api/organizations/{id}/invites";
 const listInvites = createRoute({
   method: "get",
   path: base,
+  operationId: "organizations_invites_list",
   tags,
   summary: "List pending invites",
   ...secured("organization_member:read"),
@@ -67,6 +68,7 @@ const listInvites = createRoute({
 const createInvite = createRoute({
   method: "post",
   path: base,
+  operationId: "organizations_invites_create",
   tags,
   summary: "Invite someone (admins, or any member when members_can_invite); the invite id is their signup token",
   ...secured("organization_member:write"),
@@ -77,6 +79,7 @@ const createInvite = createRoute({
 const deleteInvite = createRoute({
   method: "delete",
   path: `${base}/{invite_id}`,
+  operationId: "organizations_invites_destroy",
   tags,
   summary: "Revoke an invite (admins, or its creator)",
   ...secured("organization_member:write"),
