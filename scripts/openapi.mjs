@@ -62,5 +62,9 @@ if (check) {
   console.log("clients/typescript matches the served OpenAPI document");
 } else {
   for (const [name, text] of Object.entries(files)) writeFileSync(join(OUT, name), text);
-  console.log(`wrote ${Object.keys(files).map((n) => `clients/typescript/${n}`).join(", ")}`);
+  console.log(
+    `wrote ${Object.keys(files)
+      .map((n) => `clients/typescript/${n}`)
+      .join(", ")}`,
+  );
 }

@@ -1,5 +1,5 @@
-import { dereference, type Schema, validate } from "@cfworker/json-schema";
 import { exports } from "cloudflare:workers";
+import { dereference, type Schema, validate } from "@cfworker/json-schema";
 import { normalizePath } from "../src/lib/paths";
 
 // Every response a test receives through `fetchWorker` (and so through `call`) must be one the served

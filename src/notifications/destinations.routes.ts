@@ -236,7 +236,13 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ids: string,
   };
 }
 
-export const projectDestinationRoutes = destinationRoutes("/api/projects/{project_id}", "destinations", ProjectIdParams.shape, "a project's", "members");
+export const projectDestinationRoutes = destinationRoutes(
+  "/api/projects/{project_id}",
+  "destinations",
+  ProjectIdParams.shape,
+  "a project's",
+  "members",
+);
 export const organizationDestinationRoutes = destinationRoutes(
   "/api/organizations/{id}",
   "organizations_destinations",

@@ -15,8 +15,11 @@ beforeAll(async () => {
 });
 
 function walk(node: unknown, visit: (node: Record<string, any>, at: string) => void, at = "#") {
-  if (Array.isArray(node)) node.forEach((child, i) => walk(child, visit, `${at}/${i}`));
-  else if (node && typeof node === "object") {
+  if (Array.isArray(node)) {
+    node.forEach((child, i) => {
+      walk(child, visit, `${at}/${i}`);
+    });
+  } else if (node && typeof node === "object") {
     visit(node as Record<string, any>, at);
     for (const [key, child] of Object.entries(node)) walk(child, visit, `${at}/${key}`);
   }
@@ -52,7 +55,11 @@ describe("the OpenAPI document", () => {
   it("writes nullable references so that null validates: anyOf [$ref, null], never allOf", () => {
     const broken: string[] = [];
     walk(document, (node, at) => {
-      if (Array.isArray(node.allOf) && node.allOf.some((s: any) => s.$ref) && node.allOf.some((s: any) => [s.type].flat().includes("null"))) {
+      if (
+        Array.isArray(node.allOf) &&
+        node.allOf.some((s: any) => s.$ref) &&
+        node.allOf.some((s: any) => [s.type].flat().includes("null"))
+      ) {
         broken.push(at);
       }
     });

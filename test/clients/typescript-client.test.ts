@@ -35,7 +35,9 @@ describe("the TypeScript client", () => {
     });
     expect(recorded.response.status).toBe(201);
 
-    const { data } = await client.GET("/api/projects/{project_id}/activity_log", { params: { ...params, query: { scope: "FeatureFlag" } } });
+    const { data } = await client.GET("/api/projects/{project_id}/activity_log", {
+      params: { ...params, query: { scope: "FeatureFlag" } },
+    });
     const row = data!.results[0]!;
     expect([row.scope, row.item_id, row.user?.email]).toEqual(["FeatureFlag", "42", "client-owner@example.com"]);
   });
@@ -92,7 +94,7 @@ describe("the TypeScript client", () => {
     const request = await client.GET("/api/projects/{project_id}/change_requests/{id}", {
       params: { path: { ...project, id: changeRequestId } },
     });
-    expect([request.data?.state, request.data?.applied_by?.id]).toEqual(["applied", approver.userId]);
+    expect([request.data?.state, request.data?.applied_by?.id]).toEqual(["applied", owner.userId]);
     expect((await client.GET("/api/projects/{project_id}/logs/alerts/{id}", one)).data?.threshold_count).toBe(50);
 
     const listed = await client.GET("/api/projects/{project_id}/logs/alerts", { params: { path: project } });
