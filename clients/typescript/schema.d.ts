@@ -1201,6 +1201,25 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @example {
+         *       "scope": "FeatureFlag",
+         *       "activity": "updated",
+         *       "item_id": "42",
+         *       "detail": {
+         *         "name": "new-checkout",
+         *         "changes": [
+         *           {
+         *             "type": "FeatureFlag",
+         *             "action": "changed",
+         *             "field": "rollout_percentage",
+         *             "before": 10,
+         *             "after": 50
+         *           }
+         *         ]
+         *       }
+         *     }
+         */
         ActivityLogIngestEntry: {
             /** @description Resource type, e.g. FeatureFlag (any name). */
             scope: string;
@@ -1604,6 +1623,17 @@ export interface components {
             created_at: string;
             updated_at: string;
         };
+        /**
+         * @example {
+         *       "action_key": "logs_alert.update",
+         *       "approver_config": {
+         *         "users": [
+         *           2
+         *         ],
+         *         "quorum": 1
+         *       }
+         *     }
+         */
         ApprovalPolicyCreate: {
             /** @example project.delete */
             action_key: string;
@@ -1934,6 +1964,20 @@ export interface components {
             instrumentation_scope: string;
             event_name: string;
         };
+        /**
+         * @example {
+         *       "dateRange": {
+         *         "date_from": "-1h"
+         *       },
+         *       "severityLevels": [
+         *         "error"
+         *       ],
+         *       "serviceNames": [
+         *         "checkout"
+         *       ],
+         *       "limit": 100
+         *     }
+         */
         LogsQuery: {
             dateRange?: components["schemas"]["LogsDateRange"];
             /** @default [] */
@@ -2066,6 +2110,20 @@ export interface components {
             /** @description A flat list of filters (all must match) or a PostHog PropertyGroupFilter of AND/OR groups. */
             filterGroup?: components["schemas"]["LogPropertyFilter"][] | components["schemas"]["LogPropertyGroupFilter"];
         };
+        /**
+         * @example {
+         *       "name": "Checkout errors",
+         *       "filters": {
+         *         "severityLevels": [
+         *           "error"
+         *         ],
+         *         "serviceNames": [
+         *           "checkout"
+         *         ]
+         *       },
+         *       "threshold_count": 5
+         *     }
+         */
         LogsAlertCreate: {
             name?: string;
             enabled?: boolean;
@@ -2187,6 +2245,45 @@ export interface components {
             slack_channel_id?: string;
             slack_channel_name?: string;
         };
+        /**
+         * @example {
+         *       "id": "0193a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b",
+         *       "user": {
+         *         "id": 1,
+         *         "uuid": "0193a1b2-0000-7000-8000-000000000001",
+         *         "distinct_id": "0193a1b2-0000-7000-8000-000000000001",
+         *         "first_name": "Jane",
+         *         "last_name": "Doe",
+         *         "email": "jane@example.com",
+         *         "is_email_verified": true,
+         *         "hedgehog_config": null,
+         *         "role_at_organization": null
+         *       },
+         *       "unread": false,
+         *       "organization_id": "0193a1b2-0000-7000-8000-0000000000aa",
+         *       "team_id": 1,
+         *       "was_impersonated": false,
+         *       "is_system": false,
+         *       "client": "posthog-js",
+         *       "ip_address": "203.0.113.7",
+         *       "activity": "updated",
+         *       "item_id": "42",
+         *       "scope": "FeatureFlag",
+         *       "detail": {
+         *         "name": "new-checkout",
+         *         "changes": [
+         *           {
+         *             "type": "FeatureFlag",
+         *             "action": "changed",
+         *             "field": "rollout_percentage",
+         *             "before": 10,
+         *             "after": 50
+         *           }
+         *         ]
+         *       },
+         *       "created_at": "2026-12-04T10:00:00.000Z"
+         *     }
+         */
         ActivityLog: {
             /** Format: uuid */
             id: string;
