@@ -35,6 +35,7 @@ const DOCUMENT_CONFIG = {
     { name: "logs", description: "OTLP/HTTP logs ingestion and queries." },
     { name: "logs alerts", description: "Threshold alerts on logs counts: N of M windows, cooldown, snooze." },
     { name: "notifications", description: "Slack and signed webhook destinations for activity, alerts and change requests." },
+    { name: "viewer tokens", description: "Short-lived, read-only links to the web viewer at `/app/`." },
     { name: "sd_elements", description: "The SD Elements style activities feed (`Authorization: Token <key>`)." },
   ],
 };
