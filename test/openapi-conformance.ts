@@ -11,8 +11,9 @@ type Operation = { responses: Record<string, { content?: Record<string, { schema
 type Document = { paths: Record<string, Record<string, Operation>> };
 
 const DOCUMENT_URI = "https://edge-audit.test/openapi.json";
-// Served beside the API, not part of it: the health check, the document itself and its reference page.
-const OUTSIDE_THE_DOCUMENT = new Set(["/healthz", "/api/schema", "/api/schema/docs"]);
+// Served beside the API, not part of it: the health check, the document itself with its reference
+// page, and the web viewer.
+const OUTSIDE_THE_DOCUMENT = ["/healthz", "/api/schema", "/app"];
 const ERROR_SCHEMA: Schema = { $ref: `${DOCUMENT_URI}#/components/schemas/Error` };
 
 let loaded: Promise<{ document: Document; lookup: ReturnType<typeof dereference>; templates: Template[] }> | undefined;
@@ -46,7 +47,7 @@ export class DocumentMismatch extends Error {}
 export async function assertDocumented(method: string, url: string, status: number, contentType: string | null, body: unknown) {
   const { document, lookup, templates } = await served();
   const path = normalizePath(new URL(url).pathname);
-  if (OUTSIDE_THE_DOCUMENT.has(path)) return;
+  if (OUTSIDE_THE_DOCUMENT.some((p) => path === p || path.startsWith(`${p}/`))) return;
   const template = templates.find((t) => t.pattern.test(path));
   const operation = template ? document.paths[template.path]?.[method.toLowerCase()] : undefined;
   const where = `${method} ${template?.path ?? path} -> ${status}`;

@@ -53,6 +53,10 @@ export function registerOpenApi(app: OpenAPIHono<AppBindings>) {
     return c.json({ ...document, servers: [{ url: new URL(c.req.url).origin, description: "This server" }] });
   });
   app.get("/api/schema/docs", (c) => c.html(DOCS_HTML));
-  // The Scalar bundle is a static asset (wrangler.toml [assets], copied there by `npm run viewer:build`).
-  app.get("/api/schema/docs/scalar.js", (c) => c.env.ASSETS.fetch(new Request(new URL("/api-reference/scalar.js", c.req.url))));
+  // The Scalar bundle is a static asset (wrangler.toml [assets], copied there by `npm run viewer:build`),
+  // copied into a new Response because an asset response's headers are immutable (Server-Timing is added).
+  app.get("/api/schema/docs/scalar.js", async (c) => {
+    const asset = await c.env.ASSETS.fetch(new Request(new URL("/api-reference/scalar.js", c.req.url)));
+    return new Response(asset.body, asset);
+  });
 }

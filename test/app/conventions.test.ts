@@ -103,5 +103,7 @@ describe("OpenAPI", () => {
     expect(res.body).toContain('"url":"/api/schema/"');
     expect(res.body).toContain('"withDefaultFonts":false');
     expect(res.body).not.toMatch(/(src|href)="https?:/);
+    const bundle = await call("/api/schema/docs/scalar.js");
+    expect([bundle.status, bundle.headers.get("content-type")]).toEqual([200, "text/javascript; charset=utf-8"]);
   });
 });
