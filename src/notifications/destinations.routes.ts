@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, json, jsonBody, secured } from "../http/openapi";
+import { ErrorSchema } from "../lib/errors";
 import { NOTIFICATION_EVENT_TYPES } from "../lib/messages";
 import { LimitOffsetQuery, paginated } from "../lib/pagination";
 import { OrganizationIdParams, ProjectIdParams } from "../lib/path-params";
@@ -231,7 +232,11 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ids: string,
       summary: "Send a delivery again with the same webhook-id (admins)",
       ...secured("activity_log:write"),
       request: { params: z.object({ ...ownerShape, ...DestinationIdParam, ...DeliveryIdParam }) },
-      responses: { 202: json(DeliverySchema, "Queued"), ...errorResponses },
+      responses: {
+        202: json(DeliverySchema, "Queued"),
+        409: json(ErrorSchema, "`destination_disabled`: enable the destination first"),
+        ...errorResponses,
+      },
     }),
   };
 }
