@@ -45,6 +45,7 @@ const IngestBatchResponse = z.object({ count: z.number().int(), ids: z.array(z.s
 export const ingest = createRoute({
   method: "post",
   path: `${project}/activity_log`,
+  operationId: "activity_log_create",
   tags,
   summary: "Record activity of an app's own resources (one entry or up to 1000)",
   description:
@@ -76,6 +77,7 @@ export const ingest = createRoute({
 export const listActivity = createRoute({
   method: "get",
   path: `${project}/activity_log`,
+  operationId: "activity_log_list",
   tags,
   summary: "List the project's activity (user, scope, scopes, item_id)",
   ...secured("activity_log:read", "member"),
@@ -86,6 +88,7 @@ export const listActivity = createRoute({
 export const importantChanges = createRoute({
   method: "get",
   path: `${project}/activity_log/important_changes`,
+  operationId: "activity_log_important_changes_retrieve",
   tags,
   summary: "Other people's recent changes to resources the caller created or changed",
   ...secured("activity_log:read", "member"),
@@ -105,6 +108,7 @@ export const importantChanges = createRoute({
 export const bookmarkNotification = createRoute({
   method: "post",
   path: `${project}/activity_log/bookmark_activity_notification`,
+  operationId: "activity_log_bookmark_activity_notification_create",
   tags,
   summary: "Mark activity up to `bookmark` as read for the caller",
   ...secured("activity_log:write", "member"),
@@ -118,6 +122,7 @@ export const bookmarkNotification = createRoute({
 export const listAdvancedProject = createRoute({
   method: "get",
   path: `${project}/advanced_activity_logs`,
+  operationId: "advanced_activity_logs_list",
   tags,
   summary: "Search the project's activity with every filter",
   ...secured("activity_log:read", "member"),
@@ -128,6 +133,7 @@ export const listAdvancedProject = createRoute({
 export const availableFiltersProject = createRoute({
   method: "get",
   path: `${project}/advanced_activity_logs/available_filters`,
+  operationId: "advanced_activity_logs_available_filters_retrieve",
   tags,
   summary: "Users, scopes, activities, clients and detail fields in use in the project",
   ...secured("activity_log:read", "member"),
@@ -138,6 +144,7 @@ export const availableFiltersProject = createRoute({
 export const exportProject = createRoute({
   method: "post",
   path: `${project}/advanced_activity_logs/export`,
+  operationId: "advanced_activity_logs_export_create",
   tags,
   summary: "Export the filtered activity as CSV or XLSX (in the background)",
   ...secured("activity_log:read", "member"),
@@ -148,6 +155,7 @@ export const exportProject = createRoute({
 export const listAdvancedOrganization = createRoute({
   method: "get",
   path: `${organization}/advanced_activity_logs`,
+  operationId: "organizations_advanced_activity_logs_list",
   tags,
   summary: "Search activity across every project of the organization and its organization-level rows (admins and owners)",
   ...secured("activity_log:read", "admin"),
@@ -158,6 +166,7 @@ export const listAdvancedOrganization = createRoute({
 export const availableFiltersOrganization = createRoute({
   method: "get",
   path: `${organization}/advanced_activity_logs/available_filters`,
+  operationId: "organizations_advanced_activity_logs_available_filters_retrieve",
   tags,
   summary: "Filter values in use across the organization (admins and owners)",
   ...secured("activity_log:read", "admin"),
@@ -168,6 +177,7 @@ export const availableFiltersOrganization = createRoute({
 export const exportOrganization = createRoute({
   method: "post",
   path: `${organization}/advanced_activity_logs/export`,
+  operationId: "organizations_advanced_activity_logs_export_create",
   tags,
   summary: "Export the organization's filtered activity (admins and owners)",
   ...secured("activity_log:read", "admin"),

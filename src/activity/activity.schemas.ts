@@ -158,7 +158,37 @@ export const ActivityLogSchema = z
           "Null for the system's rows (cron, alarms, queue jobs) and first-run signup.",
       }),
   })
-  .openapi("ActivityLog");
+  .openapi("ActivityLog", {
+    example: {
+      id: "0193a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b",
+      user: {
+        id: 1,
+        uuid: "0193a1b2-0000-7000-8000-000000000001",
+        distinct_id: "0193a1b2-0000-7000-8000-000000000001",
+        first_name: "Jane",
+        last_name: "Doe",
+        email: "jane@example.com",
+        is_email_verified: true,
+        hedgehog_config: null,
+        role_at_organization: null,
+      },
+      unread: false,
+      organization_id: "0193a1b2-0000-7000-8000-0000000000aa",
+      team_id: 1,
+      was_impersonated: false,
+      is_system: false,
+      client: "posthog-js",
+      ip_address: "203.0.113.7",
+      activity: "updated",
+      item_id: "42",
+      scope: "FeatureFlag",
+      detail: {
+        name: "new-checkout",
+        changes: [{ type: "FeatureFlag", action: "changed", field: "rollout_percentage", before: 10, after: 50 }],
+      },
+      created_at: "2026-12-04T10:00:00.000Z",
+    },
+  });
 
 export const CursorPageSchema = z
   .object({

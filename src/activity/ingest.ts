@@ -110,7 +110,17 @@ export const ActivityEntryInputSchema = z
       }),
   })
   .strict()
-  .openapi("ActivityLogIngestEntry");
+  .openapi("ActivityLogIngestEntry", {
+    example: {
+      scope: "FeatureFlag",
+      activity: "updated",
+      item_id: "42",
+      detail: {
+        name: "new-checkout",
+        changes: [{ type: "FeatureFlag", action: "changed", field: "rollout_percentage", before: 10, after: 50 }],
+      },
+    },
+  });
 export type ActivityEntryInput = z.infer<typeof ActivityEntryInputSchema>;
 
 const IngestBatchSchema = z

@@ -22,6 +22,7 @@ const one = `${base}/{id}`;
 export const listAlerts = createRoute({
   method: "get",
   path: base,
+  operationId: "logs_alerts_list",
   tags,
   summary: "List logs alerts",
   ...secured("logs:read", "member"),
@@ -32,6 +33,7 @@ export const listAlerts = createRoute({
 export const createAlert = createRoute({
   method: "post",
   path: base,
+  operationId: "logs_alerts_create",
   tags,
   summary: "Create a logs alert (at most 20 per project)",
   ...secured("logs:write", "member"),
@@ -42,6 +44,7 @@ export const createAlert = createRoute({
 export const simulateAlert = createRoute({
   method: "post",
   path: `${base}/simulate`,
+  operationId: "logs_alerts_simulate_create",
   tags,
   summary: "Replay an alert configuration over stored logs",
   description: "Evaluates the alert at every check time from `date_from` to now against the stored logs, with the same state machine.",
@@ -53,6 +56,7 @@ export const simulateAlert = createRoute({
 export const getAlert = createRoute({
   method: "get",
   path: one,
+  operationId: "logs_alerts_retrieve",
   tags,
   summary: "Retrieve a logs alert",
   ...secured("logs:read", "member"),
@@ -63,6 +67,7 @@ export const getAlert = createRoute({
 export const updateAlert = createRoute({
   method: "patch",
   path: one,
+  operationId: "logs_alerts_partial_update",
   tags,
   summary: "Update a logs alert",
   description:
@@ -75,6 +80,7 @@ export const updateAlert = createRoute({
 export const deleteAlert = createRoute({
   method: "delete",
   path: one,
+  operationId: "logs_alerts_destroy",
   tags,
   summary: "Delete a logs alert",
   description: "Answers 409 when an approval policy covers `logs_alert.delete`. Destinations created for the alert are deleted with it.",
@@ -86,6 +92,7 @@ export const deleteAlert = createRoute({
 export const resetAlert = createRoute({
   method: "post",
   path: `${one}/reset`,
+  operationId: "logs_alerts_reset_create",
   tags,
   summary: "Reset a broken logs alert to not_firing",
   ...secured("logs:write", "member"),
@@ -96,6 +103,7 @@ export const resetAlert = createRoute({
 export const listAlertEvents = createRoute({
   method: "get",
   path: `${one}/events`,
+  operationId: "logs_alerts_events_list",
   tags,
   summary: "Checks and transitions of a logs alert, newest first",
   ...secured("logs:read", "member"),
@@ -106,6 +114,7 @@ export const listAlertEvents = createRoute({
 export const linkDestination = createRoute({
   method: "post",
   path: `${one}/destinations`,
+  operationId: "logs_alerts_destinations_create",
   tags,
   summary: "Send this alert's firing, resolved and broken notifications to a Slack or webhook destination",
   ...secured("logs:write", "member"),
@@ -116,6 +125,7 @@ export const linkDestination = createRoute({
 export const unlinkDestinations = createRoute({
   method: "post",
   path: `${one}/destinations/delete`,
+  operationId: "logs_alerts_destinations_delete_create",
   tags,
   summary: "Delete destinations created for this alert",
   ...secured("logs:write", "member"),

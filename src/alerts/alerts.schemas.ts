@@ -65,7 +65,9 @@ const withoutReadOnly = (value: unknown) => {
   return copy;
 };
 
-export const AlertCreateSchema = z.preprocess(withoutReadOnly, z.object(writable).partial().strict()).openapi("LogsAlertCreate");
+export const AlertCreateSchema = z.preprocess(withoutReadOnly, z.object(writable).partial().strict()).openapi("LogsAlertCreate", {
+  example: { name: "Checkout errors", filters: { severityLevels: ["error"], serviceNames: ["checkout"] }, threshold_count: 5 },
+});
 export type AlertCreate = z.infer<typeof AlertCreateSchema>;
 
 export const AlertUpdateSchema = z.preprocess(withoutReadOnly, z.object(writable).partial().strict()).openapi("LogsAlertUpdate");

@@ -65,7 +65,9 @@ const PolicyWritable = z.object({
         "Organization-level actions are always organization-wide.",
     }),
 });
-export const PolicyCreateSchema = PolicyWritable.strict().openapi("ApprovalPolicyCreate");
+export const PolicyCreateSchema = PolicyWritable.strict().openapi("ApprovalPolicyCreate", {
+  example: { action_key: "logs_alert.update", approver_config: { users: [2], quorum: 1 } },
+});
 export const PolicyPatchSchema = PolicyWritable.partial().strict().openapi("ApprovalPolicyPatch");
 export type PolicyInput = z.infer<typeof PolicyPatchSchema>;
 

@@ -42,6 +42,7 @@ const base = "/api/projects/{project_id}/change_requests";
 const listChangeRequests = createRoute({
   method: "get",
   path: base,
+  operationId: "change_requests_list",
   tags,
   summary: "List change requests (the project's and its organization's organization-level ones), newest first",
   ...secured("approvals:read", "member"),
@@ -51,6 +52,7 @@ const listChangeRequests = createRoute({
 const createAppChangeRequest = createRoute({
   method: "post",
   path: base,
+  operationId: "change_requests_create",
   tags,
   summary: "Ask for sign-off on an app's own change (action keys starting with `app.`)",
   description:
@@ -69,6 +71,7 @@ const createAppChangeRequest = createRoute({
 const getChangeRequest = createRoute({
   method: "get",
   path: `${base}/{id}`,
+  operationId: "change_requests_retrieve",
   tags,
   summary: "Retrieve a change request",
   ...secured("approvals:read", "member"),
@@ -78,6 +81,7 @@ const getChangeRequest = createRoute({
 const approveChangeRequest = createRoute({
   method: "post",
   path: `${base}/{id}/approve`,
+  operationId: "change_requests_approve_create",
   tags,
   summary: "Approve a change request; at quorum the change is applied at once",
   ...secured("approvals:write", "member"),
@@ -87,6 +91,7 @@ const approveChangeRequest = createRoute({
 const rejectChangeRequest = createRoute({
   method: "post",
   path: `${base}/{id}/reject`,
+  operationId: "change_requests_reject_create",
   tags,
   summary: "Reject a change request (a reason is required)",
   ...secured("approvals:write", "member"),
@@ -96,6 +101,7 @@ const rejectChangeRequest = createRoute({
 const cancelChangeRequest = createRoute({
   method: "post",
   path: `${base}/{id}/cancel`,
+  operationId: "change_requests_cancel_create",
   tags,
   summary: "Cancel your own pending change request",
   ...secured("approvals:write", "member"),
@@ -105,6 +111,7 @@ const cancelChangeRequest = createRoute({
 const completeChangeRequest = createRoute({
   method: "post",
   path: `${base}/{id}/complete`,
+  operationId: "change_requests_complete_create",
   tags,
   summary: "Report the outcome of applying an approved app change request (its requester)",
   ...secured("approvals:write", "member"),

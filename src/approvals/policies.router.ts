@@ -40,6 +40,7 @@ const base = "/api/projects/{project_id}/approval_policies";
 const listPolicies = createRoute({
   method: "get",
   path: base,
+  operationId: "approval_policies_list",
   tags,
   summary: "List approval policies (the project's and the organization-wide ones)",
   ...secured("approvals:read", "member"),
@@ -49,6 +50,7 @@ const listPolicies = createRoute({
 const createPolicy = createRoute({
   method: "post",
   path: base,
+  operationId: "approval_policies_create",
   tags,
   summary: "Create an approval policy (organization admins)",
   ...secured("approvals:write", "admin"),
@@ -58,6 +60,7 @@ const createPolicy = createRoute({
 const getPolicy = createRoute({
   method: "get",
   path: `${base}/{id}`,
+  operationId: "approval_policies_retrieve",
   tags,
   summary: "Retrieve an approval policy",
   ...secured("approvals:read", "member"),
@@ -67,6 +70,7 @@ const getPolicy = createRoute({
 const replacePolicy = createRoute({
   method: "put",
   path: `${base}/{id}`,
+  operationId: "approval_policies_update",
   tags,
   summary: "Update an approval policy (organization admins; gated by approval_policy.update)",
   ...secured("approvals:write", "admin"),
@@ -76,6 +80,7 @@ const replacePolicy = createRoute({
 const patchPolicy = createRoute({
   method: "patch",
   path: `${base}/{id}`,
+  operationId: "approval_policies_partial_update",
   tags,
   summary: "Partially update an approval policy (organization admins; gated by approval_policy.update)",
   ...secured("approvals:write", "admin"),
@@ -85,6 +90,7 @@ const patchPolicy = createRoute({
 const deletePolicy = createRoute({
   method: "delete",
   path: `${base}/{id}`,
+  operationId: "approval_policies_destroy",
   tags,
   summary: "Delete an approval policy (organization admins; gated by approval_policy.delete)",
   ...secured("approvals:write", "admin"),

@@ -44,6 +44,7 @@ const download = {
 export const getProjectExport = createRoute({
   method: "get",
   path: "/api/projects/{project_id}/exports/{id}",
+  operationId: "exports_retrieve",
   tags,
   summary: "An export's status and progress (visible to the user who requested it)",
   ...secured("export:read", "member"),
@@ -54,6 +55,7 @@ export const getProjectExport = createRoute({
 export const getProjectExportContent = createRoute({
   method: "get",
   path: "/api/projects/{project_id}/exports/{id}/content",
+  operationId: "exports_content_retrieve",
   tags,
   summary: "Download a finished export",
   ...secured("export:read", "member"),
@@ -64,6 +66,7 @@ export const getProjectExportContent = createRoute({
 export const getOrganizationExport = createRoute({
   method: "get",
   path: "/api/organizations/{organization_id}/exports/{id}",
+  operationId: "organizations_exports_retrieve",
   tags,
   summary: "An organization-wide export's status and progress (admins and owners; the requester only)",
   ...secured("export:read", "admin"),
@@ -74,6 +77,7 @@ export const getOrganizationExport = createRoute({
 export const getOrganizationExportContent = createRoute({
   method: "get",
   path: "/api/organizations/{organization_id}/exports/{id}/content",
+  operationId: "organizations_exports_content_retrieve",
   tags,
   summary: "Download a finished organization-wide export",
   ...secured("export:read", "admin"),

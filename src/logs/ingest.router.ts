@@ -68,6 +68,7 @@ logsIngestRouter.openAPIRegistry.registerComponent("securitySchemes", "ProjectAP
 logsIngestRouter.openAPIRegistry.registerPath({
   method: "post",
   path: "/i/v1/logs",
+  operationId: "logs_ingest_create",
   tags: ["logs"],
   summary: "OTLP/HTTP logs ingestion (JSON or protobuf, optionally gzip)",
   description:

@@ -19,6 +19,7 @@ const base = "/api/projects/{project_id}/logs";
 export const queryLogsRoute = createRoute({
   method: "post",
   path: `${base}/query`,
+  operationId: "logs_query_create",
   tags,
   summary: "Query logs: filters, newest or oldest first, cursor pagination",
   ...secured("logs:read", "member"),
@@ -29,6 +30,7 @@ export const queryLogsRoute = createRoute({
 export const sparklineRoute = createRoute({
   method: "post",
   path: `${base}/sparkline`,
+  operationId: "logs_sparkline_create",
   tags,
   summary: "Log counts per time bucket (about 50 buckets over the range), by severity or service",
   ...secured("logs:read", "member"),
@@ -39,6 +41,7 @@ export const sparklineRoute = createRoute({
 export const countRoute = createRoute({
   method: "post",
   path: `${base}/count`,
+  operationId: "logs_count_create",
   tags,
   summary: "Number of logs matching the filters in the date range (what logs alerts evaluate)",
   ...secured("logs:read", "member"),
@@ -55,6 +58,7 @@ const AttributeSchema = z.object({
 export const attributesRoute = createRoute({
   method: "get",
   path: `${base}/attributes`,
+  operationId: "logs_attributes_list",
   tags,
   summary: "Attribute keys seen in the date range (log or resource attributes)",
   ...secured("logs:read", "member"),
@@ -65,6 +69,7 @@ export const attributesRoute = createRoute({
 export const valuesRoute = createRoute({
   method: "get",
   path: `${base}/values`,
+  operationId: "logs_values_list",
   tags,
   summary: "Most frequent values of one attribute key",
   ...secured("logs:read", "member"),
@@ -81,6 +86,7 @@ export const valuesRoute = createRoute({
 export const hasLogsRoute = createRoute({
   method: "get",
   path: `${base}/has_logs`,
+  operationId: "logs_has_logs_retrieve",
   tags,
   summary: "Whether the project has received any logs still retained",
   ...secured("logs:read", "member"),
@@ -91,6 +97,7 @@ export const hasLogsRoute = createRoute({
 export const exportLogsRoute = createRoute({
   method: "post",
   path: `${base}/export`,
+  operationId: "logs_export_create",
   tags,
   summary: "Export the logs of a query as CSV (at most 10,000 rows), written in the background",
   description: "Follow it with `GET /api/projects/{project_id}/exports/{id}/` and download it from `.../content/`.",

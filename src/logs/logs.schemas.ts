@@ -78,7 +78,9 @@ export const LogsQuerySchema = z
     excludeAttributes: z.boolean().default(false).openapi({ description: "Answer empty attribute maps (smaller pages)." }),
   })
   .strict()
-  .openapi("LogsQuery");
+  .openapi("LogsQuery", {
+    example: { dateRange: { date_from: "-1h" }, severityLevels: ["error"], serviceNames: ["checkout"], limit: 100 },
+  });
 export type LogsQuery = z.infer<typeof LogsQuerySchema>;
 
 export const LogsQueryBodySchema = z.object({ query: LogsQuerySchema }).strict();

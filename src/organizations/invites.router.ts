@@ -61,6 +61,7 @@ const base = "/api/organizations/{id}/invites";
 const listInvites = createRoute({
   method: "get",
   path: base,
+  operationId: "organizations_invites_list",
   tags,
   summary: "List pending invites",
   ...secured("organization_member:read", "member"),
@@ -71,6 +72,7 @@ const listInvites = createRoute({
 const createInvite = createRoute({
   method: "post",
   path: base,
+  operationId: "organizations_invites_create",
   tags,
   summary: "Invite someone at or below your own level (members only members, when members_can_invite)",
   description:
@@ -84,6 +86,7 @@ const createInvite = createRoute({
 const deleteInvite = createRoute({
   method: "delete",
   path: `${base}/{invite_id}`,
+  operationId: "organizations_invites_destroy",
   tags,
   summary: "Revoke an invite (admins, or its creator)",
   ...secured("organization_member:write", "member"),

@@ -38,6 +38,7 @@ export const base = "/api/organizations/{id}/members";
 export const listMembers = createRoute({
   method: "get",
   path: base,
+  operationId: "organizations_members_list",
   tags,
   summary: "List the organization's members",
   ...secured("organization_member:read", "member"),
@@ -48,6 +49,7 @@ export const listMembers = createRoute({
 export const updateMember = createRoute({
   method: "patch",
   path: `${base}/{user_uuid}`,
+  operationId: "organizations_members_partial_update",
   tags,
   summary: "Change a member's level (admins; never above your own level, never your own membership)",
   ...secured("organization_member:write", "admin"),
@@ -58,6 +60,7 @@ export const updateMember = createRoute({
 export const removeMember = createRoute({
   method: "delete",
   path: `${base}/{user_uuid}`,
+  operationId: "organizations_members_destroy",
   tags,
   summary: "Remove a member (admins, for members below their level) or leave the organization yourself",
   ...secured("organization_member:write", "member"),

@@ -74,6 +74,7 @@ const tags = ["organizations"];
 export const listOrganizations = createRoute({
   method: "get",
   path: "/api/organizations",
+  operationId: "organizations_list",
   tags,
   summary: "List the organizations the caller belongs to",
   ...secured("organization:read", "user"),
@@ -84,6 +85,7 @@ export const listOrganizations = createRoute({
 export const createOrganization = createRoute({
   method: "post",
   path: "/api/organizations",
+  operationId: "organizations_create",
   tags,
   summary: "Create an organization (the caller becomes its owner; a default project is created)",
   ...secured("organization:write", "user"),
@@ -94,6 +96,7 @@ export const createOrganization = createRoute({
 export const getOrganization = createRoute({
   method: "get",
   path: "/api/organizations/{id}",
+  operationId: "organizations_retrieve",
   tags,
   summary: "Retrieve an organization",
   ...secured("organization:read", "member"),
@@ -104,6 +107,7 @@ export const getOrganization = createRoute({
 export const updateOrganization = createRoute({
   method: "patch",
   path: "/api/organizations/{id}",
+  operationId: "organizations_partial_update",
   tags,
   summary: "Update an organization (admin or owner)",
   ...secured("organization:write", "admin"),
@@ -114,6 +118,7 @@ export const updateOrganization = createRoute({
 export const deleteOrganization = createRoute({
   method: "delete",
   path: "/api/organizations/{id}",
+  operationId: "organizations_destroy",
   tags,
   summary: "Delete an organization and its projects (owner only)",
   ...secured("organization:write", "owner"),

@@ -52,6 +52,7 @@ const base = "/api/organizations/{id}/roles";
 const listRoles = createRoute({
   method: "get",
   path: base,
+  operationId: "organizations_roles_list",
   tags,
   summary: "List roles with their members",
   ...secured("organization:read", "member"),
@@ -61,6 +62,7 @@ const listRoles = createRoute({
 const createRole = createRoute({
   method: "post",
   path: base,
+  operationId: "organizations_roles_create",
   tags,
   summary: "Create a role (admins)",
   ...secured("organization:write", "admin"),
@@ -70,6 +72,7 @@ const createRole = createRoute({
 const getRole = createRoute({
   method: "get",
   path: `${base}/{role_id}`,
+  operationId: "organizations_roles_retrieve",
   tags,
   summary: "Retrieve a role",
   ...secured("organization:read", "member"),
@@ -79,6 +82,7 @@ const getRole = createRoute({
 const updateRole = createRoute({
   method: "patch",
   path: `${base}/{role_id}`,
+  operationId: "organizations_roles_partial_update",
   tags,
   summary: "Rename a role (admins)",
   ...secured("organization:write", "admin"),
@@ -88,6 +92,7 @@ const updateRole = createRoute({
 const deleteRole = createRoute({
   method: "delete",
   path: `${base}/{role_id}`,
+  operationId: "organizations_roles_destroy",
   tags,
   summary: "Delete a role (admins)",
   ...secured("organization:write", "admin"),
@@ -97,6 +102,7 @@ const deleteRole = createRoute({
 const listRoleMemberships = createRoute({
   method: "get",
   path: `${base}/{role_id}/role_memberships`,
+  operationId: "organizations_roles_role_memberships_list",
   tags,
   summary: "List a role's members",
   ...secured("organization:read", "member"),
@@ -106,6 +112,7 @@ const listRoleMemberships = createRoute({
 const addRoleMembership = createRoute({
   method: "post",
   path: `${base}/{role_id}/role_memberships`,
+  operationId: "organizations_roles_role_memberships_create",
   tags,
   summary: "Add an organization member to a role (admins)",
   ...secured("organization:write", "admin"),
@@ -115,6 +122,7 @@ const addRoleMembership = createRoute({
 const removeRoleMembership = createRoute({
   method: "delete",
   path: `${base}/{role_id}/role_memberships/{membership_id}`,
+  operationId: "organizations_roles_role_memberships_destroy",
   tags,
   summary: "Remove a member from a role (admins)",
   ...secured("organization:write", "admin"),

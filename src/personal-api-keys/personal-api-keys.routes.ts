@@ -42,6 +42,7 @@ export const base = "/api/personal_api_keys";
 export const listKeys = createRoute({
   method: "get",
   path: base,
+  operationId: "personal_api_keys_list",
   tags,
   summary: "List your personal API keys (values are never shown again)",
   ...secured("personal_api_key:read", "user"),
@@ -51,6 +52,7 @@ export const listKeys = createRoute({
 export const createKey = createRoute({
   method: "post",
   path: base,
+  operationId: "personal_api_keys_create",
   tags,
   summary: "Create a personal API key; the value is in this response only",
   ...secured("personal_api_key:write", "user"),
@@ -60,6 +62,7 @@ export const createKey = createRoute({
 export const getKey = createRoute({
   method: "get",
   path: `${base}/{key_id}`,
+  operationId: "personal_api_keys_retrieve",
   tags,
   summary: "Retrieve one of your keys",
   ...secured("personal_api_key:read", "user"),
@@ -69,6 +72,7 @@ export const getKey = createRoute({
 export const updateKey = createRoute({
   method: "patch",
   path: `${base}/{key_id}`,
+  operationId: "personal_api_keys_partial_update",
   tags,
   summary: "Change a key's label, scopes or restrictions",
   ...secured("personal_api_key:write", "user"),
@@ -78,6 +82,7 @@ export const updateKey = createRoute({
 export const deleteKey = createRoute({
   method: "delete",
   path: `${base}/{key_id}`,
+  operationId: "personal_api_keys_destroy",
   tags,
   summary: "Revoke a key",
   ...secured("personal_api_key:write", "user"),

@@ -45,6 +45,7 @@ const path = "/api/projects/{project_id}";
 export const listProjects = createRoute({
   method: "get",
   path: "/api/projects",
+  operationId: "projects_list",
   tags,
   summary: "List the projects the caller can reach",
   ...secured("project:read", "user"),
@@ -55,6 +56,7 @@ export const listProjects = createRoute({
 export const createProject = createRoute({
   method: "post",
   path: "/api/projects",
+  operationId: "projects_create",
   tags,
   summary: "Create a project (organization admin or owner)",
   ...secured("project:write", "user"),
@@ -65,6 +67,7 @@ export const createProject = createRoute({
 export const getProject = createRoute({
   method: "get",
   path,
+  operationId: "projects_retrieve",
   tags,
   summary: "Retrieve a project",
   ...secured("project:read", "member"),
@@ -75,6 +78,7 @@ export const getProject = createRoute({
 export const updateProject = createRoute({
   method: "patch",
   path,
+  operationId: "projects_partial_update",
   tags,
   summary: "Update a project (organization admin or owner)",
   ...secured("project:write", "admin"),
@@ -85,6 +89,7 @@ export const updateProject = createRoute({
 export const deleteProject = createRoute({
   method: "delete",
   path,
+  operationId: "projects_destroy",
   tags,
   summary: "Delete a project (organization admin or owner)",
   ...secured("project:write", "admin"),
@@ -95,6 +100,7 @@ export const deleteProject = createRoute({
 export const resetProjectToken = createRoute({
   method: "post",
   path: `${path}/reset_token`,
+  operationId: "projects_reset_token_create",
   tags,
   summary: "Rotate the project's ingestion token (the old one stops working at once)",
   ...secured("project:write", "admin"),

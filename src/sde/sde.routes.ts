@@ -57,6 +57,7 @@ const tags = ["sd_elements"];
 export const listFeed = createRoute({
   method: "get",
   path: "/api/v2/activities",
+  operationId: "v2_activities_list",
   tags,
   summary: "SD Elements activities feed over the activity log of every organization the caller belongs to",
   description: "Accepts `Authorization: Token <personal API key>`. Newest first; cursor pages by default, page numbers with `page`.",
@@ -68,6 +69,7 @@ export const listFeed = createRoute({
 export const getFeedActivity = createRoute({
   method: "get",
   path: "/api/v2/activities/{activity_id}",
+  operationId: "v2_activities_retrieve",
   tags,
   summary: "One activity of the SD Elements feed",
   ...secured("activity_log:read", "user"),

@@ -60,6 +60,7 @@ const SignupResponse = z
 const signup = createRoute({
   method: "post",
   path: "/api/signup",
+  operationId: "signup_create",
   tags: ["signup"],
   summary: "Create the first user of an empty instance (deployed: with the bootstrap token), or join an organization with an invite",
   request: { body: jsonBody(SignupBody) },

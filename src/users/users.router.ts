@@ -14,6 +14,7 @@ const MeSchema = UserBasicSchema.extend({
 const getMe = createRoute({
   method: "get",
   path: "/api/users/@me",
+  operationId: "users_me_retrieve",
   tags: ["users"],
   summary: "The user the API key belongs to, with their organizations",
   ...secured("user:read", "user"),

@@ -51,6 +51,7 @@ const TokenParams = OrganizationIdParams.extend({ token_id: pathParam("token_id"
 export const createViewerToken = createRoute({
   method: "post",
   path: base,
+  operationId: "organizations_viewer_tokens_create",
   tags,
   summary: "Mint a short-lived, read-only viewer link for the web viewer (admins).",
   ...secured("organization:write", "admin"),
@@ -61,6 +62,7 @@ export const createViewerToken = createRoute({
 export const listViewerTokens = createRoute({
   method: "get",
   path: base,
+  operationId: "organizations_viewer_tokens_list",
   tags,
   summary: "The organization's viewer links that have not expired (admins).",
   ...secured("organization:read", "admin"),
@@ -71,6 +73,7 @@ export const listViewerTokens = createRoute({
 export const revokeViewerToken = createRoute({
   method: "delete",
   path: `${base}/{token_id}`,
+  operationId: "organizations_viewer_tokens_destroy",
   tags,
   summary: "Revoke a viewer link at once (admins).",
   ...secured("organization:write", "admin"),

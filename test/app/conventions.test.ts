@@ -95,11 +95,15 @@ describe("OpenAPI", () => {
     }
   });
 
-  it("serves a docs page that loads nothing from another origin", async () => {
+  it("serves a Scalar reference page over /api/schema/ that loads nothing from another origin", async () => {
     const res = await call("/api/schema/docs/");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/html");
-    expect(res.body).toContain('fetch("/api/schema/")');
+    expect(res.body).toContain('<script src="/api/schema/docs/scalar.js"></script>');
+    expect(res.body).toContain('"url":"/api/schema/"');
+    expect(res.body).toContain('"withDefaultFonts":false');
     expect(res.body).not.toMatch(/(src|href)="https?:/);
+    const bundle = await call("/api/schema/docs/scalar.js");
+    expect([bundle.status, bundle.headers.get("content-type")]).toEqual([200, "text/javascript; charset=utf-8"]);
   });
 });

@@ -1,4 +1,4 @@
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import ExcelJS from "exceljs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { R2ChunkedWriter } from "../../src/exports/r2-chunked-writer";
@@ -6,7 +6,7 @@ import type { ExportMessage } from "../../src/lib/messages";
 import { QUEUE_NAMES } from "../../src/queues";
 import { ingest, waitForExport } from "../activity/activity-helpers";
 import { parseCsv } from "../csv";
-import { activityRows, addMember, call, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
+import { activityRows, addMember, call, fetchWorker, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 import { runQueue } from "../queue-helpers";
 
 let owner: Tenant;
@@ -126,7 +126,7 @@ describe("activity export", () => {
   it("writes XLSX through exceljs that reads back the same cells", async () => {
     const { started, status, base } = await exportAndWait(owner, { format: "xlsx", filters: { item_ids: ["=SUM(A1:A2)", "i3"] } });
     expect(status.filename).toMatch(/^activity_logs_[0-9a-f]{6}_\d{8}\.xlsx$/);
-    const res = await exports.default.fetch(
+    const res = await fetchWorker(
       new Request(`http://audit.test${base}/exports/${started.id}/content/`, { headers: { authorization: `Bearer ${owner.key}` } }),
     );
     expect(res.headers.get("content-type")).toBe("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");

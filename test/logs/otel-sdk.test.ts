@@ -1,11 +1,10 @@
-import { exports } from "cloudflare:workers";
 import { SeverityNumber } from "@opentelemetry/api";
 import { OTLPLogExporter as OTLPHttpJsonLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
 import { OTLPLogExporter as OTLPProtobufLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { LoggerProvider, type LogRecordExporter, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BASE, signupFirstUser, type Tenant } from "../helpers";
+import { BASE, fetchWorker, signupFirstUser, type Tenant } from "../helpers";
 import { queryLogs } from "./otlp-fixtures";
 
 // The official exporters run here unchanged (their fetch transport is the one picked outside Node);
@@ -16,7 +15,7 @@ beforeAll(() => {
   globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
     if (!request.url.startsWith(BASE)) return realFetch(input, init);
-    const response = await exports.default.fetch(request);
+    const response = await fetchWorker(request);
     seen.push({ contentType: request.headers.get("content-type"), status: response.status });
     return response;
   };
