@@ -28,9 +28,11 @@ export interface FeedTenant {
 export async function feedTenants(c: Context<AppBindings>): Promise<FeedTenant[]> {
   const { results } = await c.env.DB.prepare(
     `SELECT o.id, o.name, o.timezone, m.level, (SELECT json_group_array(p.id) FROM projects AS p WHERE p.organization_id = o.id) AS projects
-     FROM organization_memberships AS m JOIN organizations AS o ON o.id = m.organization_id WHERE m.user_id = ?1 ORDER BY m.joined_at`,
+     FROM organization_memberships AS m JOIN organizations AS o ON o.id = m.organization_id
+     WHERE m.user_id = ?1 AND (o.members_can_use_personal_api_keys = 1 OR m.level >= ?2) ORDER BY m.joined_at`,
   )
-    .bind(c.var.auth.user.id)
+    // An organization refusing its members' keys is left out of their feed (see `projectAccess`).
+    .bind(c.var.auth.user.id, MembershipLevel.admin)
     .all<{ id: string; name: string; timezone: string; level: number; projects: string }>();
   const { scopedOrganizations, scopedTeams } = c.var.auth.key;
   return results
