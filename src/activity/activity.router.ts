@@ -105,10 +105,7 @@ export const activityRouter = createRouter()
       else if (UUID.test(query.user)) filters.users = [query.user];
       else throw validationError("Must be a user id or UUID.", "user");
     }
-    const scopes = query.scopes
-      ?.split(",")
-      .map((s) => s.trim())
-      .filter(Boolean);
+    const scopes = query.scopes;
     if (query.scope && scopes?.length && !scopes.includes(query.scope)) return c.json({ next: null, previous: null, results: [] }, 200);
     filters.scopes = query.scope ? [query.scope] : scopes;
     if (query.item_id) filters.itemIds = [query.item_id];

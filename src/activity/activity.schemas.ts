@@ -1,32 +1,13 @@
 import { z } from "@hono/zod-openapi";
 import { parseIsoDate, toEpochMs } from "../lib/dates";
+import { listParam } from "../lib/list-param";
 import { UserBasicSchema } from "../users";
 import type { ActivityFilters } from "./activity.queries";
 import { parseDetailFilters } from "./detail-filters";
 
-// Query parameters as PostHog's serializers read them: a list is repeated parameters, one
-// comma-separated value or one JSON array string; an optional boolean accepts true/false/1/0 and
-// "null" or "" for "no filter"; dates are ISO 8601 (naive = UTC).
-
-function toList(value: unknown): unknown {
-  if (value === undefined || value === null) return undefined;
-  const values = Array.isArray(value) ? value : [value];
-  if (values.length === 1 && typeof values[0] === "string" && values[0].trim().startsWith("[")) {
-    try {
-      const parsed = JSON.parse(values[0]);
-      if (Array.isArray(parsed)) return parsed.map((v) => (typeof v === "string" ? v : String(v)));
-    } catch {
-      // not JSON: read it as a comma-separated value
-    }
-  }
-  return values
-    .flatMap((v) => (typeof v === "string" ? v.split(",") : [String(v)]))
-    .map((v) => v.trim())
-    .filter(Boolean);
-}
-
-export const listParam = <T extends z.ZodTypeAny>(item: T, description: string) =>
-  z.preprocess(toList, z.array(item).optional()).openapi({ description, type: "array", items: { type: "string" } });
+// Query parameters as PostHog's serializers read them: lists as `listParam` reads them; an
+// optional boolean accepts true/false/1/0 and "null" or "" for "no filter"; dates are ISO 8601
+// (naive = UTC).
 
 export const optionalBoolean = (description: string) =>
   z
@@ -124,7 +105,7 @@ export function toActivityFilters(q: AdvancedFilters): ActivityFilters {
 export const BasicListQuery = PaginationQuery.extend({
   user: z.string().optional().openapi({ description: "The acting user's id or UUID." }),
   scope: z.string().optional(),
-  scopes: z.string().optional().openapi({ description: "Comma-separated scopes." }),
+  scopes: listParam(z.string().max(79), "Scopes: comma-separated, repeated or a JSON array."),
   item_id: z.string().optional(),
 });
 

@@ -117,6 +117,10 @@ describe("GET /api/projects/:id/activity_log/", () => {
     expect(scope.body.results.map((r: any) => r.activity)).toEqual(["updated", "created"]);
     const scopes = await call(`${list()}?scopes=Notebook,FeatureFlag`, { key: owner.key });
     expect(new Set(scopes.body.results.map((r: any) => r.scope))).toEqual(new Set(["Notebook", "FeatureFlag"]));
+    // Repeated parameters are a list too, as in PostHog (`posthog/api/fields.py`).
+    const repeated = await call(`${list()}?scopes=Notebook&scopes=FeatureFlag`, { key: owner.key });
+    expect(repeated.status).toBe(200);
+    expect(repeated.body.results.map((r: any) => r.id)).toEqual(scopes.body.results.map((r: any) => r.id));
     const both = await call(`${list()}?scope=Insight&scopes=Notebook`, { key: owner.key });
     expect(both.body.results).toEqual([]);
     const item = await call(`${list()}?item_id=nb1&page=1`, { key: owner.key });
