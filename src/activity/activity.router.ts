@@ -26,7 +26,7 @@ import {
   listAdvancedOrganization,
   listAdvancedProject,
 } from "./activity.routes";
-import { type AdvancedFilters, toActivityFilters } from "./activity.schemas";
+import { type AdvancedFilters, toActivityFilters, withRowFields } from "./activity.schemas";
 import { availableFilters } from "./facets";
 import { importantChangesFor } from "./important-changes";
 import { ingestActivity, ingestComponents } from "./ingest";
@@ -85,6 +85,11 @@ async function queueExport(
     c.var.auth.user.id,
   );
   return c.json({ id, export_format: format }, 202);
+}
+
+function narrowTeams(teamIds: number[] | undefined, teamId: number) {
+  if (teamIds?.length && !teamIds.includes(teamId)) throw validationError("Conflicts with filters: team_id is not among them.", "team_id");
+  return [teamId];
 }
 
 const withoutTeams = ({ team_ids: _ignored, ...rest }: AdvancedFilters): AdvancedFilters => rest;
@@ -166,7 +171,8 @@ export const activityRouter = createRouter()
   .openapi(exportProject, async (c) => {
     const { project } = await projectAccess(c, c.req.valid("param").project_id);
     const body = c.req.valid("json");
-    const filters = toActivityFilters(withoutTeams(body.filters));
+    if (body.team_id !== undefined && body.team_id !== project.id) throw validationError("Not this project.", "team_id");
+    const filters = withRowFields(toActivityFilters(withoutTeams(body.filters)), body);
     return queueExport(
       c,
       { organizationId: project.organizationId, teamId: project.id },
@@ -190,8 +196,9 @@ export const activityRouter = createRouter()
   .openapi(exportOrganization, async (c) => {
     const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);
     const body = c.req.valid("json");
-    const filters = toActivityFilters(body.filters);
-    const partitions = organizationPartitions(c, organization.id, body.filters.team_ids);
+    const filters = withRowFields(toActivityFilters(body.filters), body);
+    const teamIds = body.team_id === undefined ? body.filters.team_ids : narrowTeams(body.filters.team_ids, body.team_id);
+    const partitions = organizationPartitions(c, organization.id, teamIds);
     return queueExport(c, { organizationId: organization.id, teamId: null }, partitions, filters, body.format);
   });
 

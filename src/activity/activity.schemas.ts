@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { parseIsoDate, toEpochMs } from "../lib/dates";
+import { validationError } from "../lib/errors";
 import { listParam } from "../lib/list-param";
 import { UserBasicSchema } from "../users";
 import type { ActivityFilters } from "./activity.queries";
@@ -99,6 +100,50 @@ export function toActivityFilters(q: AdvancedFilters): ActivityFilters {
     wasImpersonated: q.was_impersonated,
     isSystem: q.is_system,
     detailFilters: q.detail_filters === undefined || q.detail_filters === "" ? undefined : parseDetailFilters(q.detail_filters),
+  };
+}
+
+/**
+ * The activity row fields seed 001's export example sends as its body (`user`, `activity`,
+ * `scope`): each is applied as a one-value filter, never ignored.
+ */
+export const ExportRowFields = {
+  user: z.union([z.number().int(), z.string().uuid()]).optional().openapi({ description: "The acting user's id or UUID." }),
+  team_id: z.number().int().optional().openapi({ description: "A project (the organization endpoint; on a project, that project)." }),
+  was_impersonated: z.boolean().optional(),
+  is_system: z.boolean().optional(),
+  client: z.string().max(32).optional(),
+  activity: z.string().max(79).optional(),
+  item_id: z.string().max(72).optional(),
+  scope: z.string().max(79).optional(),
+};
+type RowFields = { [K in keyof typeof ExportRowFields]?: z.infer<(typeof ExportRowFields)[K]> };
+
+function narrowList<T>(list: T[] | undefined, value: T | undefined, attr: string): T[] | undefined {
+  if (value === undefined) return list;
+  if (list?.length && !list.includes(value)) throw validationError(`Conflicts with filters: ${attr} is not among them.`, attr);
+  return [value];
+}
+
+function narrowFlag(flag: boolean | null | undefined, value: boolean | undefined, attr: string) {
+  if (value === undefined) return flag;
+  if (flag !== undefined && flag !== null && flag !== value) throw validationError(`Conflicts with filters: ${attr}.`, attr);
+  return value;
+}
+
+/** `filters` narrowed by the row fields given beside them (a contradiction is a 400, not an empty export). */
+export function withRowFields(filters: ActivityFilters, fields: RowFields): ActivityFilters {
+  const { user } = fields;
+  return {
+    ...filters,
+    users: typeof user === "string" ? narrowList(filters.users, user, "user") : filters.users,
+    userIds: typeof user === "number" ? [user] : filters.userIds,
+    scopes: narrowList(filters.scopes, fields.scope, "scope"),
+    activities: narrowList(filters.activities, fields.activity, "activity"),
+    clients: narrowList(filters.clients, fields.client, "client"),
+    itemIds: narrowList(filters.itemIds, fields.item_id, "item_id"),
+    wasImpersonated: narrowFlag(filters.wasImpersonated, fields.was_impersonated, "was_impersonated"),
+    isSystem: narrowFlag(filters.isSystem, fields.is_system, "is_system"),
   };
 }
 

@@ -11,8 +11,7 @@ import { validationError } from "../lib/errors";
 
 const FORM_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data"] as const;
 
-const isForm = (contentType: string | undefined) =>
-  FORM_TYPES.some((type) => contentType?.split(";")[0]?.trim().toLowerCase() === type);
+const isForm = (contentType: string | undefined) => FORM_TYPES.some((type) => contentType?.split(";")[0]?.trim().toLowerCase() === type);
 
 type Def = { type: string; [key: string]: any };
 const defOf = (schema: unknown): Def => (schema as { _zod: { def: Def } })._zod.def;

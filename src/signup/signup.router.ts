@@ -121,7 +121,9 @@ export const signupRouter = createRouter().openapi(signup, async (c) => {
           .values({ id: uuidv7(), organizationId, userId: userIdSql, level, joinedAt: now, updatedAt: now }),
         db.insert(personalApiKeys).values(key.row),
         db.delete(organizationInvites).where(eq(organizationInvites.id, invite.id)),
-        ...(defaultRole ? [db.insert(roleMemberships).values({ id: uuidv7(), roleId: defaultRole.id, userId: userIdSql, joinedAt: now })] : []),
+        ...(defaultRole
+          ? [db.insert(roleMemberships).values({ id: uuidv7(), roleId: defaultRole.id, userId: userIdSql, joinedAt: now })]
+          : []),
       ],
       [
         {
@@ -141,7 +143,10 @@ export const signupRouter = createRouter().openapi(signup, async (c) => {
                 activity: "member_added",
                 itemId: defaultRole.id,
                 userId: userIdSql,
-                detail: { name: defaultRole.name, changes: [{ type: "Role", action: "changed" as const, field: "members", after: body.email }] },
+                detail: {
+                  name: defaultRole.name,
+                  changes: [{ type: "Role", action: "changed" as const, field: "members", after: body.email }],
+                },
               },
             ]
           : []),

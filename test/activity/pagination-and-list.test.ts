@@ -131,7 +131,11 @@ describe("GET /api/projects/:id/activity_log/", () => {
     const page = await call(`${list()}?scope=Notebook`, { key: member.key });
     expect(page.body.results.every((r: any) => r.unread)).toBe(true);
     const [newest, older] = page.body.results;
-    const saved = await call(`${list()}bookmark_activity_notification/`, { key: member.key, body: { bookmark: older.created_at } });
+    // Seed 000's example body sends the row's fields (`user`, `activity`, `scope`) too: ignored, as DRF does.
+    const saved = await call(`${list()}bookmark_activity_notification/`, {
+      key: member.key,
+      body: { bookmark: older.created_at, activity: "string", scope: "string", user: null },
+    });
     expect(saved.status).toBe(204);
     const after = await call(`${list()}?scope=Notebook`, { key: member.key });
     const unread = Object.fromEntries(after.body.results.map((r: any) => [r.id, r.unread]));
@@ -149,6 +153,11 @@ describe("GET /api/projects/:id/activity_log/", () => {
     expect((await call(`${list()}bookmark_activity_notification/`, { key: owner.key, body: { bookmark: "soon" } })).body.attr).toBe(
       "bookmark",
     );
+    const unknown = await call(`${list()}bookmark_activity_notification/`, {
+      key: owner.key,
+      body: { bookmark: new Date().toISOString(), colour: "red" },
+    });
+    expect(unknown.body).toMatchObject({ type: "validation_error", detail: "Unknown field: colour." });
   });
 
   it("needs activity_log:read, and membership of the project's organization", async () => {

@@ -40,7 +40,9 @@ describe("@current as the project id", () => {
 
   it("is a 404 when the caller has no project", async () => {
     const member = await addMember(owner);
-    expect((await call(`/api/organizations/${owner.organizationId}/members/${member.userUuid}/`, { key: owner.key, method: "DELETE" })).status).toBe(204);
+    expect(
+      (await call(`/api/organizations/${owner.organizationId}/members/${member.userUuid}/`, { key: owner.key, method: "DELETE" })).status,
+    ).toBe(204);
     const res = await call("/api/projects/@current/activity_log/", { key: member.key });
     expect(res.status).toBe(404);
     expect(res.body.code).toBe("not_found");
@@ -59,7 +61,11 @@ describe("organization setting members_can_use_personal_api_keys", () => {
       body: { members_can_use_personal_api_keys: false },
     });
     expect(off.status).toBe(200);
-    for (const path of [`/api/projects/${org.projectId}/activity_log/`, `/api/organizations/${org.organizationId}/`, "/api/projects/@current/"]) {
+    for (const path of [
+      `/api/projects/${org.projectId}/activity_log/`,
+      `/api/organizations/${org.organizationId}/`,
+      "/api/projects/@current/",
+    ]) {
       const refused = await call(path, { key: member.key });
       expect(refused.status, path).toBe(403);
       expect(refused.body).toMatchObject({ type: "authentication_error", code: "permission_denied" });
@@ -67,7 +73,11 @@ describe("organization setting members_can_use_personal_api_keys", () => {
     }
     const feed = await call("/api/v2/activities/", { key: member.key });
     expect(feed.body.results).toEqual([]);
-    await call(`/api/organizations/${org.organizationId}/`, { key: owner.key, method: "PATCH", body: { members_can_use_personal_api_keys: true } });
+    await call(`/api/organizations/${org.organizationId}/`, {
+      key: owner.key,
+      method: "PATCH",
+      body: { members_can_use_personal_api_keys: true },
+    });
     expect((await call(`/api/projects/${org.projectId}/activity_log/`, { key: member.key })).status).toBe(200);
   });
 });

@@ -8,12 +8,14 @@ beforeAll(async () => {
 });
 
 async function send(path: string, method: string, body: URLSearchParams | FormData) {
-  const res = await exports.default.fetch(new Request(`${BASE}${path}`, { method, headers: { authorization: `Bearer ${owner.key}` }, body }));
+  const res = await exports.default.fetch(
+    new Request(`${BASE}${path}`, { method, headers: { authorization: `Bearer ${owner.key}` }, body }),
+  );
   return { status: res.status, body: (await res.json()) as any };
 }
 
 describe("form-encoded bodies, as DRF takes them", () => {
-  it("takes the seed's `curl -X PATCH ... -d name=\"string\"` on a logs alert", async () => {
+  it('takes the seed\'s `curl -X PATCH ... -d name="string"` on a logs alert', async () => {
     const alerts = `/api/projects/${owner.projectId}/logs/alerts`;
     const created = (await call(`${alerts}/`, { key: owner.key, body: { filters: { severityLevels: ["error"] } } })).body;
     // curl -d sends application/x-www-form-urlencoded, the shell having eaten the quotes.
@@ -31,7 +33,12 @@ describe("form-encoded bodies, as DRF takes them", () => {
     ]);
     const created = await send(`/api/projects/${owner.projectId}/logs/alerts/`, "POST", form);
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ name: "Errors", enabled: false, threshold_count: 7, filters: { severityLevels: ["error", "fatal"] } });
+    expect(created.body).toMatchObject({
+      name: "Errors",
+      enabled: false,
+      threshold_count: 7,
+      filters: { severityLevels: ["error", "fatal"] },
+    });
 
     const multipart = new FormData();
     multipart.append("label", "form key");
