@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { writeContext } from "../audit/record";
 import { organizationAccess, projectAccess } from "../auth/access";
-import type { AppBindings } from "../auth/context";
+import type { AppBindings, Project } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { activityNotificationBookmarks } from "../db/schema";
@@ -87,6 +87,13 @@ async function queueExport(
   return c.json({ id, export_format: format }, 202);
 }
 
+/** A project's rows, and its organization's organization-level rows when the project includes them. */
+function projectPartitions(project: Project): Partition[] {
+  const own: Partition = { column: "team_id", value: project.id };
+  if (!project.receiveOrgLevelActivityLogs) return [own];
+  return [own, { column: "organization_id", value: project.organizationId, organizationLevel: true }];
+}
+
 function narrowTeams(teamIds: number[] | undefined, teamId: number) {
   if (teamIds?.length && !teamIds.includes(teamId)) throw validationError("Conflicts with filters: team_id is not among them.", "team_id");
   return [teamId];
@@ -115,10 +122,7 @@ export const activityRouter = createRouter()
     filters.scopes = query.scope ? [query.scope] : scopes;
     if (query.item_id) filters.itemIds = [query.item_id];
     return c.json(
-      await dbTimed(
-        c,
-        activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog, c.var.auth.user.id),
-      ),
+      await dbTimed(c, activityPage(c.env.DB, c.req.url, projectPartitions(project), filters, query, asActivityLog, c.var.auth.user.id)),
       200,
     );
   })
@@ -156,10 +160,7 @@ export const activityRouter = createRouter()
     const query = c.req.valid("query");
     const filters = toActivityFilters(withoutTeams(query));
     return c.json(
-      await dbTimed(
-        c,
-        activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog, c.var.auth.user.id),
-      ),
+      await dbTimed(c, activityPage(c.env.DB, c.req.url, projectPartitions(project), filters, query, asActivityLog, c.var.auth.user.id)),
       200,
     );
   })
@@ -173,13 +174,7 @@ export const activityRouter = createRouter()
     const body = c.req.valid("json");
     if (body.team_id !== undefined && body.team_id !== project.id) throw validationError("Not this project.", "team_id");
     const filters = withRowFields(toActivityFilters(withoutTeams(body.filters)), body);
-    return queueExport(
-      c,
-      { organizationId: project.organizationId, teamId: project.id },
-      [{ column: "team_id", value: project.id }],
-      filters,
-      body.format,
-    );
+    return queueExport(c, { organizationId: project.organizationId, teamId: project.id }, projectPartitions(project), filters, body.format);
   })
   .openapi(listAdvancedOrganization, async (c) => {
     const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);
