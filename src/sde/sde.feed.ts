@@ -205,7 +205,9 @@ async function pageNames(db: D1Database, rows: ActivityRowRecord[]) {
 export async function serializeFeed(db: D1Database, rows: ActivityRowRecord[]) {
   const names = await pageNames(db, rows);
   return rows.map((row) => {
-    const detail = row.detail ? (JSON.parse(row.detail) as { name?: unknown }) : null;
+    const detail = row.detail
+      ? (JSON.parse(row.detail) as { name?: unknown; context?: { standard?: { id?: unknown; name?: unknown } } })
+      : null;
     const objectName = typeof detail?.name === "string" ? detail.name : (row.item_id ?? "");
     const actor =
       row.user_id !== null && row.u_uuid !== null
@@ -226,6 +228,8 @@ export async function serializeFeed(db: D1Database, rows: ActivityRowRecord[]) {
     }
     const referenced = USER_SCOPES.includes(row.scope) && row.item_id ? names.userIds.get(row.item_id) : undefined;
     if (referenced !== undefined) data.user = referenced;
+    const standard = detail?.context?.standard;
+    if (typeof standard?.id === "string") Object.assign(data, { standard: standard.id, standard_desc: standard.name ?? null });
     return {
       id: row.seq,
       name: activityName(row.scope, row.activity),
