@@ -27,7 +27,12 @@ export type Partition = (
       /** Only if the project belongs to this organization (ids taken from a request). */
       organizationId?: string;
     }
-  | { column: "organization_id"; value: string }
+  | {
+      column: "organization_id";
+      value: string;
+      /** Only the organization-level rows (no project): a project's "Include organization-level activity". */
+      organizationLevel?: boolean;
+    }
 ) & {
   from?: number;
   to?: number;
@@ -294,6 +299,7 @@ function partitionCondition(p: Partition, params: SqlParams, guard?: string): st
       : params.add(p.value);
   if (guard) value = `(SELECT ${value} WHERE ${guard})`;
   const conditions = [`a.${p.column} = ${value}`];
+  if (p.column === "organization_id" && p.organizationLevel) conditions.push("a.team_id IS NULL");
   if (p.from !== undefined) conditions.push(`a.created_at >= ${params.add(p.from)}`);
   if (p.to !== undefined) conditions.push(`a.created_at <= ${params.add(p.to)}`);
   return conditions.join(" AND ");

@@ -1,8 +1,15 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { OrganizationParams, ProjectIdParams } from "../lib/path-params";
-
-import { ActivityLogSchema, AdvancedFiltersSchema, AdvancedListQuery, BasicListQuery, CursorPageSchema } from "./activity.schemas";
+import { ignoringReadOnly } from "../lib/validation";
+import {
+  ActivityLogSchema,
+  AdvancedFiltersSchema,
+  AdvancedListQuery,
+  BasicListQuery,
+  CursorPageSchema,
+  ExportRowFields,
+} from "./activity.schemas";
 import { IngestBodySchema } from "./ingest";
 
 const tags = ["activity_log"];
@@ -34,8 +41,13 @@ export const ExportRequestSchema = z
     filters: AdvancedFiltersSchema.default({}).openapi({
       description: "The advanced filters, as JSON (lists as arrays or comma-separated strings).",
     }),
+    ...ExportRowFields,
   })
-  .openapi("ActivityLogExportRequest");
+  .strict()
+  .openapi("ActivityLogExportRequest", {
+    description:
+      "`filters`, and/or the activity row fields seed 001's example body sends (`user`, `activity`, `scope`, ...), each narrowing the export to rows with that value. Other fields are refused.",
+  });
 
 export const ExportAcceptedSchema = z.object({ id: z.string().uuid(), export_format: z.enum(["csv", "xlsx"]) }).openapi("ExportAccepted");
 
@@ -114,7 +126,13 @@ export const bookmarkNotification = createRoute({
   ...secured("activity_log:write", "member"),
   request: {
     params: ProjectIdParams,
-    body: jsonBody(z.object({ bookmark: z.string().openapi({ description: "ISO 8601 date of the newest row seen." }) })),
+    // Seed 000's example body sends the activity row's fields (`user`, `activity`, `scope`): ignored.
+    body: jsonBody(
+      ignoringReadOnly(
+        Object.keys(ActivityLogSchema.shape),
+        z.object({ bookmark: z.string().openapi({ description: "ISO 8601 date of the newest row seen." }) }).strict(),
+      ),
+    ),
   },
   responses: { 204: { description: "Bookmark saved" }, ...errorResponses },
 });

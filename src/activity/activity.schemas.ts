@@ -1,32 +1,14 @@
 import { z } from "@hono/zod-openapi";
 import { parseIsoDate, toEpochMs } from "../lib/dates";
+import { validationError } from "../lib/errors";
+import { listParam } from "../lib/list-param";
 import { UserBasicSchema } from "../users";
 import type { ActivityFilters } from "./activity.queries";
 import { parseDetailFilters } from "./detail-filters";
 
-// Query parameters as PostHog's serializers read them: a list is repeated parameters, one
-// comma-separated value or one JSON array string; an optional boolean accepts true/false/1/0 and
-// "null" or "" for "no filter"; dates are ISO 8601 (naive = UTC).
-
-function toList(value: unknown): unknown {
-  if (value === undefined || value === null) return undefined;
-  const values = Array.isArray(value) ? value : [value];
-  if (values.length === 1 && typeof values[0] === "string" && values[0].trim().startsWith("[")) {
-    try {
-      const parsed = JSON.parse(values[0]);
-      if (Array.isArray(parsed)) return parsed.map((v) => (typeof v === "string" ? v : String(v)));
-    } catch {
-      // not JSON: read it as a comma-separated value
-    }
-  }
-  return values
-    .flatMap((v) => (typeof v === "string" ? v.split(",") : [String(v)]))
-    .map((v) => v.trim())
-    .filter(Boolean);
-}
-
-export const listParam = <T extends z.ZodTypeAny>(item: T, description: string) =>
-  z.preprocess(toList, z.array(item).optional()).openapi({ description, type: "array", items: { type: "string" } });
+// Query parameters as PostHog's serializers read them: lists as `listParam` reads them; an
+// optional boolean accepts true/false/1/0 and "null" or "" for "no filter"; dates are ISO 8601
+// (naive = UTC).
 
 export const optionalBoolean = (description: string) =>
   z
@@ -126,10 +108,54 @@ export function toActivityFilters(q: AdvancedFilters): ActivityFilters {
   };
 }
 
+/**
+ * The activity row fields seed 001's export example sends as its body (`user`, `activity`,
+ * `scope`): each is applied as a one-value filter, never ignored.
+ */
+export const ExportRowFields = {
+  user: z.union([z.number().int(), z.string().uuid()]).optional().openapi({ description: "The acting user's id or UUID." }),
+  team_id: z.number().int().optional().openapi({ description: "A project (the organization endpoint; on a project, that project)." }),
+  was_impersonated: z.boolean().optional(),
+  is_system: z.boolean().optional(),
+  client: z.string().max(32).optional(),
+  activity: z.string().max(79).optional(),
+  item_id: z.string().max(72).optional(),
+  scope: z.string().max(79).optional(),
+};
+type RowFields = { [K in keyof typeof ExportRowFields]?: z.infer<(typeof ExportRowFields)[K]> };
+
+function narrowList<T>(list: T[] | undefined, value: T | undefined, attr: string): T[] | undefined {
+  if (value === undefined) return list;
+  if (list?.length && !list.includes(value)) throw validationError(`Conflicts with filters: ${attr} is not among them.`, attr);
+  return [value];
+}
+
+function narrowFlag(flag: boolean | null | undefined, value: boolean | undefined, attr: string) {
+  if (value === undefined) return flag;
+  if (flag !== undefined && flag !== null && flag !== value) throw validationError(`Conflicts with filters: ${attr}.`, attr);
+  return value;
+}
+
+/** `filters` narrowed by the row fields given beside them (a contradiction is a 400, not an empty export). */
+export function withRowFields(filters: ActivityFilters, fields: RowFields): ActivityFilters {
+  const { user } = fields;
+  return {
+    ...filters,
+    users: typeof user === "string" ? narrowList(filters.users, user, "user") : filters.users,
+    userIds: typeof user === "number" ? [user] : filters.userIds,
+    scopes: narrowList(filters.scopes, fields.scope, "scope"),
+    activities: narrowList(filters.activities, fields.activity, "activity"),
+    clients: narrowList(filters.clients, fields.client, "client"),
+    itemIds: narrowList(filters.itemIds, fields.item_id, "item_id"),
+    wasImpersonated: narrowFlag(filters.wasImpersonated, fields.was_impersonated, "was_impersonated"),
+    isSystem: narrowFlag(filters.isSystem, fields.is_system, "is_system"),
+  };
+}
+
 export const BasicListQuery = PaginationQuery.extend({
   user: z.string().optional().openapi({ description: "The acting user's id or UUID." }),
   scope: z.string().optional(),
-  scopes: z.string().optional().openapi({ description: "Comma-separated scopes." }),
+  scopes: listParam(z.string().max(79), "Scopes: comma-separated, repeated or a JSON array."),
   item_id: z.string().optional(),
 });
 

@@ -15,6 +15,7 @@ export { activityRouter } from "./activity.router";
 export { PaginationQuery } from "./activity.schemas";
 export { scopeActivityPairs } from "./facets";
 export { refreshActivityIndexes } from "./indexes.job";
+export { STANDARD_ID } from "./ingest";
 export { runDailyActivityRetention } from "./retention.job";
 export { itemQuery, SEARCH_MARK_SQL } from "./search-index";
 export { SqlParams } from "./sql";

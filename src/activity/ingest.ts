@@ -50,6 +50,21 @@ const DetailInput = z
     message: `detail must serialize to at most ${MAX_DETAIL_BYTES} bytes.`,
   });
 
+/** SD Elements standard ids: `T<n>` built-in, `CT<n>` custom (seed 004). */
+export const STANDARD_ID = /^C?T\d+$/;
+
+const StandardInput = z
+  .object({
+    id: z.string().regex(STANDARD_ID, "A standard id is T<number> (built-in) or CT<number> (custom)."),
+    name: z.string().trim().min(1).max(400).openapi({ example: "T21: Ensure confidential data is sent over an encrypted channel" }),
+  })
+  .strict();
+
+/** The standard rides in the detail's context, so the row's hash, exports and detail filters cover it. */
+function withStandard(detail: ActivityDetail, standard: z.infer<typeof StandardInput> | undefined): ActivityDetail {
+  return standard ? { ...detail, context: { ...detail.context, standard } } : detail;
+}
+
 export const ActivityEntryInputSchema = z
   .object({
     scope: z
@@ -93,6 +108,9 @@ export const ActivityEntryInputSchema = z
       .optional()
       .refine((value) => value !== true, { message: "is_system cannot be set through ingest: system rows are the service's own." })
       .openapi({ description: "Only `false`: system rows are the service's own." }),
+    standard: StandardInput.optional().openapi({
+      description: "The SD Elements standard (library task) the activity concerns; stored as `detail.context.standard`.",
+    }),
     created_at: z
       .string()
       .optional()
@@ -239,7 +257,7 @@ export async function ingestActivity(
     const user = input.user === null ? null : (users[index] ?? callerBasic);
     const id = ids[index]!;
     const createdAt = input.created_at ? toEpochMs(parseIsoDate(input.created_at)!) : now;
-    const detail = (input.detail ?? {}) as ActivityDetail;
+    const detail = withStandard((input.detail ?? {}) as ActivityDetail, input.standard);
     const itemId = input.item_id === undefined || input.item_id === null ? null : String(input.item_id);
     entries.push({
       id,

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { listParam } from "../lib/list-param";
 import { SEVERITY_LEVELS } from "./severity";
 
 export const FILTER_OPERATORS = [
@@ -151,7 +152,7 @@ const jsonParam = <T extends z.ZodTypeAny>(schema: T) =>
 const lookupFilterParams = {
   attribute_type: z.enum(["log", "resource"]).default("log"),
   dateRange: jsonParam(DateRangeSchema).optional().openapi({ type: "string", description: 'JSON, e.g. {"date_from":"-24h"}' }),
-  serviceNames: jsonParam(z.array(z.string())).optional().openapi({ type: "string", description: 'JSON array, e.g. ["api"]' }),
+  serviceNames: listParam(z.string(), 'Service names: a JSON array (e.g. ["api"]), repeated or comma-separated.'),
   filterGroup: jsonParam(FilterGroupSchema).optional().openapi({ type: "string", description: "JSON filter list or group" }),
 };
 

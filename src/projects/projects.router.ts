@@ -68,6 +68,7 @@ export const projectsRouter = createRouter()
     await organizationAccess(c, organizationId, MembershipLevel.admin);
     const project = newProject(organizationId, body.name, body.timezone);
     if (body.logs_retention_days) project.values.logsRetentionDays = body.logs_retention_days;
+    if (body.receive_org_level_activity_logs) project.values.receiveOrgLevelActivityLogs = true;
     await commitWithActivity(
       writeContext(c, db),
       [db.insert(projects).values(project.values)],
@@ -102,7 +103,13 @@ export const projectsRouter = createRouter()
         [
           db
             .update(projects)
-            .set({ name: body.name, timezone: body.timezone, logsRetentionDays: body.logs_retention_days, updatedAt: new Date() })
+            .set({
+              name: body.name,
+              timezone: body.timezone,
+              logsRetentionDays: body.logs_retention_days,
+              receiveOrgLevelActivityLogs: body.receive_org_level_activity_logs,
+              updatedAt: new Date(),
+            })
             .where(eq(projects.id, project.id)),
         ],
         [

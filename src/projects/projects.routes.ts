@@ -14,6 +14,10 @@ export const ProjectSchema = z
     api_token: z.string().openapi({ description: "Ingestion token (`phc_...`) for `/i/v1/logs`." }),
     timezone: z.string(),
     logs_retention_days: z.number().int(),
+    receive_org_level_activity_logs: z.boolean().openapi({
+      description:
+        "Include organization-level activity: the project's activity_log, advanced_activity_logs and activity notifications also carry its organization's rows (members, invites, roles, settings).",
+    }),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -25,6 +29,7 @@ const ProjectCreateSchema = z
     organization: z.string().uuid().optional().openapi({ description: "Defaults to the caller's first organization." }),
     timezone: timeZone.optional(),
     logs_retention_days: z.number().int().min(1).max(365).optional(),
+    receive_org_level_activity_logs: z.boolean().optional().openapi({ description: "Off by default." }),
   })
   .strict()
   .openapi("ProjectCreate");
@@ -34,6 +39,7 @@ export const ProjectUpdateSchema = z
     name: z.string().trim().min(1).max(200),
     timezone: timeZone,
     logs_retention_days: z.number().int().min(1).max(365),
+    receive_org_level_activity_logs: z.boolean(),
   })
   .partial()
   .strict()

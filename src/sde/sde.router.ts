@@ -54,6 +54,12 @@ export const sdeRouter = createRouter()
         (params) => `(${pairs.map((p) => `(a.scope = ${params.add(p.scope)} AND a.activity = ${params.add(p.activity)})`).join(" OR ")})`,
       );
     }
+    // The standard an activity references is recorded on the row (`detail.context.standard`), so
+    // the name also finds activities of standards deleted since; rows without one never match.
+    if (q.standard !== undefined) conditions.push((params) => `a.detail ->> '$.context.standard.id' = ${params.add(q.standard!)}`);
+    if (q.standard_desc !== undefined) {
+      conditions.push((params) => `a.detail ->> '$.context.standard.name' = ${params.add(q.standard_desc!)}`);
+    }
     if (conditions.length) filters.extra = (params) => conditions.map((condition) => condition(params));
     return c.json(await activityPage(db, c.req.url, partitions, filters, q, (rows) => serializeFeed(db, rows)), 200);
   })

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { PaginationQuery } from "../activity";
+import { PaginationQuery, STANDARD_ID } from "../activity";
 import { errorResponses, json, secured } from "../http/openapi";
 
 const integer = (description: string) =>
@@ -24,6 +24,15 @@ export const FeedQuery = PaginationQuery.omit({ ordering: true, follow: true }).
   date_to: z.string().optional().openapi({ description: "At or before; same rules as date_from." }),
   id: integer("The activity with this id."),
   name: z.string().optional().openapi({ description: "e.g. UpdatedFeatureFlagActivity." }),
+  standard: z
+    .string()
+    .regex(STANDARD_ID, "A standard id is T<number> (built-in) or CT<number> (custom).")
+    .optional()
+    .openapi({ description: "Activities that reference this standard: `T<n>` built-in, `CT<n>` custom." }),
+  standard_desc: z.string().optional().openapi({
+    description:
+      'Activities that reference the standard with this full name, e.g. "T21: Ensure confidential data is sent over an encrypted channel".',
+  }),
 });
 
 export const FeedActivitySchema = z

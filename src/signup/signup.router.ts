@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { type ActivityEntry, commitWithActivity, createdChange, writeContext } from "../audit/record";
 import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
@@ -10,6 +10,8 @@ import {
   organizations,
   personalApiKeys,
   projects,
+  roleMemberships,
+  roles,
   users,
 } from "../db/schema";
 import { json, jsonBody } from "../http/openapi";
@@ -114,6 +116,13 @@ export const signupRouter = createRouter().openapi(signup, async (c) => {
     }
     organizationId = invite.organizationId;
     level = invite.level;
+    // The organization's default role (seed 001 `default_role_id`) takes every member who joins.
+    const [defaultRole] = await db
+      .select({ id: roles.id, name: roles.name })
+      .from(organizations)
+      .innerJoin(roles, and(eq(roles.id, organizations.defaultRoleId), eq(roles.organizationId, organizations.id)))
+      .where(eq(organizations.id, organizationId))
+      .limit(1);
     await commitWithActivity(
       ctx,
       [
@@ -123,6 +132,9 @@ export const signupRouter = createRouter().openapi(signup, async (c) => {
           .values({ id: uuidv7(), organizationId, userId: userIdSql, level, joinedAt: now, updatedAt: now }),
         db.insert(personalApiKeys).values(key.row),
         db.delete(organizationInvites).where(eq(organizationInvites.id, invite.id)),
+        ...(defaultRole
+          ? [db.insert(roleMemberships).values({ id: uuidv7(), roleId: defaultRole.id, userId: userIdSql, joinedAt: now })]
+          : []),
       ],
       [
         {
@@ -134,6 +146,21 @@ export const signupRouter = createRouter().openapi(signup, async (c) => {
           detail: { name: body.email, changes: createdChange("OrganizationMembership", { level }), context: { invite_id: invite.id } },
         },
         keyActivity(organizationId),
+        ...(defaultRole
+          ? [
+              {
+                organizationId,
+                scope: "Role" as const,
+                activity: "member_added",
+                itemId: defaultRole.id,
+                userId: userIdSql,
+                detail: {
+                  name: defaultRole.name,
+                  changes: [{ type: "Role", action: "changed" as const, field: "members", after: body.email }],
+                },
+              },
+            ]
+          : []),
       ],
     );
   } else {

@@ -174,6 +174,20 @@ describe("activity export", () => {
     expect((await call(`${base}/exports/${started.id}/`, { key: member.key })).status).toBe(403);
   });
 
+  it("applies seed 001's example body fields (`user`, `activity`, `scope`) as filters on the organization export", async () => {
+    const { started, base } = await exportAndWait(admin, { user: owner.userUuid, activity: "created", scope: "Insight" }, "organization");
+    const file = await call(`${base}/exports/${started.id}/content/`, { key: admin.key });
+    const [, ...rows] = parseCsv(file.body as string);
+    const expected = (await activityRows({ scope: "Insight", activity: "created" })).filter((r) => r.user_id === owner.userId);
+    expect(rows.map((r) => r[0]).sort()).toEqual(expected.map((r) => r.id).sort());
+    expect(rows).toHaveLength(30);
+    const path = `/api/organizations/${owner.organizationId}/advanced_activity_logs/export/`;
+    const conflict = await call(path, { key: admin.key, body: { scope: "Insight", filters: { scopes: ["FeatureFlag"] } } });
+    expect(conflict.body).toMatchObject({ type: "validation_error", attr: "scope" });
+    const unknown = await call(path, { key: admin.key, body: { detail: {}, activity: "created" } });
+    expect(unknown.body).toMatchObject({ type: "validation_error", detail: "Unknown field: detail." });
+  });
+
   it("validates the request", async () => {
     const path = `/api/projects/${owner.projectId}/advanced_activity_logs/export/`;
     expect((await call(path, { key: owner.key, body: { format: "pdf" } })).body.attr).toBe("format");

@@ -180,6 +180,28 @@ describe("fan-out", () => {
     expect((await deliveredTo(projectEvent.id!)).includes(projectOnly.id)).toBe(true);
   });
 
+  it("sends organization-level activity to every activity destination of a project that includes it (seed 002's note)", async () => {
+    const project = (await call("/api/projects/", { key: owner.key, body: { name: "Org-level" } })).body.id;
+    const tenant = { ...owner, projectId: project };
+    const plain = await createDestination(tenant, { events: ["activity_log_entry_created"] });
+    const alerts = await createDestination(tenant, { events: ["logs_alert_firing"] });
+    const before = event({ teamId: null, scope: "OrganizationMembership", activity: "joined", itemId: "u1" });
+    await fanOut(before);
+    expect((await deliveredTo(before.id!)).includes(plain.id)).toBe(false);
+
+    const on = await call(`/api/projects/${project}/`, {
+      key: owner.key,
+      method: "PATCH",
+      body: { receive_org_level_activity_logs: true },
+    });
+    expect(on.body.receive_org_level_activity_logs).toBe(true);
+    const after = event({ teamId: null, scope: "OrganizationMembership", activity: "joined", itemId: "u2" });
+    const alertEvent = event({ teamId: null, type: "logs_alert_firing", alertId: "a" });
+    await fanOut(after, alertEvent);
+    expect((await deliveredTo(after.id!)).includes(plain.id)).toBe(true);
+    expect((await deliveredTo(alertEvent.id!)).includes(alerts.id)).toBe(false);
+  });
+
   it("creates nothing twice when an event arrives again", async () => {
     const destination = await createDestination(owner, { events: ["change_request_expired"] });
     const expired = event({ type: "change_request_expired" });

@@ -118,6 +118,8 @@ export const projects = sqliteTable(
     apiToken: text().notNull().unique(),
     timezone: text().notNull().default("UTC"),
     logsRetentionDays: integer().notNull().default(30),
+    /** PostHog's "Include organization-level activity": the project's activity log and notifications get the organization's rows. */
+    receiveOrgLevelActivityLogs: integer({ mode: "boolean" }).notNull().default(false),
     createdAt: timestamp().notNull(),
     updatedAt: timestamp().notNull(),
   },
