@@ -16,5 +16,6 @@ export { PaginationQuery } from "./activity.schemas";
 export { scopeActivityPairs } from "./facets";
 export { refreshActivityIndexes } from "./indexes.job";
 export { runDailyActivityRetention } from "./retention.job";
+export { ActivitySequencerObject } from "./sequencer.object";
 export { itemQuery, SEARCH_MARK_SQL } from "./search-index";
 export { SqlParams } from "./sql";
