@@ -23,6 +23,12 @@ export const ACTIVITY_EXPORT_COLUMNS = [
   "client",
   "ip_address",
   "created_at",
+  // The rest of the hashed fields and the chain, so an export verifies offline (scripts/verify-export.mjs).
+  "user_id",
+  "was_impersonated",
+  "is_system",
+  "sequence",
+  "hash",
 ];
 
 const EXPORT_PAGE_SIZE = 1000;
@@ -42,6 +48,11 @@ function exportRow(row: ActivityRowRecord): Cell[] {
     row.client,
     row.ip_address,
     iso(row.created_at),
+    row.user_id === null ? "" : String(row.user_id),
+    row.was_impersonated ? "true" : "false",
+    row.is_system ? "true" : "false",
+    row.sequence === null ? "" : String(row.sequence),
+    row.hash ?? "",
   ];
 }
 

@@ -54,6 +54,8 @@ export function serializeActivity(row: ActivityRowRecord, bookmark: number | nul
     scope: row.scope,
     detail: parseJson(row.detail),
     created_at: iso(row.created_at) as string,
+    sequence: row.sequence,
+    hash: row.hash,
   };
 }
 export type SerializedActivity = ReturnType<typeof serializeActivity>;

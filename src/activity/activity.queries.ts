@@ -85,12 +85,18 @@ export interface ActivityRowRecord {
   u_is_email_verified: number | null;
   u_hedgehog_config: string | null;
   u_role_at_organization: string | null;
+  /** Null until the sequencer seals the row (chain.ts). */
+  sequence: number | null;
+  hash: string | null;
 }
 
-const COLUMNS = `a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
+export const COLUMNS = `c.sequence, c.hash, a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
   a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at, u.uuid AS u_uuid, u.distinct_id AS u_distinct_id,
   u.first_name AS u_first_name, u.last_name AS u_last_name, u.email AS u_email, u.is_email_verified AS u_is_email_verified,
   u.hedgehog_config AS u_hedgehog_config, u.role_at_organization AS u_role_at_organization`;
+
+/** The acting user and the row's place in the chain, for COLUMNS. */
+export const ROW_JOINS = "LEFT JOIN users AS u ON u.id = a.user_id LEFT JOIN activity_chain AS c ON c.seq = a.seq";
 
 /** Above this many rows sharing the search's trigrams, walking the time index is cheaper than the candidates. */
 const SEARCH_CANDIDATE_LIMIT = 2000;
@@ -339,7 +345,7 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
   const order = orderBy(page.direction);
   const limit = params.add(page.limit);
   const offset = page.offset ? ` OFFSET ${params.add(page.offset)}` : "";
-  const join = "LEFT JOIN users AS u ON u.id = a.user_id";
+  const join = ROW_JOINS;
 
   if (plan.kind === "rows") {
     const where = rowsPlanConditions(plan, partitions, conditions, params).join(" AND ");

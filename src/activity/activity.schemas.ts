@@ -144,6 +144,10 @@ export const ActivityLogSchema = z
     scope: z.string(),
     detail: z.record(z.string(), z.unknown()).nullable(),
     created_at: z.string(),
+    sequence: z.number().int().nullable().openapi({
+      description: "Place in the organization's hash chain, gapless from 1; null for the moment between the write and its sealing.",
+    }),
+    hash: z.string().nullable().openapi({ description: "SHA-256 (hex) of the previous row's hash and this row's canonical JSON." }),
   })
   .openapi("ActivityLog");
 

@@ -118,8 +118,7 @@ export async function verifyChain(
   const headSequence = (headResult?.results[0] as { sequence: number } | undefined)?.sequence ?? 0;
   const to = Math.min(range.to ?? headSequence, headSequence);
   const rows = (rowsResult?.results ?? []) as (ChainRowInput & { hash: string })[];
-  const previousHash =
-    from - 1 === start.sequence ? start.hash : (before?.results[0] as { hash: string } | undefined)?.hash;
+  const previousHash = from - 1 === start.sequence ? start.hash : (before?.results[0] as { hash: string } | undefined)?.hash;
   const empty = { checked: 0, first_sequence: null, last_sequence: null, next_from_sequence: null };
   if (from > to) return { verified: true, ...empty, first_broken_sequence: null, reason: null };
   if (previousHash === undefined) {

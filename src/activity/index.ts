@@ -13,9 +13,11 @@ export {
 } from "./activity.queries";
 export { activityRouter } from "./activity.router";
 export { PaginationQuery } from "./activity.schemas";
+export { chainRouter } from "./chain.router";
+export { runDailyCheckpointSigning } from "./checkpoints";
 export { scopeActivityPairs } from "./facets";
 export { refreshActivityIndexes } from "./indexes.job";
 export { runDailyActivityRetention } from "./retention.job";
-export { ActivitySequencerObject } from "./sequencer.object";
 export { itemQuery, SEARCH_MARK_SQL } from "./search-index";
+export { ActivitySequencerObject } from "./sequencer.object";
 export { SqlParams } from "./sql";

@@ -234,6 +234,8 @@ export async function ingestActivity(
           scope: single.input.scope,
           detail: single.detail,
           created_at: iso(single.createdAt) as string,
+          sequence: null,
+          hash: null,
         },
   };
 

@@ -74,7 +74,12 @@ export interface SignedCheckpoint extends CheckpointClaim {
 
 export const claimBytes = (claim: CheckpointClaim) =>
   encoder.encode(
-    canonicalize({ organization_id: claim.organization_id, sequence: claim.sequence, hash: claim.hash, signed_at: claim.signed_at }) as string,
+    canonicalize({
+      organization_id: claim.organization_id,
+      sequence: claim.sequence,
+      hash: claim.hash,
+      signed_at: claim.signed_at,
+    }) as string,
   );
 
 export const base64url = (bytes: ArrayBuffer | Uint8Array) =>

@@ -233,6 +233,8 @@ export async function serializeFeed(db: D1Database, rows: ActivityRowRecord[]) {
       data,
       icon: icon(row.scope, row.activity),
       log_level: logLevel(row.activity),
+      sequence: row.sequence,
+      hash: row.hash,
     };
   });
 }

@@ -36,6 +36,8 @@ export const FeedActivitySchema = z
     data: z.record(z.string(), z.unknown()),
     icon: z.string(),
     log_level: z.string(),
+    sequence: z.number().int().nullable().openapi({ description: "The row's place in its organization's hash chain (null until sealed)." }),
+    hash: z.string().nullable(),
   })
   .openapi("SdeActivity");
 
