@@ -336,11 +336,11 @@ async function measureIngest(ctx, worker, tenant, { batches, concurrency }) {
 }
 
 // The SQL the API runs for a page (src/activity/activity.query.ts), rebuilt here for the raw baseline.
-const COLUMNS = `a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
+const COLUMNS = `c.sequence, c.hash, a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
   a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at, u.uuid AS u_uuid, u.distinct_id AS u_distinct_id,
   u.first_name AS u_first_name, u.last_name AS u_last_name, u.email AS u_email, u.is_email_verified AS u_is_email_verified,
   u.hedgehog_config AS u_hedgehog_config, u.role_at_organization AS u_role_at_organization`;
-const JOIN = "LEFT JOIN users AS u ON u.id = a.user_id";
+const JOIN = "LEFT JOIN users AS u ON u.id = a.user_id LEFT JOIN activity_chain AS c ON c.seq = a.seq";
 const MARK = "(SELECT CAST(value AS INTEGER) FROM instance_settings WHERE key = 'activity_log_search_seq')";
 
 function pageSql({ tenant, conditions = [], order = "DESC", match = null, index = "activity_log_search", offset = null }) {

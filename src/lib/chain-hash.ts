@@ -51,7 +51,12 @@ export function chainRecord(row: ChainRowInput): Record<string, unknown> {
 }
 
 const encoder = new TextEncoder();
-const hex = (bytes: ArrayBuffer) => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+const hex = (bytes: ArrayBuffer) => {
+  let out = "";
+  for (const b of new Uint8Array(bytes)) out += HEX[b];
+  return out;
+};
 
 /** hex(SHA-256(previous hash in hex + canonical JSON of the row)). */
 export async function chainHash(previous: string, row: ChainRowInput): Promise<string> {
