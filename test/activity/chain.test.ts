@@ -7,6 +7,7 @@ import { sequencerStub } from "../../src/audit/sequencer";
 import { type SignedCheckpoint, verifyCheckpointSignature, verifyExportRows } from "../../src/lib/chain-hash";
 import { parseCsv } from "../csv";
 import { addMember, call, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
+import { createDestination, eventually, interceptFetch } from "../notifications/notify-helpers";
 import { ingest, organizationWithHistory, waitForExport } from "./activity-helpers";
 
 let owner: Tenant;
@@ -293,4 +294,25 @@ describe("checkpoints", () => {
     });
     expect(await verifyExportRows(records, { ...checkpoint, hash: "0".repeat(64) }, publicKey)).toMatchObject({ verified: false });
   });
+
+  it("sends each signed checkpoint to the organization's destinations that listen for it", async () => {
+    const { organizationId, chain } = await sealedOrganization();
+    const web = interceptFetch();
+    try {
+      await createDestination(owner, { events: ["activity_log_checkpoint_signed"] }, `/api/organizations/${organizationId}/destinations/`);
+      await signCheckpoints(env, Date.now());
+      const sent = await eventually(async () => web.received.find((r) => r.body.includes(organizationId)));
+      const body = JSON.parse(sent.body);
+      expect(body.type).toBe("activity_log_checkpoint_signed");
+      expect(body.data.checkpoint).toMatchObject({
+        organization_id: organizationId,
+        sequence: chain.length,
+        hash: chain[chain.length - 1]!.hash,
+      });
+      const publicKey = (await call("/api/activity_log/public_key/")).body;
+      expect(await verifyCheckpointSignature(body.data.checkpoint, publicKey)).toBe(true);
+    } finally {
+      web.restore();
+    }
+  }, 30_000);
 });
