@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { refreshSearchIndex } from "../../src/activity/search-index";
+import { sequencerStub } from "../../src/audit/sequencer";
 import { activityRows, addMember, call, signupFirstUser, type Tenant } from "../helpers";
 import { allPages, flagChange, ingest } from "./activity-helpers";
 
@@ -293,6 +294,7 @@ describe("advanced_activity_logs filters (project)", () => {
   });
 
   it("rows carry the seed shape with the acting user", async () => {
+    await sequencerStub(env).seal();
     const res = await call(`${base}?item_ids=r03`, { key: owner.key });
     expect(res.body.results[0]).toEqual({
       id: expect.any(String),
@@ -309,6 +311,8 @@ describe("advanced_activity_logs filters (project)", () => {
       scope: "FeatureFlag",
       detail: { name: "pricing-page", changes: [flagChange("rollout_percentage", "50", 100)] },
       created_at: at(3),
+      sequence: expect.any(Number),
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
   });
 });
