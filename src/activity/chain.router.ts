@@ -6,7 +6,7 @@ import { limitOffsetPage } from "../lib/pagination";
 import { iso } from "../lib/time";
 import { verifyChain } from "./chain";
 import { listCheckpointsRoute, publicKeyRoute, verifyChainRoute } from "./chain.routes";
-import { signingKey } from "./checkpoints";
+import { signingKey } from "./checkpoints.job";
 
 /** Rows recomputed per verify request: bounded work, about 100 requests for a million rows. */
 export const VERIFY_PAGE_ROWS = 10_000;

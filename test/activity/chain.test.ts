@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sealPending, verifyChain } from "../../src/activity/chain";
-import { signCheckpoints } from "../../src/activity/checkpoints";
+import { signCheckpoints } from "../../src/activity/checkpoints.job";
 import { purgeExpiredActivity } from "../../src/activity/retention.job";
 import { sequencerStub } from "../../src/audit/sequencer";
 import { type SignedCheckpoint, verifyCheckpointSignature, verifyExportRows } from "../../src/lib/chain-hash";
