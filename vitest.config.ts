@@ -11,6 +11,13 @@ export default defineConfig(async () => ({
           ALLOW_LOOPBACK_DESTINATIONS: "false",
           ALLOW_OPEN_FIRST_SIGNUP: "true",
           SECRETS_ENCRYPTION_KEY: "dGVzdC1vbmx5LXNlY3JldC1lbmNyeXB0aW9uLWtleSE=",
+          // A test-only Ed25519 key for the activity chain's signed checkpoints.
+          AUDIT_SIGNING_KEY: JSON.stringify({
+            kty: "OKP",
+            crv: "Ed25519",
+            x: "VBPMR47i3qTaymfnO_BRsjL3UNxit15Vqdj5C6QMWmI",
+            d: "rbZa7UMFPr5Vn0FoMx0CqMWS0oXKSaNkivRCe1kt3sM",
+          }),
         },
       },
     }),

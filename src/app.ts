@@ -1,5 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { activityRouter } from "./activity";
+import { activityRouter, chainRouter } from "./activity";
 import { alertsRouter } from "./alerts";
 import { changeRequestsRouter, policiesRouter } from "./approvals";
 import { authenticate } from "./auth/authenticate";
@@ -19,7 +19,7 @@ import { usersRouter } from "./users";
 import "./approval-actions";
 import { viewerTokensRouter } from "./viewer";
 
-const PUBLIC_PATHS = ["/api/signup", "/api/schema"];
+const PUBLIC_PATHS = ["/api/signup", "/api/schema", "/api/activity_log/public_key"];
 
 export const app = new OpenAPIHono<AppBindings>({
   getPath: (request) => normalizePath(new URL(request.url).pathname),
@@ -78,6 +78,7 @@ const routers = [
   logsRouter,
   alertsRouter,
   activityRouter,
+  chainRouter,
   exportsRouter,
   sdeRouter,
   viewerTokensRouter,

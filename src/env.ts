@@ -11,6 +11,7 @@ export interface Env {
   ASSETS: Fetcher;
   CHANGE_REQUESTS: DurableObjectNamespace;
   LOGS_ALERTS: DurableObjectNamespace;
+  ACTIVITY_SEQUENCER: DurableObjectNamespace;
   NOTIFICATIONS_QUEUE: Queue<NotificationMessage>;
   EXPORTS_QUEUE: Queue<ExportMessage>;
   ALERT_CHECKS_QUEUE: Queue<AlertCheckMessage>;
@@ -25,4 +26,6 @@ export interface Env {
   BOOTSTRAP_TOKEN?: string;
   /** 32 random bytes, base64: seals webhook signing secrets at rest (`wrangler secret put`). */
   SECRETS_ENCRYPTION_KEY: string;
+  /** The Ed25519 private key (JWK, JSON text) that signs the activity chain's checkpoints (`wrangler secret put`). */
+  AUDIT_SIGNING_KEY?: string;
 }

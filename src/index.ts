@@ -3,6 +3,7 @@ import type { Env } from "./env";
 import { handleQueue } from "./queues";
 import { runScheduled } from "./scheduled/scheduled";
 
+export { ActivitySequencerObject } from "./activity";
 export { LogsAlertObject } from "./alerts";
 export { ChangeRequestObject } from "./approvals";
 

@@ -26,6 +26,12 @@ export const ACTIVITY_EXPORT_COLUMNS = [
   "recorded_by_user_id",
   "recorded_by_user_email",
   "recorded_by_api_key_id",
+  // The rest of the hashed fields and the chain, so an export verifies offline (scripts/verify-export.mjs).
+  "user_id",
+  "was_impersonated",
+  "is_system",
+  "sequence",
+  "hash",
 ];
 
 const EXPORT_PAGE_SIZE = 1000;
@@ -48,6 +54,11 @@ function exportRow(row: ActivityRowRecord): Cell[] {
     row.recorded_by_user_id === null ? "" : String(row.recorded_by_user_id),
     row.r_email ?? "",
     row.recorded_by_key_id,
+    row.user_id === null ? "" : String(row.user_id),
+    row.was_impersonated ? "true" : "false",
+    row.is_system ? "true" : "false",
+    row.sequence === null ? "" : String(row.sequence),
+    row.hash ?? "",
   ];
 }
 

@@ -61,6 +61,8 @@ export function serializeActivity(row: ActivityRowRecord, bookmark: number | nul
     detail: parseJson(row.detail),
     created_at: iso(row.created_at) as string,
     recorded_by: recorded ? { user: userOf(row, row.recorded_by_user_id, "r"), api_key_id: row.recorded_by_key_id } : null,
+    sequence: row.sequence,
+    hash: row.hash,
   };
 }
 export type SerializedActivity = ReturnType<typeof serializeActivity>;

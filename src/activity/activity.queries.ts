@@ -102,6 +102,9 @@ export interface ActivityRowRecord {
   r_is_email_verified: number | null;
   r_hedgehog_config: string | null;
   r_role_at_organization: string | null;
+  /** Null until the sequencer seals the row (chain.ts). */
+  sequence: number | null;
+  hash: string | null;
 }
 
 const userColumns = (alias: string) =>
@@ -110,11 +113,12 @@ const userColumns = (alias: string) =>
     .join(", ");
 
 /** The columns of an `ActivityRowRecord`, over `ACTIVITY_JOINS`. */
-export const ACTIVITY_COLUMNS = `a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
+export const ACTIVITY_COLUMNS = `c.sequence, c.hash, a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
   a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at, a.recorded_by_user_id, a.recorded_by_key_id,
   ${userColumns("u")}, ${userColumns("r")}`;
-/** `u` the user a row names, `r` the user who recorded it. */
-export const ACTIVITY_JOINS = "LEFT JOIN users AS u ON u.id = a.user_id LEFT JOIN users AS r ON r.id = a.recorded_by_user_id";
+/** `u` the user a row names, `r` the user who recorded it, `c` the row's place in the chain. */
+export const ACTIVITY_JOINS =
+  "LEFT JOIN users AS u ON u.id = a.user_id LEFT JOIN users AS r ON r.id = a.recorded_by_user_id LEFT JOIN activity_chain AS c ON c.seq = a.seq";
 
 /** Above this many rows sharing the search's trigrams, walking the time index is cheaper than the candidates. */
 const SEARCH_CANDIDATE_LIMIT = 2000;

@@ -183,6 +183,10 @@ export const ActivityLogSchema = z
           "Who really wrote the row: the authenticated user and personal API key of the request, whatever `user` names. " +
           "Null for the system's rows (cron, alarms, queue jobs) and first-run signup.",
       }),
+    sequence: z.number().int().nullable().openapi({
+      description: "Place in the organization's hash chain, gapless from 1; null for the moment between the write and its sealing.",
+    }),
+    hash: z.string().nullable().openapi({ description: "SHA-256 (hex) of the previous row's hash and this row's canonical JSON." }),
   })
   .openapi("ActivityLog", {
     example: {

@@ -294,6 +294,8 @@ export async function ingestActivity(
           detail: single.detail,
           created_at: iso(single.createdAt) as string,
           recorded_by: { user: serializeUserBasic(caller), api_key_id: c.var.auth.key.id },
+          sequence: null,
+          hash: null,
         },
   };
 

@@ -8,6 +8,7 @@ import { type ActivityChange, type ActivityDetail, activityLog } from "../db/sch
 import type { Env } from "../env";
 import { ACTIVITY_EVENT_COLUMNS, type CommittedActivity, outboxInsert, publishCommittedActivitySafely } from "../events/outbox";
 import { uuidv7 } from "../lib/ids";
+import { sealSoon } from "./sequencer";
 
 /**
  * The resource types the service records itself. Apps cannot record them through ingest, so a row
@@ -218,7 +219,7 @@ function activityInserts(db: Db, rows: ActivityRow[]): { statements: AnyBatchIte
 /**
  * The one way the service writes: the given statements and their activity rows go to D1 in a
  * single batch (one transaction), so a write never lands without its audit row or vice versa.
- * Returns the results of `writes` in order.
+ * The sequencer then gives the rows their place in the hash chain (src/activity/chain.ts). Returns the results of `writes` in order.
  */
 export async function commitWithActivity(ctx: WriteContext, writes: AnyBatchItem[], entries: ActivityEntry[]): Promise<unknown[]> {
   const rows = entries.map((entry) => activityRow(ctx.actor, entry));
@@ -238,6 +239,7 @@ export async function commitWithActivity(ctx: WriteContext, writes: AnyBatchItem
   if (outbox) {
     const committed = inserts.committed.flatMap((c) => (typeof c === "number" ? (results[writes.length + c] as CommittedActivity[]) : [c]));
     ctx.waitUntil(publishCommittedActivitySafely(ctx.env, outbox.id, committed));
+    ctx.waitUntil(sealSoon(ctx.env));
   }
   return results.slice(0, writes.length);
 }

@@ -42,11 +42,16 @@ function assertUrlAllowed(c: Ctx, url: string) {
   if (refusal) throw validationError(refusal, "url");
 }
 
-/** Organization-level destinations exist for organization-level activity, the only event without a project. */
+/** The events without a project, the only ones organization-level destinations exist for. */
+const ORGANIZATION_EVENTS = new Set(["activity_log_entry_created", "activity_log_checkpoint_signed"]);
+
 function assertFitsOwner(owner: DestinationOwner, input: { events?: string[]; include_organization_activity?: boolean }) {
   if (owner.teamId !== null) return;
-  if (input.events?.some((event) => event !== "activity_log_entry_created")) {
-    throw validationError("Organization destinations receive organization-level activity only: use activity_log_entry_created.", "events");
+  if (input.events?.some((event) => !ORGANIZATION_EVENTS.has(event))) {
+    throw validationError(
+      "Organization destinations receive organization-level activity and activity log checkpoints only: use activity_log_entry_created or activity_log_checkpoint_signed.",
+      "events",
+    );
   }
   if (input.include_organization_activity) {
     throw validationError("Organization destinations always receive organization-level activity.", "include_organization_activity");

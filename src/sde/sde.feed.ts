@@ -243,6 +243,8 @@ export async function serializeFeed(db: D1Database, rows: ActivityRowRecord[]) {
         row.recorded_by_user_id === null && row.recorded_by_key_id === null
           ? null
           : { user: row.recorded_by_user_id, api_key_id: row.recorded_by_key_id },
+      sequence: row.sequence,
+      hash: row.hash,
     };
   });
 }

@@ -49,6 +49,8 @@ export const FeedActivitySchema = z
       .object({ user: z.number().int().nullable(), api_key_id: z.string().nullable() })
       .nullable()
       .openapi({ description: "Who really wrote the row (user id and API key id), whatever `actor` says; null for the system's rows." }),
+    sequence: z.number().int().nullable().openapi({ description: "The row's place in its organization's hash chain (null until sealed)." }),
+    hash: z.string().nullable(),
   })
   .openapi("SdeActivity");
 

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { type AppScope, commitWithActivity } from "../../src/audit/record";
+import { sequencerStub } from "../../src/audit/sequencer";
 import { uuidv7s } from "../../src/lib/ids";
 import { call, db, type Tenant } from "../helpers";
 
@@ -111,4 +112,32 @@ export async function waitForExport(path: string, key: string) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error("export did not finish");
+}
+
+const DAY = 86_400_000;
+
+/**
+ * An organization whose history starts in the past: its row and activity rows (`[item_id, days ago]`,
+ * in commit order) written straight into D1, as rows recorded long ago would be. Sealed on return.
+ */
+export async function organizationWithHistory(history: [string, number][], retentionDays: number | null = 365): Promise<string> {
+  const id = crypto.randomUUID();
+  const now = Date.now();
+  const statements: D1PreparedStatement[] = [];
+  if (retentionDays !== null) {
+    statements.push(
+      env.DB.prepare(
+        "INSERT INTO organizations (id, name, slug, activity_log_retention_days, created_at, updated_at) VALUES (?1, ?1, ?1, ?2, ?3, ?3)",
+      ).bind(id, retentionDays, now),
+    );
+  }
+  statements.push(
+    env.DB.prepare(
+      `INSERT INTO activity_log (id, organization_id, activity, scope, item_id, detail, created_at)
+       SELECT value ->> 0, ?1, 'x', 'H', value ->> 1, '{"name":"old"}', value ->> 2 FROM json_each(?2)`,
+    ).bind(id, JSON.stringify(history.map(([item, days]) => [crypto.randomUUID(), item, now - days * DAY]))),
+  );
+  await env.DB.batch(statements);
+  await sequencerStub(env).seal();
+  return id;
 }

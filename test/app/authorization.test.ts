@@ -13,6 +13,7 @@ const UNAUTHENTICATED = [
   "/api/signup", // the first user, or an invite's token
   "/api/schema", // the OpenAPI document and its docs page
   "/i/v1/logs", // logs ingestion: the project's api_token, not a personal key
+  "/api/activity_log/public_key", // the public key that verifies signed checkpoints, for anyone
 ];
 const isUnauthenticated = (path: string) => UNAUTHENTICATED.some((p) => path === p || path.startsWith(`${p}/`));
 

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import ExcelJS from "exceljs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { sequencerStub } from "../../src/audit/sequencer";
 import { R2ChunkedWriter } from "../../src/exports/r2-chunked-writer";
 import type { ExportMessage } from "../../src/lib/messages";
 import { QUEUE_NAMES } from "../../src/queues";
@@ -61,10 +62,20 @@ const COLUMNS = [
   "recorded_by_user_id",
   "recorded_by_user_email",
   "recorded_by_api_key_id",
+  "user_id",
+  "was_impersonated",
+  "is_system",
+  "sequence",
+  "hash",
 ];
 
 async function expectedRows(predicate: (row: Record<string, any>) => boolean) {
   const rows = (await activityRows()).filter(predicate).sort((a, b) => b.created_at - a.created_at || (b.id < a.id ? -1 : 1));
+  const chain = new Map(
+    (
+      await env.DB.prepare("SELECT seq, sequence, hash FROM activity_chain").all<{ seq: number; sequence: number; hash: string }>()
+    ).results.map((c) => [c.seq, c]),
+  );
   return rows.map((r) => [
     r.id,
     r.organization_id,
@@ -82,11 +93,17 @@ async function expectedRows(predicate: (row: Record<string, any>) => boolean) {
     r.recorded_by_user_id === null ? "" : String(r.recorded_by_user_id),
     r.recorded_by_user_id === owner.userId ? expect.stringContaining("@example.com") : "",
     r.recorded_by_key_id ?? "",
+    r.user_id === null ? "" : String(r.user_id),
+    r.was_impersonated ? "true" : "false",
+    r.is_system ? "true" : "false",
+    String(chain.get(r.seq)?.sequence ?? ""),
+    chain.get(r.seq)?.hash ?? "",
   ]);
 }
 
 async function exportAndWait(tenant: Tenant, body: unknown, scope: "project" | "organization" = "project") {
   const base = scope === "project" ? `/api/projects/${tenant.projectId}` : `/api/organizations/${tenant.organizationId}`;
+  await sequencerStub(env).seal();
   const started = await call(`${base}/advanced_activity_logs/export/`, { key: tenant.key, body });
   expect(started.status).toBe(202);
   const status = await waitForExport(`${base}/exports/${started.body.id}/`, tenant.key);

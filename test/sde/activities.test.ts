@@ -73,6 +73,9 @@ describe("GET /api/v2/activities/ (SD Elements)", () => {
       log_level: "",
       // Seeded as the service's own rows, without a request behind them.
       recorded_by: null,
+      // Sealed or not yet: the row's place in the organization's hash chain.
+      sequence: flag.sequence === null ? null : expect.any(Number),
+      hash: flag.sequence === null ? null : expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     const created = res.body.results.find((r: any) => r.data.feature_flag === "13");
     expect(created).toMatchObject({ name: "CreatedFeatureFlagActivity", actor: member.userId, icon: "plus", log_level: "success" });
