@@ -68,6 +68,21 @@ export function urlRefusal(raw: string, options: UrlCheckOptions): string | null
   return null;
 }
 
+const SLACK_WEBHOOK_HOST = "hooks.slack.com";
+
+/**
+ * `urlRefusal`, and a Slack destination must be a Slack incoming webhook (or loopback, when allowed,
+ * for a local stand-in): Slack bodies are unsigned, so any other host would receive them unverifiable.
+ */
+export function destinationUrlRefusal(type: "slack" | "webhook", raw: string, options: UrlCheckOptions): string | null {
+  const refusal = urlRefusal(raw, options);
+  if (refusal || type !== "slack") return refusal;
+  const url = new URL(raw);
+  if (url.protocol === "https:" && url.host === SLACK_WEBHOOK_HOST) return null;
+  if (options.allowLoopback && hostKind(url.hostname.toLowerCase()) === "loopback") return null;
+  return `A Slack destination must be a Slack incoming webhook URL (https://${SLACK_WEBHOOK_HOST}/...).`;
+}
+
 type HostKind = "public" | "loopback" | "private" | "internal-name";
 
 function hostKind(host: string): HostKind {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseIpv6, urlRefusal } from "../../src/notifications/url-safety";
+import { destinationUrlRefusal, parseIpv6, urlRefusal } from "../../src/notifications/url-safety";
 import { call, signupFirstUser, type Tenant } from "../helpers";
 
 let owner: Tenant;
@@ -90,6 +90,52 @@ describe("URL safety", () => {
 
   it.each(ALLOWED)("allows %s", (url) => {
     expect(urlRefusal(url, strict)).toBeNull();
+  });
+
+  describe("Slack destinations: Slack incoming webhooks only (their bodies are unsigned)", () => {
+    it.each([
+      "https://hooks.receiver.invalid/services/T/B/x",
+      "https://hooks.slack.com.evil.example/services/T/B/x",
+      "https://slack.com/services/T/B/x",
+      "http://hooks.slack.com/services/T/B/x",
+      "https://hooks.slack.com:8443/services/T/B/x",
+    ])("refuses %s with a 400 on url, on create and update", async (url) => {
+      expect(destinationUrlRefusal("slack", url, local)).not.toBeNull();
+      const path = `/api/projects/${owner.projectId}/destinations/`;
+      const created = await call(path, { key: owner.key, body: { name: "Slack", type: "slack", url, events: ["change_request_created"] } });
+      expect(created.status).toBe(400);
+      expect(created.body).toMatchObject({ type: "validation_error", attr: "url", detail: expect.stringMatching(/https/) });
+      const slack = await call(path, {
+        key: owner.key,
+        body: { name: "Slack", type: "slack", url: "https://hooks.slack.com/services/T/B/ok", events: ["change_request_created"] },
+      });
+      expect(slack.status).toBe(201);
+      const patched = await call(`${path}${slack.body.id}/`, { key: owner.key, method: "PATCH", body: { url } });
+      expect(patched.status).toBe(400);
+      expect(patched.body).toMatchObject({ attr: "url" });
+    });
+
+    it("takes hooks.slack.com, and loopback only when ALLOW_LOOPBACK_DESTINATIONS is on", () => {
+      expect(destinationUrlRefusal("slack", "https://hooks.slack.com/services/T0/B0/x", strict)).toBeNull();
+      expect(destinationUrlRefusal("slack", "https://hooks.slack.com/workflows/T0/A0/1/x", strict)).toBeNull();
+      expect(destinationUrlRefusal("slack", "http://127.0.0.1:9999/slack", local)).toBeNull();
+      expect(destinationUrlRefusal("slack", "http://127.0.0.1:9999/slack", strict)).toMatch(/loopback/);
+      expect(destinationUrlRefusal("webhook", "https://hooks.receiver.invalid/in", strict)).toBeNull();
+    });
+
+    it("refuses a Slack link of a logs alert to another host", async () => {
+      const alert = await call(`/api/projects/${owner.projectId}/logs/alerts/`, {
+        key: owner.key,
+        body: { name: "Slack only", threshold_count: 1, filters: { severityLevels: ["error"] } },
+      });
+      expect(alert.status).toBe(201);
+      const res = await call(`/api/projects/${owner.projectId}/logs/alerts/${alert.body.id}/destinations/`, {
+        key: owner.key,
+        body: { type: "slack", webhook_url: "https://hooks.receiver.invalid/slack" },
+      });
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ type: "validation_error", attr: "webhook_url" });
+    });
   });
 
   it("allows loopback, and only loopback, over http when ALLOW_LOOPBACK_DESTINATIONS is on", () => {
