@@ -73,7 +73,7 @@ export async function liveSecrets(env: Env, destination: Destination, now = Date
 export async function postToDestination(env: Env, destination: Destination, webhookId: string, body: string): Promise<SendResult> {
   const headers =
     destination.type === "webhook"
-      ? await webhookHeaders(webhookId, Math.floor(Date.now() / 1000), body, await liveSecrets(env, destination))
+      ? webhookHeaders(webhookId, Math.floor(Date.now() / 1000), body, await liveSecrets(env, destination))
       : {};
   return postJson(destination.url, body, headers);
 }
