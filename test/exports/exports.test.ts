@@ -147,7 +147,9 @@ describe("activity export", () => {
     const expected = await expectedRows((r) => r.team_id === owner.projectId && ["=SUM(A1:A2)", "i3"].includes(r.item_id));
     // A number as a number, a timestamp as a date cell; text as text (XLSX needs no formula guard:
     // a text cell is never evaluated).
-    const typed = expected.map((row) => row.map((cell, i) => (i === 2 ? Number(cell) : i === 12 ? new Date(cell) : cell)));
+    const typed = expected.map((row) =>
+      row.map((cell, i) => ((i === 2 || i === 13) && cell !== "" ? Number(cell) : i === 12 ? new Date(cell) : cell)),
+    );
     expect(cells.slice(1)).toEqual(typed);
     expect(sheet.getCell("C2").type).toBe(ExcelJS.ValueType.Number);
     expect(sheet.getCell("M2").type).toBe(ExcelJS.ValueType.Date);
