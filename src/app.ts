@@ -1,4 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { requestId } from "hono/request-id";
+import { startTime, timing } from "hono/timing";
 import { activityRouter, chainRouter } from "./activity";
 import { alertsRouter } from "./alerts";
 import { changeRequestsRouter, policiesRouter } from "./approvals";
@@ -28,11 +30,16 @@ export const app = new OpenAPIHono<AppBindings>({
   },
 });
 
-// Lets clients and the benchmarks see time spent in the Worker (I/O included), apart from the network.
-app.use("*", async (c, next) => {
-  const started = Date.now();
-  await next();
-  c.res.headers.append("Server-Timing", `app;dur=${Date.now() - started}`);
+// `X-Request-Id` on every response: the caller's own if it sent a valid one, else Cloudflare's ray
+// id (what Cloudflare's logs are searched by), else a UUID; 500s log it.
+app.use("*", requestId({ generator: (c) => c.req.header("cf-ray") ?? crypto.randomUUID() }));
+
+// Server-Timing lets clients and the benchmarks see time spent in the Worker (I/O included), apart
+// from the network: `app` for the whole request (ended by the middleware after everything else),
+// plus `db` from the routes that time their D1 work (lib/time `dbTimed`).
+app.use("*", timing({ total: false }), (c, next) => {
+  startTime(c, "app");
+  return next();
 });
 
 app.get("/healthz", (c) => c.json({ ok: true }));

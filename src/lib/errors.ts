@@ -71,7 +71,7 @@ export function errorResponse(err: Error, c: Context): Response {
     );
   }
   if (err instanceof SyntaxError) return c.json(validationError(`Malformed request: ${err.message}`, null, "parse_error").toJSON(), 400);
-  console.error("unhandled error", err);
+  console.error("unhandled error", c.get("requestId"), err);
   return c.json(new ApiError(500, "server_error", "error", "A server error occurred.").toJSON(), 500);
 }
 

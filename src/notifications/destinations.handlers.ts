@@ -28,7 +28,7 @@ import type { DeliveryListQuery, DestinationCreateSchema, DestinationUpdateSchem
 import { type Destination, reindexStatements, subscriptionInserts } from "./matching";
 import { requestBody } from "./payloads";
 import { newWebhookSecret } from "./signing";
-import { allowLoopback, urlRefusal } from "./url-safety";
+import { allowLoopback, destinationUrlRefusal } from "./url-safety";
 
 type Ctx = Context<AppBindings>;
 type CreateInput = z.infer<typeof DestinationCreateSchema>;
@@ -37,8 +37,8 @@ type UpdateInput = z.infer<typeof DestinationUpdateSchema>;
 const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000;
 const TEST_RESPONSE_CHARS = 2000;
 
-function assertUrlAllowed(c: Ctx, url: string) {
-  const refusal = urlRefusal(url, allowLoopback(c.env));
+function assertUrlAllowed(c: Ctx, type: Destination["type"], url: string) {
+  const refusal = destinationUrlRefusal(type, url, allowLoopback(c.env));
   if (refusal) throw validationError(refusal, "url");
 }
 
@@ -101,7 +101,7 @@ export async function getDestination(c: Ctx, owner: DestinationOwner, id: string
 
 export async function createDestination(c: Ctx, owner: DestinationOwner, input: CreateInput) {
   assertFitsOwner(owner, input);
-  assertUrlAllowed(c, input.url);
+  assertUrlAllowed(c, input.type, input.url);
   const db = createDb(c.env.DB);
   await assertAlertsInOrganization(db, owner, input.filters);
   const now = new Date();
@@ -133,7 +133,7 @@ export async function updateDestination(c: Ctx, owner: DestinationOwner, id: str
   assertFitsOwner(owner, input);
   const db = createDb(c.env.DB);
   const before = await findDestination(db, owner, id);
-  if (input.url !== undefined && input.url !== before.url) assertUrlAllowed(c, input.url);
+  if (input.url !== undefined && input.url !== before.url) assertUrlAllowed(c, before.type, input.url);
   await assertAlertsInOrganization(db, owner, input.filters);
   const reEnabled = input.enabled === true && !before.enabled;
   const after: Destination = {
@@ -228,7 +228,7 @@ export async function rotateSecret(c: Ctx, owner: DestinationOwner, id: string) 
 /** Sends a `test` event straight away (not through the queue) and reports the answer. */
 export async function testDestination(c: Ctx, owner: DestinationOwner, id: string) {
   const destination = await findDestination(createDb(c.env.DB), owner, id);
-  assertUrlAllowed(c, destination.url);
+  assertUrlAllowed(c, destination.type, destination.url);
   const webhookId = uuidv7();
   const body = requestBody(destination.type, "test", new Date().toISOString(), {
     message: `Test notification for destination "${destination.name}".`,

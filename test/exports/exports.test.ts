@@ -132,6 +132,14 @@ describe("activity export", () => {
     expect(file.status).toBe(200);
     expect(file.headers.get("content-type")).toBe("text/csv");
     expect(file.headers.get("content-disposition")).toBe(`attachment; filename="${status.filename}"`);
+    // Response.text() drops a byte order mark, so the raw bytes show it: UTF-8, for Excel.
+    const raw = await exports.default.fetch(
+      new Request(`http://audit.test${base}/exports/${started.id}/content/`, { headers: { authorization: `Bearer ${owner.key}` } }),
+    );
+    const bytes = new Uint8Array(await raw.arrayBuffer());
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    expect(new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(bytes).startsWith("\uFEFFid,organization_id,")).toBe(true);
+    expect(new TextDecoder().decode(bytes)).toContain("ü");
     const [header, ...rows] = parseCsv(file.body as string);
     expect(header).toEqual(COLUMNS);
     const expected = await expectedRows((r) => r.team_id === owner.projectId && r.client === "sdk");
@@ -140,7 +148,7 @@ describe("activity export", () => {
     expect(rows.find((r) => r[8] === "'=SUM(A1:A2)")![9]).toBe(JSON.stringify(tricky.detail));
   });
 
-  it("writes XLSX through exceljs that reads back the same cells", async () => {
+  it("writes XLSX through exceljs that reads back typed cells under a frozen header", async () => {
     const { started, status, base } = await exportAndWait(owner, { format: "xlsx", filters: { item_ids: ["=SUM(A1:A2)", "i3"] } });
     expect(status.filename).toMatch(/^activity_logs_[0-9a-f]{6}_\d{8}\.xlsx$/);
     const res = await fetchWorker(
@@ -154,7 +162,21 @@ describe("activity export", () => {
     const cells = values.map((row) => COLUMNS.map((_, i) => row[i + 1] ?? ""));
     expect(cells[0]).toEqual(COLUMNS);
     const expected = await expectedRows((r) => r.team_id === owner.projectId && ["=SUM(A1:A2)", "i3"].includes(r.item_id));
-    expect(cells.slice(1)).toEqual(expected);
+    // A number as a number, a timestamp as a date cell; text as text (XLSX needs no formula guard:
+    // a text cell is never evaluated).
+    const typed = expected.map((row) =>
+      row.map((cell, i) => ((i === 2 || i === 13) && cell !== "" ? Number(cell) : i === 12 ? new Date(cell) : cell)),
+    );
+    expect(cells.slice(1)).toEqual(typed);
+    expect(sheet.getCell("C2").type).toBe(ExcelJS.ValueType.Number);
+    expect(sheet.getCell("M2").type).toBe(ExcelJS.ValueType.Date);
+    expect(sheet.getCell("M2").numFmt).toBe("yyyy-mm-dd hh:mm:ss.000");
+    expect(sheet.views[0]).toMatchObject({ state: "frozen", ySplit: 1 });
+    expect(sheet.getRow(1).font?.bold).toBe(true);
+    const widths = sheet.columns.map((column) => column.width);
+    expect(widths[0]).toBe(38); // a UUID and its margin
+    expect(widths[12]).toBe(24);
+    expect(Math.max(...(widths as number[]))).toBeLessThanOrEqual(60);
   });
 
   it("names the file by a hash of the filters", async () => {

@@ -35,7 +35,7 @@ describe("activity to receivers", { timeout: 30_000 }, () => {
     });
     await createDestination(owner, {
       type: "slack",
-      url: "https://hooks.receiver.invalid/slack",
+      url: "https://hooks.slack.com/slack",
       events: ["activity_log_entry_created"],
       filters: { scopes: ["Project"], activities: ["updated"] },
     });
