@@ -138,6 +138,8 @@ export function writeContext(c: Context<AppBindings>, db: Db): WriteContext {
 type AnyBatchItem = BatchItem<"sqlite">;
 
 const ACTIVITY_COLUMNS = Object.entries(getTableColumns(activityLog));
+// A multi-row VALUES insert binds every column of every row: D1 allows 100 parameters a statement.
+const ROWS_PER_VALUES_INSERT = Math.floor(100 / ACTIVITY_COLUMNS.length);
 // Bytes of JSON per insert statement: D1 caps a bound value at 2 MB. A typical 1000-row batch is one statement.
 const JSON_BYTES_PER_INSERT = 1_000_000;
 
@@ -204,12 +206,12 @@ function activityInserts(db: Db, rows: ActivityRow[]): { statements: AnyBatchIte
     committed.push(committedOf(row));
   });
   flush();
-  for (let i = 0; i < withSql.length; i += 7) {
+  for (let i = 0; i < withSql.length; i += ROWS_PER_VALUES_INSERT) {
     committed.push(statements.length);
     statements.push(
       db
         .insert(activityLog)
-        .values(withSql.slice(i, i + 7))
+        .values(withSql.slice(i, i + ROWS_PER_VALUES_INSERT))
         .returning(ACTIVITY_EVENT_COLUMNS),
     );
   }
