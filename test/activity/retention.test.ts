@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { purgeExpiredActivity, runDailyActivityRetention } from "../../src/activity/retention.job";
 import { refreshSearchIndex } from "../../src/activity/search-index";
 import { call, signupFirstUser, type Tenant } from "../helpers";
-import { ingest, organizationWithHistory } from "./activity-helpers";
+import { ingest, organizationWithHistory, seedActivity } from "./activity-helpers";
 
 let owner: Tenant;
 const DAY = 86_400_000;
@@ -39,7 +39,7 @@ describe("activity retention", () => {
       ["ret-5d", 5],
       ["ret-500d", 500],
     ]);
-    await ingest(owner, [{ scope: "A", activity: "x", item_id: "ret-400d-api", created_at: daysAgo(400) }]);
+    await seedActivity(owner, [{ scope: "A", activity: "x", item_id: "ret-400d-api", created_at: daysAgo(400) }]);
 
     await refreshSearchIndex(env.DB, 10_000);
     const result = await purgeExpiredActivity(env, Date.now());
