@@ -13,7 +13,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create the first user of an empty instance, or join an organization with an invite */
+        /** Create the first user of an empty instance (deployed: with the bootstrap token), or join an organization with an invite */
         post: operations["signup_create"];
         delete?: never;
         options?: never;
@@ -157,7 +157,10 @@ export interface paths {
         /** List pending invites */
         get: operations["organizations_invites_list"];
         put?: never;
-        /** Invite someone (admins, or any member when members_can_invite); the invite id is their signup token */
+        /**
+         * Invite someone at or below your own level (members only members, when members_can_invite)
+         * @description The answer carries `invite_token`, the invitee's signup secret, this once; it is stored hashed. Inviting an email again replaces its pending invite: the earlier token stops working.
+         */
         post: operations["organizations_invites_create"];
         delete?: never;
         options?: never;
@@ -673,9 +676,29 @@ export interface paths {
         put?: never;
         /**
          * OTLP/HTTP logs ingestion (JSON or protobuf, optionally gzip)
-         * @description The OpenTelemetry logs endpoint: point an OTLP exporter at `<base>/i/v1/logs`. At most 5000 records and 10485760 bytes (before and after gzip) per request; a record over 131072 bytes or with a malformed trace/span id is rejected and reported in `partialSuccess`; a malformed payload is a 400 and stores nothing.
+         * @description The OpenTelemetry logs endpoint: point an OTLP exporter at `<base>/i/v1/logs` (`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`), or set `OTEL_EXPORTER_OTLP_ENDPOINT=<base>` and it posts to `<base>/v1/logs`. At most 5000 records and 10485760 bytes (before and after gzip) per request; a record over 131072 bytes or with a malformed trace/span id is rejected and reported in `partialSuccess`; a malformed payload is a 400 and stores nothing.
          */
         post: operations["logs_ingest_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OTLP/HTTP logs ingestion at the OTLP default path (same as /i/v1/logs)
+         * @description The OpenTelemetry logs endpoint: point an OTLP exporter at `<base>/i/v1/logs` (`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`), or set `OTEL_EXPORTER_OTLP_ENDPOINT=<base>` and it posts to `<base>/v1/logs`. At most 5000 records and 10485760 bytes (before and after gzip) per request; a record over 131072 bytes or with a malformed trace/span id is rejected and reported in `partialSuccess`; a malformed payload is a 400 and stores nothing.
+         */
+        post: operations["logs_ingest_otlp_default_path_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1092,6 +1115,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/organizations/{organization_id}/activity_log/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Recompute a page of the organization's hash chain (admins)
+         * @description At most 10,000 rows per request; follow `next` for the rest of the range.
+         */
+        get: operations["activity_log_verify_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organizations/{organization_id}/activity_log/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Signed and retention checkpoints of the organization's hash chain, newest first (admins) */
+        get: operations["activity_log_checkpoints_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/activity_log/public_key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The Ed25519 public key (JWK) that verifies signed checkpoints; no authentication */
+        get: operations["activity_log_public_key_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/exports/{id}": {
         parameters: {
             query?: never;
@@ -1256,7 +1333,7 @@ export interface components {
          *     }
          */
         ActivityLogIngestEntry: {
-            /** @description Resource type, e.g. FeatureFlag (any name). */
+            /** @description Resource type, e.g. FeatureFlag: any name except the scopes the service records itself (Project, ChangeRequest, ...). */
             scope: string;
             /** @description e.g. created, updated, deleted. */
             activity: string;
@@ -1283,12 +1360,18 @@ export interface components {
                     [key: string]: unknown;
                 } | null;
             };
-            /** @description Acting user by id, uuid or email (a member of the organization); default the key's user. */
+            /** @description Acting user by id, uuid or email (a member of the organization), or null for none; default the key's user. The row's `recorded_by` names the key's user and key whatever this says. */
             user?: number | string | null;
             was_impersonated?: boolean;
-            /** @description A system row has no user unless `user` is given. */
+            /** @description Only `false`: system rows are the service's own. */
             is_system?: boolean;
-            /** @description ISO 8601 (naive = UTC); not in the future; default now. */
+            /** @description The SD Elements standard (library task) the activity concerns; stored as `detail.context.standard`. */
+            standard?: {
+                id: string;
+                /** @example T21: Ensure confidential data is sent over an encrypted channel */
+                name: string;
+            };
+            /** @description ISO 8601 (naive = UTC); default now. At most 7 days in the past, not in the future. */
             created_at?: string;
         };
         ActivityLogIngestBatch: {
@@ -1393,6 +1476,8 @@ export interface components {
             api_token: string;
             timezone: string;
             logs_retention_days: number;
+            /** @description Include organization-level activity: the project's activity_log, advanced_activity_logs and activity notifications also carry its organization's rows (members, invites, roles, settings). */
+            receive_org_level_activity_logs: boolean;
             created_at: string;
             updated_at: string;
         } | null;
@@ -1403,8 +1488,10 @@ export interface components {
             last_name?: string;
             organization_name?: string;
             project_name?: string;
-            /** @description The id of an organization invite. */
+            /** @description The `invite_token` that creating the invite returned (not the invite's id). */
             invite_token?: string;
+            /** @description A deployed instance's first signup only: the BOOTSTRAP_TOKEN secret. */
+            bootstrap_token?: string;
         };
         Me: components["schemas"]["UserBasic"] & {
             organizations: {
@@ -1574,10 +1661,7 @@ export interface components {
             level: number;
         };
         OrganizationInvite: {
-            /**
-             * Format: uuid
-             * @description Also the `invite_token` for `POST /api/signup/`.
-             */
+            /** Format: uuid */
             id: string;
             /** Format: email */
             target_email: string;
@@ -1589,6 +1673,10 @@ export interface components {
             created_at: string;
             updated_at: string;
             message: string | null;
+        };
+        OrganizationInviteCreated: components["schemas"]["OrganizationInvite"] & {
+            /** @description The secret for `POST /api/signup/`, shown only in this response. */
+            invite_token: string;
         };
         OrganizationInviteCreate: {
             /** Format: email */
@@ -1630,11 +1718,14 @@ export interface components {
             organization?: string;
             timezone?: string;
             logs_retention_days?: number;
+            /** @description Off by default. */
+            receive_org_level_activity_logs?: boolean;
         };
         ProjectUpdate: {
             name?: string;
             timezone?: string;
             logs_retention_days?: number;
+            receive_org_level_activity_logs?: boolean;
         };
         ApprovalPolicy: {
             /** Format: uuid */
@@ -1795,9 +1886,11 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** @description `reason`; the change request's read-only fields are accepted and ignored. */
         ChangeRequestApprove: {
             reason?: string;
         };
+        /** @description `reason` (required); the change request's read-only fields are accepted and ignored. */
         ChangeRequestReject: {
             reason: string;
         };
@@ -1853,7 +1946,7 @@ export interface components {
             url: string;
             /** @default true */
             enabled?: boolean;
-            events: ("activity_log_entry_created" | "logs_alert_firing" | "logs_alert_resolved" | "logs_alert_broken" | "change_request_created" | "change_request_approved" | "change_request_applied" | "change_request_rejected" | "change_request_expired")[];
+            events: ("activity_log_entry_created" | "logs_alert_firing" | "logs_alert_resolved" | "logs_alert_broken" | "change_request_created" | "change_request_approved" | "change_request_applied" | "change_request_rejected" | "change_request_expired" | "activity_log_checkpoint_signed")[];
             filters?: components["schemas"]["DestinationFilters"];
             /**
              * @description Project destinations: also receive organization-level activity (members, roles, settings).
@@ -1865,7 +1958,7 @@ export interface components {
             name?: string;
             url?: string;
             enabled?: boolean;
-            events?: ("activity_log_entry_created" | "logs_alert_firing" | "logs_alert_resolved" | "logs_alert_broken" | "change_request_created" | "change_request_approved" | "change_request_applied" | "change_request_rejected" | "change_request_expired")[];
+            events?: ("activity_log_entry_created" | "logs_alert_firing" | "logs_alert_resolved" | "logs_alert_broken" | "change_request_created" | "change_request_approved" | "change_request_applied" | "change_request_rejected" | "change_request_expired" | "activity_log_checkpoint_signed")[];
             filters?: components["schemas"]["DestinationFilters"];
             include_organization_activity?: boolean;
         };
@@ -2316,7 +2409,13 @@ export interface components {
          *           }
          *         ]
          *       },
-         *       "created_at": "2026-12-04T10:00:00.000Z"
+         *       "created_at": "2026-12-04T10:00:00.000Z",
+         *       "recorded_by": {
+         *         "user": null,
+         *         "api_key_id": "0193a1b2-0000-7000-8000-0000000000bb"
+         *       },
+         *       "sequence": 1042,
+         *       "hash": "9f2c4e0d7b1a6c3e5f8a2b4d6e8f0a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f"
          *     }
          */
         ActivityLog: {
@@ -2337,6 +2436,15 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             created_at: string;
+            /** @description Who really wrote the row: the authenticated user and personal API key of the request, whatever `user` names. Null for the system's rows (cron, alarms, queue jobs) and first-run signup. */
+            recorded_by: {
+                user: components["schemas"]["UserBasic"] | null;
+                api_key_id: string | null;
+            } | null;
+            /** @description Place in the organization's hash chain, gapless from 1; null for the moment between the write and its sealing. */
+            sequence: number | null;
+            /** @description SHA-256 (hex) of the previous row's hash and this row's canonical JSON. */
+            hash: string | null;
         };
         ActivityLogIngestBatchResult: {
             count: number;
@@ -2385,6 +2493,7 @@ export interface components {
             /** @enum {string} */
             export_format: "csv" | "xlsx";
         };
+        /** @description `filters`, and/or the activity row fields seed 001's example body sends (`user`, `activity`, `scope`, ...), each narrowing the export to rows with that value. Other fields are refused. */
         ActivityLogExportRequest: {
             /**
              * @default csv
@@ -2408,6 +2517,8 @@ export interface components {
                 end_date?: string;
                 /** @description UUIDs of the users who performed the activity. */
                 users?: string[];
+                /** @description Who recorded the rows (`recorded_by`): user ids, UUIDs or emails, or personal API key ids, ORed. */
+                recorded_by?: string[];
                 /** @description Scopes, e.g. FeatureFlag. */
                 scopes?: string[];
                 /** @description Activities, e.g. created, updated, deleted. */
@@ -2431,6 +2542,61 @@ export interface components {
                 /** @description Accepted and ignored, as in PostHog (reserved). */
                 hogql_filter?: string;
             };
+            /** @description The acting user's id or UUID. */
+            user?: number | string;
+            /** @description A project (the organization endpoint; on a project, that project). */
+            team_id?: number;
+            was_impersonated?: boolean;
+            is_system?: boolean;
+            client?: string;
+            activity?: string;
+            item_id?: string;
+            scope?: string;
+        };
+        ActivityLogVerification: {
+            /** @description Every row of this page matches its hash, follows the previous one and any signed checkpoint. */
+            verified: boolean;
+            checked: number;
+            first_sequence: number | null;
+            last_sequence: number | null;
+            first_broken_sequence: number | null;
+            reason: string | null;
+            /** @description The next page of the range, while it is verified and not done. */
+            next: string | null;
+        };
+        ActivityLogCheckpointPage: {
+            count: number;
+            next: string | null;
+            previous: string | null;
+            results: components["schemas"]["ActivityLogCheckpoint"][];
+        };
+        ActivityLogCheckpoint: {
+            id: string;
+            /**
+             * @description `signed`: the daily signature of the head; `retention`: the last row the retention sweep deleted.
+             * @enum {string}
+             */
+            kind: "signed" | "retention";
+            organization_id: string;
+            sequence: number;
+            hash: string;
+            created_at: string;
+            signed_at: string | null;
+            key_id: string | null;
+            /** @description base64url Ed25519 signature of the RFC 8785 JSON of {organization_id, sequence, hash, signed_at}. */
+            signature: string | null;
+        };
+        ActivityLogPublicKey: {
+            /** @enum {string} */
+            kty: "OKP";
+            /** @enum {string} */
+            crv: "Ed25519";
+            x: string;
+            kid: string;
+            /** @enum {string} */
+            alg: "EdDSA";
+            /** @enum {string} */
+            use: "sig";
         };
         Export: {
             /** Format: uuid */
@@ -2478,6 +2644,14 @@ export interface components {
             };
             icon: string;
             log_level: string;
+            /** @description Who really wrote the row (user id and API key id), whatever `actor` says; null for the system's rows. */
+            recorded_by: {
+                user: number | null;
+                api_key_id: string | null;
+            } | null;
+            /** @description The row's place in its organization's hash chain (null until sealed). */
+            sequence: number | null;
+            hash: string | null;
         };
         ViewerTokenCreated: components["schemas"]["ViewerToken"] & {
             /** @description Shown once. The link carries it in the URL fragment, which browsers never send to a server. */
@@ -2520,6 +2694,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Signup"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -2700,6 +2876,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["PersonalAPIKeyCreate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -2912,6 +3090,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["PersonalAPIKeyUpdate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -2958,6 +3138,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An approval policy guards this change: `approval_required` (a change request was created; the change happens when it is approved) or `change_request_pending` (one is already open for this resource). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalGateConflict"];
                 };
             };
             /** @description Server error */
@@ -3054,6 +3243,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["OrganizationCreate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -3266,6 +3457,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["OrganizationUpdate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -3488,6 +3681,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["OrganizationMemberUpdate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -3643,16 +3838,18 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["OrganizationInviteCreate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
-            /** @description Invite */
+            /** @description Invite, with its token */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OrganizationInvite"];
+                    "application/json": components["schemas"]["OrganizationInviteCreated"];
                 };
             };
             /** @description Invalid input */
@@ -3855,6 +4052,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["RoleWrite"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -4061,6 +4260,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["RoleWrite"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -4209,6 +4410,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["RoleMembershipCreate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -4418,6 +4621,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ProjectCreate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -4630,6 +4835,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ProjectUpdate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -4845,6 +5052,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ApprovalPolicyCreate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -4985,6 +5194,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ApprovalPolicyCreate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -5141,6 +5352,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ApprovalPolicyPatch"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -5303,6 +5516,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["AppChangeRequestCreate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -5461,6 +5676,8 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["ChangeRequestApprove"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -5533,6 +5750,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ChangeRequestReject"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -5605,6 +5824,8 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["ChangeRequestApprove"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -5677,6 +5898,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ChangeRequestComplete"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -5823,6 +6046,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["DestinationCreate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -6029,6 +6254,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["DestinationUpdate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -6230,7 +6457,7 @@ export interface operations {
                 limit?: number;
                 offset?: number | null;
                 status?: "pending" | "retrying" | "succeeded" | "failed";
-                event?: "activity_log_entry_created" | "logs_alert_firing" | "logs_alert_resolved" | "logs_alert_broken" | "change_request_created" | "change_request_approved" | "change_request_applied" | "change_request_rejected" | "change_request_expired";
+                event?: "activity_log_entry_created" | "logs_alert_firing" | "logs_alert_resolved" | "logs_alert_broken" | "change_request_created" | "change_request_approved" | "change_request_applied" | "change_request_rejected" | "change_request_expired" | "activity_log_checkpoint_signed";
             };
             header?: never;
             path: {
@@ -6467,6 +6694,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["DestinationCreate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -6673,6 +6902,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["DestinationUpdate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -6874,7 +7105,7 @@ export interface operations {
                 limit?: number;
                 offset?: number | null;
                 status?: "pending" | "retrying" | "succeeded" | "failed";
-                event?: "activity_log_entry_created" | "logs_alert_firing" | "logs_alert_resolved" | "logs_alert_broken" | "change_request_created" | "change_request_approved" | "change_request_applied" | "change_request_rejected" | "change_request_expired";
+                event?: "activity_log_entry_created" | "logs_alert_firing" | "logs_alert_resolved" | "logs_alert_broken" | "change_request_created" | "change_request_approved" | "change_request_applied" | "change_request_rejected" | "change_request_expired" | "activity_log_checkpoint_signed";
             };
             header?: never;
             path: {
@@ -7089,6 +7320,71 @@ export interface operations {
             };
         };
     };
+    logs_ingest_otlp_default_path_create: {
+        parameters: {
+            query?: {
+                /** @description The project api_token, if not sent as a Bearer token. */
+                token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OtlpExportLogsServiceRequest"];
+                "application/x-protobuf": string;
+            };
+        };
+        responses: {
+            /** @description Accepted (with `partialSuccess` when some records were rejected) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OtlpExportLogsServiceResponse"];
+                    "application/x-protobuf": string;
+                };
+            };
+            /** @description Malformed payload; nothing was stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid project token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many records or too large a body */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported content type or encoding */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     logs_query_create: {
         parameters: {
             query?: never;
@@ -7103,6 +7399,8 @@ export interface operations {
                 "application/json": {
                     query: components["schemas"]["LogsQuery"];
                 };
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -7176,6 +7474,8 @@ export interface operations {
                 "application/json": {
                     query: components["schemas"]["LogsSparklineQuery"];
                 };
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -7249,6 +7549,8 @@ export interface operations {
                 "application/json": {
                     query: components["schemas"]["LogsCountQuery"];
                 };
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -7316,8 +7618,8 @@ export interface operations {
                 attribute_type?: "log" | "resource";
                 /** @description JSON, e.g. {"date_from":"-24h"} */
                 dateRange?: string;
-                /** @description JSON array, e.g. ["api"] */
-                serviceNames?: string;
+                /** @description Service names: a JSON array (e.g. ["api"]), repeated or comma-separated. */
+                serviceNames?: string[];
                 /** @description JSON filter list or group */
                 filterGroup?: string;
                 search?: string;
@@ -7403,8 +7705,8 @@ export interface operations {
                 attribute_type?: "log" | "resource";
                 /** @description JSON, e.g. {"date_from":"-24h"} */
                 dateRange?: string;
-                /** @description JSON array, e.g. ["api"] */
-                serviceNames?: string;
+                /** @description Service names: a JSON array (e.g. ["api"]), repeated or comma-separated. */
+                serviceNames?: string[];
                 /** @description JSON filter list or group */
                 filterGroup?: string;
                 key: string;
@@ -7580,6 +7882,8 @@ export interface operations {
                     /** @description A subset of the CSV columns, in the order wanted. */
                     columns?: string[];
                 };
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -7726,6 +8030,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["LogsAlertCreate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -7797,6 +8103,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["LogsAlertSimulate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -8012,6 +8320,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["LogsAlertUpdate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -8237,6 +8547,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["LogsAlertDestinationLink"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -8311,6 +8623,8 @@ export interface operations {
                 "application/json": {
                     hog_function_ids: string[];
                 };
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -8384,8 +8698,8 @@ export interface operations {
                 /** @description The acting user's id or UUID. */
                 user?: string;
                 scope?: string;
-                /** @description Comma-separated scopes. */
-                scopes?: string;
+                /** @description Scopes: comma-separated, repeated or a JSON array. */
+                scopes?: string[];
                 item_id?: string;
             };
             header?: never;
@@ -8471,6 +8785,8 @@ export interface operations {
                 "application/json": {
                     [key: string]: unknown;
                 } | components["schemas"]["ActivityLogIngestEntry"] | components["schemas"]["ActivityLogIngestBatch"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -8629,6 +8945,8 @@ export interface operations {
                     /** @description ISO 8601 date of the newest row seen. */
                     bookmark: string;
                 };
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -8695,6 +9013,8 @@ export interface operations {
                 end_date?: string;
                 /** @description UUIDs of the users who performed the activity. */
                 users?: string[];
+                /** @description Who recorded the rows (`recorded_by`): user ids, UUIDs or emails, or personal API key ids, ORed. */
+                recorded_by?: string[];
                 /** @description Scopes, e.g. FeatureFlag. */
                 scopes?: string[];
                 /** @description Activities, e.g. created, updated, deleted. */
@@ -8874,6 +9194,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ActivityLogExportRequest"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -8942,6 +9264,8 @@ export interface operations {
                 end_date?: string;
                 /** @description UUIDs of the users who performed the activity. */
                 users?: string[];
+                /** @description Who recorded the rows (`recorded_by`): user ids, UUIDs or emails, or personal API key ids, ORed. */
+                recorded_by?: string[];
                 /** @description Scopes, e.g. FeatureFlag. */
                 scopes?: string[];
                 /** @description Activities, e.g. created, updated, deleted. */
@@ -9121,6 +9445,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ActivityLogExportRequest"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {
@@ -9131,6 +9457,213 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExportAccepted"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope or permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    activity_log_verify_retrieve: {
+        parameters: {
+            query?: {
+                /** @description First sequence to check (default: the start of the chain that retention left). */
+                from_sequence?: number;
+                /** @description Last sequence to check (default: the head). */
+                to_sequence?: number;
+            };
+            header?: never;
+            path: {
+                organization_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verification of this page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityLogVerification"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope or permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    activity_log_checkpoints_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number | null;
+            };
+            header?: never;
+            path: {
+                organization_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Checkpoints */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityLogCheckpointPage"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope or permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    activity_log_public_key_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The public key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityLogPublicKey"];
                 };
             };
             /** @description Invalid input */
@@ -9515,6 +10048,10 @@ export interface operations {
                 id?: number;
                 /** @description e.g. UpdatedFeatureFlagActivity. */
                 name?: string;
+                /** @description Activities that reference this standard: `T<n>` built-in, `CT<n>` custom. */
+                standard?: string;
+                /** @description Activities that reference the standard with this full name, e.g. "T21: Ensure confidential data is sent over an encrypted channel". */
+                standard_desc?: string;
             };
             header?: never;
             path?: never;
@@ -9726,6 +10263,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ViewerTokenCreate"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
             };
         };
         responses: {

@@ -217,6 +217,9 @@ export const ActivityLogSchema = z
         changes: [{ type: "FeatureFlag", action: "changed", field: "rollout_percentage", before: 10, after: 50 }],
       },
       created_at: "2026-12-04T10:00:00.000Z",
+      recorded_by: { user: null, api_key_id: "0193a1b2-0000-7000-8000-0000000000bb" },
+      sequence: 1042,
+      hash: "9f2c4e0d7b1a6c3e5f8a2b4d6e8f0a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f",
     },
   });
 
