@@ -1,98 +1,20 @@
-import { createRoute, z } from "@hono/zod-openapi";
 import { and, count, desc, eq } from "drizzle-orm";
 import { commitWithActivity, createdChange, deletedChange, writeContext } from "../audit/record";
 import { organizationAccess } from "../auth/access";
 import type { User } from "../auth/context";
-import { MEMBERSHIP_LEVELS, MembershipLevel } from "../auth/levels";
+import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { organizationInvites, users } from "../db/schema";
-import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { createRouter } from "../http/router";
 import { notFound, permissionDenied } from "../lib/errors";
 import { sha256Hex, uuidv7 } from "../lib/ids";
-import { LimitOffsetQuery, limitOffsetPage, paginated } from "../lib/pagination";
-import { OrganizationIdParams } from "../lib/path-params";
+import { limitOffsetPage } from "../lib/pagination";
 import { isoRequired } from "../lib/time";
-import { serializeUserBasic, UserBasicSchema } from "../users";
+import { serializeUserBasic } from "../users";
+import { createInvite, deleteInvite, listInvites } from "./invites.routes";
 import { INVITE_VALIDITY_MS, newInviteToken } from "./invites.service";
 
 const SCOPE = "OrganizationInvite" as const;
-
-const InviteSchema = z
-  .object({
-    id: z.string().uuid(),
-    target_email: z.string().email(),
-    first_name: z.string(),
-    emailing_attempt_made: z.boolean(),
-    level: z.number().int(),
-    is_expired: z.boolean(),
-    created_by: UserBasicSchema.nullable(),
-    created_at: z.string(),
-    updated_at: z.string(),
-    message: z.string().nullable(),
-  })
-  .openapi("OrganizationInvite");
-
-const InviteCreatedSchema = InviteSchema.extend({
-  invite_token: z.string().openapi({ description: "The secret for `POST /api/signup/`, shown only in this response." }),
-}).openapi("OrganizationInviteCreated");
-
-const InviteCreateSchema = z
-  .object({
-    target_email: z.string().trim().toLowerCase().email(),
-    first_name: z.string().trim().max(30).optional(),
-    level: z
-      .number()
-      .int()
-      .refine((l) => (MEMBERSHIP_LEVELS as readonly number[]).includes(l), "Level must be 1 (member), 8 (admin) or 15 (owner).")
-      .optional(),
-    message: z.string().max(1000).nullable().optional(),
-  })
-  .strict()
-  .openapi("OrganizationInviteCreate");
-
-const InviteParams = OrganizationIdParams.extend({
-  invite_id: z.string().openapi({ param: { name: "invite_id", in: "path" } }),
-});
-
-const tags = ["organization invites"];
-const base = "/api/organizations/{id}/invites";
-
-const listInvites = createRoute({
-  method: "get",
-  path: base,
-  operationId: "organizations_invites_list",
-  tags,
-  summary: "List pending invites",
-  ...secured("organization_member:read", "member"),
-  request: { params: OrganizationIdParams, query: LimitOffsetQuery },
-  responses: { 200: json(paginated(InviteSchema), "Invites"), ...errorResponses },
-});
-
-const createInvite = createRoute({
-  method: "post",
-  path: base,
-  operationId: "organizations_invites_create",
-  tags,
-  summary: "Invite someone at or below your own level (members only members, when members_can_invite)",
-  description:
-    "The answer carries `invite_token`, the invitee's signup secret, this once; it is stored hashed. " +
-    "Inviting an email again replaces its pending invite: the earlier token stops working.",
-  ...secured("organization_member:write", "member"),
-  request: { params: OrganizationIdParams, body: jsonBody(InviteCreateSchema) },
-  responses: { 201: json(InviteCreatedSchema, "Invite, with its token"), ...errorResponses },
-});
-
-const deleteInvite = createRoute({
-  method: "delete",
-  path: `${base}/{invite_id}`,
-  operationId: "organizations_invites_destroy",
-  tags,
-  summary: "Revoke an invite (admins, or its creator)",
-  ...secured("organization_member:write", "member"),
-  request: { params: InviteParams },
-  responses: { 204: { description: "Revoked" }, ...errorResponses },
-});
 
 function serializeInvite(invite: typeof organizationInvites.$inferSelect, creator: User | null) {
   return {

@@ -1,4 +1,3 @@
-import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq, sql } from "drizzle-orm";
 import { type ActivityEntry, commitWithActivity, createdChange, writeContext } from "../audit/record";
 import { MembershipLevel } from "../auth/levels";
@@ -14,64 +13,16 @@ import {
   roles,
   users,
 } from "../db/schema";
-import { json, jsonBody } from "../http/openapi";
 import { createRouter } from "../http/router";
-import { ErrorSchema, permissionDenied, validationError } from "../lib/errors";
+import { permissionDenied, validationError } from "../lib/errors";
 import { sha256Hex, uuidv7 } from "../lib/ids";
-import { INVITE_VALIDITY_MS, loadOrganizationRelations, OrganizationSchema, serializeOrganization, uniqueSlug } from "../organizations";
+import { INVITE_VALIDITY_MS, loadOrganizationRelations, serializeOrganization, uniqueSlug } from "../organizations";
 import { newPersonalApiKey } from "../personal-api-keys";
-import { newProject, ProjectSchema, serializeProject } from "../projects";
-import { serializeUserBasic, UserBasicSchema } from "../users";
+import { newProject, serializeProject } from "../projects";
+import { serializeUserBasic } from "../users";
+import { signup } from "./signup.routes";
 
 // Invites are valid for three days, as PostHog's.
-
-const SignupBody = z
-  .object({
-    email: z.string().trim().toLowerCase().email(),
-    first_name: z.string().trim().min(1).max(150),
-    last_name: z.string().trim().max(150).optional(),
-    organization_name: z.string().trim().min(1).max(64).optional(),
-    project_name: z.string().trim().min(1).max(200).optional(),
-    invite_token: z
-      .string()
-      .max(200)
-      .optional()
-      .openapi({ description: "The `invite_token` that creating the invite returned (not the invite's id)." }),
-    bootstrap_token: z
-      .string()
-      .max(200)
-      .optional()
-      .openapi({ description: "A deployed instance's first signup only: the BOOTSTRAP_TOKEN secret." }),
-  })
-  .openapi("Signup");
-
-const SignupResponse = z
-  .object({
-    user: UserBasicSchema,
-    organization: OrganizationSchema,
-    project: ProjectSchema.nullable(),
-    personal_api_key: z.object({
-      id: z.string(),
-      label: z.string(),
-      value: z.string().openapi({ description: "Shown only in this response." }),
-      scopes: z.array(z.string()),
-    }),
-  })
-  .openapi("SignupResult");
-
-const signup = createRoute({
-  method: "post",
-  path: "/api/signup",
-  operationId: "signup_create",
-  tags: ["signup"],
-  summary: "Create the first user of an empty instance (deployed: with the bootstrap token), or join an organization with an invite",
-  request: { body: jsonBody(SignupBody) },
-  responses: {
-    201: json(SignupResponse, "Signed up; the API key value is shown only here"),
-    400: json(ErrorSchema, "Invalid input or invite"),
-    403: json(ErrorSchema, "Signup is closed: the instance already has users and no invite was given"),
-  },
-});
 
 const FIRST_USER_FLAG = "first_user";
 

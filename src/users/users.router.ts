@@ -1,25 +1,9 @@
-import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq, inArray } from "drizzle-orm";
 import { createDb } from "../db/client";
 import { organizationMemberships, organizations, projects } from "../db/schema";
-import { errorResponses, json, secured } from "../http/openapi";
 import { createRouter } from "../http/router";
-import { serializeUserBasic, UserBasicSchema } from "./users.schemas";
-
-const MeSchema = UserBasicSchema.extend({
-  organizations: z.array(z.object({ id: z.string(), name: z.string(), slug: z.string(), membership_level: z.number().int() })),
-  organization: z.object({ id: z.string(), name: z.string(), slug: z.string(), membership_level: z.number().int() }).nullable(),
-}).openapi("Me");
-
-const getMe = createRoute({
-  method: "get",
-  path: "/api/users/@me",
-  operationId: "users_me_retrieve",
-  tags: ["users"],
-  summary: "The user the API key belongs to, with their organizations",
-  ...secured("user:read", "user"),
-  responses: { 200: json(MeSchema, "Current user"), ...errorResponses },
-});
+import { getMe } from "./users.routes";
+import { serializeUserBasic } from "./users.schemas";
 
 export const usersRouter = createRouter().openapi(getMe, async (c) => {
   const { user, key } = c.var.auth;

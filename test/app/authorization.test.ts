@@ -14,6 +14,7 @@ const UNAUTHENTICATED = [
   "/api/schema", // the OpenAPI document and its docs page
   "/i/v1/logs", // logs ingestion: the project's api_token, not a personal key
   "/api/activity_log/public_key", // the public key that verifies signed checkpoints, for anyone
+  "/v1/logs", // logs ingestion at the OTLP default path, as /i/v1/logs
 ];
 const isUnauthenticated = (path: string) => UNAUTHENTICATED.some((p) => path === p || path.startsWith(`${p}/`));
 
