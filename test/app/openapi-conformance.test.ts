@@ -19,6 +19,9 @@ const row = {
   scope: "ActivityLog",
   detail: null,
   created_at: "2026-12-04T10:00:00.000Z",
+  recorded_by: null,
+  sequence: null,
+  hash: null,
 };
 
 describe("assertDocumented", () => {
