@@ -3,21 +3,17 @@
 // the operations, searches, shows rendered markdown, resolved schemas and examples, fits a phone's
 // width, logs no console error and requests nothing from another origin. Saves a desktop and a
 // phone screenshot in docs/screenshots/. Separate from `npm test`, which never needs a browser.
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS, ensureChromium } from "./chromium.mjs";
 import { startDevServer } from "./dev-server.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const CHROMIUM = "/usr/bin/chromium";
 const SHOTS = join(ROOT, "docs", "screenshots");
 
-if (!existsSync(CHROMIUM)) {
-  console.log("installing Debian's chromium (apt-get)…");
-  execFileSync("apt-get", ["install", "-y", "chromium"], { stdio: "inherit" });
-}
+ensureChromium();
 
 const failures = [];
 const check = (ok, what) => {
@@ -32,15 +28,7 @@ const server = await startDevServer({ port: Number(process.env.PORT ?? 8790), pe
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: CHROMIUM,
   headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
+  args: CHROMIUM_ARGS,
 });
 try {
   const page = context.pages()[0] ?? (await context.newPage());
