@@ -9,7 +9,15 @@ export default defineConfig(async () => ({
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           ALLOW_LOOPBACK_DESTINATIONS: "false",
+          ALLOW_OPEN_FIRST_SIGNUP: "true",
           SECRETS_ENCRYPTION_KEY: "dGVzdC1vbmx5LXNlY3JldC1lbmNyeXB0aW9uLWtleSE=",
+          // A test-only Ed25519 key for the activity chain's signed checkpoints.
+          AUDIT_SIGNING_KEY: JSON.stringify({
+            kty: "OKP",
+            crv: "Ed25519",
+            x: "VBPMR47i3qTaymfnO_BRsjL3UNxit15Vqdj5C6QMWmI",
+            d: "rbZa7UMFPr5Vn0FoMx0CqMWS0oXKSaNkivRCe1kt3sM",
+          }),
         },
       },
     }),

@@ -237,7 +237,7 @@ async function setupTenant(ctx, worker) {
     if (invite.status !== 201) throw new Error(`invite: ${invite.status} ${JSON.stringify(invite.body)}`);
     const joined = await retrying(() =>
       ctx.request(worker, "/api/signup/", {
-        body: { email, first_name: `User${i}`, last_name: "Bench", invite_token: invite.body.id },
+        body: { email, first_name: `User${i}`, last_name: "Bench", invite_token: invite.body.invite_token },
       }),
     );
     if (joined.status !== 201) throw new Error(`join: ${joined.status} ${JSON.stringify(joined.body)}`);
@@ -268,6 +268,41 @@ async function catchUpIndexes(ctx, worker, db) {
   }
   const seconds = (performance.now() - started) / 1000;
   return { ticks, seconds, rowsPerSecond: Math.round(ROWS / seconds) };
+}
+
+const chainMark = (db) =>
+  db.prepare("SELECT coalesce((SELECT CAST(value AS INTEGER) FROM instance_settings WHERE key = 'activity_chain_seq'), 0) AS n").get().n;
+
+/** Seconds until the sequencer has sealed every row (polled on the D1 file), after `start()`. */
+async function untilSealed(db, start) {
+  const max = db.prepare("SELECT max(seq) AS n FROM activity_log").get().n;
+  const started = performance.now();
+  const kicked = start();
+  while (chainMark(db) < max) {
+    if (performance.now() - started > 900_000) throw new Error("the chain did not catch up");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await kicked;
+  return (performance.now() - started) / 1000;
+}
+
+/** Walks GET .../activity_log/verify/ over the whole chain of the organization, page by page. */
+async function measureVerify(ctx, worker, tenant) {
+  let next = `/api/organizations/${tenant.organizationId}/activity_log/verify/`;
+  const server = [];
+  let checked = 0;
+  let verified = true;
+  const started = performance.now();
+  while (next) {
+    const res = await retrying(() => ctx.request(worker, next.replace(/^https?:\/\/[^/]+/, ""), { key: tenant.key }));
+    if (res.status !== 200) throw new Error(`verify: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+    server.push(res.serverMs);
+    checked += res.body.checked;
+    verified &&= res.body.verified;
+    next = res.body.next;
+  }
+  const s = ctx.summarize(server);
+  return { pages: server.length, checked, verified, seconds: (performance.now() - started) / 1000, p50: s.p50, p95: s.p95 };
 }
 
 async function measureIngest(ctx, worker, tenant, { batches, concurrency }) {
@@ -301,11 +336,11 @@ async function measureIngest(ctx, worker, tenant, { batches, concurrency }) {
 }
 
 // The SQL the API runs for a page (src/activity/activity.query.ts), rebuilt here for the raw baseline.
-const COLUMNS = `a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
+const COLUMNS = `c.sequence, c.hash, a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
   a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at, u.uuid AS u_uuid, u.distinct_id AS u_distinct_id,
   u.first_name AS u_first_name, u.last_name AS u_last_name, u.email AS u_email, u.is_email_verified AS u_is_email_verified,
   u.hedgehog_config AS u_hedgehog_config, u.role_at_organization AS u_role_at_organization`;
-const JOIN = "LEFT JOIN users AS u ON u.id = a.user_id";
+const JOIN = "LEFT JOIN users AS u ON u.id = a.user_id LEFT JOIN activity_chain AS c ON c.seq = a.seq";
 const MARK = "(SELECT CAST(value AS INTEGER) FROM instance_settings WHERE key = 'activity_log_search_seq')";
 
 function pageSql({ tenant, conditions = [], order = "DESC", match = null, index = "activity_log_search", offset = null }) {
@@ -543,6 +578,23 @@ export async function run(ctx) {
 
   worker = await startWorker(state);
   try {
+    // The cron's catch-up call starts the sequencer; its alarm goes on with the backlog.
+    const sealSeconds = await untilSealed(db, () => ctx.triggerScheduled(worker.url));
+    ctx.table("Hash chain: the sequencer sealing the seeded rows (while the same cron tick indexes)", [
+      { rows: ROWS, seconds: sealSeconds.toFixed(1), "rows/s": Math.round(ROWS / sealSeconds) },
+    ]);
+    const verify = await measureVerify(ctx, worker, tenant);
+    ctx.table(`Verify: GET /api/organizations/:id/activity_log/verify/ over the organization's ${ROWS} rows, following next`, [
+      {
+        pages: verify.pages,
+        "rows checked": verify.checked,
+        verified: verify.verified,
+        "total s": verify.seconds.toFixed(1),
+        "page server p50": ctx.fmt(verify.p50),
+        "page server p95": ctx.fmt(verify.p95),
+      },
+    ]);
+
     const indexes = await catchUpIndexes(ctx, worker, db);
     ctx.table("Background indexes (facets + search) catching up on the seeded rows through the cron", [
       { ticks: indexes.ticks, seconds: indexes.seconds.toFixed(1), "rows/s": indexes.rowsPerSecond },
@@ -638,6 +690,8 @@ export async function run(ctx) {
 
     const sequential = await measureIngest(ctx, worker, tenant, { batches: 40, concurrency: 1 });
     const concurrent = await measureIngest(ctx, worker, tenant, { batches: 60, concurrency: 4 });
+    // Ingest kicks the sequencer after each write; how far it is behind when the writes stop.
+    const lag = await untilSealed(db, async () => {});
     ctx.table(`Ingest: POST /api/projects/:id/activity_log/, 1000-entry batches, on ${ROWS} rows`, [
       {
         clients: 1,
@@ -656,6 +710,7 @@ export async function run(ctx) {
         "D1 batch p50": ctx.fmt(concurrent.dbP50),
       },
     ]);
+    ctx.table("Hash chain after the ingest runs", [{ "seconds until every ingested row is sealed": lag.toFixed(2) }]);
 
     // Exports of one project (100k rows): a month, five months, everything; memory must not follow the row count.
     const day = 86_400_000;

@@ -9,7 +9,9 @@ async function invitee(ctx, worker, owner, n) {
     key: owner.key,
     body: { target_email: email, level: 1 },
   });
-  const res = await ctx.request(worker, "/api/signup/", { body: { email, first_name: "Approver", invite_token: invite.body.id } });
+  const res = await ctx.request(worker, "/api/signup/", {
+    body: { email, first_name: "Approver", invite_token: invite.body.invite_token },
+  });
   if (res.status !== 201) throw new Error(`invitee signup failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { key: res.body.personal_api_key.value, userId: res.body.user.id };
 }

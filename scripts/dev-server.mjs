@@ -1,8 +1,8 @@
 // Starts `wrangler dev` with local D1 / Durable Objects / Queues / R2 and waits until it answers.
 // Shared by `npm start` and the benchmarks.
 import { spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -12,11 +12,16 @@ const ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETC
 
 /**
  * Local secrets live in `.dev.vars` (git-ignored), which wrangler dev reads. The first run creates a
- * random SECRETS_ENCRYPTION_KEY there and later runs keep it, so sealed webhook secrets stay readable.
+ * random SECRETS_ENCRYPTION_KEY there and later runs keep it, so sealed webhook secrets stay readable;
+ * likewise a dev Ed25519 AUDIT_SIGNING_KEY, so signed checkpoints keep verifying with one public key.
  */
 export function ensureDevVars() {
   const file = join(ROOT, ".dev.vars");
   if (!existsSync(file)) writeFileSync(file, `SECRETS_ENCRYPTION_KEY=${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
+  if (!/^AUDIT_SIGNING_KEY=/m.test(readFileSync(file, "utf8"))) {
+    const jwk = JSON.stringify(generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }));
+    appendFileSync(file, `AUDIT_SIGNING_KEY='${jwk}'\n`);
+  }
 }
 
 /** Applies the D1 migrations to the local database under `persistTo`. */
@@ -43,7 +48,8 @@ export async function startDevServer({ port = 8787, persistTo, vars = {}, quiet 
   ensureDevVars();
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false"];
   if (persistTo) args.push("--persist-to", persistTo);
-  for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
+  // A local instance keeps the open first signup; a deployed one needs BOOTSTRAP_TOKEN (wrangler.toml).
+  for (const [name, value] of Object.entries({ ALLOW_OPEN_FIRST_SIGNUP: "true", ...vars })) args.push("--var", `${name}:${value}`);
   const child = spawn(WRANGLER, args, { cwd: ROOT, env: ENV, stdio: ["ignore", quiet ? "ignore" : "inherit", quiet ? "pipe" : "inherit"] });
   let stderr = "";
   child.stderr?.on("data", (d) => {

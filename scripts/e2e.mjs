@@ -2,24 +2,16 @@
 // against `wrangler dev` with fresh local state. Signs in, filters the activity log, opens a diff and
 // an item's history, approves a change request, exports and downloads, and screenshots each page
 // into docs/screenshots/. Installs chromium with apt when it is missing and this runs as root.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS, ensureChromium } from "./chromium.mjs";
 import { applyLocalMigrations, startDevServer } from "./dev-server.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOTS = join(ROOT, "docs", "screenshots");
-
-function ensureChromium() {
-  if (existsSync(CHROMIUM)) return;
-  if (process.getuid?.() !== 0) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (as root)`);
-  const apt = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], { stdio: "inherit" });
-  if (apt.status !== 0 || !existsSync(CHROMIUM)) throw new Error("could not install chromium");
-}
 
 const freePort = () =>
   new Promise((done) => {
@@ -86,15 +78,7 @@ async function run() {
   const server = await startDevServer({ port, persistTo: state, quiet: true });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: CHROMIUM_ARGS,
   });
   const failures = [];
   const consoleErrors = [];

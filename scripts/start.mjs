@@ -3,8 +3,9 @@
 import { applyLocalMigrations, startDevServer, triggerScheduled } from "./dev-server.mjs";
 
 const port = Number(process.env.PORT ?? 8787);
-applyLocalMigrations();
-const server = await startDevServer({ port, vars: { ALLOW_LOOPBACK_DESTINATIONS: "true" } });
+const persistTo = process.env.PERSIST_TO || undefined;
+applyLocalMigrations(persistTo);
+const server = await startDevServer({ port, persistTo, vars: { ALLOW_LOOPBACK_DESTINATIONS: "true" } });
 
 console.log(`
 Edge audit API: ${server.url}

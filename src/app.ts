@@ -2,7 +2,8 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { requestId } from "hono/request-id";
 import { routePath } from "hono/route";
-import { activityRouter } from "./activity";
+import { startTime, timing } from "hono/timing";
+import { activityRouter, chainRouter } from "./activity";
 import { alertsRouter } from "./alerts";
 import { changeRequestsRouter, policiesRouter } from "./approvals";
 import { authenticate } from "./auth/authenticate";
@@ -23,7 +24,7 @@ import { usersRouter } from "./users";
 import "./approval-actions";
 import { viewerTokensRouter } from "./viewer";
 
-const PUBLIC_PATHS = ["/api/signup", "/api/schema"];
+const PUBLIC_PATHS = ["/api/signup", "/api/schema", "/api/activity_log/public_key"];
 
 /** The organization and project a route template names, for the request's log line. */
 function tenantOf(route: string, path: string): { organization_id?: string; project_id?: string } {
@@ -55,16 +56,24 @@ export const app = new OpenAPIHono<AppBindings>({
   },
 });
 
-app.use("*", requestId());
+// `X-Request-Id` on every response: the caller's own if it sent a valid one, else Cloudflare's ray
+// id (what Cloudflare's logs are searched by), else a UUID; 500s log it.
+app.use("*", requestId({ generator: (c) => c.req.header("cf-ray") ?? crypto.randomUUID() }));
 
-// One JSON log line per request; every line written while serving it names its request id. The
-// Server-Timing `app` entry lets clients and the benchmarks see time spent in the Worker.
+// Server-Timing lets clients and the benchmarks see time spent in the Worker (I/O included), apart
+// from the network: `app` for the whole request (ended by the middleware after everything else),
+// plus `db` from the routes that time their D1 work (lib/time `dbTimed`).
+app.use("*", timing({ total: false }), (c, next) => {
+  startTime(c, "app");
+  return next();
+});
+
+// One JSON log line per request; every line written while serving it names its request id.
 app.use("*", (c, next) =>
   withLogContext({ request_id: c.var.requestId }, async () => {
     const started = Date.now();
     await next();
     const ms = Date.now() - started;
-    c.res.headers.append("Server-Timing", `app;dur=${ms}`);
     if (c.res.status >= 400) await addRequestId(c);
     const route = routePath(c, -1);
     log("info", "request", { method: c.req.method, route, status: c.res.status, ms, ...tenantOf(route, c.req.path) });
@@ -126,6 +135,7 @@ const routers = [
   logsRouter,
   alertsRouter,
   activityRouter,
+  chainRouter,
   exportsRouter,
   sdeRouter,
   viewerTokensRouter,

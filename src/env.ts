@@ -11,11 +11,21 @@ export interface Env {
   ASSETS: Fetcher;
   CHANGE_REQUESTS: DurableObjectNamespace;
   LOGS_ALERTS: DurableObjectNamespace;
+  ACTIVITY_SEQUENCER: DurableObjectNamespace;
   NOTIFICATIONS_QUEUE: Queue<NotificationMessage>;
   EXPORTS_QUEUE: Queue<ExportMessage>;
   ALERT_CHECKS_QUEUE: Queue<AlertCheckMessage>;
   /** "true" lets destinations point at http://127.0.0.1 / localhost (local development only). */
   ALLOW_LOOPBACK_DESTINATIONS: string;
+  /**
+   * "true" opens the first signup of an empty instance to anyone (`npm start`, tests). Otherwise it
+   * needs `bootstrap_token` equal to BOOTSTRAP_TOKEN: a deployed instance is not claimed by whoever calls first.
+   */
+  ALLOW_OPEN_FIRST_SIGNUP: string;
+  /** The first signup's secret on a deployed instance (`wrangler secret put BOOTSTRAP_TOKEN`); unset keeps it closed. */
+  BOOTSTRAP_TOKEN?: string;
   /** 32 random bytes, base64: seals webhook signing secrets at rest (`wrangler secret put`). */
   SECRETS_ENCRYPTION_KEY: string;
+  /** The Ed25519 private key (JWK, JSON text) that signs the activity chain's checkpoints (`wrangler secret put`). */
+  AUDIT_SIGNING_KEY?: string;
 }

@@ -4,6 +4,7 @@ import { type LogContext, log, withLogContext } from "./lib/log";
 import { handleQueue } from "./queues";
 import { runScheduled } from "./scheduled/scheduled";
 
+export { ActivitySequencerObject } from "./activity";
 export { LogsAlertObject } from "./alerts";
 export { ChangeRequestObject } from "./approvals";
 

@@ -1,5 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { createDb } from "../src/db/client";
+import { assertDocumented } from "./openapi-conformance";
 
 export const BASE = "http://audit.test";
 
@@ -26,17 +27,28 @@ export async function call<T = any>(path: string, options: CallOptions = {}): Pr
   if (options.raw !== undefined) body = options.raw;
   else if (options.body !== undefined) body = JSON.stringify(options.body);
   if (body !== undefined) headers["content-type"] ??= "application/json";
-  const response = await exports.default.fetch(
-    new Request(`${BASE}${path}`, { method: options.method ?? (body ? "POST" : "GET"), headers, body }),
-  );
-  const text = await response.text();
-  let parsed: unknown = text;
+  const response = await fetchWorker(new Request(`${BASE}${path}`, { method: options.method ?? (body ? "POST" : "GET"), headers, body }));
+  return { status: response.status, body: parseBody(await response.text()) as T, headers: response.headers };
+}
+
+function parseBody(text: string): unknown {
   try {
-    parsed = text ? JSON.parse(text) : null;
+    return text ? JSON.parse(text) : null;
   } catch {
-    // non-JSON bodies (docs page, downloads) stay text
+    return text; // non-JSON bodies (docs page, downloads) stay text
   }
-  return { status: response.status, body: parsed as T, headers: response.headers };
+}
+
+/**
+ * The Worker's real fetch handler; the response must be one the served OpenAPI document describes
+ * (status, content type, JSON body), or the test fails (test/openapi-conformance.ts).
+ */
+export async function fetchWorker(request: Request): Promise<Response> {
+  const { method, url } = request;
+  const response = await exports.default.fetch(request);
+  const body = parseBody(await response.clone().text());
+  await assertDocumented(method, url, response.status, response.headers.get("content-type"), body);
+  return response;
 }
 
 export interface Tenant {
@@ -77,7 +89,7 @@ export async function addMember(owner: Tenant, level = 1, email = `member${++cou
     body: { target_email: email, level },
   });
   if (invite.status !== 201) throw new Error(`invite failed: ${invite.status} ${JSON.stringify(invite.body)}`);
-  const res = await call("/api/signup/", { body: { email, first_name: "Mem", last_name: "Ber", invite_token: invite.body.id } });
+  const res = await call("/api/signup/", { body: { email, first_name: "Mem", last_name: "Ber", invite_token: invite.body.invite_token } });
   if (res.status !== 201) throw new Error(`invited signup failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { ...tenantFrom(res.body), projectId: owner.projectId, apiToken: owner.apiToken };
 }

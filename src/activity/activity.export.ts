@@ -1,4 +1,4 @@
-import type { Cell, ExportProducer } from "../exports";
+import type { Cell, ExportColumn, ExportProducer } from "../exports";
 import { iso } from "../lib/time";
 import { type ActivityFilters, type ActivityRowRecord, countActivity, iterateActivity, type Partition } from "./activity.queries";
 
@@ -8,21 +8,30 @@ export interface ActivityExportFilters {
   partitions: Partition[];
 }
 
-/** PostHog's flat export columns (ActivityLogFlatExportSerializer). */
-export const ACTIVITY_EXPORT_COLUMNS = [
-  "id",
-  "organization_id",
-  "project_id",
-  "user_first_name",
-  "user_last_name",
-  "user_email",
-  "activity",
-  "scope",
-  "item_id",
-  "detail",
-  "client",
-  "ip_address",
-  "created_at",
+/** PostHog's flat export columns (ActivityLogFlatExportSerializer), then who really recorded the row. */
+export const ACTIVITY_EXPORT_COLUMNS: ExportColumn[] = [
+  { name: "id", type: "text" },
+  { name: "organization_id", type: "text" },
+  { name: "project_id", type: "number" },
+  { name: "user_first_name", type: "text" },
+  { name: "user_last_name", type: "text" },
+  { name: "user_email", type: "text" },
+  { name: "activity", type: "text" },
+  { name: "scope", type: "text" },
+  { name: "item_id", type: "text" },
+  { name: "detail", type: "text" },
+  { name: "client", type: "text" },
+  { name: "ip_address", type: "text" },
+  { name: "created_at", type: "date" },
+  { name: "recorded_by_user_id", type: "number" },
+  { name: "recorded_by_user_email", type: "text" },
+  { name: "recorded_by_api_key_id", type: "text" },
+  // The rest of the hashed fields and the chain, so an export verifies offline (scripts/verify-export.mjs).
+  { name: "user_id", type: "number" },
+  { name: "was_impersonated", type: "text" },
+  { name: "is_system", type: "text" },
+  { name: "sequence", type: "number" },
+  { name: "hash", type: "text" },
 ];
 
 const EXPORT_PAGE_SIZE = 1000;
@@ -31,7 +40,7 @@ function exportRow(row: ActivityRowRecord): Cell[] {
   return [
     row.id,
     row.organization_id,
-    row.team_id === null ? "" : String(row.team_id),
+    row.team_id,
     row.u_first_name ?? "",
     row.u_last_name ?? "",
     row.u_email ?? "",
@@ -42,6 +51,14 @@ function exportRow(row: ActivityRowRecord): Cell[] {
     row.client,
     row.ip_address,
     iso(row.created_at),
+    row.recorded_by_user_id,
+    row.r_email ?? "",
+    row.recorded_by_key_id,
+    row.user_id,
+    row.was_impersonated ? "true" : "false",
+    row.is_system ? "true" : "false",
+    row.sequence,
+    row.hash ?? "",
   ];
 }
 

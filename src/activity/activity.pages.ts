@@ -24,24 +24,30 @@ export interface PageParams {
 
 const parseJson = (text: string | null) => (text === null ? null : JSON.parse(text));
 
-/** A row as the API shows it (seed 000/001 shape); `unread` is relative to the caller's bookmark. */
+/** The `u_` (named user) or `r_` (recorder) columns of a row as a UserBasic, null when the user is gone. */
+function userOf(row: ActivityRowRecord, id: number | null, alias: "u" | "r") {
+  const column = (name: string) => row[`${alias}_${name}` as keyof ActivityRowRecord] as string | number | null;
+  const uuid = column("uuid");
+  if (id === null || uuid === null) return null;
+  return {
+    id,
+    uuid: uuid as string,
+    distinct_id: (column("distinct_id") as string | null) ?? "",
+    first_name: (column("first_name") as string | null) ?? "",
+    last_name: (column("last_name") as string | null) ?? "",
+    email: (column("email") as string | null) ?? "",
+    is_email_verified: Boolean(column("is_email_verified")),
+    hedgehog_config: parseJson(column("hedgehog_config") as string | null),
+    role_at_organization: column("role_at_organization") as string | null,
+  };
+}
+
+/** A row as the API shows it (seed 000/001 shape, plus `recorded_by`); `unread` is relative to the caller's bookmark. */
 export function serializeActivity(row: ActivityRowRecord, bookmark: number | null) {
+  const recorded = row.recorded_by_user_id !== null || row.recorded_by_key_id !== null;
   return {
     id: row.id,
-    user:
-      row.user_id !== null && row.u_uuid !== null
-        ? {
-            id: row.user_id,
-            uuid: row.u_uuid,
-            distinct_id: row.u_distinct_id ?? "",
-            first_name: row.u_first_name ?? "",
-            last_name: row.u_last_name ?? "",
-            email: row.u_email ?? "",
-            is_email_verified: Boolean(row.u_is_email_verified),
-            hedgehog_config: parseJson(row.u_hedgehog_config),
-            role_at_organization: row.u_role_at_organization,
-          }
-        : null,
+    user: userOf(row, row.user_id, "u"),
     unread: bookmark === null || bookmark < row.created_at,
     organization_id: row.organization_id,
     team_id: row.team_id,
@@ -54,6 +60,9 @@ export function serializeActivity(row: ActivityRowRecord, bookmark: number | nul
     scope: row.scope,
     detail: parseJson(row.detail),
     created_at: iso(row.created_at) as string,
+    recorded_by: recorded ? { user: userOf(row, row.recorded_by_user_id, "r"), api_key_id: row.recorded_by_key_id } : null,
+    sequence: row.sequence,
+    hash: row.hash,
   };
 }
 export type SerializedActivity = ReturnType<typeof serializeActivity>;

@@ -29,7 +29,12 @@ export type Partition = (
       /** Only if the project belongs to this organization (ids taken from a request). */
       organizationId?: string;
     }
-  | { column: "organization_id"; value: string }
+  | {
+      column: "organization_id";
+      value: string;
+      /** Only the organization-level rows (no project): a project's "Include organization-level activity". */
+      organizationLevel?: boolean;
+    }
 ) & {
   from?: number;
   to?: number;
@@ -42,6 +47,8 @@ export interface ActivityFilters {
   users?: string[];
   /** Integer user ids (the basic list's `user`, the SD Elements `actor`). */
   userIds?: number[];
+  /** Who recorded the rows: user ids, UUIDs or emails, or API key ids, ORed. */
+  recordedBy?: string[];
   scopes?: string[];
   activities?: string[];
   clients?: string[];
@@ -87,12 +94,33 @@ export interface ActivityRowRecord {
   u_is_email_verified: number | null;
   u_hedgehog_config: string | null;
   u_role_at_organization: string | null;
+  recorded_by_user_id: number | null;
+  recorded_by_key_id: string | null;
+  r_uuid: string | null;
+  r_distinct_id: string | null;
+  r_first_name: string | null;
+  r_last_name: string | null;
+  r_email: string | null;
+  r_is_email_verified: number | null;
+  r_hedgehog_config: string | null;
+  r_role_at_organization: string | null;
+  /** Null until the sequencer seals the row (chain.ts). */
+  sequence: number | null;
+  hash: string | null;
 }
 
-const COLUMNS = `a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
-  a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at, u.uuid AS u_uuid, u.distinct_id AS u_distinct_id,
-  u.first_name AS u_first_name, u.last_name AS u_last_name, u.email AS u_email, u.is_email_verified AS u_is_email_verified,
-  u.hedgehog_config AS u_hedgehog_config, u.role_at_organization AS u_role_at_organization`;
+const userColumns = (alias: string) =>
+  ["uuid", "distinct_id", "first_name", "last_name", "email", "is_email_verified", "hedgehog_config", "role_at_organization"]
+    .map((column) => `${alias}.${column} AS ${alias}_${column}`)
+    .join(", ");
+
+/** The columns of an `ActivityRowRecord`, over `ACTIVITY_JOINS`. */
+export const ACTIVITY_COLUMNS = `c.sequence, c.hash, a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
+  a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at, a.recorded_by_user_id, a.recorded_by_key_id,
+  ${userColumns("u")}, ${userColumns("r")}`;
+/** `u` the user a row names, `r` the user who recorded it, `c` the row's place in the chain. */
+export const ACTIVITY_JOINS =
+  "LEFT JOIN users AS u ON u.id = a.user_id LEFT JOIN users AS r ON r.id = a.recorded_by_user_id LEFT JOIN activity_chain AS c ON c.seq = a.seq";
 
 /** Above this many rows sharing the search's trigrams, walking the time index is cheaper than the candidates. */
 const SEARCH_CANDIDATE_LIMIT = 2000;
@@ -150,6 +178,7 @@ function filterConditions(f: ActivityFilters, params: SqlParams): string[] {
   if (f.endDate !== undefined) c.push(`a.created_at <= ${params.add(f.endDate)}`);
   if (f.users?.length) c.push(`a.user_id IN (SELECT id FROM users WHERE ${params.in("uuid", f.users)})`);
   if (f.userIds?.length) c.push(params.in("a.user_id", f.userIds));
+  if (f.recordedBy?.length) c.push(recordedByCondition(f.recordedBy, params));
   if (f.scopes?.length) c.push(params.in("a.scope", f.scopes));
   if (f.activities?.length) c.push(params.in("a.activity", f.activities));
   if (f.clients?.length) c.push(params.in("a.client", f.clients));
@@ -165,6 +194,12 @@ function filterConditions(f: ActivityFilters, params: SqlParams): string[] {
   }
   if (f.extra) c.push(...f.extra(params));
   return c;
+}
+
+/** Any value may be a user's id, UUID or email, or a key id: one parameter whatever the list's length. */
+function recordedByCondition(values: string[], params: SqlParams): string {
+  const list = `(SELECT value FROM json_each(${params.add(JSON.stringify(values.map((v) => (v.includes("@") ? v.toLowerCase() : v))))}))`;
+  return `(a.recorded_by_key_id IN ${list} OR a.recorded_by_user_id IN (SELECT id FROM users WHERE CAST(id AS TEXT) IN ${list} OR uuid IN ${list} OR email IN ${list}))`;
 }
 
 /** Exact addresses or `*` wildcards, ORed (PostHog's ip_addresses); the patterns are one parameter, however many. */
@@ -226,6 +261,7 @@ function partitionCondition(p: Partition, params: SqlParams, guard?: string): st
       : params.add(p.value);
   if (guard) value = `(SELECT ${value} WHERE ${guard})`;
   const conditions = [`a.${p.column} = ${value}`];
+  if (p.column === "organization_id" && p.organizationLevel) conditions.push("a.team_id IS NULL");
   if (p.from !== undefined) conditions.push(`a.created_at >= ${params.add(p.from)}`);
   if (p.to !== undefined) conditions.push(`a.created_at <= ${params.add(p.to)}`);
   return conditions.join(" AND ");
@@ -252,20 +288,28 @@ function oneTenant(p: Partition, params: SqlParams): Tenants {
 const TABLES = { team_id: "team_tenants", organization_id: "org_tenants" } as const;
 
 /**
- * Several tenants: `team_tenants(v, f, t)` and `org_tenants(v, f, t)` (tenant, time bounds) read
- * from one JSON parameter each. A requested project of another organization is left out.
+ * Several tenants: `team_tenants(v, f, t)` and `org_tenants(v, f, t, l)` (tenant, time bounds, and
+ * for an organization whether only its organization-level rows count) read from one JSON parameter
+ * each. A requested project of another organization is left out.
  */
 function manyTenants(partitions: Partition[], params: SqlParams): Tenants {
   const kinds = (["team_id", "organization_id"] as const).filter((column) => partitions.some((p) => p.column === column));
   const withTables = kinds.map((column) => {
     const rows = partitions
       .filter((p) => p.column === column)
-      .map((p) => [p.value, p.from ?? null, p.to ?? null, p.column === "team_id" ? (p.organizationId ?? null) : null]);
+      .map((p) => [
+        p.value,
+        p.from ?? null,
+        p.to ?? null,
+        p.column === "team_id" ? (p.organizationId ?? null) : p.organizationLevel ? 1 : 0,
+      ]);
     const owned =
       column === "team_id"
         ? ` WHERE j.value ->> 3 IS NULL OR j.value ->> 0 IN (SELECT id FROM projects WHERE organization_id = j.value ->> 3)`
         : "";
-    return `${TABLES[column]}(v, f, t) AS MATERIALIZED (SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(${params.add(JSON.stringify(rows))}) AS j${owned})`;
+    const level = column === "organization_id" ? ", l" : "";
+    const levelValue = column === "organization_id" ? ", j.value ->> 3" : "";
+    return `${TABLES[column]}(v, f, t${level}) AS MATERIALIZED (SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2${levelValue} FROM json_each(${params.add(JSON.stringify(rows))}) AS j${owned})`;
   });
   const bounded = {
     from: partitions.some((p) => p.from !== undefined),
@@ -276,10 +320,16 @@ function manyTenants(partitions: Partition[], params: SqlParams): Tenants {
     ...(bounded.from ? [`a.created_at >= ifnull(${alias}.f, -1e18)`] : []),
     ...(bounded.to ? [`a.created_at <= ifnull(${alias}.t, 1e18)`] : []),
   ];
+  // Only when some organization counts only its organization-level rows.
+  const organizationLevel = partitions.some((p) => p.column === "organization_id" && p.organizationLevel);
+  const scoped = (column: Partition["column"], alias: string) => [
+    ...range(alias),
+    ...(column === "organization_id" && organizationLevel ? [`(${alias}.l = 0 OR a.team_id IS NULL)`] : []),
+  ];
   // Without bounds, IN lets SQLite index the tenants once instead of scanning them per row.
   const owns = (column: Partition["column"]) =>
-    bounded.from || bounded.to
-      ? `EXISTS (SELECT 1 FROM ${TABLES[column]} AS t WHERE ${[`t.v = a.${column}`, ...range("t")].join(" AND ")})`
+    scoped(column, "t").length
+      ? `EXISTS (SELECT 1 FROM ${TABLES[column]} AS t WHERE ${[`t.v = a.${column}`, ...scoped(column, "t")].join(" AND ")})`
       : `a.${column} IN (SELECT v FROM ${TABLES[column]})`;
   return {
     with: withTables,
@@ -295,7 +345,7 @@ function manyTenants(partitions: Partition[], params: SqlParams): Tenants {
     // CROSS JOIN keeps the tenants outside: each one's index walk runs once, correlated, under its LIMIT.
     each: (conditions, inner, as, guard) =>
       kinds.map((column) => {
-        const statement = inner(`activity_log AS a ${indexFor(column)}`, [`a.${column} = t.v`, ...range("t"), ...conditions]);
+        const statement = inner(`activity_log AS a ${indexFor(column)}`, [`a.${column} = t.v`, ...scoped(column, "t"), ...conditions]);
         const where = guard ? ` WHERE ${guard}` : "";
         return as === "seq"
           ? `SELECT s.seq AS seq FROM ${TABLES[column]} AS t CROSS JOIN activity_log AS s ON s.seq IN (${statement})${where}`
@@ -408,13 +458,13 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
   const order = orderBy(page.direction);
   const limit = params.add(page.limit);
   const offset = page.offset ? ` OFFSET ${params.add(page.offset)}` : "";
-  const join = "LEFT JOIN users AS u ON u.id = a.user_id";
+  const join = ACTIVITY_JOINS;
 
   if (plan.kind === "rows") {
     const where = rowsPlanConditions(plan, tenants, conditions, params).join(" AND ");
     return {
       params,
-      sql: `${withClause(tenants.with)}SELECT ${COLUMNS} FROM activity_log AS a NOT INDEXED ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
+      sql: `${withClause(tenants.with)}SELECT ${ACTIVITY_COLUMNS} FROM activity_log AS a NOT INDEXED ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
     };
   }
   const [only] = partitions;
@@ -422,7 +472,7 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
     const where = [partitionCondition(only, params), ...conditions].join(" AND ");
     return {
       params,
-      sql: `SELECT ${COLUMNS} FROM activity_log AS a ${indexFor(only.column)} ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
+      sql: `SELECT ${ACTIVITY_COLUMNS} FROM activity_log AS a ${indexFor(only.column)} ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
     };
   }
   // Top rows of each tenant, merged: each walk stops after `offset + limit` rows of its index.
@@ -435,7 +485,7 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
       : guardedBranches(plan, tenants, conditions, params, inner, "seq");
   return {
     params,
-    sql: `${withTables}SELECT ${COLUMNS} FROM activity_log AS a ${join} WHERE a.seq IN (${branches.join(" UNION ALL ")}) ORDER BY ${order} LIMIT ${limit}${offset}`,
+    sql: `${withTables}SELECT ${ACTIVITY_COLUMNS} FROM activity_log AS a ${join} WHERE a.seq IN (${branches.join(" UNION ALL ")}) ORDER BY ${order} LIMIT ${limit}${offset}`,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { writeContext } from "../audit/record";
 import { organizationAccess, projectAccess } from "../auth/access";
-import type { AppBindings } from "../auth/context";
+import type { AppBindings, Project } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { activityNotificationBookmarks } from "../db/schema";
@@ -26,7 +26,7 @@ import {
   listAdvancedOrganization,
   listAdvancedProject,
 } from "./activity.routes";
-import { type AdvancedFilters, toActivityFilters } from "./activity.schemas";
+import { type AdvancedFilters, toActivityFilters, withRowFields } from "./activity.schemas";
 import { availableFilters } from "./facets";
 import { importantChangesFor } from "./important-changes";
 import { ingestActivity, ingestComponents } from "./ingest";
@@ -35,15 +35,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The organization endpoint's tenants: the whole organization (its projects and its
- * organization-level rows), or the requested `team_ids` of it. A key restricted to projects sees
- * only those projects. Requested ids are checked against the organization inside the query
- * (`Partition.organizationId`), which saves a round trip.
+ * organization-level rows), or the requested `team_ids` of it (project-scoped keys never get here:
+ * organization routes refuse them). Requested ids are checked against the organization inside the
+ * query (`Partition.organizationId`), which saves a round trip.
  */
-function organizationPartitions(c: Context<AppBindings>, organizationId: string, teamIds: number[] | undefined): Partition[] {
-  const scoped = c.var.auth.key.scopedTeams;
-  if (!teamIds?.length && !scoped?.length) return [{ column: "organization_id", value: organizationId }];
-  const ids = teamIds?.length ? teamIds.filter((id) => !scoped?.length || scoped.includes(id)) : (scoped ?? []);
-  return [...new Set(ids)].sort((a, b) => a - b).map((id) => ({ column: "team_id", value: id, organizationId }));
+function organizationPartitions(organizationId: string, teamIds: number[] | undefined): Partition[] {
+  if (!teamIds?.length) return [{ column: "organization_id", value: organizationId }];
+  return [...new Set(teamIds)].sort((a, b) => a - b).map((id) => ({ column: "team_id", value: id, organizationId }));
 }
 
 /** Keys sorted at every level, so equal filters hash equally. */
@@ -87,6 +85,18 @@ async function queueExport(
   return c.json({ id, export_format: format }, 202);
 }
 
+/** A project's rows, and its organization's organization-level rows when the project includes them. */
+function projectPartitions(project: Project): Partition[] {
+  const own: Partition = { column: "team_id", value: project.id };
+  if (!project.receiveOrgLevelActivityLogs) return [own];
+  return [own, { column: "organization_id", value: project.organizationId, organizationLevel: true }];
+}
+
+function narrowTeams(teamIds: number[] | undefined, teamId: number) {
+  if (teamIds?.length && !teamIds.includes(teamId)) throw validationError("Conflicts with filters: team_id is not among them.", "team_id");
+  return [teamId];
+}
+
 const withoutTeams = ({ team_ids: _ignored, ...rest }: AdvancedFilters): AdvancedFilters => rest;
 
 export const activityRouter = createRouter()
@@ -105,18 +115,12 @@ export const activityRouter = createRouter()
       else if (UUID.test(query.user)) filters.users = [query.user];
       else throw validationError("Must be a user id or UUID.", "user");
     }
-    const scopes = query.scopes
-      ?.split(",")
-      .map((s) => s.trim())
-      .filter(Boolean);
+    const scopes = query.scopes;
     if (query.scope && scopes?.length && !scopes.includes(query.scope)) return c.json({ next: null, previous: null, results: [] }, 200);
     filters.scopes = query.scope ? [query.scope] : scopes;
     if (query.item_id) filters.itemIds = [query.item_id];
     return c.json(
-      await dbTimed(
-        c,
-        activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog, c.var.auth.user.id),
-      ),
+      await dbTimed(c, activityPage(c.env.DB, c.req.url, projectPartitions(project), filters, query, asActivityLog, c.var.auth.user.id)),
       200,
     );
   })
@@ -154,10 +158,7 @@ export const activityRouter = createRouter()
     const query = c.req.valid("query");
     const filters = toActivityFilters(withoutTeams(query));
     return c.json(
-      await dbTimed(
-        c,
-        activityPage(c.env.DB, c.req.url, [{ column: "team_id", value: project.id }], filters, query, asActivityLog, c.var.auth.user.id),
-      ),
+      await dbTimed(c, activityPage(c.env.DB, c.req.url, projectPartitions(project), filters, query, asActivityLog, c.var.auth.user.id)),
       200,
     );
   })
@@ -169,20 +170,15 @@ export const activityRouter = createRouter()
   .openapi(exportProject, async (c) => {
     const { project } = await projectAccess(c, c.req.valid("param").project_id);
     const body = c.req.valid("json");
-    const filters = toActivityFilters(withoutTeams(body.filters));
-    return queueExport(
-      c,
-      { organizationId: project.organizationId, teamId: project.id },
-      [{ column: "team_id", value: project.id }],
-      filters,
-      body.format,
-    );
+    if (body.team_id !== undefined && body.team_id !== project.id) throw validationError("Not this project.", "team_id");
+    const filters = withRowFields(toActivityFilters(withoutTeams(body.filters)), body);
+    return queueExport(c, { organizationId: project.organizationId, teamId: project.id }, projectPartitions(project), filters, body.format);
   })
   .openapi(listAdvancedOrganization, async (c) => {
     const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);
     const query = c.req.valid("query");
     const filters = toActivityFilters(query);
-    const partitions = organizationPartitions(c, organization.id, query.team_ids);
+    const partitions = organizationPartitions(organization.id, query.team_ids);
     return c.json(await dbTimed(c, activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog, c.var.auth.user.id)), 200);
   })
   .openapi(availableFiltersOrganization, async (c) => {
@@ -193,8 +189,9 @@ export const activityRouter = createRouter()
   .openapi(exportOrganization, async (c) => {
     const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);
     const body = c.req.valid("json");
-    const filters = toActivityFilters(body.filters);
-    const partitions = organizationPartitions(c, organization.id, body.filters.team_ids);
+    const filters = withRowFields(toActivityFilters(body.filters), body);
+    const teamIds = body.team_id === undefined ? body.filters.team_ids : narrowTeams(body.filters.team_ids, body.team_id);
+    const partitions = organizationPartitions(organization.id, teamIds);
     return queueExport(c, { organizationId: organization.id, teamId: null }, partitions, filters, body.format);
   });
 

@@ -1,8 +1,15 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { OrganizationParams, ProjectIdParams } from "../lib/path-params";
-
-import { ActivityLogSchema, AdvancedFiltersSchema, AdvancedListQuery, BasicListQuery, CursorPageSchema } from "./activity.schemas";
+import { ignoringReadOnly } from "../lib/validation";
+import {
+  ActivityLogSchema,
+  AdvancedFiltersSchema,
+  AdvancedListQuery,
+  BasicListQuery,
+  CursorPageSchema,
+  ExportRowFields,
+} from "./activity.schemas";
 import { IngestBodySchema } from "./ingest";
 
 const tags = ["activity_log"];
@@ -34,8 +41,13 @@ export const ExportRequestSchema = z
     filters: AdvancedFiltersSchema.default({}).openapi({
       description: "The advanced filters, as JSON (lists as arrays or comma-separated strings).",
     }),
+    ...ExportRowFields,
   })
-  .openapi("ActivityLogExportRequest");
+  .strict()
+  .openapi("ActivityLogExportRequest", {
+    description:
+      "`filters`, and/or the activity row fields seed 001's example body sends (`user`, `activity`, `scope`, ...), each narrowing the export to rows with that value. Other fields are refused.",
+  });
 
 export const ExportAcceptedSchema = z.object({ id: z.string().uuid(), export_format: z.enum(["csv", "xlsx"]) }).openapi("ExportAccepted");
 
@@ -45,13 +57,14 @@ const IngestBatchResponse = z.object({ count: z.number().int(), ids: z.array(z.s
 export const ingest = createRoute({
   method: "post",
   path: `${project}/activity_log`,
+  operationId: "activity_log_create",
   tags,
   summary: "Record activity of an app's own resources (one entry or up to 1000)",
   description:
     "Validated as a whole: one bad entry is a 400 naming `entries__<index>__<field>` and nothing is stored. " +
     "`Idempotency-Key` makes a retry within 24 hours return the first answer without storing anything. " +
     "`X-PostHog-Client` is stored as `client`.",
-  ...secured("activity_log:write"),
+  ...secured("activity_log:write", "member"),
   request: {
     params: ProjectIdParams,
     headers: z.object({
@@ -76,9 +89,10 @@ export const ingest = createRoute({
 export const listActivity = createRoute({
   method: "get",
   path: `${project}/activity_log`,
+  operationId: "activity_log_list",
   tags,
   summary: "List the project's activity (user, scope, scopes, item_id)",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "member"),
   request: { params: ProjectIdParams, query: BasicListQuery },
   responses: { 200: json(CursorPageSchema, "Activity, newest first"), ...errorResponses },
 });
@@ -86,9 +100,10 @@ export const listActivity = createRoute({
 export const importantChanges = createRoute({
   method: "get",
   path: `${project}/activity_log/important_changes`,
+  operationId: "activity_log_important_changes_retrieve",
   tags,
   summary: "Other people's recent changes to resources the caller created or changed",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "member"),
   request: {
     params: ProjectIdParams,
     query: z.object({ unread: z.enum(["true", "false"]).optional().openapi({ description: "Only rows after the caller's bookmark." }) }),
@@ -105,12 +120,19 @@ export const importantChanges = createRoute({
 export const bookmarkNotification = createRoute({
   method: "post",
   path: `${project}/activity_log/bookmark_activity_notification`,
+  operationId: "activity_log_bookmark_activity_notification_create",
   tags,
   summary: "Mark activity up to `bookmark` as read for the caller",
-  ...secured("activity_log:write"),
+  ...secured("activity_log:write", "member"),
   request: {
     params: ProjectIdParams,
-    body: jsonBody(z.object({ bookmark: z.string().openapi({ description: "ISO 8601 date of the newest row seen." }) })),
+    // Seed 000's example body sends the activity row's fields (`user`, `activity`, `scope`): ignored.
+    body: jsonBody(
+      ignoringReadOnly(
+        Object.keys(ActivityLogSchema.shape),
+        z.object({ bookmark: z.string().openapi({ description: "ISO 8601 date of the newest row seen." }) }).strict(),
+      ),
+    ),
   },
   responses: { 204: { description: "Bookmark saved" }, ...errorResponses },
 });
@@ -118,9 +140,10 @@ export const bookmarkNotification = createRoute({
 export const listAdvancedProject = createRoute({
   method: "get",
   path: `${project}/advanced_activity_logs`,
+  operationId: "advanced_activity_logs_list",
   tags,
   summary: "Search the project's activity with every filter",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "member"),
   request: { params: ProjectIdParams, query: AdvancedListQuery },
   responses: { 200: json(CursorPageSchema, "Activity"), ...errorResponses },
 });
@@ -128,9 +151,10 @@ export const listAdvancedProject = createRoute({
 export const availableFiltersProject = createRoute({
   method: "get",
   path: `${project}/advanced_activity_logs/available_filters`,
+  operationId: "advanced_activity_logs_available_filters_retrieve",
   tags,
   summary: "Users, scopes, activities, clients and detail fields in use in the project",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "member"),
   request: { params: ProjectIdParams, query: AvailableFiltersQuery },
   responses: { 200: json(AvailableFiltersSchema, "Filter values"), ...errorResponses },
 });
@@ -138,9 +162,10 @@ export const availableFiltersProject = createRoute({
 export const exportProject = createRoute({
   method: "post",
   path: `${project}/advanced_activity_logs/export`,
+  operationId: "advanced_activity_logs_export_create",
   tags,
   summary: "Export the filtered activity as CSV or XLSX (in the background)",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "member"),
   request: { params: ProjectIdParams, body: jsonBody(ExportRequestSchema) },
   responses: { 202: json(ExportAcceptedSchema, "Export queued; poll GET /api/projects/{project_id}/exports/{id}/"), ...errorResponses },
 });
@@ -148,9 +173,10 @@ export const exportProject = createRoute({
 export const listAdvancedOrganization = createRoute({
   method: "get",
   path: `${organization}/advanced_activity_logs`,
+  operationId: "organizations_advanced_activity_logs_list",
   tags,
   summary: "Search activity across every project of the organization and its organization-level rows (admins and owners)",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "admin"),
   request: { params: OrganizationParams, query: AdvancedListQuery },
   responses: { 200: json(CursorPageSchema, "Activity"), ...errorResponses },
 });
@@ -158,9 +184,10 @@ export const listAdvancedOrganization = createRoute({
 export const availableFiltersOrganization = createRoute({
   method: "get",
   path: `${organization}/advanced_activity_logs/available_filters`,
+  operationId: "organizations_advanced_activity_logs_available_filters_retrieve",
   tags,
   summary: "Filter values in use across the organization (admins and owners)",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "admin"),
   request: { params: OrganizationParams, query: AvailableFiltersQuery },
   responses: { 200: json(AvailableFiltersSchema, "Filter values"), ...errorResponses },
 });
@@ -168,9 +195,10 @@ export const availableFiltersOrganization = createRoute({
 export const exportOrganization = createRoute({
   method: "post",
   path: `${organization}/advanced_activity_logs/export`,
+  operationId: "organizations_advanced_activity_logs_export_create",
   tags,
   summary: "Export the organization's filtered activity (admins and owners)",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "admin"),
   request: { params: OrganizationParams, body: jsonBody(ExportRequestSchema) },
   responses: {
     202: json(ExportAcceptedSchema, "Export queued; poll GET /api/organizations/{organization_id}/exports/{id}/"),

@@ -1,5 +1,5 @@
 import { serializeActivity } from "./activity.pages";
-import type { ActivityRowRecord } from "./activity.queries";
+import { ACTIVITY_COLUMNS, ACTIVITY_JOINS, type ActivityRowRecord } from "./activity.queries";
 
 // PostHog's legacy `important_changes`: other people's changes to the resources the caller created,
 // plus updates, exports, sharing changes and deletions of the resources the caller changed. Any
@@ -22,11 +22,8 @@ export async function importantChangesFor(db: D1Database, teamId: number, userId
          SELECT DISTINCT scope, item_id FROM activity_log INDEXED BY activity_log_team_time
          WHERE team_id = ?1 AND user_id = ?2 AND activity IN (SELECT value FROM json_each(?3)) AND item_id IS NOT NULL
        )
-       SELECT a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client, a.ip_address,
-         a.activity, a.item_id, a.scope, a.detail, a.created_at, u.uuid AS u_uuid, u.distinct_id AS u_distinct_id,
-         u.first_name AS u_first_name, u.last_name AS u_last_name, u.email AS u_email, u.is_email_verified AS u_is_email_verified,
-         u.hedgehog_config AS u_hedgehog_config, u.role_at_organization AS u_role_at_organization
-       FROM activity_log AS a INDEXED BY activity_log_team_time LEFT JOIN users AS u ON u.id = a.user_id
+       SELECT ${ACTIVITY_COLUMNS}
+       FROM activity_log AS a INDEXED BY activity_log_team_time ${ACTIVITY_JOINS}
        WHERE a.team_id = ?1 AND a.user_id IS NOT NULL AND a.user_id != ?2 AND a.created_at > ?4
          AND ((a.scope, a.item_id) IN (SELECT scope, item_id FROM created)
            OR (a.activity IN (SELECT value FROM json_each(?3)) AND (a.scope, a.item_id) IN (SELECT scope, item_id FROM edited)))

@@ -13,8 +13,12 @@ export {
 } from "./activity.queries";
 export { activityRouter } from "./activity.router";
 export { PaginationQuery } from "./activity.schemas";
+export { chainRouter } from "./chain.router";
+export { runDailyCheckpointSigning } from "./checkpoints.job";
 export { scopeActivityPairs } from "./facets";
 export { refreshActivityIndexes } from "./indexes.job";
+export { STANDARD_ID } from "./ingest";
 export { runDailyActivityRetention } from "./retention.job";
 export { itemQuery, SEARCH_MARK_SQL } from "./search-index";
+export { ActivitySequencerObject } from "./sequencer.object";
 export { SqlParams } from "./sql";

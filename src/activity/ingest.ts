@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq, gt, lte } from "drizzle-orm";
 import type { Context } from "hono";
-import { type ActivityEntry, commitWithActivity, writeContext } from "../audit/record";
+import { type ActivityEntry, appScope, commitWithActivity, writeContext } from "../audit/record";
 import type { AppBindings, ProjectAccess, User } from "../auth/context";
 import { createDb } from "../db/client";
 import { type ActivityDetail, activityIngestKeys } from "../db/schema";
@@ -15,6 +15,9 @@ export const MAX_INGEST_ENTRIES = 1000;
 export const MAX_DETAIL_BYTES = 64 * 1024;
 /** Clock skew tolerated on a client's `created_at` before it counts as "in the future". */
 const FUTURE_TOLERANCE_MS = 60_000;
+/** How far back an app may date a row (backfills, queued retries): older history cannot be written into the log. */
+export const BACKDATE_WINDOW_DAYS = 7;
+const BACKDATE_WINDOW_MS = BACKDATE_WINDOW_DAYS * 24 * 60 * 60 * 1000;
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 const CHANGE_ACTIONS = ["changed", "created", "deleted", "merged", "split", "exported"] as const;
@@ -47,9 +50,41 @@ const DetailInput = z
     message: `detail must serialize to at most ${MAX_DETAIL_BYTES} bytes.`,
   });
 
+/** SD Elements standard ids: `T<n>` built-in, `CT<n>` custom (seed 004). */
+export const STANDARD_ID = /^C?T\d+$/;
+
+const StandardInput = z
+  .object({
+    id: z.string().regex(STANDARD_ID, "A standard id is T<number> (built-in) or CT<number> (custom)."),
+    name: z.string().trim().min(1).max(400).openapi({ example: "T21: Ensure confidential data is sent over an encrypted channel" }),
+  })
+  .strict();
+
+/** The standard rides in the detail's context, so the row's hash, exports and detail filters cover it. */
+function withStandard(detail: ActivityDetail, standard: z.infer<typeof StandardInput> | undefined): ActivityDetail {
+  return standard ? { ...detail, context: { ...detail.context, standard } } : detail;
+}
+
 export const ActivityEntryInputSchema = z
   .object({
-    scope: z.string().trim().min(1).max(79).openapi({ description: "Resource type, e.g. FeatureFlag (any name)." }),
+    scope: z
+      .string()
+      .trim()
+      .min(1)
+      .max(79)
+      .transform((value, ctx) => {
+        const scope = appScope(value);
+        if (scope === null) {
+          ctx.addIssue({ code: "custom", message: `Scope '${value}' is reserved for the rows the service records itself.` });
+          return z.NEVER;
+        }
+        return scope;
+      })
+      .openapi({
+        description:
+          "Resource type, e.g. FeatureFlag: any name except the scopes the service records itself (Project, ChangeRequest, ...).",
+        type: "string",
+      }),
     activity: z.string().trim().min(1).max(79).openapi({ description: "e.g. created, updated, deleted." }),
     item_id: z
       .union([z.string().max(72), z.number().int()])
@@ -62,23 +97,48 @@ export const ActivityEntryInputSchema = z
       .union([z.number().int().positive(), z.string().min(1).max(254)])
       .nullable()
       .optional()
-      .openapi({ description: "Acting user by id, uuid or email (a member of the organization); default the key's user." }),
+      .openapi({
+        description:
+          "Acting user by id, uuid or email (a member of the organization), or null for none; default the key's user. " +
+          "The row's `recorded_by` names the key's user and key whatever this says.",
+      }),
     was_impersonated: z.boolean().optional(),
-    is_system: z.boolean().optional().openapi({ description: "A system row has no user unless `user` is given." }),
+    is_system: z
+      .boolean()
+      .optional()
+      .refine((value) => value !== true, { message: "is_system cannot be set through ingest: system rows are the service's own." })
+      .openapi({ description: "Only `false`: system rows are the service's own." }),
+    standard: StandardInput.optional().openapi({
+      description: "The SD Elements standard (library task) the activity concerns; stored as `detail.context.standard`.",
+    }),
     created_at: z
       .string()
       .optional()
-      .openapi({ description: "ISO 8601 (naive = UTC); not in the future; default now." })
+      .openapi({
+        description: `ISO 8601 (naive = UTC); default now. At most ${BACKDATE_WINDOW_DAYS} days in the past, not in the future.`,
+      })
       .superRefine((value, ctx) => {
         if (value === undefined) return;
         const parsed = parseIsoDate(value);
         if (!parsed) ctx.addIssue({ code: "custom", message: "Datetime has wrong format. Use ISO 8601, e.g. 2024-01-31T12:00:00Z." });
         else if (toEpochMs(parsed) > Date.now() + FUTURE_TOLERANCE_MS)
           ctx.addIssue({ code: "custom", message: "created_at cannot be in the future." });
+        else if (toEpochMs(parsed) < Date.now() - BACKDATE_WINDOW_MS)
+          ctx.addIssue({ code: "custom", message: `created_at can be at most ${BACKDATE_WINDOW_DAYS} days in the past.` });
       }),
   })
   .strict()
-  .openapi("ActivityLogIngestEntry");
+  .openapi("ActivityLogIngestEntry", {
+    example: {
+      scope: "FeatureFlag",
+      activity: "updated",
+      item_id: "42",
+      detail: {
+        name: "new-checkout",
+        changes: [{ type: "FeatureFlag", action: "changed", field: "rollout_percentage", before: 10, after: 50 }],
+      },
+    },
+  });
 export type ActivityEntryInput = z.infer<typeof ActivityEntryInputSchema>;
 
 const IngestBatchSchema = z
@@ -194,11 +254,10 @@ export async function ingestActivity(
   // Sorted so that rows of one batch, which share a created_at, order by id as they were given.
   const ids = uuidv7s(body.entries.length, now);
   const results = body.entries.map((input, index) => {
-    const user = input.user === null ? null : (users[index] ?? (input.is_system ? null : callerBasic));
-    const isSystem = (input.is_system ?? false) || user === null;
+    const user = input.user === null ? null : (users[index] ?? callerBasic);
     const id = ids[index]!;
     const createdAt = input.created_at ? toEpochMs(parseIsoDate(input.created_at)!) : now;
-    const detail = (input.detail ?? {}) as ActivityDetail;
+    const detail = withStandard((input.detail ?? {}) as ActivityDetail, input.standard);
     const itemId = input.item_id === undefined || input.item_id === null ? null : String(input.item_id);
     entries.push({
       id,
@@ -209,9 +268,9 @@ export async function ingestActivity(
       itemId,
       detail,
       createdAt: new Date(createdAt),
-      actor: { userId: user?.id ?? null, isSystem, wasImpersonated: input.was_impersonated ?? false },
+      actor: { userId: user?.id ?? null, isSystem: false, wasImpersonated: input.was_impersonated ?? false },
     });
-    return { id, user, isSystem, input, itemId, detail, createdAt };
+    return { id, user, input, itemId, detail, createdAt };
   });
   const ctx = writeContext(c, db);
   const single = results[0]!;
@@ -226,7 +285,7 @@ export async function ingestActivity(
           organization_id: access.organization.id,
           team_id: access.project.id,
           was_impersonated: single.input.was_impersonated ?? false,
-          is_system: single.isSystem,
+          is_system: false,
           client: ctx.actor.client,
           ip_address: ctx.actor.ipAddress,
           activity: single.input.activity,
@@ -234,6 +293,9 @@ export async function ingestActivity(
           scope: single.input.scope,
           detail: single.detail,
           created_at: iso(single.createdAt) as string,
+          recorded_by: { user: serializeUserBasic(caller), api_key_id: c.var.auth.key.id },
+          sequence: null,
+          hash: null,
         },
   };
 

@@ -22,9 +22,10 @@ const one = `${base}/{id}`;
 export const listAlerts = createRoute({
   method: "get",
   path: base,
+  operationId: "logs_alerts_list",
   tags,
   summary: "List logs alerts",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, query: LimitOffsetQuery },
   responses: { 200: json(paginated(AlertSchema), "Logs alerts, oldest first"), ...errorResponses },
 });
@@ -32,9 +33,10 @@ export const listAlerts = createRoute({
 export const createAlert = createRoute({
   method: "post",
   path: base,
+  operationId: "logs_alerts_create",
   tags,
   summary: "Create a logs alert (at most 20 per project)",
-  ...secured("logs:write"),
+  ...secured("logs:write", "member"),
   request: { params: ProjectIdParams, body: jsonBody(AlertCreateSchema) },
   responses: { 201: json(AlertSchema, "Created"), ...errorResponses },
 });
@@ -42,10 +44,11 @@ export const createAlert = createRoute({
 export const simulateAlert = createRoute({
   method: "post",
   path: `${base}/simulate`,
+  operationId: "logs_alerts_simulate_create",
   tags,
   summary: "Replay an alert configuration over stored logs",
   description: "Evaluates the alert at every check time from `date_from` to now against the stored logs, with the same state machine.",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, body: jsonBody(SimulateSchema) },
   responses: { 200: json(SimulationSchema, "One bucket per check"), ...errorResponses },
 });
@@ -53,9 +56,10 @@ export const simulateAlert = createRoute({
 export const getAlert = createRoute({
   method: "get",
   path: one,
+  operationId: "logs_alerts_retrieve",
   tags,
   summary: "Retrieve a logs alert",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectItemParams },
   responses: { 200: json(AlertSchema, "Logs alert"), ...errorResponses },
 });
@@ -63,11 +67,12 @@ export const getAlert = createRoute({
 export const updateAlert = createRoute({
   method: "patch",
   path: one,
+  operationId: "logs_alerts_partial_update",
   tags,
   summary: "Update a logs alert",
   description:
     "Enabling, disabling, snoozing (`snooze_until`), unsnoozing (`snooze_until: null`) and changing the rules move the state as the README describes. Changing threshold_count, threshold_operator or filters, or disabling, answers 409 when an approval policy covers `logs_alert.update`.",
-  ...secured("logs:write"),
+  ...secured("logs:write", "member"),
   request: { params: ProjectItemParams, body: jsonBody(AlertUpdateSchema) },
   responses: { 200: json(AlertSchema, "Updated"), ...errorResponses, ...approvalGateResponses },
 });
@@ -75,10 +80,11 @@ export const updateAlert = createRoute({
 export const deleteAlert = createRoute({
   method: "delete",
   path: one,
+  operationId: "logs_alerts_destroy",
   tags,
   summary: "Delete a logs alert",
   description: "Answers 409 when an approval policy covers `logs_alert.delete`. Destinations created for the alert are deleted with it.",
-  ...secured("logs:write"),
+  ...secured("logs:write", "member"),
   request: { params: ProjectItemParams },
   responses: { 204: { description: "Deleted" }, ...errorResponses, ...approvalGateResponses },
 });
@@ -86,9 +92,10 @@ export const deleteAlert = createRoute({
 export const resetAlert = createRoute({
   method: "post",
   path: `${one}/reset`,
+  operationId: "logs_alerts_reset_create",
   tags,
   summary: "Reset a broken logs alert to not_firing",
-  ...secured("logs:write"),
+  ...secured("logs:write", "member"),
   request: { params: ProjectItemParams },
   responses: { 200: json(AlertSchema, "Reset"), ...errorResponses },
 });
@@ -96,9 +103,10 @@ export const resetAlert = createRoute({
 export const listAlertEvents = createRoute({
   method: "get",
   path: `${one}/events`,
+  operationId: "logs_alerts_events_list",
   tags,
   summary: "Checks and transitions of a logs alert, newest first",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectItemParams, query: LimitOffsetQuery },
   responses: { 200: json(paginated(AlertEventSchema), "Events"), ...errorResponses },
 });
@@ -106,9 +114,10 @@ export const listAlertEvents = createRoute({
 export const linkDestination = createRoute({
   method: "post",
   path: `${one}/destinations`,
+  operationId: "logs_alerts_destinations_create",
   tags,
   summary: "Send this alert's firing, resolved and broken notifications to a Slack or webhook destination",
-  ...secured("logs:write"),
+  ...secured("logs:write", "member"),
   request: { params: ProjectItemParams, body: jsonBody(DestinationLinkSchema) },
   responses: { 201: json(DestinationLinkResultSchema, "Created"), ...errorResponses },
 });
@@ -116,9 +125,10 @@ export const linkDestination = createRoute({
 export const unlinkDestinations = createRoute({
   method: "post",
   path: `${one}/destinations/delete`,
+  operationId: "logs_alerts_destinations_delete_create",
   tags,
   summary: "Delete destinations created for this alert",
-  ...secured("logs:write"),
+  ...secured("logs:write", "member"),
   request: { params: ProjectItemParams, body: jsonBody(DestinationUnlinkSchema) },
   responses: { 204: { description: "Deleted" }, ...errorResponses },
 });

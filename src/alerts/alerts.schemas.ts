@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { ignoringReadOnly } from "../lib/validation";
 import { LogsFiltersSchema } from "../logs";
 import { UserBasicSchema } from "../users";
 import { ALERT_STATES } from "./alert.machine";
@@ -58,17 +59,12 @@ export const READ_ONLY_FIELDS = [
   "updated_at",
 ] as const;
 
-const withoutReadOnly = (value: unknown) => {
-  if (!value || typeof value !== "object" || Array.isArray(value)) return value;
-  const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-  for (const field of READ_ONLY_FIELDS) delete copy[field];
-  return copy;
-};
-
-export const AlertCreateSchema = z.preprocess(withoutReadOnly, z.object(writable).partial().strict()).openapi("LogsAlertCreate");
+export const AlertCreateSchema = ignoringReadOnly(READ_ONLY_FIELDS, z.object(writable).partial().strict()).openapi("LogsAlertCreate", {
+  example: { name: "Checkout errors", filters: { severityLevels: ["error"], serviceNames: ["checkout"] }, threshold_count: 5 },
+});
 export type AlertCreate = z.infer<typeof AlertCreateSchema>;
 
-export const AlertUpdateSchema = z.preprocess(withoutReadOnly, z.object(writable).partial().strict()).openapi("LogsAlertUpdate");
+export const AlertUpdateSchema = ignoringReadOnly(READ_ONLY_FIELDS, z.object(writable).partial().strict()).openapi("LogsAlertUpdate");
 export type AlertUpdate = z.infer<typeof AlertUpdateSchema>;
 
 const StateSchema = z.enum(ALERT_STATES);
@@ -131,21 +127,19 @@ const rules = {
   cooldown_minutes: writable.cooldown_minutes.default(0),
 };
 
-export const SimulateSchema = z
-  .preprocess(
-    withoutReadOnly,
-    z
-      .object({
-        ...rules,
-        name: z.string().optional(),
-        enabled: z.boolean().optional(),
-        snooze_until: z.string().nullish(),
-        date_from: z.string().default("-24h").openapi({ description: "Relative (-24h, -7d) or ISO 8601; at most 30 days back." }),
-        date_to: z.string().nullish().openapi({ description: "Defaults to now." }),
-      })
-      .strict(),
-  )
-  .openapi("LogsAlertSimulate");
+export const SimulateSchema = ignoringReadOnly(
+  READ_ONLY_FIELDS,
+  z
+    .object({
+      ...rules,
+      name: z.string().optional(),
+      enabled: z.boolean().optional(),
+      snooze_until: z.string().nullish(),
+      date_from: z.string().default("-24h").openapi({ description: "Relative (-24h, -7d) or ISO 8601; at most 30 days back." }),
+      date_to: z.string().nullish().openapi({ description: "Defaults to now." }),
+    })
+    .strict(),
+).openapi("LogsAlertSimulate");
 
 export const SimulationSchema = z
   .object({

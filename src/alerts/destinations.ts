@@ -14,9 +14,9 @@ import {
   DESTINATION_SCOPE,
   type Destination,
   destinationActivity,
+  destinationUrlRefusal,
   newDestination,
   subscriptionInserts,
-  urlRefusal,
 } from "../notifications";
 import type { DestinationLinkSchema } from "./alerts.schemas";
 
@@ -47,7 +47,7 @@ export async function planLink(
       "required",
     );
   }
-  const refusal = urlRefusal(input.webhook_url, allowLoopback(env));
+  const refusal = destinationUrlRefusal(input.type, input.webhook_url, allowLoopback(env));
   if (refusal) throw validationError(refusal, "webhook_url");
   const now = new Date();
   const label = input.name ?? (input.slack_channel_name ? `#${input.slack_channel_name.replace(/^#/, "")}` : input.type);

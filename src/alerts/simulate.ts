@@ -62,7 +62,7 @@ function dateMs(text: string, now: number, attr: string): number {
 
 /**
  * Replays an alert configuration over stored logs: one bucket per check time (every check
- * interval, each counting the window that ends there), run through the same state machine as the
+ * interval back from date_to, each counting the window that ends there), run through the same state machine as the
  * live checks, from not_firing. Counts are notifications that would have been sent.
  */
 export async function simulate(db: Db, projectId: number, input: SimulateInput, now: number) {
@@ -78,9 +78,12 @@ export async function simulate(db: Db, projectId: number, input: SimulateInput, 
 
   const windowMs = input.window_minutes * MINUTE_MS;
   const intervalMs = checkIntervalMinutes(input.window_minutes) * MINUTE_MS;
-  const first = floorMinute(from + MINUTE_MS - 1) + windowMs;
+  // Anchored at date_to and stepping back, as a live check's window ends at its tick: the most
+  // recent logs are always in the last bucket, whatever date_from is.
+  const earliest = floorMinute(from + MINUTE_MS - 1) + windowMs;
   const last = floorMinute(to);
-  const total = first > last ? 0 : Math.floor((last - first) / intervalMs) + 1;
+  const total = earliest > last ? 0 : Math.floor((last - earliest) / intervalMs) + 1;
+  const first = last - (total - 1) * intervalMs;
   if (total > MAX_BUCKETS) {
     throw validationError(`This range needs ${total} checks; at most ${MAX_BUCKETS} can be simulated. Narrow date_from.`, "date_from");
   }

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { MEMBERSHIP_LEVELS } from "../auth/levels";
 import { LimitOffsetQuery } from "../lib/pagination";
+import { ignoringReadOnly } from "../lib/validation";
 import { UserBasicSchema } from "../users";
 import { parseDuration } from "./duration";
 
@@ -65,7 +66,9 @@ const PolicyWritable = z.object({
         "Organization-level actions are always organization-wide.",
     }),
 });
-export const PolicyCreateSchema = PolicyWritable.strict().openapi("ApprovalPolicyCreate");
+export const PolicyCreateSchema = PolicyWritable.strict().openapi("ApprovalPolicyCreate", {
+  example: { action_key: "logs_alert.update", approver_config: { users: [2], quorum: 1 } },
+});
 export const PolicyPatchSchema = PolicyWritable.partial().strict().openapi("ApprovalPolicyPatch");
 export type PolicyInput = z.infer<typeof PolicyPatchSchema>;
 
@@ -178,14 +181,17 @@ export const ChangeRequestListQuery = LimitOffsetQuery.extend({
   resource_id: z.string().optional(),
 });
 
-export const ApproveBodySchema = z
-  .object({ reason: z.string().max(2000).optional() })
-  .strict()
-  .openapi("ChangeRequestApprove");
-export const RejectBodySchema = z
-  .object({ reason: z.string().trim().min(1, "A reason is required for rejection.").max(2000) })
-  .strict()
-  .openapi("ChangeRequestReject");
+// Seed 001's approve/reject/cancel examples send the change request's own fields (`action_key`).
+const CHANGE_REQUEST_FIELDS = Object.keys(ChangeRequestSchema.shape);
+
+export const ApproveBodySchema = ignoringReadOnly(
+  CHANGE_REQUEST_FIELDS,
+  z.object({ reason: z.string().max(2000).optional() }).strict(),
+).openapi("ChangeRequestApprove", { description: "`reason`; the change request's read-only fields are accepted and ignored." });
+export const RejectBodySchema = ignoringReadOnly(
+  CHANGE_REQUEST_FIELDS,
+  z.object({ reason: z.string().trim().min(1, "A reason is required for rejection.").max(2000) }).strict(),
+).openapi("ChangeRequestReject", { description: "`reason` (required); the change request's read-only fields are accepted and ignored." });
 
 export const AppChangeRequestCreateSchema = z
   .object({

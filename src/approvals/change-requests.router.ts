@@ -1,4 +1,3 @@
-import { createRoute } from "@hono/zod-openapi";
 import { and, count, desc, eq, type SQL } from "drizzle-orm";
 import type { Context } from "hono";
 import { actorFromRequest } from "../audit/record";
@@ -7,23 +6,10 @@ import type { AppBindings, ProjectAccess } from "../auth/context";
 import { createDb } from "../db/client";
 import { inList } from "../db/in-list";
 import { changeRequests } from "../db/schema";
-import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { createRouter } from "../http/router";
 import { ApiError, notFound, permissionDenied, validationError } from "../lib/errors";
-import { limitOffsetPage, paginated } from "../lib/pagination";
-import { ProjectIdParams, ProjectItemParams } from "../lib/path-params";
-import {
-  AppChangeRequestCreateSchema,
-  ApproveBodySchema,
-  approvalGateResponses,
-  CHANGE_REQUEST_STATES,
-  ChangeRequestListQuery,
-  ChangeRequestSchema,
-  CompleteBodySchema,
-  DecisionResponseSchema,
-  GateNotRequiredSchema,
-  RejectBodySchema,
-} from "./approvals.schemas";
+import { limitOffsetPage } from "../lib/pagination";
+import { CHANGE_REQUEST_STATES } from "./approvals.schemas";
 import type { StepResult } from "./change-request.object";
 import {
   findChangeRequest,
@@ -34,84 +20,17 @@ import {
   visibleInProject,
   votesOf,
 } from "./change-requests.queries";
+import {
+  approveChangeRequest,
+  cancelChangeRequest,
+  completeChangeRequest,
+  createAppChangeRequest,
+  getChangeRequest,
+  listChangeRequests,
+  rejectChangeRequest,
+} from "./change-requests.routes";
 import { changeRequestStub, evaluateGate, gateConflict } from "./gate";
 import { recordFromRow, type Voter } from "./model";
-
-const tags = ["approvals"];
-const base = "/api/projects/{project_id}/change_requests";
-
-const listChangeRequests = createRoute({
-  method: "get",
-  path: base,
-  tags,
-  summary: "List change requests (the project's and its organization's organization-level ones), newest first",
-  ...secured("approvals:read"),
-  request: { params: ProjectIdParams, query: ChangeRequestListQuery },
-  responses: { 200: json(paginated(ChangeRequestSchema), "Change requests"), ...errorResponses },
-});
-const createAppChangeRequest = createRoute({
-  method: "post",
-  path: base,
-  tags,
-  summary: "Ask for sign-off on an app's own change (action keys starting with `app.`)",
-  description:
-    "Runs the approval gate for the app's action key. 201: a change request was created; when it is approved " +
-    "the app applies the change and reports back with `complete/`. 200: no approval is needed, go ahead. " +
-    "409 change_request_pending: one is already open for this resource.",
-  ...secured("approvals:write"),
-  request: { params: ProjectIdParams, body: jsonBody(AppChangeRequestCreateSchema) },
-  responses: {
-    200: json(GateNotRequiredSchema, "No approval needed"),
-    201: json(ChangeRequestSchema, "Change request created"),
-    ...errorResponses,
-    ...approvalGateResponses,
-  },
-});
-const getChangeRequest = createRoute({
-  method: "get",
-  path: `${base}/{id}`,
-  tags,
-  summary: "Retrieve a change request",
-  ...secured("approvals:read"),
-  request: { params: ProjectItemParams },
-  responses: { 200: json(ChangeRequestSchema, "Change request"), ...errorResponses },
-});
-const approveChangeRequest = createRoute({
-  method: "post",
-  path: `${base}/{id}/approve`,
-  tags,
-  summary: "Approve a change request; at quorum the change is applied at once",
-  ...secured("approvals:write"),
-  request: { params: ProjectItemParams, body: { required: false, content: { "application/json": { schema: ApproveBodySchema } } } },
-  responses: { 200: json(DecisionResponseSchema, "Vote recorded"), ...errorResponses },
-});
-const rejectChangeRequest = createRoute({
-  method: "post",
-  path: `${base}/{id}/reject`,
-  tags,
-  summary: "Reject a change request (a reason is required)",
-  ...secured("approvals:write"),
-  request: { params: ProjectItemParams, body: jsonBody(RejectBodySchema) },
-  responses: { 200: json(DecisionResponseSchema, "Rejected"), ...errorResponses },
-});
-const cancelChangeRequest = createRoute({
-  method: "post",
-  path: `${base}/{id}/cancel`,
-  tags,
-  summary: "Cancel your own pending change request",
-  ...secured("approvals:write"),
-  request: { params: ProjectItemParams, body: { required: false, content: { "application/json": { schema: ApproveBodySchema } } } },
-  responses: { 200: json(DecisionResponseSchema, "Canceled"), ...errorResponses },
-});
-const completeChangeRequest = createRoute({
-  method: "post",
-  path: `${base}/{id}/complete`,
-  tags,
-  summary: "Report the outcome of applying an approved app change request (its requester)",
-  ...secured("approvals:write"),
-  request: { params: ProjectItemParams, body: jsonBody(CompleteBodySchema) },
-  responses: { 200: json(DecisionResponseSchema, "Applied or failed"), ...errorResponses },
-});
 
 /** `state=a,b` or `state=a&state=b`, each a known state. */
 function parseStates(value: string | string[] | undefined) {

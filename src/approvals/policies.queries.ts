@@ -176,7 +176,12 @@ export async function resolvePolicyInput(
 export const duplicatePolicy = () =>
   validationError("A policy for this action already exists. You can edit the existing policy instead.", "action_key", "unique");
 
-const activityEntry = (policy: { id: string; organizationId: string; teamId: number | null; actionKey: string }) => ({
+const activityEntry = (policy: {
+  id: string;
+  organizationId: string;
+  teamId: number | null;
+  actionKey: string;
+}): Pick<ActivityEntry, "organizationId" | "teamId" | "scope" | "itemId"> => ({
   organizationId: policy.organizationId,
   teamId: policy.teamId,
   scope: SCOPE,

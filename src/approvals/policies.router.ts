@@ -1,4 +1,3 @@
-import { createRoute } from "@hono/zod-openapi";
 import { and, desc, eq, type SQL } from "drizzle-orm";
 import type { Context } from "hono";
 import { commitWithActivity, writeContext } from "../audit/record";
@@ -7,19 +6,10 @@ import type { AppBindings } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { approvalPolicies } from "../db/schema";
-import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { createRouter } from "../http/router";
-import { limitOffsetPage, paginated } from "../lib/pagination";
-import { ProjectIdParams, ProjectItemParams } from "../lib/path-params";
+import { limitOffsetPage } from "../lib/pagination";
 import { isoRequired } from "../lib/time";
-import {
-  approvalGateResponses,
-  PolicyCreateSchema,
-  type PolicyInput,
-  PolicyListQuery,
-  PolicyPatchSchema,
-  PolicySchema,
-} from "./approvals.schemas";
+import type { PolicyInput } from "./approvals.schemas";
 import { approvalGate } from "./gate";
 import {
   countPolicies,
@@ -32,65 +22,8 @@ import {
   resolvePolicyInput,
   serializePolicies,
 } from "./policies.queries";
+import { createPolicy, deletePolicy, getPolicy, listPolicies, patchPolicy, replacePolicy } from "./policies.routes";
 import { changeIntent } from "./registry";
-
-const tags = ["approvals"];
-const base = "/api/projects/{project_id}/approval_policies";
-
-const listPolicies = createRoute({
-  method: "get",
-  path: base,
-  tags,
-  summary: "List approval policies (the project's and the organization-wide ones)",
-  ...secured("approvals:read"),
-  request: { params: ProjectIdParams, query: PolicyListQuery },
-  responses: { 200: json(paginated(PolicySchema), "Approval policies"), ...errorResponses },
-});
-const createPolicy = createRoute({
-  method: "post",
-  path: base,
-  tags,
-  summary: "Create an approval policy (organization admins)",
-  ...secured("approvals:write"),
-  request: { params: ProjectIdParams, body: jsonBody(PolicyCreateSchema) },
-  responses: { 201: json(PolicySchema, "Created"), ...errorResponses },
-});
-const getPolicy = createRoute({
-  method: "get",
-  path: `${base}/{id}`,
-  tags,
-  summary: "Retrieve an approval policy",
-  ...secured("approvals:read"),
-  request: { params: ProjectItemParams },
-  responses: { 200: json(PolicySchema, "Approval policy"), ...errorResponses },
-});
-const replacePolicy = createRoute({
-  method: "put",
-  path: `${base}/{id}`,
-  tags,
-  summary: "Update an approval policy (organization admins; gated by approval_policy.update)",
-  ...secured("approvals:write"),
-  request: { params: ProjectItemParams, body: jsonBody(PolicyCreateSchema) },
-  responses: { 200: json(PolicySchema, "Updated"), ...errorResponses, ...approvalGateResponses },
-});
-const patchPolicy = createRoute({
-  method: "patch",
-  path: `${base}/{id}`,
-  tags,
-  summary: "Partially update an approval policy (organization admins; gated by approval_policy.update)",
-  ...secured("approvals:write"),
-  request: { params: ProjectItemParams, body: jsonBody(PolicyPatchSchema) },
-  responses: { 200: json(PolicySchema, "Updated"), ...errorResponses, ...approvalGateResponses },
-});
-const deletePolicy = createRoute({
-  method: "delete",
-  path: `${base}/{id}`,
-  tags,
-  summary: "Delete an approval policy (organization admins; gated by approval_policy.delete)",
-  ...secured("approvals:write"),
-  request: { params: ProjectItemParams },
-  responses: { 204: { description: "Deleted" }, ...errorResponses, ...approvalGateResponses },
-});
 
 /** Two simultaneous creates of the same policy both pass the duplicate check; the unique index decides. */
 async function commitPolicyWrite(commit: () => Promise<unknown>) {

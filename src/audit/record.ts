@@ -8,6 +8,45 @@ import { type ActivityChange, type ActivityDetail, activityLog } from "../db/sch
 import type { Env } from "../env";
 import { ACTIVITY_EVENT_COLUMNS, type CommittedActivity, outboxInsert, publishCommittedActivitySafely } from "../events/outbox";
 import { uuidv7 } from "../lib/ids";
+import { sealSoon } from "./sequencer";
+
+/**
+ * The resource types the service records itself. Apps cannot record them through ingest, so a row
+ * under one of them was written by the service. `ActivityEntry.scope` takes only these or an
+ * `AppScope`: a service write under a new scope does not compile until the scope is listed here.
+ */
+export const SERVICE_SCOPES = [
+  "ApprovalPolicy",
+  "ChangeRequest",
+  "ExportedAsset",
+  "LogsAlertConfiguration",
+  "NotificationDestination",
+  "Organization",
+  "OrganizationInvite",
+  "OrganizationMembership",
+  "PersonalAPIKey",
+  "Project",
+  "Role",
+  "ViewerToken",
+] as const;
+export type ServiceScope = (typeof SERVICE_SCOPES)[number];
+
+declare const appScopeBrand: unique symbol;
+/** A scope an app records through ingest, checked by `appScope` not to be a service scope. */
+export type AppScope = string & { readonly [appScopeBrand]: true };
+
+const RESERVED_SCOPES = new Set(SERVICE_SCOPES.map((scope) => scope.toLowerCase()));
+
+/** The scope as an app's, or null when it names (in any case) a scope the service writes itself. */
+export function appScope(scope: string): AppScope | null {
+  return RESERVED_SCOPES.has(scope.toLowerCase()) ? null : (scope as AppScope);
+}
+
+/** The authenticated user and key behind a write (`recorded_by`). */
+export interface Recorder {
+  userId: number;
+  keyId: string;
+}
 
 /** Who performed a write: a person through the API, or the system (cron, alarms, queue jobs). */
 export interface Actor {
@@ -16,20 +55,31 @@ export interface Actor {
   wasImpersonated: boolean;
   client: string | null;
   ipAddress: string | null;
+  /** Null for the system and for requests without a key (signup). */
+  recordedBy: Recorder | null;
 }
 
-export const SYSTEM_ACTOR: Actor = { userId: null, isSystem: true, wasImpersonated: false, client: null, ipAddress: null };
+export const SYSTEM_ACTOR: Actor = {
+  userId: null,
+  isSystem: true,
+  wasImpersonated: false,
+  client: null,
+  ipAddress: null,
+  recordedBy: null,
+};
 
 const MAX_CLIENT_LENGTH = 32;
 
 export function actorFromRequest(c: Context<AppBindings>): Actor {
   const client = c.req.header("x-posthog-client")?.trim().slice(0, MAX_CLIENT_LENGTH) || null;
+  const auth = c.var.auth;
   return {
-    userId: c.var.auth?.user.id ?? null,
+    userId: auth?.user.id ?? null,
     isSystem: false,
     wasImpersonated: false,
     client,
     ipAddress: c.req.header("cf-connecting-ip") ?? c.req.header("x-real-ip") ?? null,
+    recordedBy: auth ? { userId: auth.user.id, keyId: auth.key.id } : null,
   };
 }
 
@@ -37,7 +87,7 @@ export interface ActivityEntry {
   organizationId: string;
   // SQL lets a row reference an id assigned in the same batch, e.g. a project being created.
   teamId?: number | SQL | null;
-  scope: string;
+  scope: ServiceScope | AppScope;
   activity: string;
   itemId: string | number | SQL | null;
   detail: ActivityDetail;
@@ -60,7 +110,7 @@ function activityRow(requestActor: Actor, entry: ActivityEntry): ActivityRow {
     teamId: entry.teamId ?? null,
     userId: entry.userId ?? actor.userId,
     wasImpersonated: actor.wasImpersonated,
-    isSystem: actor.isSystem || (actor.userId === null && !entry.userId),
+    isSystem: entry.actor?.isSystem ?? (actor.isSystem || (actor.userId === null && !entry.userId)),
     client: actor.client,
     ipAddress: actor.ipAddress,
     activity: entry.activity,
@@ -68,6 +118,9 @@ function activityRow(requestActor: Actor, entry: ActivityEntry): ActivityRow {
     scope: entry.scope,
     detail: entry.detail,
     createdAt: entry.createdAt ?? new Date(),
+    // Always the request's: an entry's `actor` is what an app claims, this is who wrote it.
+    recordedByUserId: requestActor.recordedBy?.userId ?? null,
+    recordedByKeyId: requestActor.recordedBy?.keyId ?? null,
   };
 }
 
@@ -85,6 +138,8 @@ export function writeContext(c: Context<AppBindings>, db: Db): WriteContext {
 type AnyBatchItem = BatchItem<"sqlite">;
 
 const ACTIVITY_COLUMNS = Object.entries(getTableColumns(activityLog));
+// A multi-row VALUES insert binds every column of every row: D1 allows 100 parameters a statement.
+const ROWS_PER_VALUES_INSERT = Math.floor(100 / ACTIVITY_COLUMNS.length);
 // Bytes of JSON per insert statement: D1 caps a bound value at 2 MB. A typical 1000-row batch is one statement.
 const JSON_BYTES_PER_INSERT = 1_000_000;
 
@@ -151,12 +206,12 @@ function activityInserts(db: Db, rows: ActivityRow[]): { statements: AnyBatchIte
     committed.push(committedOf(row));
   });
   flush();
-  for (let i = 0; i < withSql.length; i += 7) {
+  for (let i = 0; i < withSql.length; i += ROWS_PER_VALUES_INSERT) {
     committed.push(statements.length);
     statements.push(
       db
         .insert(activityLog)
-        .values(withSql.slice(i, i + 7))
+        .values(withSql.slice(i, i + ROWS_PER_VALUES_INSERT))
         .returning(ACTIVITY_EVENT_COLUMNS),
     );
   }
@@ -166,7 +221,7 @@ function activityInserts(db: Db, rows: ActivityRow[]): { statements: AnyBatchIte
 /**
  * The one way the service writes: the given statements and their activity rows go to D1 in a
  * single batch (one transaction), so a write never lands without its audit row or vice versa.
- * Returns the results of `writes` in order.
+ * The sequencer then gives the rows their place in the hash chain (src/activity/chain.ts). Returns the results of `writes` in order.
  */
 export async function commitWithActivity(ctx: WriteContext, writes: AnyBatchItem[], entries: ActivityEntry[]): Promise<unknown[]> {
   const rows = entries.map((entry) => activityRow(ctx.actor, entry));
@@ -186,6 +241,7 @@ export async function commitWithActivity(ctx: WriteContext, writes: AnyBatchItem
   if (outbox) {
     const committed = inserts.committed.flatMap((c) => (typeof c === "number" ? (results[writes.length + c] as CommittedActivity[]) : [c]));
     ctx.waitUntil(publishCommittedActivitySafely(ctx.env, outbox.id, committed));
+    ctx.waitUntil(sealSoon(ctx.env));
   }
   return results.slice(0, writes.length);
 }

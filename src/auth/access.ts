@@ -3,8 +3,12 @@ import type { Context } from "hono";
 import { createDb, type Db } from "../db/client";
 import { organizationMemberships, organizations, projects } from "../db/schema";
 import { notFound, permissionDenied } from "../lib/errors";
-import type { AccessTarget, AppBindings, OrganizationAccess, ProjectAccess } from "./context";
+import { decimalId } from "../lib/path-params";
+import type { AccessTarget, AppBindings, Organization, OrganizationAccess, ProjectAccess } from "./context";
 import { MembershipLevel } from "./levels";
+
+/** `/api/projects/@current/...`: the project a client means when it names none (see `currentProjectSql`). */
+export const CURRENT_PROJECT = "@current";
 
 export function accessTargetOf(path: string): AccessTarget | null {
   const match = /^\/api\/(projects|organizations)\/([^/]+)/.exec(path);
@@ -17,8 +21,9 @@ export function accessTargetOf(path: string): AccessTarget | null {
       return null;
     }
   }
-  const id = Number(match[2]);
-  return Number.isSafeInteger(id) ? { kind: "project", id } : null;
+  if (match[2] === CURRENT_PROJECT) return { kind: "project", id: CURRENT_PROJECT };
+  const id = decimalId(match[2]);
+  return id === null ? null : { kind: "project", id };
 }
 
 function organizationAccessQuery(db: Db, organizationId: string, userId: number) {
@@ -53,6 +58,23 @@ function assertKeyAllowsOrganization(c: Context<AppBindings>, organizationId: st
   }
 }
 
+/** PostHog's rule: a key restricted to projects has no organization-level access at all. */
+export function assertNotProjectScoped(c: Context<AppBindings>) {
+  if (c.var.auth.key.scopedTeams?.length) {
+    throw permissionDenied("API keys with scoped projects are only supported on project-based views.");
+  }
+}
+
+/**
+ * An organization may keep its members' personal API keys out (`members_can_use_personal_api_keys`):
+ * PostHog still lets admins and owners use theirs.
+ */
+function assertKeysAllowed(organization: Organization, level: number) {
+  if (!organization.membersCanUsePersonalApiKeys && level < MembershipLevel.admin) {
+    throw permissionDenied("This organization does not allow members to use personal API keys.");
+  }
+}
+
 function assertLevel(level: number, minLevel: number) {
   if (level < minLevel) {
     const needed = minLevel >= MembershipLevel.owner ? "an owner" : "an admin";
@@ -73,6 +95,8 @@ export async function organizationAccess(
       : (await organizationAccessQuery(createDb(c.env.DB), organizationId, c.var.auth.user.id))[0];
   if (!row) throw notFound();
   assertKeyAllowsOrganization(c, organizationId);
+  assertNotProjectScoped(c);
+  assertKeysAllowed(row.organization, row.level);
   assertLevel(row.level, minLevel);
   return row;
 }
@@ -83,15 +107,22 @@ export async function projectAccess(
   projectId: number | string,
   minLevel: number = MembershipLevel.member,
 ): Promise<ProjectAccess> {
-  const id = typeof projectId === "number" ? projectId : Number(projectId);
-  if (!Number.isSafeInteger(id)) throw notFound();
   const prefetched = c.var.prefetchedAccess;
-  const row =
-    prefetched?.kind === "project" && prefetched.id === id
-      ? prefetched.row
-      : (await projectAccessQuery(createDb(c.env.DB), id, c.var.auth.user.id))[0];
+  let row: ProjectAccess | undefined;
+  if (projectId === CURRENT_PROJECT) {
+    // Resolved only by `authenticate`'s read-ahead, the one place that sees the key's restrictions in SQL.
+    row = prefetched?.kind === "project" && prefetched.id === CURRENT_PROJECT ? prefetched.row : undefined;
+  } else {
+    const id = typeof projectId === "number" ? projectId : decimalId(projectId);
+    if (id === null || !Number.isSafeInteger(id)) throw notFound();
+    row =
+      prefetched?.kind === "project" && prefetched.id === id
+        ? prefetched.row
+        : (await projectAccessQuery(createDb(c.env.DB), id, c.var.auth.user.id))[0];
+  }
   if (!row) throw notFound();
   assertKeyAllowsOrganization(c, row.organization.id);
+  assertKeysAllowed(row.organization, row.level);
   const scopedTeams = c.var.auth.key.scopedTeams;
   if (scopedTeams?.length && !scopedTeams.includes(row.project.id)) {
     throw permissionDenied("API key does not have access to the requested project.");

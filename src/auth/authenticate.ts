@@ -5,7 +5,7 @@ import { organizationMemberships, organizations, personalApiKeys, projects, user
 import { ApiError, notAuthenticated } from "../lib/errors";
 import { sha256Hex } from "../lib/ids";
 import { normalizePath } from "../lib/paths";
-import { accessTargetOf } from "./access";
+import { accessTargetOf, CURRENT_PROJECT } from "./access";
 import type { AppBindings } from "./context";
 
 // Writing last_used_at on every request would turn every read into a write; once an hour is
@@ -17,6 +17,20 @@ export function bearerToken(header: string | undefined): string | null {
   const match = header?.match(/^(?:Bearer|Token)\s+(\S+)\s*$/i);
   return match?.[1] ?? null;
 }
+
+/**
+ * `@current`: PostHog's "the project I am in". A key has no session, so: the oldest project (lowest
+ * id) of the first organization the user joined, among the projects the key may reach. A key
+ * restricted to one project therefore always means that project.
+ */
+const currentProjectSql = sql<number>`(
+  SELECT cp.id FROM projects AS cp
+  JOIN organization_memberships AS cm ON cm.organization_id = cp.organization_id AND cm.user_id = ${users.id}
+  WHERE (coalesce(json_array_length(${personalApiKeys.scopedTeams}), 0) = 0
+      OR cp.id IN (SELECT value FROM json_each(${personalApiKeys.scopedTeams})))
+    AND (coalesce(json_array_length(${personalApiKeys.scopedOrganizations}), 0) = 0
+      OR cp.organization_id IN (SELECT value FROM json_each(${personalApiKeys.scopedOrganizations})))
+  ORDER BY cm.joined_at, cp.id LIMIT 1)`;
 
 export const authenticate = createMiddleware<AppBindings>(async (c, next) => {
   const token = bearerToken(c.req.header("authorization"));
@@ -30,7 +44,10 @@ export const authenticate = createMiddleware<AppBindings>(async (c, next) => {
     .select({ key: personalApiKeys, user: users, project: projects, organization: organizations, level: organizationMemberships.level })
     .from(personalApiKeys)
     .innerJoin(users, eq(users.id, personalApiKeys.userId))
-    .leftJoin(projects, target?.kind === "project" ? eq(projects.id, target.id) : sql`0`)
+    .leftJoin(
+      projects,
+      target?.kind === "project" ? eq(projects.id, target.id === CURRENT_PROJECT ? currentProjectSql : target.id) : sql`0`,
+    )
     .leftJoin(
       organizations,
       target?.kind === "project"

@@ -22,7 +22,7 @@ export interface ProjectAccess extends OrganizationAccess {
 }
 
 /** The project or organization a request path names, if any (`/api/projects/:id/...`, `/api/organizations/:id/...`). */
-export type AccessTarget = { kind: "project"; id: number } | { kind: "organization"; id: string };
+export type AccessTarget = { kind: "project"; id: number | "@current" } | { kind: "organization"; id: string };
 
 /**
  * An access row read ahead, in the API key lookup's query, so that the usual request (one project
@@ -30,7 +30,7 @@ export type AccessTarget = { kind: "project"; id: number } | { kind: "organizati
  * `row` undefined means "read, and the caller is not a member".
  */
 export type PrefetchedAccess =
-  | { kind: "project"; id: number; row: ProjectAccess | undefined }
+  | { kind: "project"; id: number | "@current"; row: ProjectAccess | undefined }
   | { kind: "organization"; id: string; row: OrganizationAccess | undefined };
 
 export interface AppBindings {

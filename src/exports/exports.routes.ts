@@ -44,9 +44,10 @@ const download = {
 export const getProjectExport = createRoute({
   method: "get",
   path: "/api/projects/{project_id}/exports/{id}",
+  operationId: "exports_retrieve",
   tags,
   summary: "An export's status and progress (visible to the user who requested it)",
-  ...secured("export:read"),
+  ...secured("export:read", "member"),
   request: { params: ProjectItemParams },
   responses: { 200: json(ExportSchema, "Export"), ...errorResponses },
 });
@@ -54,9 +55,10 @@ export const getProjectExport = createRoute({
 export const getProjectExportContent = createRoute({
   method: "get",
   path: "/api/projects/{project_id}/exports/{id}/content",
+  operationId: "exports_content_retrieve",
   tags,
   summary: "Download a finished export",
-  ...secured("export:read"),
+  ...secured("export:read", "member"),
   request: { params: ProjectItemParams },
   responses: { ...download, ...errorResponses },
 });
@@ -64,9 +66,10 @@ export const getProjectExportContent = createRoute({
 export const getOrganizationExport = createRoute({
   method: "get",
   path: "/api/organizations/{organization_id}/exports/{id}",
+  operationId: "organizations_exports_retrieve",
   tags,
   summary: "An organization-wide export's status and progress (admins and owners; the requester only)",
-  ...secured("export:read"),
+  ...secured("export:read", "admin"),
   request: { params: OrganizationItemParams },
   responses: { 200: json(ExportSchema, "Export"), ...errorResponses },
 });
@@ -74,9 +77,10 @@ export const getOrganizationExport = createRoute({
 export const getOrganizationExportContent = createRoute({
   method: "get",
   path: "/api/organizations/{organization_id}/exports/{id}/content",
+  operationId: "organizations_exports_content_retrieve",
   tags,
   summary: "Download a finished organization-wide export",
-  ...secured("export:read"),
+  ...secured("export:read", "admin"),
   request: { params: OrganizationItemParams },
   responses: { ...download, ...errorResponses },
 });

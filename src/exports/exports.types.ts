@@ -1,6 +1,6 @@
 import type { exportJobs } from "../db/schema";
 import type { Env } from "../env";
-import type { Cell } from "./writers";
+import type { Cell, ExportColumn } from "./writers";
 
 export type ExportJobRow = typeof exportJobs.$inferSelect;
 
@@ -9,7 +9,7 @@ export type ExportKind = "activity_log" | "logs";
 
 /** What an export kind produces: the header and the rows, page by page (never all at once). */
 export interface ExportSource {
-  columns: string[];
+  columns: ExportColumn[];
   sheetName: string;
   count(): Promise<number>;
   pages(): AsyncIterable<Cell[][]>;

@@ -4,4 +4,4 @@ export { exportsRouter } from "./exports.router";
 export { startExport } from "./exports.service";
 export type { ExportProducer, ExportProducers } from "./exports.types";
 export { requeueStalledExports } from "./stalled-exports.job";
-export type { Cell } from "./writers";
+export type { Cell, ExportColumn } from "./writers";

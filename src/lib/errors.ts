@@ -86,4 +86,5 @@ export const errorResponses = {
   401: { description: "Missing or invalid API key", content: { "application/json": { schema: ErrorSchema } } },
   403: { description: "Missing scope or permission", content: { "application/json": { schema: ErrorSchema } } },
   404: { description: "Not found", content: { "application/json": { schema: ErrorSchema } } },
+  500: { description: "Server error", content: { "application/json": { schema: ErrorSchema } } },
 } as const;

@@ -11,6 +11,7 @@ export const NOTIFICATION_EVENT_TYPES = [
   "change_request_applied",
   "change_request_rejected",
   "change_request_expired",
+  "activity_log_checkpoint_signed",
 ] as const;
 export type NotificationEventType = (typeof NOTIFICATION_EVENT_TYPES)[number];
 
@@ -22,6 +23,8 @@ export type NotificationEventType = (typeof NOTIFICATION_EVENT_TYPES)[number];
  *   threshold_operator: "above"|"below", window_minutes, evaluated_at, error_message?}`
  * - `change_request_*`: `{change_request: {id, action_key, intent_display, state, resource_type,
  *   resource_id, expires_at}, requester?: user, actor?: user, reason?}` (user = `{id, first_name, last_name, email}`)
+ * - `activity_log_checkpoint_signed`: `{message, checkpoint}`, the signed checkpoint as
+ *   `GET .../activity_log/checkpoints/` lists it (organization destinations only: `teamId` null).
  * Activity events leave `data` out: the consumer reads the committed row when a destination matches.
  */
 export interface NotificationEvent {

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { setMetric } from "hono/timing";
 
 /** ISO 8601 UTC with `Z`, or null. The one place API timestamps are formatted. */
 export function iso(value: Date | number | null | undefined): string | null {
@@ -14,6 +15,6 @@ export function isoRequired(value: Date | number): string {
 export async function dbTimed<T>(c: Context, work: Promise<T>): Promise<T> {
   const started = Date.now();
   const result = await work;
-  c.header("Server-Timing", `db;dur=${Date.now() - started}`, { append: true });
+  setMetric(c, "db", Date.now() - started);
   return result;
 }

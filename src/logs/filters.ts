@@ -1,4 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
+import { RE2JS, RE2JSException } from "re2js";
 import { inList } from "../db/in-list";
 import { validationError } from "../lib/errors";
 import { parseDate } from "./dates";
@@ -20,10 +21,14 @@ type LogColumn = (typeof LOG_FIELDS)[keyof typeof LOG_FIELDS];
 
 type Field = { kind: "column"; column: LogColumn } | { kind: "attribute"; source: "attributes" | "resource_attributes"; key: string };
 
-/** A regex leaf: SQLite in D1 has no REGEXP, so these run in the Worker on candidate rows. */
+/**
+ * A regex leaf: SQLite in D1 has no REGEXP, so these run in the Worker on candidate rows, with RE2
+ * (PostHog's ClickHouse `match` semantics) in time linear in the text: a backtracking engine lets
+ * one pattern like `(a+)+$` hold the isolate for seconds.
+ */
 export interface RegexPredicate {
   field: Field;
-  regex: RegExp;
+  regex: RE2JS;
   negate: boolean;
 }
 
@@ -120,13 +125,13 @@ function isNumeric(value: Scalar): value is number | string {
   return typeof value === "number" || (typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value)));
 }
 
-/** RE2-style `(?i)` prefix is honoured as the case-insensitive flag. */
-function compileRegex(source: string, attr: string): RegExp {
-  const insensitive = source.startsWith("(?i)");
+/** RE2 syntax: inline flags like `(?i)`; backreferences and lookaround do not exist in it (400). */
+function compileRegex(source: string, attr: string): RE2JS {
   try {
-    return new RegExp(insensitive ? source.slice(4) : source, insensitive ? "i" : "");
+    return RE2JS.compile(source);
   } catch (error) {
-    throw validationError(`Invalid regular expression: ${(error as Error).message}`, `${attr}__value`);
+    if (!(error instanceof RE2JSException)) throw error;
+    throw validationError(`Invalid or unsupported regular expression (RE2 syntax): ${error.message}`, `${attr}__value`);
   }
 }
 

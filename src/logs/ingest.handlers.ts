@@ -120,7 +120,7 @@ function partialSuccess(parsed: ParsedLogs) {
 }
 
 /**
- * `POST /i/v1/logs`: OTLP/HTTP logs (JSON or protobuf, optionally gzipped) for the project of the
+ * `POST /i/v1/logs` and `POST /v1/logs`: OTLP/HTTP logs (JSON or protobuf, optionally gzipped) for the project of the
  * token. The accepted records are stored in one D1 batch (all or nothing); records the OTLP
  * partial-success rules allow us to refuse are reported in `partialSuccess`.
  */

@@ -63,15 +63,24 @@ logsIngestRouter.openAPIRegistry.registerComponent("securitySchemes", "ProjectAP
   description: "The project's `api_token` (`phc_...`); `?token=` in the query string works too.",
 });
 
+// PostHog's path, and the OTLP/HTTP default signal path: exporters configured with only
+// `OTEL_EXPORTER_OTLP_ENDPOINT=<base>` (SDKs, the Collector's otlphttp) post to `<base>/v1/logs`.
+const INGEST_PATHS = ["/i/v1/logs", "/v1/logs"] as const;
+
 // Registered by hand rather than with createRoute: the body may be gzipped or protobuf, which the
 // JSON validator of a createRoute body cannot read; the handler validates it itself.
-logsIngestRouter.openAPIRegistry.registerPath({
-  method: "post",
-  path: "/i/v1/logs",
+const ingestOperation = (path: (typeof INGEST_PATHS)[number]) => ({
+  method: "post" as const,
+  path,
+  operationId: path === "/v1/logs" ? "logs_ingest_otlp_default_path_create" : "logs_ingest_create",
   tags: ["logs"],
-  summary: "OTLP/HTTP logs ingestion (JSON or protobuf, optionally gzip)",
+  summary:
+    path === "/v1/logs"
+      ? "OTLP/HTTP logs ingestion at the OTLP default path (same as /i/v1/logs)"
+      : "OTLP/HTTP logs ingestion (JSON or protobuf, optionally gzip)",
   description:
-    `The OpenTelemetry logs endpoint: point an OTLP exporter at \`<base>/i/v1/logs\`. At most ${OTLP_LIMITS.maxRecords} records ` +
+    "The OpenTelemetry logs endpoint: point an OTLP exporter at `<base>/i/v1/logs` (`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`), or set " +
+    `\`OTEL_EXPORTER_OTLP_ENDPOINT=<base>\` and it posts to \`<base>/v1/logs\`. At most ${OTLP_LIMITS.maxRecords} records ` +
     `and ${MAX_BODY_BYTES} bytes (before and after gzip) per request; a record over ${OTLP_LIMITS.maxRecordBytes} bytes or with a ` +
     "malformed trace/span id is rejected and reported in `partialSuccess`; a malformed payload is a 400 and stores nothing.",
   security: [{ ProjectAPIToken: [] }],
@@ -99,15 +108,16 @@ logsIngestRouter.openAPIRegistry.registerPath({
     415: errorContent("Unsupported content type or encoding"),
   },
 });
+for (const path of INGEST_PATHS) logsIngestRouter.openAPIRegistry.registerPath(ingestOperation(path));
 
 // Browser SDKs export from web pages: the project token is a public ingestion key, as PostHog's `phc_` is.
-logsIngestRouter.use(
-  "/i/v1/logs",
-  cors({
-    origin: "*",
-    allowMethods: ["POST", "OPTIONS"],
-    allowHeaders: ["Content-Type", "Content-Encoding", "Authorization"],
-    maxAge: 86_400,
-  }),
-);
-logsIngestRouter.post("/i/v1/logs", ingestLogs);
+const ingestCors = cors({
+  origin: "*",
+  allowMethods: ["POST", "OPTIONS"],
+  allowHeaders: ["Content-Type", "Content-Encoding", "Authorization"],
+  maxAge: 86_400,
+});
+for (const path of INGEST_PATHS) {
+  logsIngestRouter.use(path, ingestCors);
+  logsIngestRouter.post(path, ingestLogs);
+}

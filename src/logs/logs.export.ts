@@ -1,5 +1,5 @@
 import { createDb } from "../db/client";
-import type { Cell, ExportProducer } from "../exports";
+import type { Cell, ExportColumn, ExportProducer } from "../exports";
 import { validationError } from "../lib/errors";
 import { countLogsCompiled } from "./count.queries";
 import { compileFilters } from "./filters";
@@ -34,6 +34,12 @@ export interface LogsExportFilters {
 
 const PAGE_SIZE = 1000;
 
+const COLUMN_TYPES: Partial<Record<Column, ExportColumn["type"]>> = {
+  timestamp: "date",
+  observed_timestamp: "date",
+  severity_number: "number",
+};
+
 /** The requested columns, in the order asked for; every one must be a known column. */
 export function exportColumns(requested: string[] | undefined): Column[] {
   if (!requested?.length) return [...LOGS_EXPORT_COLUMNS];
@@ -64,7 +70,7 @@ export const logsExportSource: ExportProducer = async (env, job) => {
   const db = createDb(env.DB);
   const compiled = compileFilters(stored.filters, "query");
   return {
-    columns: stored.columns,
+    columns: stored.columns.map((name) => ({ name, type: COLUMN_TYPES[name] ?? "text" })),
     sheetName: "Logs",
     count: async () => Math.min(MAX_EXPORTABLE_LOGS, await countLogsCompiled(db, stored.projectId, compiled, stored.fromUs, stored.toUs)),
     async *pages() {

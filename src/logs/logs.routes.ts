@@ -19,9 +19,10 @@ const base = "/api/projects/{project_id}/logs";
 export const queryLogsRoute = createRoute({
   method: "post",
   path: `${base}/query`,
+  operationId: "logs_query_create",
   tags,
   summary: "Query logs: filters, newest or oldest first, cursor pagination",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, body: jsonBody(LogsQueryBodySchema) },
   responses: { 200: json(LogsQueryResponseSchema, "A page of logs"), ...errorResponses },
 });
@@ -29,9 +30,10 @@ export const queryLogsRoute = createRoute({
 export const sparklineRoute = createRoute({
   method: "post",
   path: `${base}/sparkline`,
+  operationId: "logs_sparkline_create",
   tags,
   summary: "Log counts per time bucket (about 50 buckets over the range), by severity or service",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, body: jsonBody(SparklineBodySchema) },
   responses: { 200: json(SparklineResponseSchema, "Buckets"), ...errorResponses },
 });
@@ -39,9 +41,10 @@ export const sparklineRoute = createRoute({
 export const countRoute = createRoute({
   method: "post",
   path: `${base}/count`,
+  operationId: "logs_count_create",
   tags,
   summary: "Number of logs matching the filters in the date range (what logs alerts evaluate)",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, body: jsonBody(CountBodySchema) },
   responses: { 200: json(z.object({ count: z.number().int() }), "Count"), ...errorResponses },
 });
@@ -55,9 +58,10 @@ const AttributeSchema = z.object({
 export const attributesRoute = createRoute({
   method: "get",
   path: `${base}/attributes`,
+  operationId: "logs_attributes_list",
   tags,
   summary: "Attribute keys seen in the date range (log or resource attributes)",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, query: AttributesParamsSchema },
   responses: { 200: json(z.object({ results: z.array(AttributeSchema), count: z.number().int() }), "Keys"), ...errorResponses },
 });
@@ -65,9 +69,10 @@ export const attributesRoute = createRoute({
 export const valuesRoute = createRoute({
   method: "get",
   path: `${base}/values`,
+  operationId: "logs_values_list",
   tags,
   summary: "Most frequent values of one attribute key",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, query: ValuesParamsSchema },
   responses: {
     200: json(
@@ -81,9 +86,10 @@ export const valuesRoute = createRoute({
 export const hasLogsRoute = createRoute({
   method: "get",
   path: `${base}/has_logs`,
+  operationId: "logs_has_logs_retrieve",
   tags,
   summary: "Whether the project has received any logs still retained",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams },
   responses: { 200: json(z.object({ hasLogs: z.boolean() }), "Has logs"), ...errorResponses },
 });
@@ -91,10 +97,11 @@ export const hasLogsRoute = createRoute({
 export const exportLogsRoute = createRoute({
   method: "post",
   path: `${base}/export`,
+  operationId: "logs_export_create",
   tags,
   summary: "Export the logs of a query as CSV (at most 10,000 rows), written in the background",
   description: "Follow it with `GET /api/projects/{project_id}/exports/{id}/` and download it from `.../content/`.",
-  ...secured("logs:read"),
+  ...secured("logs:read", "member"),
   request: { params: ProjectIdParams, body: jsonBody(ExportBodySchema) },
   responses: {
     201: json(

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { listParam } from "../lib/list-param";
 import { SEVERITY_LEVELS } from "./severity";
 
 /** Service names a logs filter accepts (one bound JSON parameter, whatever the count). */
@@ -81,7 +82,9 @@ export const LogsQuerySchema = z
     excludeAttributes: z.boolean().default(false).openapi({ description: "Answer empty attribute maps (smaller pages)." }),
   })
   .strict()
-  .openapi("LogsQuery");
+  .openapi("LogsQuery", {
+    example: { dateRange: { date_from: "-1h" }, severityLevels: ["error"], serviceNames: ["checkout"], limit: 100 },
+  });
 export type LogsQuery = z.infer<typeof LogsQuerySchema>;
 
 export const LogsQueryBodySchema = z.object({ query: LogsQuerySchema }).strict();
@@ -152,9 +155,7 @@ const jsonParam = <T extends z.ZodTypeAny>(schema: T) =>
 const lookupFilterParams = {
   attribute_type: z.enum(["log", "resource"]).default("log"),
   dateRange: jsonParam(DateRangeSchema).optional().openapi({ type: "string", description: 'JSON, e.g. {"date_from":"-24h"}' }),
-  serviceNames: jsonParam(z.array(z.string().max(512)).max(MAX_SERVICE_NAMES))
-    .optional()
-    .openapi({ type: "string", description: `JSON array, e.g. ["api"]; at most ${MAX_SERVICE_NAMES} names.` }),
+  serviceNames: listParam(z.string().max(512), 'Service names: a JSON array (e.g. ["api"]), repeated or comma-separated.'),
   filterGroup: jsonParam(FilterGroupSchema).optional().openapi({ type: "string", description: "JSON filter list or group" }),
 };
 

@@ -11,7 +11,7 @@ import { disableDestination } from "./destinations.queries";
 import { postJson, type SendResult } from "./http";
 import type { Destination } from "./matching";
 import { webhookHeaders } from "./signing";
-import { allowLoopback, urlRefusal } from "./url-safety";
+import { allowLoopback, destinationUrlRefusal } from "./url-safety";
 
 /** Delay before retry n (after attempt n failed); with the first attempt that is 9 attempts,
  * matching `max_retries = 8` of the queue in wrangler.toml. 12 h is the Queues maximum delay. */
@@ -74,7 +74,7 @@ export async function liveSecrets(env: Env, destination: Destination, now = Date
 export async function postToDestination(env: Env, destination: Destination, webhookId: string, body: string): Promise<SendResult> {
   const headers =
     destination.type === "webhook"
-      ? await webhookHeaders(webhookId, Math.floor(Date.now() / 1000), body, await liveSecrets(env, destination))
+      ? webhookHeaders(webhookId, Math.floor(Date.now() / 1000), body, await liveSecrets(env, destination))
       : {};
   return postJson(destination.url, body, headers);
 }
@@ -242,7 +242,7 @@ async function decide(
   }
 
   // Checked again at send time: the rules or ALLOW_LOOPBACK_DESTINATIONS may differ from when it was saved.
-  const refusal = urlRefusal(state.destination.url, allowLoopback(env));
+  const refusal = destinationUrlRefusal(state.destination.type, state.destination.url, allowLoopback(env));
   const result: SendResult = refusal
     ? { status: null, body: "", retryAfter: null, durationMs: 0, error: `URL refused: ${refusal}` }
     : await postToDestination(env, state.destination, delivery.id, delivery.body);

@@ -1,11 +1,11 @@
 import type { z } from "@hono/zod-openapi";
-import { and, count, desc, eq, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../audit/record";
 import type { AppBindings } from "../auth/context";
 import { createDb, type Db } from "../db/client";
 import { inList } from "../db/in-list";
-import { notificationDeliveries, notificationDeliveryAttempts, notificationDestinations } from "../db/schema";
+import { logsAlerts, notificationDeliveries, notificationDeliveryAttempts, notificationDestinations } from "../db/schema";
 import { sendMessages } from "../events/publish";
 import { conflict, notFound, validationError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
@@ -29,7 +29,7 @@ import type { DeliveryListQuery, DestinationCreateSchema, DestinationUpdateSchem
 import { type Destination, reindexStatements, subscriptionInserts } from "./matching";
 import { requestBody } from "./payloads";
 import { newWebhookSecret } from "./signing";
-import { allowLoopback, urlRefusal } from "./url-safety";
+import { allowLoopback, destinationUrlRefusal } from "./url-safety";
 
 type Ctx = Context<AppBindings>;
 type CreateInput = z.infer<typeof DestinationCreateSchema>;
@@ -38,20 +38,44 @@ type UpdateInput = z.infer<typeof DestinationUpdateSchema>;
 const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000;
 const TEST_RESPONSE_CHARS = 2000;
 
-function assertUrlAllowed(c: Ctx, url: string) {
-  const refusal = urlRefusal(url, allowLoopback(c.env));
+function assertUrlAllowed(c: Ctx, type: Destination["type"], url: string) {
+  const refusal = destinationUrlRefusal(type, url, allowLoopback(c.env));
   if (refusal) throw validationError(refusal, "url");
 }
 
-/** Organization-level destinations exist for organization-level activity, the only event without a project. */
+/** The events without a project, the only ones organization-level destinations exist for. */
+const ORGANIZATION_EVENTS = new Set(["activity_log_entry_created", "activity_log_checkpoint_signed"]);
+
 function assertFitsOwner(owner: DestinationOwner, input: { events?: string[]; include_organization_activity?: boolean }) {
   if (owner.teamId !== null) return;
-  if (input.events?.some((event) => event !== "activity_log_entry_created")) {
-    throw validationError("Organization destinations receive organization-level activity only: use activity_log_entry_created.", "events");
+  if (input.events?.some((event) => !ORGANIZATION_EVENTS.has(event))) {
+    throw validationError(
+      "Organization destinations receive organization-level activity and activity log checkpoints only: use activity_log_entry_created or activity_log_checkpoint_signed.",
+      "events",
+    );
   }
   if (input.include_organization_activity) {
     throw validationError("Organization destinations always receive organization-level activity.", "include_organization_activity");
   }
+}
+
+/** `filters.alert_ids` name alerts of the destination's organization only: another's ids are a 400, not a silent subscription. */
+async function assertAlertsInOrganization(db: Db, owner: DestinationOwner, filters: { alert_ids?: string[] } | undefined) {
+  const ids = [...new Set(filters?.alert_ids ?? [])];
+  if (!ids.length) return;
+  // The ids travel as one JSON parameter: up to 100 of them would pass D1's 100 bound parameters.
+  const found = await db
+    .select({ id: logsAlerts.id })
+    .from(logsAlerts)
+    .where(
+      and(
+        eq(logsAlerts.organizationId, owner.organizationId),
+        sql`${logsAlerts.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
+      ),
+    );
+  const known = new Set(found.map((f) => f.id));
+  const index = (filters?.alert_ids ?? []).findIndex((id) => !known.has(id));
+  if (index >= 0) throw validationError("This alert does not exist in this organization.", `filters__alert_ids__${index}`);
 }
 
 export async function listDestinations(c: Ctx, owner: DestinationOwner, page: LimitOffset) {
@@ -78,8 +102,9 @@ export async function getDestination(c: Ctx, owner: DestinationOwner, id: string
 
 export async function createDestination(c: Ctx, owner: DestinationOwner, input: CreateInput) {
   assertFitsOwner(owner, input);
-  assertUrlAllowed(c, input.url);
+  assertUrlAllowed(c, input.type, input.url);
   const db = createDb(c.env.DB);
+  await assertAlertsInOrganization(db, owner, input.filters);
   const now = new Date();
   const { destination, secret } = await newDestination(
     c.env,
@@ -109,7 +134,8 @@ export async function updateDestination(c: Ctx, owner: DestinationOwner, id: str
   assertFitsOwner(owner, input);
   const db = createDb(c.env.DB);
   const before = await findDestination(db, owner, id);
-  if (input.url !== undefined && input.url !== before.url) assertUrlAllowed(c, input.url);
+  if (input.url !== undefined && input.url !== before.url) assertUrlAllowed(c, before.type, input.url);
+  await assertAlertsInOrganization(db, owner, input.filters);
   const reEnabled = input.enabled === true && !before.enabled;
   const after: Destination = {
     ...before,
@@ -203,7 +229,7 @@ export async function rotateSecret(c: Ctx, owner: DestinationOwner, id: string) 
 /** Sends a `test` event straight away (not through the queue) and reports the answer. */
 export async function testDestination(c: Ctx, owner: DestinationOwner, id: string) {
   const destination = await findDestination(createDb(c.env.DB), owner, id);
-  assertUrlAllowed(c, destination.url);
+  assertUrlAllowed(c, destination.type, destination.url);
   const webhookId = uuidv7();
   const body = requestBody(destination.type, "test", new Date().toISOString(), {
     message: `Test notification for destination "${destination.name}".`,

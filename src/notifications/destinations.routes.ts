@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, json, jsonBody, secured } from "../http/openapi";
+import { errorResponses, json, jsonBody, type RouteLevel, secured } from "../http/openapi";
+import { ErrorSchema } from "../lib/errors";
 import { NOTIFICATION_EVENT_TYPES } from "../lib/messages";
 import { LimitOffsetQuery, paginated } from "../lib/pagination";
 import { OrganizationIdParams, ProjectIdParams } from "../lib/path-params";
@@ -135,7 +136,9 @@ const DestinationIdParam = { destination_id: z.string().openapi({ param: { name:
 const DeliveryIdParam = { delivery_id: z.string().openapi({ param: { name: "delivery_id", in: "path" } }) };
 
 /** The same nine routes under a project and under an organization. */
-function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: S, who: string, readers: string) {
+/** `ids` prefixes the operation ids: `destinations` and `organizations_destinations`, as PostHog names nested viewsets. */
+function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ids: string, ownerShape: S, who: string, readLevel: RouteLevel) {
+  const readers = `${readLevel}s`;
   const tags = ["notifications"];
   const base = `${prefix}/destinations`;
   const one = `${base}/{destination_id}`;
@@ -145,91 +148,111 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ownerShape: 
     list: createRoute({
       method: "get",
       path: base,
+      operationId: `${ids}_list`,
       tags,
       summary: `List ${who} notification destinations (${readers})`,
-      ...secured("activity_log:read"),
+      ...secured("activity_log:read", readLevel),
       request: { params: ownerParams, query: LimitOffsetQuery },
       responses: { 200: json(paginated(DestinationSchema), "Destinations"), ...errorResponses },
     }),
     create: createRoute({
       method: "post",
       path: base,
+      operationId: `${ids}_create`,
       tags,
       summary: `Create ${who} Slack or webhook destination (admins); a webhook's secret is shown once`,
-      ...secured("activity_log:write"),
+      ...secured("activity_log:write", "admin"),
       request: { params: ownerParams, body: jsonBody(DestinationCreateSchema) },
       responses: { 201: json(DestinationSchema, "Created"), ...errorResponses },
     }),
     get: createRoute({
       method: "get",
       path: one,
+      operationId: `${ids}_retrieve`,
       tags,
       summary: `Retrieve ${who} destination (${readers})`,
-      ...secured("activity_log:read"),
+      ...secured("activity_log:read", readLevel),
       request: { params: destinationParams },
       responses: { 200: json(DestinationSchema, "Destination"), ...errorResponses },
     }),
     update: createRoute({
       method: "patch",
       path: one,
+      operationId: `${ids}_partial_update`,
       tags,
       summary: `Update ${who} destination (admins); enabling it again clears disabled_reason`,
-      ...secured("activity_log:write"),
+      ...secured("activity_log:write", "admin"),
       request: { params: destinationParams, body: jsonBody(DestinationUpdateSchema) },
       responses: { 200: json(DestinationSchema, "Updated"), ...errorResponses },
     }),
     remove: createRoute({
       method: "delete",
       path: one,
+      operationId: `${ids}_destroy`,
       tags,
       summary: `Delete ${who} destination and its delivery log (admins)`,
-      ...secured("activity_log:write"),
+      ...secured("activity_log:write", "admin"),
       request: { params: destinationParams },
       responses: { 204: { description: "Deleted" }, ...errorResponses },
     }),
     rotate: createRoute({
       method: "post",
       path: `${one}/rotate_secret`,
+      operationId: `${ids}_rotate_secret_create`,
       tags,
       summary: "Rotate a webhook's signing secret (admins): the new one is shown once, the old one keeps signing for 24 h",
-      ...secured("activity_log:write"),
+      ...secured("activity_log:write", "admin"),
       request: { params: destinationParams },
       responses: { 200: json(DestinationSchema, "Destination with its new secret"), ...errorResponses },
     }),
     test: createRoute({
       method: "post",
       path: `${one}/test`,
+      operationId: `${ids}_test_create`,
       tags,
       summary: "Send a test event now and return the receiver's answer (admins)",
-      ...secured("activity_log:write"),
+      ...secured("activity_log:write", "admin"),
       request: { params: destinationParams },
       responses: { 200: json(TestResultSchema, "The receiver's answer"), ...errorResponses },
     }),
     deliveries: createRoute({
       method: "get",
       path: `${one}/deliveries`,
+      operationId: `${ids}_deliveries_list`,
       tags,
       summary: `Delivery log of ${who} destination, newest first, with every attempt (${readers})`,
-      ...secured("activity_log:read"),
+      ...secured("activity_log:read", readLevel),
       request: { params: destinationParams, query: DeliveryListQuery },
       responses: { 200: json(paginated(DeliverySchema), "Deliveries"), ...errorResponses },
     }),
     redeliver: createRoute({
       method: "post",
       path: `${one}/deliveries/{delivery_id}/redeliver`,
+      operationId: `${ids}_deliveries_redeliver_create`,
       tags,
       summary: "Send a delivery again with the same webhook-id (admins)",
-      ...secured("activity_log:write"),
+      ...secured("activity_log:write", "admin"),
       request: { params: z.object({ ...ownerShape, ...DestinationIdParam, ...DeliveryIdParam }) },
-      responses: { 202: json(DeliverySchema, "Queued"), ...errorResponses },
+      responses: {
+        202: json(DeliverySchema, "Queued"),
+        409: json(ErrorSchema, "`destination_disabled`: enable the destination first"),
+        ...errorResponses,
+      },
     }),
   };
 }
 
-export const projectDestinationRoutes = destinationRoutes("/api/projects/{project_id}", ProjectIdParams.shape, "a project's", "members");
+export const projectDestinationRoutes = destinationRoutes(
+  "/api/projects/{project_id}",
+  "destinations",
+  ProjectIdParams.shape,
+  "a project's",
+  "member",
+);
 export const organizationDestinationRoutes = destinationRoutes(
   "/api/organizations/{id}",
+  "organizations_destinations",
   OrganizationIdParams.shape,
   "an organization's",
-  "admins",
+  "admin",
 );

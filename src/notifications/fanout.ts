@@ -1,4 +1,5 @@
 import { and, eq, getTableColumns, sql } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
 import { createDb, type Db } from "../db/client";
 import { activityLog, notificationDeliveries, users } from "../db/schema";
 import type { Env } from "../env";
@@ -26,13 +27,15 @@ function isValidEvent(event: NotificationEvent | undefined): event is Notificati
 /** The `data` of an activity event: the row as the activity log API shows it. */
 async function activityData(db: Db, ids: string[]): Promise<Map<string, Record<string, unknown>>> {
   if (!ids.length) return new Map();
+  const recorder = alias(users, "recorder");
   const rows = await db
-    .select({ row: activityLog, user: getTableColumns(users) })
+    .select({ row: activityLog, user: getTableColumns(users), recorder: { id: recorder.id, uuid: recorder.uuid, email: recorder.email } })
     .from(activityLog)
     .leftJoin(users, eq(users.id, activityLog.userId))
+    .leftJoin(recorder, eq(recorder.id, activityLog.recordedByUserId))
     .where(sql`${activityLog.id} in ${inJson(ids)}`);
   return new Map(
-    rows.map(({ row, user }) => [
+    rows.map(({ row, user, recorder }) => [
       row.id,
       {
         id: row.id,
@@ -47,6 +50,8 @@ async function activityData(db: Db, ids: string[]): Promise<Map<string, Record<s
         scope: row.scope,
         detail: row.detail,
         created_at: isoRequired(row.createdAt),
+        recorded_by:
+          row.recordedByUserId === null && row.recordedByKeyId === null ? null : { user: recorder, api_key_id: row.recordedByKeyId },
       },
     ]),
   );

@@ -3,4 +3,4 @@ export { auditedFields, DESTINATION_SCOPE, destinationActivity, newDestination }
 export { organizationDestinationsRouter, projectDestinationsRouter } from "./destinations.router";
 export { type Destination, subscriptionInserts } from "./matching";
 export { consumeNotifications, consumeNotificationsDeadLetters } from "./notifications.consumer";
-export { allowLoopback, urlRefusal } from "./url-safety";
+export { allowLoopback, destinationUrlRefusal } from "./url-safety";

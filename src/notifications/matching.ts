@@ -1,8 +1,8 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray, or } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { inList } from "../db/in-list";
-import { type DestinationFilters, notificationDestinations, notificationSubscriptions } from "../db/schema";
+import { type DestinationFilters, notificationDestinations, notificationSubscriptions, projects } from "../db/schema";
 import type { NotificationEvent } from "../lib/messages";
 
 export type Destination = typeof notificationDestinations.$inferSelect;
@@ -99,7 +99,23 @@ export function matchesFilters(filters: DestinationFilters, event: MatchableEven
   return true;
 }
 
-/** The candidate destinations of an event: one lookup on the subscriptions primary key. */
+/**
+ * The subscription keys an event reaches: its project's, or for organization-level activity the
+ * organization's and those of the projects that include organization-level activity
+ * (`receive_org_level_activity_logs`, read here so that switching it needs no re-indexing).
+ */
+function teamKeyCondition(db: Db, event: MatchableEvent) {
+  if (event.teamId !== null || event.type !== ACTIVITY) {
+    return eq(notificationSubscriptions.teamKey, event.teamId ?? ORGANIZATION_TEAM_KEY);
+  }
+  const including = db
+    .select({ id: projects.id })
+    .from(projects)
+    .where(and(eq(projects.organizationId, event.organizationId), eq(projects.receiveOrgLevelActivityLogs, true)));
+  return or(eq(notificationSubscriptions.teamKey, ORGANIZATION_TEAM_KEY), inArray(notificationSubscriptions.teamKey, including));
+}
+
+/** The candidate destinations of an event: lookups on the subscriptions primary key. */
 export function candidatesQuery(db: Db, event: MatchableEvent) {
   return db
     .select({ destination: notificationDestinations })
@@ -109,7 +125,7 @@ export function candidatesQuery(db: Db, event: MatchableEvent) {
       and(
         eq(notificationSubscriptions.organizationId, event.organizationId),
         eq(notificationSubscriptions.eventType, event.type),
-        eq(notificationSubscriptions.teamKey, event.teamId ?? ORGANIZATION_TEAM_KEY),
+        teamKeyCondition(db, event),
         inList(notificationSubscriptions.matchKey, eventMatchKeys(event)),
       ),
     );

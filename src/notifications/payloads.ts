@@ -1,3 +1,5 @@
+import type { ContextBlock, SectionBlock } from "@slack/types";
+
 // What receivers get: a Standard Webhooks body `{type, timestamp, data}`, or a Slack Block Kit
 // message whose `text` is also the plain notification fallback.
 
@@ -11,7 +13,9 @@ const MAX_VALUE_CHARS = 120;
 
 type Obj = Record<string, unknown>;
 const obj = (value: unknown): Obj => (value && typeof value === "object" && !Array.isArray(value) ? (value as Obj) : {});
-const str = (value: unknown): string | null => (value === null || value === undefined || value === "" ? null : String(value));
+/** A scalar as text; null for empty values and for objects, which would print as "[object Object]". */
+const str = (value: unknown): string | null =>
+  typeof value === "string" ? value || null : typeof value === "number" || typeof value === "boolean" ? String(value) : null;
 
 /** Slack's mrkdwn control characters; everything user-supplied goes through this. */
 export const escapeSlack = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -92,7 +96,8 @@ const CHANGE_REQUEST_VERBS: Record<string, [emoji: string, verb: string]> = {
 
 function renderChangeRequest(type: string, data: Obj): Rendered {
   const request = obj(data.change_request);
-  const what = bold(str(request.intent_display) ?? str(request.action_key) ?? "a change");
+  // `intent_display` is `{description, before, after}`; older events may carry the description alone.
+  const what = bold(str(obj(request.intent_display).description) ?? str(request.intent_display) ?? str(request.action_key) ?? "a change");
   const [emoji, verb] = CHANGE_REQUEST_VERBS[type] ?? [":memo:", "Updated:"];
   const requester = userName(data.requester);
   const actor = userName(data.actor);
@@ -118,14 +123,22 @@ function render(type: string, data: Obj): Rendered {
   return { headline: `:bell: ${escapeSlack(str(data.message) ?? type)}`, context: [] };
 }
 
-/** A Slack incoming-webhook body: Block Kit blocks plus the `text` fallback Slack requires. */
-export function slackBody(type: string, timestamp: string, data: Record<string, unknown>): string {
+/** A Slack incoming-webhook message: Block Kit blocks plus the `text` fallback Slack requires. */
+export interface SlackMessage {
+  text: string;
+  blocks: (SectionBlock | ContextBlock)[];
+}
+
+export function slackMessage(type: string, timestamp: string, data: Record<string, unknown>): SlackMessage {
   const { headline, details, context } = render(type, data);
-  const blocks: Obj[] = [{ type: "section", text: { type: "mrkdwn", text: clip(headline, MAX_SECTION_CHARS) } }];
+  const blocks: SlackMessage["blocks"] = [{ type: "section", text: { type: "mrkdwn", text: clip(headline, MAX_SECTION_CHARS) } }];
   if (details) blocks.push({ type: "section", text: { type: "mrkdwn", text: clip(details, MAX_SECTION_CHARS) } });
   blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: clip([...context, timestamp].join(" · "), MAX_SECTION_CHARS) }] });
-  return JSON.stringify({ text: clip(headline, MAX_SECTION_CHARS), blocks });
+  return { text: clip(headline, MAX_SECTION_CHARS), blocks };
 }
+
+export const slackBody = (type: string, timestamp: string, data: Record<string, unknown>): string =>
+  JSON.stringify(slackMessage(type, timestamp, data));
 
 export function requestBody(destinationType: "slack" | "webhook", type: string, timestamp: string, data: Record<string, unknown>): string {
   return destinationType === "slack" ? slackBody(type, timestamp, data) : webhookBody(type, timestamp, data);

@@ -1,88 +1,20 @@
-import { createRoute, z } from "@hono/zod-openapi";
 import { and, count, desc, eq } from "drizzle-orm";
 import { commitWithActivity, createdChange, deletedChange, writeContext } from "../audit/record";
 import { organizationAccess } from "../auth/access";
 import type { User } from "../auth/context";
-import { MEMBERSHIP_LEVELS, MembershipLevel } from "../auth/levels";
+import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { organizationInvites, users } from "../db/schema";
-import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { createRouter } from "../http/router";
-import { notFound, permissionDenied, validationError } from "../lib/errors";
-import { uuidv7 } from "../lib/ids";
-import { LimitOffsetQuery, limitOffsetPage, paginated } from "../lib/pagination";
-import { OrganizationIdParams } from "../lib/path-params";
+import { notFound, permissionDenied } from "../lib/errors";
+import { sha256Hex, uuidv7 } from "../lib/ids";
+import { limitOffsetPage } from "../lib/pagination";
 import { isoRequired } from "../lib/time";
-import { serializeUserBasic, UserBasicSchema } from "../users";
-import { INVITE_VALIDITY_MS } from "./invites.service";
+import { serializeUserBasic } from "../users";
+import { createInvite, deleteInvite, listInvites } from "./invites.routes";
+import { INVITE_VALIDITY_MS, newInviteToken } from "./invites.service";
 
-const SCOPE = "OrganizationInvite";
-
-const InviteSchema = z
-  .object({
-    id: z.string().uuid().openapi({ description: "Also the `invite_token` for `POST /api/signup/`." }),
-    target_email: z.string().email(),
-    first_name: z.string(),
-    emailing_attempt_made: z.boolean(),
-    level: z.number().int(),
-    is_expired: z.boolean(),
-    created_by: UserBasicSchema.nullable(),
-    created_at: z.string(),
-    updated_at: z.string(),
-    message: z.string().nullable(),
-  })
-  .openapi("OrganizationInvite");
-
-const InviteCreateSchema = z
-  .object({
-    target_email: z.string().trim().toLowerCase().email(),
-    first_name: z.string().trim().max(30).optional(),
-    level: z
-      .number()
-      .int()
-      .refine((l) => (MEMBERSHIP_LEVELS as readonly number[]).includes(l), "Level must be 1 (member), 8 (admin) or 15 (owner).")
-      .optional(),
-    message: z.string().max(1000).nullable().optional(),
-  })
-  .strict()
-  .openapi("OrganizationInviteCreate");
-
-const InviteParams = OrganizationIdParams.extend({
-  invite_id: z.string().openapi({ param: { name: "invite_id", in: "path" } }),
-});
-
-const tags = ["organization invites"];
-const base = "/api/organizations/{id}/invites";
-
-const listInvites = createRoute({
-  method: "get",
-  path: base,
-  tags,
-  summary: "List pending invites",
-  ...secured("organization_member:read"),
-  request: { params: OrganizationIdParams, query: LimitOffsetQuery },
-  responses: { 200: json(paginated(InviteSchema), "Invites"), ...errorResponses },
-});
-
-const createInvite = createRoute({
-  method: "post",
-  path: base,
-  tags,
-  summary: "Invite someone (admins, or any member when members_can_invite); the invite id is their signup token",
-  ...secured("organization_member:write"),
-  request: { params: OrganizationIdParams, body: jsonBody(InviteCreateSchema) },
-  responses: { 201: json(InviteSchema, "Invite"), ...errorResponses },
-});
-
-const deleteInvite = createRoute({
-  method: "delete",
-  path: `${base}/{invite_id}`,
-  tags,
-  summary: "Revoke an invite (admins, or its creator)",
-  ...secured("organization_member:write"),
-  request: { params: InviteParams },
-  responses: { 204: { description: "Revoked" }, ...errorResponses },
-});
+const SCOPE = "OrganizationInvite" as const;
 
 function serializeInvite(invite: typeof organizationInvites.$inferSelect, creator: User | null) {
   return {
@@ -126,9 +58,10 @@ export const invitesRouter = createRouter()
       throw permissionDenied("Only admins can invite members to this organization.");
     }
     const inviteLevel = body.level ?? MembershipLevel.member;
-    if (inviteLevel > level) throw validationError("You cannot invite someone at a level above your own.", "level");
+    if (inviteLevel > level) throw permissionDenied("You can only invite someone at or below your own level.");
     const db = createDb(c.env.DB);
     const now = new Date();
+    const token = newInviteToken();
     const invite = {
       id: uuidv7(),
       organizationId: organization.id,
@@ -136,14 +69,24 @@ export const invitesRouter = createRouter()
       firstName: body.first_name ?? "",
       level: inviteLevel,
       message: body.message ?? null,
+      tokenHash: await sha256Hex(token),
       createdById: c.var.auth.user.id,
       createdAt: now,
       updatedAt: now,
     };
+    const sameEmail = and(eq(organizationInvites.organizationId, organization.id), eq(organizationInvites.targetEmail, invite.targetEmail));
+    const replaced = await db.select({ id: organizationInvites.id }).from(organizationInvites).where(sameEmail);
     await commitWithActivity(
       writeContext(c, db),
-      [db.insert(organizationInvites).values(invite)],
+      [db.delete(organizationInvites).where(sameEmail), db.insert(organizationInvites).values(invite)],
       [
+        ...replaced.map((r) => ({
+          organizationId: organization.id,
+          scope: SCOPE,
+          activity: "deleted",
+          itemId: r.id,
+          detail: { name: invite.targetEmail, changes: deletedChange(SCOPE), context: { replaced_by: invite.id } },
+        })),
         {
           organizationId: organization.id,
           scope: SCOPE,
@@ -153,7 +96,7 @@ export const invitesRouter = createRouter()
         },
       ],
     );
-    return c.json(serializeInvite(invite, c.var.auth.user), 201);
+    return c.json({ ...serializeInvite(invite, c.var.auth.user), invite_token: token }, 201);
   })
   .openapi(deleteInvite, async (c) => {
     const params = c.req.valid("param");

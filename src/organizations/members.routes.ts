@@ -38,9 +38,10 @@ export const base = "/api/organizations/{id}/members";
 export const listMembers = createRoute({
   method: "get",
   path: base,
+  operationId: "organizations_members_list",
   tags,
   summary: "List the organization's members",
-  ...secured("organization_member:read"),
+  ...secured("organization_member:read", "member"),
   request: { params: OrganizationIdParams, query: LimitOffsetQuery },
   responses: { 200: json(paginated(MemberSchema), "Members"), ...errorResponses },
 });
@@ -48,9 +49,10 @@ export const listMembers = createRoute({
 export const updateMember = createRoute({
   method: "patch",
   path: `${base}/{user_uuid}`,
+  operationId: "organizations_members_partial_update",
   tags,
   summary: "Change a member's level (admins; never above your own level, never your own membership)",
-  ...secured("organization_member:write"),
+  ...secured("organization_member:write", "admin"),
   request: { params: MemberParams, body: jsonBody(MemberUpdateSchema) },
   responses: { 200: json(MemberSchema, "Member"), ...errorResponses, ...approvalGateResponses },
 });
@@ -58,9 +60,10 @@ export const updateMember = createRoute({
 export const removeMember = createRoute({
   method: "delete",
   path: `${base}/{user_uuid}`,
+  operationId: "organizations_members_destroy",
   tags,
   summary: "Remove a member (admins, for members below their level) or leave the organization yourself",
-  ...secured("organization_member:write"),
+  ...secured("organization_member:write", "member"),
   request: { params: MemberParams },
   responses: { 204: { description: "Removed" }, ...errorResponses },
 });

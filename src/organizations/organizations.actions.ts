@@ -11,7 +11,7 @@ import {
 import { MembershipLevel } from "../auth/levels";
 import { organizations } from "../db/schema";
 import { OrganizationUpdateSchema } from "./organizations.routes";
-import { planOrganizationDelete, planOrganizationUpdate } from "./organizations.service";
+import { assertDefaultRoleInOrganization, planOrganizationDelete, planOrganizationUpdate } from "./organizations.service";
 
 // Approval actions this module owns: what an approved change request re-checks and writes, as the
 // requester (`applied_by`), through the same plan functions as the handlers, so it records the same activity.
@@ -31,6 +31,7 @@ const updateOrganization: ApprovalAction = {
     await requesterAtLevel(ctx.db, ctx.changeRequest, MembershipLevel.admin);
     const organization = (await organizationOf(ctx))!;
     const body = parsedIntent(OrganizationUpdateSchema.safeParse(ctx.changeRequest.intent.full_request_data));
+    await assertDefaultRoleInOrganization(ctx.db, organization.id, body);
     const plan = planOrganizationUpdate(ctx.db, organization, body) ?? NO_WRITES;
     return { ...plan, result: { resource_id: organization.id, resource_version: null } };
   },

@@ -1,4 +1,4 @@
-import { count, desc, eq, sql } from "drizzle-orm";
+import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { Organization } from "../auth/context";
 import type { Db } from "../db/client";
 import { inList } from "../db/in-list";
@@ -69,8 +69,18 @@ export function serializeOrganization(org: Organization, level: number | null, r
   };
 }
 
-export async function listOrganizationsForUser(db: Db, userId: number, limit: number, offset: number) {
-  const mine = eq(organizationMemberships.userId, userId);
+/** The user's organizations, only those of `scopedOrganizations` when the key is restricted to some. */
+export async function listOrganizationsForUser(
+  db: Db,
+  userId: number,
+  scopedOrganizations: string[] | null,
+  limit: number,
+  offset: number,
+) {
+  const mine = and(
+    eq(organizationMemberships.userId, userId),
+    scopedOrganizations?.length ? inList(organizationMemberships.organizationId, scopedOrganizations) : undefined,
+  );
   const [rows, [total]] = await Promise.all([
     db
       .select({ organization: organizations, level: organizationMemberships.level })

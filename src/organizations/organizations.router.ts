@@ -7,14 +7,20 @@ import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { organizationMemberships, organizations, projects } from "../db/schema";
 import { createRouter } from "../http/router";
-import { conflict, isUniqueViolation } from "../lib/errors";
+import { conflict, isUniqueViolation, permissionDenied } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { limitOffsetPage } from "../lib/pagination";
 import { isoRequired } from "../lib/time";
 import { newProject } from "../projects";
 import { listOrganizationsForUser, loadOrganizationRelations, serializeOrganization, uniqueSlug } from "./organizations.queries";
 import { createOrganization, deleteOrganization, getOrganization, listOrganizations, updateOrganization } from "./organizations.routes";
-import { columnValues, planOrganizationDelete, planOrganizationUpdate, SCOPE } from "./organizations.service";
+import {
+  assertDefaultRoleInOrganization,
+  columnValues,
+  planOrganizationDelete,
+  planOrganizationUpdate,
+  SCOPE,
+} from "./organizations.service";
 
 /** Tries at a free slug before a 409: each lost race means another create of the same name won. */
 const SLUG_ATTEMPTS = 10;
@@ -31,7 +37,8 @@ export const organizationsRouter = createRouter()
   .openapi(listOrganizations, async (c) => {
     const db = createDb(c.env.DB);
     const page = c.req.valid("query");
-    const { rows, count } = await listOrganizationsForUser(db, c.var.auth.user.id, page.limit, page.offset);
+    const { scopedOrganizations } = c.var.auth.key;
+    const { rows, count } = await listOrganizationsForUser(db, c.var.auth.user.id, scopedOrganizations, page.limit, page.offset);
     const relations = await loadOrganizationRelations(
       db,
       rows.map((r) => r.organization.id),
@@ -40,8 +47,12 @@ export const organizationsRouter = createRouter()
     return c.json(limitOffsetPage(c.req.url, page, count, results), 200);
   })
   .openapi(createOrganization, async (c) => {
+    if (c.var.auth.key.scopedOrganizations?.length) {
+      throw permissionDenied("API keys restricted to organizations cannot create organizations they would not reach.");
+    }
     const db = createDb(c.env.DB);
     const body = c.req.valid("json");
+    await assertDefaultRoleInOrganization(db, null, body);
     const now = new Date();
     const id = uuidv7();
     const project = newProject(id, "Default project", body.timezone);
@@ -105,6 +116,7 @@ export const organizationsRouter = createRouter()
     const { organization, level } = await organizationAccess(c, c.req.valid("param").id, MembershipLevel.admin);
     const db = createDb(c.env.DB);
     const body = c.req.valid("json");
+    await assertDefaultRoleInOrganization(db, organization.id, body);
     const plan = planOrganizationUpdate(db, organization, body);
     if (plan) {
       await approvalGate(c, {

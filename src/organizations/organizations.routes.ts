@@ -74,9 +74,10 @@ const tags = ["organizations"];
 export const listOrganizations = createRoute({
   method: "get",
   path: "/api/organizations",
+  operationId: "organizations_list",
   tags,
   summary: "List the organizations the caller belongs to",
-  ...secured("organization:read"),
+  ...secured("organization:read", "user"),
   request: { query: LimitOffsetQuery },
   responses: { 200: json(paginated(OrganizationSchema), "Organizations"), ...errorResponses },
 });
@@ -84,9 +85,10 @@ export const listOrganizations = createRoute({
 export const createOrganization = createRoute({
   method: "post",
   path: "/api/organizations",
+  operationId: "organizations_create",
   tags,
   summary: "Create an organization (the caller becomes its owner; a default project is created)",
-  ...secured("organization:write"),
+  ...secured("organization:write", "user"),
   request: { body: jsonBody(OrganizationCreateSchema) },
   responses: { 201: json(OrganizationSchema, "Created"), ...errorResponses },
 });
@@ -94,9 +96,10 @@ export const createOrganization = createRoute({
 export const getOrganization = createRoute({
   method: "get",
   path: "/api/organizations/{id}",
+  operationId: "organizations_retrieve",
   tags,
   summary: "Retrieve an organization",
-  ...secured("organization:read"),
+  ...secured("organization:read", "member"),
   request: { params: OrganizationIdParams },
   responses: { 200: json(OrganizationSchema, "Organization"), ...errorResponses },
 });
@@ -104,9 +107,10 @@ export const getOrganization = createRoute({
 export const updateOrganization = createRoute({
   method: "patch",
   path: "/api/organizations/{id}",
+  operationId: "organizations_partial_update",
   tags,
   summary: "Update an organization (admin or owner)",
-  ...secured("organization:write"),
+  ...secured("organization:write", "admin"),
   request: { params: OrganizationIdParams, body: jsonBody(OrganizationUpdateSchema) },
   responses: { 200: json(OrganizationSchema, "Updated"), ...errorResponses, ...approvalGateResponses },
 });
@@ -114,9 +118,10 @@ export const updateOrganization = createRoute({
 export const deleteOrganization = createRoute({
   method: "delete",
   path: "/api/organizations/{id}",
+  operationId: "organizations_destroy",
   tags,
   summary: "Delete an organization and its projects (owner only)",
-  ...secured("organization:write"),
+  ...secured("organization:write", "owner"),
   request: { params: OrganizationIdParams },
   responses: { 204: { description: "Deleted" }, ...errorResponses, ...approvalGateResponses },
 });

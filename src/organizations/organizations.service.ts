@@ -1,8 +1,9 @@
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { type ActivityEntry, deletedChange, diffChanges } from "../audit/record";
 import type { Organization } from "../auth/context";
 import type { Db } from "../db/client";
-import { organizations } from "../db/schema";
+import { organizations, roles } from "../db/schema";
+import { validationError } from "../lib/errors";
 import type { OrganizationUpdate } from "./organizations.routes";
 
 export const SCOPE = "Organization";
@@ -36,6 +37,18 @@ export function columnValues(body: OrganizationUpdate) {
 
 export function writableView(org: Organization): Record<string, unknown> {
   return Object.fromEntries(Object.entries(WRITABLE_FIELDS).map(([field, column]) => [field, org[column]]));
+}
+
+/** `default_role_id` names a role of this organization (a new organization has none yet). */
+export async function assertDefaultRoleInOrganization(db: Db, organizationId: string | null, body: OrganizationUpdate) {
+  if (!body.default_role_id) return;
+  const [role] = organizationId
+    ? await db
+        .select({ id: roles.id })
+        .from(roles)
+        .where(and(eq(roles.id, body.default_role_id), eq(roles.organizationId, organizationId)))
+    : [];
+  if (!role) throw validationError("This role does not exist in this organization.", "default_role_id");
 }
 
 /** An update's writes and activity (null when nothing changes); the approval apply reuses it. */

@@ -1,4 +1,3 @@
-import { createRoute, z } from "@hono/zod-openapi";
 import { and, count, eq } from "drizzle-orm";
 import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../audit/record";
 import { organizationAccess } from "../auth/access";
@@ -6,122 +5,24 @@ import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { inList } from "../db/in-list";
 import { organizationMemberships, roleMemberships, roles, users } from "../db/schema";
-import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { createRouter } from "../http/router";
 import { isUniqueViolation, notFound, validationError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
-import { LimitOffsetQuery, limitOffsetPage, paginated } from "../lib/pagination";
-import { OrganizationIdParams } from "../lib/path-params";
+import { limitOffsetPage } from "../lib/pagination";
 import { isoRequired } from "../lib/time";
-import { serializeUserBasic, UserBasicSchema } from "../users";
+import { serializeUserBasic } from "../users";
+import {
+  addRoleMembership,
+  createRole,
+  deleteRole,
+  getRole,
+  listRoleMemberships,
+  listRoles,
+  removeRoleMembership,
+  updateRole,
+} from "./roles.routes";
 
 const SCOPE = "Role";
-
-const RoleMembershipSchema = z
-  .object({
-    id: z.string().uuid(),
-    role_id: z.string().uuid(),
-    user: UserBasicSchema,
-    joined_at: z.string(),
-  })
-  .openapi("RoleMembership");
-
-const RoleSchema = z
-  .object({
-    id: z.string().uuid(),
-    name: z.string(),
-    created_at: z.string(),
-    created_by: UserBasicSchema.nullable(),
-    members: z.array(RoleMembershipSchema),
-    is_default: z.boolean(),
-  })
-  .openapi("Role");
-
-const RoleWriteSchema = z
-  .object({ name: z.string().trim().min(1).max(200) })
-  .strict()
-  .openapi("RoleWrite");
-const RoleParams = OrganizationIdParams.extend({ role_id: z.string().openapi({ param: { name: "role_id", in: "path" } }) });
-const RoleMembershipParams = RoleParams.extend({
-  membership_id: z.string().openapi({ param: { name: "membership_id", in: "path" } }),
-});
-const RoleMembershipCreateSchema = z.object({ user_uuid: z.string().uuid() }).strict().openapi("RoleMembershipCreate");
-
-const tags = ["roles"];
-const base = "/api/organizations/{id}/roles";
-
-const listRoles = createRoute({
-  method: "get",
-  path: base,
-  tags,
-  summary: "List roles with their members",
-  ...secured("organization:read"),
-  request: { params: OrganizationIdParams, query: LimitOffsetQuery },
-  responses: { 200: json(paginated(RoleSchema), "Roles"), ...errorResponses },
-});
-const createRole = createRoute({
-  method: "post",
-  path: base,
-  tags,
-  summary: "Create a role (admins)",
-  ...secured("organization:write"),
-  request: { params: OrganizationIdParams, body: jsonBody(RoleWriteSchema) },
-  responses: { 201: json(RoleSchema, "Role"), ...errorResponses },
-});
-const getRole = createRoute({
-  method: "get",
-  path: `${base}/{role_id}`,
-  tags,
-  summary: "Retrieve a role",
-  ...secured("organization:read"),
-  request: { params: RoleParams },
-  responses: { 200: json(RoleSchema, "Role"), ...errorResponses },
-});
-const updateRole = createRoute({
-  method: "patch",
-  path: `${base}/{role_id}`,
-  tags,
-  summary: "Rename a role (admins)",
-  ...secured("organization:write"),
-  request: { params: RoleParams, body: jsonBody(RoleWriteSchema) },
-  responses: { 200: json(RoleSchema, "Role"), ...errorResponses },
-});
-const deleteRole = createRoute({
-  method: "delete",
-  path: `${base}/{role_id}`,
-  tags,
-  summary: "Delete a role (admins)",
-  ...secured("organization:write"),
-  request: { params: RoleParams },
-  responses: { 204: { description: "Deleted" }, ...errorResponses },
-});
-const listRoleMemberships = createRoute({
-  method: "get",
-  path: `${base}/{role_id}/role_memberships`,
-  tags,
-  summary: "List a role's members",
-  ...secured("organization:read"),
-  request: { params: RoleParams, query: LimitOffsetQuery },
-  responses: { 200: json(paginated(RoleMembershipSchema), "Role members"), ...errorResponses },
-});
-const addRoleMembership = createRoute({
-  method: "post",
-  path: `${base}/{role_id}/role_memberships`,
-  tags,
-  summary: "Add an organization member to a role (admins)",
-  ...secured("organization:write"),
-  request: { params: RoleParams, body: jsonBody(RoleMembershipCreateSchema) },
-  responses: { 201: json(RoleMembershipSchema, "Role membership"), ...errorResponses },
-});
-const removeRoleMembership = createRoute({
-  method: "delete",
-  path: `${base}/{role_id}/role_memberships/{membership_id}`,
-  tags,
-  summary: "Remove a member from a role (admins)",
-  ...secured("organization:write"),
-  request: { params: RoleMembershipParams },
-  responses: { 204: { description: "Removed" }, ...errorResponses },
-});
 
 type Db = ReturnType<typeof createDb>;
 type RoleRow = typeof roles.$inferSelect;

@@ -1,6 +1,6 @@
 import { and, count, desc, eq } from "drizzle-orm";
 import { approvalGate, changeIntent } from "../approvals";
-import { commitWithActivity, deletedChange, diffChanges, writeContext } from "../audit/record";
+import { commitWithActivity, deletedChange, writeContext } from "../audit/record";
 import { createDb } from "../db/client";
 import { personalApiKeys } from "../db/schema";
 import { createRouter } from "../http/router";
@@ -8,13 +8,16 @@ import { limitOffsetPage } from "../lib/pagination";
 import { newPersonalApiKey, serializePersonalApiKey } from "./personal-api-keys.queries";
 import { createKey, deleteKey, getKey, listKeys, updateKey } from "./personal-api-keys.routes";
 import {
-  auditedFields,
+  assertWithinHolder,
   findKey,
+  grantPreconditions,
   keyActivities,
   planPersonalApiKeyCreate,
+  planPersonalApiKeyUpdate,
   reachableOrganizations,
   SCOPE,
   validateRestrictions,
+  widensToAll,
 } from "./personal-api-keys.service";
 
 export const personalApiKeysRouter = createRouter()
@@ -32,6 +35,11 @@ export const personalApiKeysRouter = createRouter()
     const db = createDb(c.env.DB);
     const body = c.req.valid("json");
     await validateRestrictions(db, c.var.auth.user.id, body);
+    await assertWithinHolder(db, c.var.auth.key, {
+      scopes: body.scopes,
+      scopedOrganizations: body.scoped_organizations ?? null,
+      scopedTeams: body.scoped_teams ?? null,
+    });
     const { row, value } = await newPersonalApiKey({
       userId: c.var.auth.user.id,
       label: body.label,
@@ -70,36 +78,30 @@ export const personalApiKeysRouter = createRouter()
     const body = c.req.valid("json");
     const key = await findKey(db, c.var.auth.user.id, c.req.valid("param").key_id);
     await validateRestrictions(db, c.var.auth.user.id, body);
-    const updated = {
-      ...key,
-      label: body.label ?? key.label,
-      scopes: body.scopes ?? key.scopes,
-      scopedOrganizations: body.scoped_organizations === undefined ? key.scopedOrganizations : body.scoped_organizations,
-      scopedTeams: body.scoped_teams === undefined ? key.scopedTeams : body.scoped_teams,
-    };
-    const changes = diffChanges(SCOPE, auditedFields(key), auditedFields(updated));
-    if (changes.length) {
-      await commitWithActivity(
-        writeContext(c, db),
-        [
-          db
-            .update(personalApiKeys)
-            .set({
-              label: updated.label,
-              scopes: updated.scopes,
-              scopedOrganizations: updated.scopedOrganizations,
-              scopedTeams: updated.scopedTeams,
-            })
-            .where(eq(personalApiKeys.id, key.id)),
-        ],
-        await keyActivities(db, c.var.auth.user.id, {
-          scope: SCOPE,
-          activity: "updated",
-          itemId: key.id,
-          detail: { name: updated.label, changes },
+    const { updated, writes, entries } = await planPersonalApiKeyUpdate(db, c.var.auth.user.id, key, body);
+    // A label is all a key may change on a key wider than itself.
+    if (Object.keys(body).some((field) => field !== "label")) await assertWithinHolder(db, c.var.auth.key, updated);
+    if (await widensToAll(db, key, updated)) {
+      await approvalGate(c, {
+        actionKey: "personal_api_key.create",
+        targets: (
+          await reachableOrganizations(db, c.var.auth.user.id, {
+            scoped_organizations: updated.scopedOrganizations,
+            scoped_teams: updated.scopedTeams,
+          })
+        ).map((organizationId) => ({ organizationId, teamId: null })),
+        resourceId: key.id,
+        intent: changeIntent({
+          name: key.label,
+          before: grantPreconditions(key),
+          after: grantPreconditions(updated),
+          request: body,
+          preconditions: grantPreconditions(key),
+          method: "PATCH",
         }),
-      );
+      });
     }
+    if (writes.length) await commitWithActivity(writeContext(c, db), writes, entries);
     return c.json(serializePersonalApiKey(updated), 200);
   })
   .openapi(deleteKey, async (c) => {

@@ -1,10 +1,12 @@
 import type { z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
-import { type ActivityEntry, createdChange } from "../audit/record";
+import { type ActivityEntry, createdChange, diffChanges } from "../audit/record";
+import type { PersonalApiKey } from "../auth/context";
+import { hasScope } from "../auth/scopes";
 import type { Db } from "../db/client";
 import { inList } from "../db/in-list";
 import { organizationMemberships, personalApiKeys, projects } from "../db/schema";
-import { notFound, validationError } from "../lib/errors";
+import { notFound, permissionDenied, validationError } from "../lib/errors";
 import type { newPersonalApiKey } from "./personal-api-keys.queries";
 import type { KeyUpdateSchema } from "./personal-api-keys.routes";
 
@@ -81,12 +83,89 @@ export async function findKey(db: Db, userId: number, keyId: string) {
   return key;
 }
 
-export const auditedFields = (key: {
-  label: string;
+/** What a key grants: its scopes and its restrictions (empty or null restrictions: everything the user reaches). */
+export interface KeyGrant {
   scopes: string[];
   scopedOrganizations: string[] | null;
   scopedTeams: number[] | null;
-}) => ({
+}
+
+const RESTRICTED_TO_PROJECTS = "the key must be restricted to some of the same projects";
+const RESTRICTED_TO_ORGANIZATIONS = "the key must be restricted to some of the same organizations";
+
+/** Why `grant` reaches beyond `holder` (a scope, an organization or a project), or null when it does not. */
+async function beyondHolder(db: Db, holder: KeyGrant, grant: KeyGrant): Promise<string | null> {
+  const scope = grant.scopes.find((s) => (s === "*" ? !holder.scopes.includes("*") : !hasScope(holder.scopes, s)));
+  if (scope) return `it cannot grant the scope '${scope}', which it does not hold`;
+  const holderTeams = holder.scopedTeams ?? [];
+  const holderOrgs = holder.scopedOrganizations ?? [];
+  const teams = grant.scopedTeams ?? [];
+  const orgs = grant.scopedOrganizations ?? [];
+  if (holderTeams.length && (!teams.length || teams.some((id) => !holderTeams.includes(id)))) return RESTRICTED_TO_PROJECTS;
+  if (!holderOrgs.length) return null;
+  if (orgs.length) return orgs.some((id) => !holderOrgs.includes(id)) ? RESTRICTED_TO_ORGANIZATIONS : null;
+  if (!teams.length) return RESTRICTED_TO_ORGANIZATIONS;
+  const teamOrgs = await db.selectDistinct({ id: projects.organizationId }).from(projects).where(inList(projects.id, teams));
+  return teamOrgs.some((o) => !holderOrgs.includes(o.id)) ? RESTRICTED_TO_ORGANIZATIONS : null;
+}
+
+/**
+ * A key creates or changes keys only within what it holds itself: each scope it grants it holds
+ * (`*` only from `*`), and the key it leaves behind reaches no organization or project the holder
+ * cannot. Otherwise an API key could mint its way out of its own limits.
+ */
+export async function assertWithinHolder(db: Db, holder: KeyGrant, grant: KeyGrant) {
+  const reason = await beyondHolder(db, holder, grant);
+  if (reason) throw permissionDenied(`This API key cannot create or widen a key beyond itself: ${reason}.`);
+}
+
+/**
+ * Whether a change makes a `*` key out of a narrower one, or lets a `*` key reach further: either
+ * passes the `personal_api_key.create` approval gate, as creating a `*` key does.
+ */
+export async function widensToAll(db: Db, before: KeyGrant, after: KeyGrant): Promise<boolean> {
+  return after.scopes.includes("*") && (await beyondHolder(db, before, after)) !== null;
+}
+
+/** A PATCH's resulting key, its update statement and activity; the gated apply of a widening reuses it. */
+export async function planPersonalApiKeyUpdate(db: Db, userId: number, key: PersonalApiKey, body: z.infer<typeof KeyUpdateSchema>) {
+  const updated = {
+    ...key,
+    label: body.label ?? key.label,
+    scopes: body.scopes ?? key.scopes,
+    scopedOrganizations: body.scoped_organizations === undefined ? key.scopedOrganizations : body.scoped_organizations,
+    scopedTeams: body.scoped_teams === undefined ? key.scopedTeams : body.scoped_teams,
+  };
+  const changes = diffChanges(SCOPE, auditedFields(key), auditedFields(updated));
+  if (!changes.length) return { updated, writes: [], entries: [] };
+  const writes = [
+    db
+      .update(personalApiKeys)
+      .set({
+        label: updated.label,
+        scopes: updated.scopes,
+        scopedOrganizations: updated.scopedOrganizations,
+        scopedTeams: updated.scopedTeams,
+      })
+      .where(eq(personalApiKeys.id, key.id)),
+  ];
+  const entries = await keyActivities(db, userId, {
+    scope: SCOPE,
+    activity: "updated",
+    itemId: key.id,
+    detail: { name: updated.label, changes },
+  });
+  return { updated, writes, entries };
+}
+
+/** What a gated change to a key compares before applying: the key must not have changed meanwhile. */
+export const grantPreconditions = (key: KeyGrant) => ({
+  scopes: key.scopes,
+  scoped_organizations: key.scopedOrganizations ?? [],
+  scoped_teams: key.scopedTeams ?? [],
+});
+
+export const auditedFields = (key: KeyGrant & { label: string }) => ({
   label: key.label,
   scopes: key.scopes,
   scoped_organizations: key.scopedOrganizations ?? [],

@@ -35,6 +35,7 @@ export function serializeProject(project: Project) {
     api_token: project.apiToken,
     timezone: project.timezone,
     logs_retention_days: project.logsRetentionDays,
+    receive_org_level_activity_logs: project.receiveOrgLevelActivityLogs,
     created_at: isoRequired(project.createdAt),
     updated_at: isoRequired(project.updatedAt),
   };

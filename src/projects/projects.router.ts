@@ -51,10 +51,16 @@ export const projectsRouter = createRouter()
     const body = c.req.valid("json");
     let organizationId = body.organization;
     if (!organizationId) {
+      const { scopedOrganizations } = c.var.auth.key;
       const [first] = await db
         .select({ id: organizationMemberships.organizationId })
         .from(organizationMemberships)
-        .where(eq(organizationMemberships.userId, c.var.auth.user.id))
+        .where(
+          and(
+            eq(organizationMemberships.userId, c.var.auth.user.id),
+            scopedOrganizations?.length ? inList(organizationMemberships.organizationId, scopedOrganizations) : undefined,
+          ),
+        )
         .orderBy(organizationMemberships.joinedAt)
         .limit(1);
       if (!first) throw notFound("You are not a member of any organization.");
@@ -63,6 +69,7 @@ export const projectsRouter = createRouter()
     await organizationAccess(c, organizationId, MembershipLevel.admin);
     const project = newProject(organizationId, body.name, body.timezone);
     if (body.logs_retention_days) project.values.logsRetentionDays = body.logs_retention_days;
+    if (body.receive_org_level_activity_logs) project.values.receiveOrgLevelActivityLogs = true;
     await commitWithActivity(
       writeContext(c, db),
       [db.insert(projects).values(project.values)],
@@ -97,7 +104,13 @@ export const projectsRouter = createRouter()
         [
           db
             .update(projects)
-            .set({ name: body.name, timezone: body.timezone, logsRetentionDays: body.logs_retention_days, updatedAt: new Date() })
+            .set({
+              name: body.name,
+              timezone: body.timezone,
+              logsRetentionDays: body.logs_retention_days,
+              receiveOrgLevelActivityLogs: body.receive_org_level_activity_logs,
+              updatedAt: new Date(),
+            })
             .where(eq(projects.id, project.id)),
         ],
         [

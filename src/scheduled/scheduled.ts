@@ -1,6 +1,7 @@
-import { refreshActivityIndexes, runDailyActivityRetention } from "../activity";
+import { refreshActivityIndexes, runDailyActivityRetention, runDailyCheckpointSigning } from "../activity";
 import { evaluateDueAlerts } from "../alerts";
 import { revalidatePendingChangeRequests } from "../approvals";
+import { sequencerStub } from "../audit/sequencer";
 import type { Env } from "../env";
 import { sweepNotificationOutbox } from "../events/outbox-sweep.job";
 import { requeueStalledExports } from "../exports";
@@ -13,9 +14,12 @@ export const SCHEDULED_JOBS: Record<string, (env: Env, scheduledTime: number) =>
   sweepNotificationOutbox,
   revalidatePendingChangeRequests,
   requeueStalledExports,
+  // Catch-up for seals whose post-write call was lost; normally there is nothing left.
+  sealActivityChain: (env) => sequencerStub(env).seal(),
   refreshActivityIndexes: (env) => refreshActivityIndexes(env.DB),
   // The daily sweeps decide themselves whether this minute is their minute.
   runDailyActivityRetention,
+  runDailyCheckpointSigning,
   runDailyLogsRetention,
 };
 

@@ -28,9 +28,11 @@ export interface FeedTenant {
 export async function feedTenants(c: Context<AppBindings>): Promise<FeedTenant[]> {
   const { results } = await c.env.DB.prepare(
     `SELECT o.id, o.name, o.timezone, m.level, (SELECT json_group_array(p.id) FROM projects AS p WHERE p.organization_id = o.id) AS projects
-     FROM organization_memberships AS m JOIN organizations AS o ON o.id = m.organization_id WHERE m.user_id = ?1 ORDER BY m.joined_at`,
+     FROM organization_memberships AS m JOIN organizations AS o ON o.id = m.organization_id
+     WHERE m.user_id = ?1 AND (o.members_can_use_personal_api_keys = 1 OR m.level >= ?2) ORDER BY m.joined_at`,
   )
-    .bind(c.var.auth.user.id)
+    // An organization refusing its members' keys is left out of their feed (see `projectAccess`).
+    .bind(c.var.auth.user.id, MembershipLevel.admin)
     .all<{ id: string; name: string; timezone: string; level: number; projects: string }>();
   const { scopedOrganizations, scopedTeams } = c.var.auth.key;
   return results
@@ -203,7 +205,9 @@ async function pageNames(db: D1Database, rows: ActivityRowRecord[]) {
 export async function serializeFeed(db: D1Database, rows: ActivityRowRecord[]) {
   const names = await pageNames(db, rows);
   return rows.map((row) => {
-    const detail = row.detail ? (JSON.parse(row.detail) as { name?: unknown }) : null;
+    const detail = row.detail
+      ? (JSON.parse(row.detail) as { name?: unknown; context?: { standard?: { id?: unknown; name?: unknown } } })
+      : null;
     const objectName = typeof detail?.name === "string" ? detail.name : (row.item_id ?? "");
     const actor =
       row.user_id !== null && row.u_uuid !== null
@@ -224,6 +228,8 @@ export async function serializeFeed(db: D1Database, rows: ActivityRowRecord[]) {
     }
     const referenced = USER_SCOPES.includes(row.scope) && row.item_id ? names.userIds.get(row.item_id) : undefined;
     if (referenced !== undefined) data.user = referenced;
+    const standard = detail?.context?.standard;
+    if (typeof standard?.id === "string") Object.assign(data, { standard: standard.id, standard_desc: standard.name ?? null });
     return {
       id: row.seq,
       name: activityName(row.scope, row.activity),
@@ -233,6 +239,12 @@ export async function serializeFeed(db: D1Database, rows: ActivityRowRecord[]) {
       data,
       icon: icon(row.scope, row.activity),
       log_level: logLevel(row.activity),
+      recorded_by:
+        row.recorded_by_user_id === null && row.recorded_by_key_id === null
+          ? null
+          : { user: row.recorded_by_user_id, api_key_id: row.recorded_by_key_id },
+      sequence: row.sequence,
+      hash: row.hash,
     };
   });
 }

@@ -3,6 +3,7 @@ import { type ActivityFilters, activityPage, scopeActivityPairs, selectActivity 
 import { createRouter } from "../http/router";
 import { parseIsoDate, toEpochMs } from "../lib/dates";
 import { notFound, validationError } from "../lib/errors";
+import { decimalId } from "../lib/path-params";
 import { activityName, feedPartitions, feedTenants, projectIdsNamed, projectOrganizations, serializeFeed, userReference } from "./sde.feed";
 import { getFeedActivity, listFeed } from "./sde.routes";
 
@@ -53,12 +54,18 @@ export const sdeRouter = createRouter()
         (params) => `(${pairs.map((p) => `(a.scope = ${params.add(p.scope)} AND a.activity = ${params.add(p.activity)})`).join(" OR ")})`,
       );
     }
+    // The standard an activity references is recorded on the row (`detail.context.standard`), so
+    // the name also finds activities of standards deleted since; rows without one never match.
+    if (q.standard !== undefined) conditions.push((params) => `a.detail ->> '$.context.standard.id' = ${params.add(q.standard!)}`);
+    if (q.standard_desc !== undefined) {
+      conditions.push((params) => `a.detail ->> '$.context.standard.name' = ${params.add(q.standard_desc!)}`);
+    }
     if (conditions.length) filters.extra = (params) => conditions.map((condition) => condition(params));
     return c.json(await activityPage(db, c.req.url, partitions, filters, q, (rows) => serializeFeed(db, rows)), 200);
   })
   .openapi(getFeedActivity, async (c) => {
-    const id = Number(c.req.valid("param").activity_id);
-    if (!Number.isSafeInteger(id)) throw notFound();
+    const id = decimalId(c.req.valid("param").activity_id);
+    if (id === null) throw notFound();
     const partitions = feedPartitions(await feedTenants(c), null, () => ({}));
     const [row] = await selectActivity(c.env.DB, partitions, { seqs: [id] }, { direction: "desc", limit: 1 });
     if (!row) throw notFound();

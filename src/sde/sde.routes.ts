@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { PaginationQuery } from "../activity";
+import { PaginationQuery, STANDARD_ID } from "../activity";
 import { errorResponses, json, secured } from "../http/openapi";
 
 const integer = (description: string) =>
@@ -24,6 +24,15 @@ export const FeedQuery = PaginationQuery.omit({ ordering: true, follow: true }).
   date_to: z.string().optional().openapi({ description: "At or before; same rules as date_from." }),
   id: integer("The activity with this id."),
   name: z.string().optional().openapi({ description: "e.g. UpdatedFeatureFlagActivity." }),
+  standard: z
+    .string()
+    .regex(STANDARD_ID, "A standard id is T<number> (built-in) or CT<number> (custom).")
+    .optional()
+    .openapi({ description: "Activities that reference this standard: `T<n>` built-in, `CT<n>` custom." }),
+  standard_desc: z.string().optional().openapi({
+    description:
+      'Activities that reference the standard with this full name, e.g. "T21: Ensure confidential data is sent over an encrypted channel".',
+  }),
 });
 
 export const FeedActivitySchema = z
@@ -36,6 +45,12 @@ export const FeedActivitySchema = z
     data: z.record(z.string(), z.unknown()),
     icon: z.string(),
     log_level: z.string(),
+    recorded_by: z
+      .object({ user: z.number().int().nullable(), api_key_id: z.string().nullable() })
+      .nullable()
+      .openapi({ description: "Who really wrote the row (user id and API key id), whatever `actor` says; null for the system's rows." }),
+    sequence: z.number().int().nullable().openapi({ description: "The row's place in its organization's hash chain (null until sealed)." }),
+    hash: z.string().nullable(),
   })
   .openapi("SdeActivity");
 
@@ -53,10 +68,11 @@ const tags = ["sd_elements"];
 export const listFeed = createRoute({
   method: "get",
   path: "/api/v2/activities",
+  operationId: "v2_activities_list",
   tags,
   summary: "SD Elements activities feed over the activity log of every organization the caller belongs to",
   description: "Accepts `Authorization: Token <personal API key>`. Newest first; cursor pages by default, page numbers with `page`.",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "user"),
   request: { query: FeedQuery },
   responses: { 200: json(FeedPageSchema, "Activities"), ...errorResponses },
 });
@@ -64,9 +80,10 @@ export const listFeed = createRoute({
 export const getFeedActivity = createRoute({
   method: "get",
   path: "/api/v2/activities/{activity_id}",
+  operationId: "v2_activities_retrieve",
   tags,
   summary: "One activity of the SD Elements feed",
-  ...secured("activity_log:read"),
+  ...secured("activity_log:read", "user"),
   request: { params: z.object({ activity_id: z.string().openapi({ param: { name: "activity_id", in: "path" }, example: "2" }) }) },
   responses: { 200: json(FeedActivitySchema, "Activity"), ...errorResponses },
 });

@@ -1,5 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { type ActivityEntry, commitWithActivity, createdChange, writeContext } from "../audit/record";
 import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
@@ -10,56 +9,20 @@ import {
   organizations,
   personalApiKeys,
   projects,
+  roleMemberships,
+  roles,
   users,
 } from "../db/schema";
-import { json, jsonBody } from "../http/openapi";
 import { createRouter } from "../http/router";
-import { ErrorSchema, permissionDenied, validationError } from "../lib/errors";
-import { uuidv7 } from "../lib/ids";
-import { INVITE_VALIDITY_MS, loadOrganizationRelations, OrganizationSchema, serializeOrganization, uniqueSlug } from "../organizations";
+import { permissionDenied, validationError } from "../lib/errors";
+import { sha256Hex, uuidv7 } from "../lib/ids";
+import { INVITE_VALIDITY_MS, loadOrganizationRelations, serializeOrganization, uniqueSlug } from "../organizations";
 import { newPersonalApiKey } from "../personal-api-keys";
-import { newProject, ProjectSchema, serializeProject } from "../projects";
-import { serializeUserBasic, UserBasicSchema } from "../users";
+import { newProject, serializeProject } from "../projects";
+import { serializeUserBasic } from "../users";
+import { signup } from "./signup.routes";
 
 // Invites are valid for three days, as PostHog's.
-
-const SignupBody = z
-  .object({
-    email: z.string().trim().toLowerCase().email(),
-    first_name: z.string().trim().min(1).max(150),
-    last_name: z.string().trim().max(150).optional(),
-    organization_name: z.string().trim().min(1).max(64).optional(),
-    project_name: z.string().trim().min(1).max(200).optional(),
-    invite_token: z.string().optional().openapi({ description: "The id of an organization invite." }),
-  })
-  .openapi("Signup");
-
-const SignupResponse = z
-  .object({
-    user: UserBasicSchema,
-    organization: OrganizationSchema,
-    project: ProjectSchema.nullable(),
-    personal_api_key: z.object({
-      id: z.string(),
-      label: z.string(),
-      value: z.string().openapi({ description: "Shown only in this response." }),
-      scopes: z.array(z.string()),
-    }),
-  })
-  .openapi("SignupResult");
-
-const signup = createRoute({
-  method: "post",
-  path: "/api/signup",
-  tags: ["signup"],
-  summary: "Create the first user of an empty instance, or join an organization with an invite",
-  request: { body: jsonBody(SignupBody) },
-  responses: {
-    201: json(SignupResponse, "Signed up; the API key value is shown only here"),
-    400: json(ErrorSchema, "Invalid input or invite"),
-    403: json(ErrorSchema, "Signup is closed: the instance already has users and no invite was given"),
-  },
-});
 
 const FIRST_USER_FLAG = "first_user";
 
@@ -94,7 +57,8 @@ export const signupRouter = createRouter().openapi(signup, async (c) => {
   let level: number;
 
   if (body.invite_token) {
-    const [invite] = await db.select().from(organizationInvites).where(eq(organizationInvites.id, body.invite_token)).limit(1);
+    const tokenHash = await sha256Hex(body.invite_token);
+    const [invite] = await db.select().from(organizationInvites).where(eq(organizationInvites.tokenHash, tokenHash)).limit(1);
     if (!invite || now.getTime() - invite.createdAt.getTime() > INVITE_VALIDITY_MS) {
       throw validationError("This invite is invalid or has expired.", "invite_token");
     }
@@ -103,6 +67,13 @@ export const signupRouter = createRouter().openapi(signup, async (c) => {
     }
     organizationId = invite.organizationId;
     level = invite.level;
+    // The organization's default role (seed 001 `default_role_id`) takes every member who joins.
+    const [defaultRole] = await db
+      .select({ id: roles.id, name: roles.name })
+      .from(organizations)
+      .innerJoin(roles, and(eq(roles.id, organizations.defaultRoleId), eq(roles.organizationId, organizations.id)))
+      .where(eq(organizations.id, organizationId))
+      .limit(1);
     await commitWithActivity(
       ctx,
       [
@@ -112,6 +83,9 @@ export const signupRouter = createRouter().openapi(signup, async (c) => {
           .values({ id: uuidv7(), organizationId, userId: userIdSql, level, joinedAt: now, updatedAt: now }),
         db.insert(personalApiKeys).values(key.row),
         db.delete(organizationInvites).where(eq(organizationInvites.id, invite.id)),
+        ...(defaultRole
+          ? [db.insert(roleMemberships).values({ id: uuidv7(), roleId: defaultRole.id, userId: userIdSql, joinedAt: now })]
+          : []),
       ],
       [
         {
@@ -123,12 +97,30 @@ export const signupRouter = createRouter().openapi(signup, async (c) => {
           detail: { name: body.email, changes: createdChange("OrganizationMembership", { level }), context: { invite_id: invite.id } },
         },
         keyActivity(organizationId),
+        ...(defaultRole
+          ? [
+              {
+                organizationId,
+                scope: "Role" as const,
+                activity: "member_added",
+                itemId: defaultRole.id,
+                userId: userIdSql,
+                detail: {
+                  name: defaultRole.name,
+                  changes: [{ type: "Role", action: "changed" as const, field: "members", after: body.email }],
+                },
+              },
+            ]
+          : []),
       ],
     );
   } else {
     if (existing) throw signupClosed();
     const [flag] = await db.select().from(instanceSettings).where(eq(instanceSettings.key, FIRST_USER_FLAG)).limit(1);
     if (flag) throw signupClosed();
+    if (c.env.ALLOW_OPEN_FIRST_SIGNUP !== "true" && !(await bootstrapTokenMatches(c.env.BOOTSTRAP_TOKEN, body.bootstrap_token))) {
+      throw permissionDenied("The first signup of this instance needs its bootstrap token (the BOOTSTRAP_TOKEN secret).");
+    }
     organizationId = uuidv7();
     level = MembershipLevel.owner;
     const orgName = body.organization_name ?? `${body.first_name}'s organization`;
@@ -196,6 +188,13 @@ export const signupRouter = createRouter().openapi(signup, async (c) => {
     201,
   );
 });
+
+/** Compared as SHA-256 digests so that neither the length nor a prefix of the secret leaks through timing. */
+async function bootstrapTokenMatches(secret: string | undefined, given: string | undefined): Promise<boolean> {
+  if (!secret || !given) return false;
+  const digest = async (text: string) => crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return crypto.subtle.timingSafeEqual(await digest(secret), await digest(given));
+}
 
 function signupClosed() {
   return permissionDenied("Signup is closed: this instance already has users. Ask an organization admin for an invite.");

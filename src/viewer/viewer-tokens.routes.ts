@@ -51,9 +51,10 @@ const TokenParams = OrganizationIdParams.extend({ token_id: pathParam("token_id"
 export const createViewerToken = createRoute({
   method: "post",
   path: base,
+  operationId: "organizations_viewer_tokens_create",
   tags,
   summary: "Mint a short-lived, read-only viewer link for the web viewer (admins).",
-  ...secured("organization:write"),
+  ...secured("organization:write", "admin"),
   request: { params: OrganizationIdParams, body: jsonBody(ViewerTokenCreateSchema) },
   responses: { 201: json(ViewerTokenCreatedSchema, "The token and its link, shown once"), ...errorResponses },
 });
@@ -61,9 +62,10 @@ export const createViewerToken = createRoute({
 export const listViewerTokens = createRoute({
   method: "get",
   path: base,
+  operationId: "organizations_viewer_tokens_list",
   tags,
   summary: "The organization's viewer links that have not expired (admins).",
-  ...secured("organization:read"),
+  ...secured("organization:read", "admin"),
   request: { params: OrganizationIdParams },
   responses: { 200: json(z.object({ results: z.array(ViewerTokenSchema) }), "Viewer links"), ...errorResponses },
 });
@@ -71,9 +73,10 @@ export const listViewerTokens = createRoute({
 export const revokeViewerToken = createRoute({
   method: "delete",
   path: `${base}/{token_id}`,
+  operationId: "organizations_viewer_tokens_destroy",
   tags,
   summary: "Revoke a viewer link at once (admins).",
-  ...secured("organization:write"),
+  ...secured("organization:write", "admin"),
   request: { params: TokenParams },
   responses: { 204: { description: "Revoked" }, ...errorResponses },
 });

@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { refreshSearchIndex } from "../../src/activity/search-index";
+import { sequencerStub } from "../../src/audit/sequencer";
 import { activityRows, addMember, call, signupFirstUser, type Tenant } from "../helpers";
-import { allPages, flagChange, ingest } from "./activity-helpers";
+import { allPages, flagChange, ingest, seedActivity } from "./activity-helpers";
 
 // The oracle for every filter: the project's rows read straight from D1, filtered in JS.
 let owner: Tenant;
@@ -15,7 +16,7 @@ beforeAll(async () => {
   owner = await signupFirstUser();
   member = await addMember(owner, 1);
   base = `/api/projects/${owner.projectId}/advanced_activity_logs/`;
-  await ingest(
+  await seedActivity(
     owner,
     [
       {
@@ -35,7 +36,7 @@ beforeAll(async () => {
     ],
     { "X-PostHog-Client": "sdk", "CF-Connecting-IP": "10.0.0.1" },
   );
-  await ingest(
+  await seedActivity(
     owner,
     [
       {
@@ -58,7 +59,7 @@ beforeAll(async () => {
     ],
     { "X-PostHog-Client": "mcp", "CF-Connecting-IP": "10.0.0.2" },
   );
-  await ingest(owner, [
+  await seedActivity(owner, [
     {
       scope: "Insight",
       activity: "deleted",
@@ -86,7 +87,7 @@ beforeAll(async () => {
       },
     },
   ]);
-  await ingest(owner, [
+  await seedActivity(owner, [
     {
       scope: "Action",
       activity: "updated",
@@ -95,7 +96,7 @@ beforeAll(async () => {
       detail: { changes: [0, 1, 2, 3, 4, 5].map((n) => ({ type: "Action", action: "changed", field: `f${n}` })) },
     },
   ]);
-  await ingest(
+  await seedActivity(
     owner,
     [
       {
@@ -292,7 +293,8 @@ describe("advanced_activity_logs filters (project)", () => {
     await expectFilter("team_ids=999", () => true);
   });
 
-  it("rows carry the seed shape with the acting user", async () => {
+  it("rows carry the seed shape with the acting user, and recorded_by (none for these seeded rows)", async () => {
+    await sequencerStub(env).seal();
     const res = await call(`${base}?item_ids=r03`, { key: owner.key });
     expect(res.body.results[0]).toEqual({
       id: expect.any(String),
@@ -309,6 +311,9 @@ describe("advanced_activity_logs filters (project)", () => {
       scope: "FeatureFlag",
       detail: { name: "pricing-page", changes: [flagChange("rollout_percentage", "50", 100)] },
       created_at: at(3),
+      recorded_by: null,
+      sequence: expect.any(Number),
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
   });
 });

@@ -68,19 +68,22 @@ describe("POST /api/projects/:id/activity_log/", () => {
     expect(left).toBe(0);
   });
 
-  it("takes the acting user by id, uuid or email, and impersonation, system and past dates", async () => {
+  it("takes the acting user by id, uuid or email or none, impersonation and past dates within the window", async () => {
+    const dayAgo = new Date(Date.now() - 86_400_000);
+    const naive = dayAgo.toISOString().slice(0, 19);
     const { ids } = await ingest(owner, [
       { scope: "Insight", activity: "updated", user: member.userId },
       { scope: "Insight", activity: "updated", user: member.userUuid, was_impersonated: true },
-      { scope: "Insight", activity: "updated", is_system: true, created_at: "2024-01-15T10:30:00Z" },
-      { scope: "Insight", activity: "updated", user: null, created_at: "2024-01-15T10:30:00" },
+      { scope: "Insight", activity: "updated", is_system: false, created_at: dayAgo.toISOString() },
+      { scope: "Insight", activity: "updated", user: null, created_at: naive },
     ]);
     const rows = await activityRows({ scope: "Insight" });
     const byId = new Map(rows.map((r) => [r.id, r]));
     expect(byId.get(ids[0]!)).toMatchObject({ user_id: member.userId, is_system: 0, was_impersonated: 0 });
     expect(byId.get(ids[1]!)).toMatchObject({ user_id: member.userId, was_impersonated: 1 });
-    expect(byId.get(ids[2]!)).toMatchObject({ user_id: null, is_system: 1, created_at: Date.parse("2024-01-15T10:30:00Z") });
-    expect(byId.get(ids[3]!)).toMatchObject({ user_id: null, is_system: 1, created_at: Date.parse("2024-01-15T10:30:00Z") });
+    expect(byId.get(ids[2]!)).toMatchObject({ user_id: owner.userId, is_system: 0, created_at: dayAgo.getTime() });
+    // No user is not a system row: an app cannot make its rows look like the service's own.
+    expect(byId.get(ids[3]!)).toMatchObject({ user_id: null, is_system: 0, created_at: Date.parse(`${naive}Z`) });
   });
 
   it("resolves a user by email case-insensitively", async () => {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, signupFirstUser, type Tenant } from "../helpers";
-import { allPages, ingest } from "./activity-helpers";
+import { allPages, seedActivity } from "./activity-helpers";
 
 // ip_addresses takes the rows of the addresses from the ip index while they are at most 2,000,
 // and walks the time index past that: both sides of that choice, in one query, give the same rows.
@@ -18,9 +18,9 @@ beforeAll(async () => {
   owner = await signupFirstUser();
   base = `/api/projects/${owner.projectId}/advanced_activity_logs/`;
   const many = Array.from({ length: 2100 }, (_, i) => entry(i));
-  for (let i = 0; i < many.length; i += 1000) await ingest(owner, many.slice(i, i + 1000), { "CF-Connecting-IP": "172.16.0.1" });
-  await ingest(owner, [entry(5000), entry(5001)], { "CF-Connecting-IP": "172.17.0.5" });
-  await ingest(owner, [entry(5002)], { "CF-Connecting-IP": "10.1.1.1" });
+  for (let i = 0; i < many.length; i += 1000) await seedActivity(owner, many.slice(i, i + 1000), { "CF-Connecting-IP": "172.16.0.1" });
+  await seedActivity(owner, [entry(5000), entry(5001)], { "CF-Connecting-IP": "172.17.0.5" });
+  await seedActivity(owner, [entry(5002)], { "CF-Connecting-IP": "10.1.1.1" });
 });
 
 describe("ip_addresses over few and many rows", () => {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { activityRows, addMember, call, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
-import { allPages, flagChange, ingest } from "./activity-helpers";
+import { allPages, flagChange, ingest, seedActivity } from "./activity-helpers";
 
 let owner: Tenant;
 let member: Tenant;
@@ -18,7 +18,7 @@ beforeAll(async () => {
     item_id: `p${i}`,
     created_at: new Date(T0 + (i >= 10 && i < 15 ? 10 : i) * 1000).toISOString(),
   }));
-  await ingest(owner, entries);
+  await seedActivity(owner, entries);
 });
 
 const strip = (url: string) => url.replace(/^https?:\/\/[^/]+/, "");
@@ -117,6 +117,10 @@ describe("GET /api/projects/:id/activity_log/", () => {
     expect(scope.body.results.map((r: any) => r.activity)).toEqual(["updated", "created"]);
     const scopes = await call(`${list()}?scopes=Notebook,FeatureFlag`, { key: owner.key });
     expect(new Set(scopes.body.results.map((r: any) => r.scope))).toEqual(new Set(["Notebook", "FeatureFlag"]));
+    // Repeated parameters are a list too, as in PostHog (`posthog/api/fields.py`).
+    const repeated = await call(`${list()}?scopes=Notebook&scopes=FeatureFlag`, { key: owner.key });
+    expect(repeated.status).toBe(200);
+    expect(repeated.body.results.map((r: any) => r.id)).toEqual(scopes.body.results.map((r: any) => r.id));
     const both = await call(`${list()}?scope=Insight&scopes=Notebook`, { key: owner.key });
     expect(both.body.results).toEqual([]);
     const item = await call(`${list()}?item_id=nb1&page=1`, { key: owner.key });
@@ -127,7 +131,11 @@ describe("GET /api/projects/:id/activity_log/", () => {
     const page = await call(`${list()}?scope=Notebook`, { key: member.key });
     expect(page.body.results.every((r: any) => r.unread)).toBe(true);
     const [newest, older] = page.body.results;
-    const saved = await call(`${list()}bookmark_activity_notification/`, { key: member.key, body: { bookmark: older.created_at } });
+    // Seed 000's example body sends the row's fields (`user`, `activity`, `scope`) too: ignored, as DRF does.
+    const saved = await call(`${list()}bookmark_activity_notification/`, {
+      key: member.key,
+      body: { bookmark: older.created_at, activity: "string", scope: "string", user: null },
+    });
     expect(saved.status).toBe(204);
     const after = await call(`${list()}?scope=Notebook`, { key: member.key });
     const unread = Object.fromEntries(after.body.results.map((r: any) => [r.id, r.unread]));
@@ -145,6 +153,11 @@ describe("GET /api/projects/:id/activity_log/", () => {
     expect((await call(`${list()}bookmark_activity_notification/`, { key: owner.key, body: { bookmark: "soon" } })).body.attr).toBe(
       "bookmark",
     );
+    const unknown = await call(`${list()}bookmark_activity_notification/`, {
+      key: owner.key,
+      body: { bookmark: new Date().toISOString(), colour: "red" },
+    });
+    expect(unknown.body).toMatchObject({ type: "validation_error", detail: "Unknown field: colour." });
   });
 
   it("needs activity_log:read, and membership of the project's organization", async () => {
@@ -161,7 +174,7 @@ describe("GET /api/projects/:id/activity_log/", () => {
 describe("GET /api/projects/:id/activity_log/important_changes/", () => {
   it("lists other people's changes to what the caller created or changed, newest first, at most 10", async () => {
     const path = `/api/projects/${owner.projectId}/activity_log/important_changes/`;
-    await ingest(owner, [
+    await seedActivity(owner, [
       { scope: "Experiment", activity: "created", item_id: "e1", user: member.userId },
       { scope: "Experiment", activity: "created", item_id: "e2" },
       { scope: "Experiment", activity: "updated", item_id: "e1", detail: { changes: [flagChange("name", "a", "b")] } },

@@ -3,17 +3,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { purgeExpiredActivity, runDailyActivityRetention } from "../../src/activity/retention.job";
 import { refreshSearchIndex } from "../../src/activity/search-index";
 import { call, signupFirstUser, type Tenant } from "../helpers";
-import { ingest } from "./activity-helpers";
+import { ingest, organizationWithHistory, seedActivity } from "./activity-helpers";
 
 let owner: Tenant;
-let other: { organizationId: string; projectId: number };
 const DAY = 86_400_000;
 const daysAgo = (days: number) => new Date(Date.now() - days * DAY).toISOString();
 
 beforeAll(async () => {
   owner = await signupFirstUser();
-  const org = await call("/api/organizations/", { key: owner.key, body: { name: "Short memory", activity_log_retention_days: 30 } });
-  other = { organizationId: org.body.id, projectId: org.body.projects[0].id };
 });
 
 const itemsOf = async (organizationId: string) =>
@@ -24,28 +21,34 @@ const itemsOf = async (organizationId: string) =>
   ).results.map((r) => r.item_id);
 
 describe("activity retention", () => {
-  it("deletes rows past each organization's window and keeps the rest", async () => {
-    await ingest(owner, [
-      { scope: "A", activity: "x", item_id: "ret-400d", created_at: daysAgo(400) },
-      { scope: "A", activity: "x", item_id: "ret-300d", created_at: daysAgo(300) },
+  it("deletes rows past each organization's window by chain prefix, and keeps the rest", async () => {
+    const long = await organizationWithHistory([
+      ["ret-400d", 400],
+      ["ret-300d", 300],
+      ["ret-10d", 10],
     ]);
-    await ingest(
-      owner,
+    const short = await organizationWithHistory(
       [
-        { scope: "A", activity: "x", item_id: "ret-40d", created_at: daysAgo(40) },
-        { scope: "A", activity: "x", item_id: "ret-20d", created_at: daysAgo(20) },
+        ["ret-40d", 40],
+        ["ret-20d", 20],
       ],
-      {},
-      other.projectId,
+      30,
     );
-    const search = await call(`/api/projects/${owner.projectId}/advanced_activity_logs/?search_text=ret-400`, { key: owner.key });
-    expect(search.body.results).toHaveLength(0);
+    // Written after a newer row: it waits until the row before it expires too.
+    const backdated = await organizationWithHistory([
+      ["ret-5d", 5],
+      ["ret-500d", 500],
+    ]);
+    await seedActivity(owner, [{ scope: "A", activity: "x", item_id: "ret-400d-api", created_at: daysAgo(400) }]);
 
     await refreshSearchIndex(env.DB, 10_000);
     const result = await purgeExpiredActivity(env, Date.now());
     expect(result).toMatchObject({ deleted: 2, complete: true });
-    expect(await itemsOf(owner.organizationId)).toEqual(["ret-300d"]);
-    expect(await itemsOf(other.organizationId)).toEqual(["ret-20d"]);
+    expect(await itemsOf(long)).toEqual(["ret-10d", "ret-300d"]);
+    expect(await itemsOf(short)).toEqual(["ret-20d"]);
+    expect(await itemsOf(backdated)).toEqual(["ret-500d", "ret-5d"]);
+    // The owner's organization was created today, so its backdated row waits behind that.
+    expect(await itemsOf(owner.organizationId)).toEqual(["ret-400d-api"]);
     // The search index follows the deletions.
     const count = await env.DB.prepare("SELECT count(*) AS n FROM activity_log_search").first<{ n: number }>();
     const rows = await env.DB.prepare("SELECT count(*) AS n FROM activity_log").first<{ n: number }>();
@@ -55,18 +58,18 @@ describe("activity retention", () => {
   });
 
   it("follows a retention change", async () => {
-    await call(`/api/organizations/${owner.organizationId}/`, {
-      key: owner.key,
-      method: "PATCH",
-      body: { activity_log_retention_days: 200 },
-    });
-    expect((await purgeExpiredActivity(env, Date.now())).deleted).toBe(1);
-    expect(await itemsOf(owner.organizationId)).toEqual([]);
+    const org = await organizationWithHistory([
+      ["ret-300d", 300],
+      ["ret-250d", 250],
+      ["ret-100d", 100],
+    ]);
+    await env.DB.prepare("UPDATE organizations SET activity_log_retention_days = 200 WHERE id = ?1").bind(org).run();
+    expect((await purgeExpiredActivity(env, Date.now())).deleted).toBe(2);
+    expect(await itemsOf(org)).toEqual(["ret-100d"]);
   });
 
   it("deletes in batches until done, and stops when out of budget", async () => {
-    const entries = Array.from({ length: 1000 }, (_, i) => ({ scope: "B", activity: "x", item_id: `ret-b${i}`, created_at: daysAgo(500) }));
-    for (let i = 0; i < 6; i++) await ingest(owner, entries);
+    await organizationWithHistory(Array.from({ length: 6000 }, (_, i) => [`ret-b${i}`, 500] as [string, number]));
     const cut = await purgeExpiredActivity(env, Date.now(), 0);
     expect(cut).toMatchObject({ deleted: 5000, complete: false });
     const rest = await purgeExpiredActivity(env, Date.now());
@@ -74,20 +77,15 @@ describe("activity retention", () => {
   });
 
   it("sweeps rows of deleted organizations after the default 365 days", async () => {
-    const gone = await call("/api/organizations/", { key: owner.key, body: { name: "Gone" } });
-    const projectId = gone.body.projects[0].id;
-    await ingest(
-      owner,
+    const gone = await organizationWithHistory(
       [
-        { scope: "C", activity: "x", item_id: "ret-gone-old", created_at: daysAgo(366) },
-        { scope: "C", activity: "x", item_id: "ret-gone-new", created_at: daysAgo(10) },
+        ["ret-gone-old", 366],
+        ["ret-gone-new", 10],
       ],
-      {},
-      projectId,
+      null,
     );
-    expect((await call(`/api/organizations/${gone.body.id}/`, { key: owner.key, method: "DELETE" })).status).toBe(204);
     await purgeExpiredActivity(env, Date.now());
-    expect(await itemsOf(gone.body.id)).toEqual(["ret-gone-new"]);
+    expect(await itemsOf(gone)).toEqual(["ret-gone-new"]);
   });
 
   it("removes ingest idempotency keys after 24 hours", async () => {

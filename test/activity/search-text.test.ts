@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { refreshSearchIndex } from "../../src/activity/search-index";
 import { call, signupFirstUser, type Tenant } from "../helpers";
-import { allPages, ingest } from "./activity-helpers";
+import { allPages, seedActivity } from "./activity-helpers";
 
 // search_text counts each trigram's rows inside the page statement: a text with a rare trigram is
 // answered from the rarest three in the trigram index (plus the rows not indexed yet), a text
@@ -26,9 +26,9 @@ beforeAll(async () => {
   owner = await signupFirstUser();
   base = `/api/projects/${owner.projectId}/advanced_activity_logs/`;
   const many = Array.from({ length: 2100 }, (_, i) => entry(i, `pricing-plan-${i}`));
-  for (let i = 0; i < many.length; i += 1000) await ingest(owner, many.slice(i, i + 1000));
+  for (let i = 0; i < many.length; i += 1000) await seedActivity(owner, many.slice(i, i + 1000));
   // The decoy holds every trigram of "pricing-plan-quokka" (so the rarest three too) but not the text.
-  await ingest(owner, [entry(5000, "pricing-plan-quokka"), entry(5001, "plan-quokka pricing")]);
+  await seedActivity(owner, [entry(5000, "pricing-plan-quokka"), entry(5001, "plan-quokka pricing")]);
 });
 
 describe("search_text over rare and common trigrams", () => {
@@ -47,7 +47,7 @@ describe("search_text over rare and common trigrams", () => {
   it("answers the same from the trigram index, and from the index plus new rows", async () => {
     expect(await refreshSearchIndex(env.DB, 10_000)).toBeGreaterThanOrEqual(2102);
     await searches(["f5000"], 2101);
-    await ingest(owner, [entry(5002, "Pricing-Plan-Quokka-2")]);
+    await seedActivity(owner, [entry(5002, "Pricing-Plan-Quokka-2")]);
     await searches(["f5002", "f5000"], 2102);
     const org = await allPages(`/api/organizations/${owner.organizationId}/advanced_activity_logs/?search_text=quokka-2`, owner.key);
     expect(itemIds(org)).toEqual(["f5002"]);

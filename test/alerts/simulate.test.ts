@@ -98,4 +98,17 @@ describe("simulate", () => {
     const reader = await keyWithScopes(owner, ["logs:read"]);
     expect((await simulate({ filters: { severityLevels: ["error"] }, date_from: "-1h" }, reader)).status).toBe(200);
   });
+
+  // Last in the file: these logs are recent and would join the other tests' counts.
+  it("sees 25 errors sent two minutes ago in a 5-minute simulate over the last hour (buckets end at date_to)", async () => {
+    const at = floorMinute(Date.now()) - 2 * MINUTE;
+    const recent = Array.from({ length: 25 }, (_, i) => ({ ms: at + i * 1000, severityNumber: 17, severityText: "ERROR", body: "fresh" }));
+    expect((await ingest(owner.apiToken, otlpPayload({ checkout: recent }))).status).toBe(200);
+    const res = await simulate({ filters: { serviceNames: ["checkout"] }, threshold_count: 10, window_minutes: 5, date_from: "-1h" });
+    expect(res.status).toBe(200);
+    const last = res.body.buckets.at(-1);
+    expect(last).toMatchObject({ count: 25, threshold_breached: true, state: "firing", notification: "firing" });
+    expect(Date.now() - Date.parse(last.timestamp)).toBeLessThan(MINUTE);
+    expect(res.body.fire_count).toBe(1);
+  });
 });

@@ -76,7 +76,27 @@ describe("API conventions", () => {
   it("reports server time in a Server-Timing header", async () => {
     const res = await call("/healthz");
     expect(res.status).toBe(200);
-    expect(res.headers.get("server-timing")).toMatch(/^app;dur=\d+$/);
+    expect(res.headers.get("server-timing")).toMatch(/^app;dur=\d+(\.\d)?$/);
+    // Routes that time their D1 work add `db`, within `app`.
+    const listed = await call(`/api/projects/${owner.projectId}/activity_log/`, { key: owner.key });
+    const entries = Object.fromEntries(
+      listed.headers
+        .get("server-timing")!
+        .split(",")
+        .map((entry) => entry.trim().split(";dur=") as [string, string]),
+    );
+    expect(Object.keys(entries).sort()).toEqual(["app", "db"]);
+    expect(Number(entries.db)).toBeLessThanOrEqual(Number(entries.app));
+  });
+
+  it("gives every response a request id, the caller's own when it sends one", async () => {
+    const res = await call("/healthz");
+    expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    const notFound = await call("/nowhere", { headers: { "x-request-id": "ci-run-42" } });
+    expect(notFound.status).toBe(404);
+    expect(notFound.headers.get("x-request-id")).toBe("ci-run-42");
+    const ray = await call("/healthz", { headers: { "cf-ray": "8f1c2d3e4a5b6c7d-AMS" } });
+    expect(ray.headers.get("x-request-id")).toBe("8f1c2d3e4a5b6c7d-AMS");
   });
 });
 
@@ -101,11 +121,15 @@ describe("OpenAPI", () => {
     }
   });
 
-  it("serves a docs page that loads nothing from another origin", async () => {
+  it("serves a Scalar reference page over /api/schema/ that loads nothing from another origin", async () => {
     const res = await call("/api/schema/docs/");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/html");
-    expect(res.body).toContain('fetch("/api/schema/")');
+    expect(res.body).toContain('<script src="/api/schema/docs/scalar.js"></script>');
+    expect(res.body).toContain('"url":"/api/schema/"');
+    expect(res.body).toContain('"withDefaultFonts":false');
     expect(res.body).not.toMatch(/(src|href)="https?:/);
+    const bundle = await call("/api/schema/docs/scalar.js");
+    expect([bundle.status, bundle.headers.get("content-type")]).toEqual([200, "text/javascript; charset=utf-8"]);
   });
 });

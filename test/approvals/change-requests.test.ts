@@ -24,6 +24,28 @@ async function newProject(owner: Tenant, name: string): Promise<number> {
 }
 
 describe("change requests", () => {
+  it("takes seed 001's example bodies: the change request's read-only fields are ignored, other fields refused", async () => {
+    const { owner, a1, a2 } = await team();
+    await createPolicy(owner, { action_key: "organization.update", approver_config: { users: [a1.userId, a2.userId], quorum: 2 } });
+    const gate = (name: string) => call(`/api/organizations/${owner.organizationId}/`, { key: owner.key, method: "PATCH", body: { name } });
+    const id = (await gate("Seed body")).body.change_request_id;
+    // `curl ... /approve/ -d action_key="string"`
+    const approved = await decide(a1, id, "approve", { action_key: "string" });
+    expect(approved.status).toBe(200);
+    expect(approved.body.change_request.action_key).toBe("organization.update");
+    const unknown = await decide(a2, id, "approve", { colour: "red" });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body).toMatchObject({ type: "validation_error", detail: "Unknown field: colour." });
+    const rejected = await decide(a2, id, "reject", { reason: "no", action_key: "string", state: "applied" });
+    expect(rejected.status).toBe(200);
+    expect(rejected.body.change_request.state).toBe("rejected");
+
+    const second = (await gate("Seed body 2")).body.change_request_id;
+    const canceled = await decide(owner, second, "cancel", { action_key: "string", id: "x" });
+    expect(canceled.status).toBe(200);
+    expect(canceled.body.status).toBe("canceled");
+  });
+
   it("applies exactly once at quorum (2 of 3), as the requester, with an activity row per step", async () => {
     const { owner, a1, a2, a3 } = await team();
     await createPolicy(owner, {

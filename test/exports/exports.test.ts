@@ -1,12 +1,13 @@
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import ExcelJS from "exceljs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { sequencerStub } from "../../src/audit/sequencer";
 import { R2ChunkedWriter } from "../../src/exports/r2-chunked-writer";
 import type { ExportMessage } from "../../src/lib/messages";
 import { QUEUE_NAMES } from "../../src/queues";
 import { ingest, waitForExport } from "../activity/activity-helpers";
 import { parseCsv } from "../csv";
-import { activityRows, addMember, call, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
+import { activityRows, addMember, call, fetchWorker, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 import { runQueue } from "../queue-helpers";
 
 let owner: Tenant;
@@ -58,10 +59,23 @@ const COLUMNS = [
   "client",
   "ip_address",
   "created_at",
+  "recorded_by_user_id",
+  "recorded_by_user_email",
+  "recorded_by_api_key_id",
+  "user_id",
+  "was_impersonated",
+  "is_system",
+  "sequence",
+  "hash",
 ];
 
 async function expectedRows(predicate: (row: Record<string, any>) => boolean) {
   const rows = (await activityRows()).filter(predicate).sort((a, b) => b.created_at - a.created_at || (b.id < a.id ? -1 : 1));
+  const chain = new Map(
+    (
+      await env.DB.prepare("SELECT seq, sequence, hash FROM activity_chain").all<{ seq: number; sequence: number; hash: string }>()
+    ).results.map((c) => [c.seq, c]),
+  );
   return rows.map((r) => [
     r.id,
     r.organization_id,
@@ -76,11 +90,20 @@ async function expectedRows(predicate: (row: Record<string, any>) => boolean) {
     r.client ?? "",
     r.ip_address ?? "",
     new Date(r.created_at).toISOString(),
+    r.recorded_by_user_id === null ? "" : String(r.recorded_by_user_id),
+    r.recorded_by_user_id === owner.userId ? expect.stringContaining("@example.com") : "",
+    r.recorded_by_key_id ?? "",
+    r.user_id === null ? "" : String(r.user_id),
+    r.was_impersonated ? "true" : "false",
+    r.is_system ? "true" : "false",
+    String(chain.get(r.seq)?.sequence ?? ""),
+    chain.get(r.seq)?.hash ?? "",
   ]);
 }
 
 async function exportAndWait(tenant: Tenant, body: unknown, scope: "project" | "organization" = "project") {
   const base = scope === "project" ? `/api/projects/${tenant.projectId}` : `/api/organizations/${tenant.organizationId}`;
+  await sequencerStub(env).seal();
   const started = await call(`${base}/advanced_activity_logs/export/`, { key: tenant.key, body });
   expect(started.status).toBe(202);
   const status = await waitForExport(`${base}/exports/${started.body.id}/`, tenant.key);
@@ -109,6 +132,14 @@ describe("activity export", () => {
     expect(file.status).toBe(200);
     expect(file.headers.get("content-type")).toBe("text/csv");
     expect(file.headers.get("content-disposition")).toBe(`attachment; filename="${status.filename}"`);
+    // Response.text() drops a byte order mark, so the raw bytes show it: UTF-8, for Excel.
+    const raw = await fetchWorker(
+      new Request(`http://audit.test${base}/exports/${started.id}/content/`, { headers: { authorization: `Bearer ${owner.key}` } }),
+    );
+    const bytes = new Uint8Array(await raw.arrayBuffer());
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    expect(new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(bytes).startsWith("\uFEFFid,organization_id,")).toBe(true);
+    expect(new TextDecoder().decode(bytes)).toContain("ü");
     const [header, ...rows] = parseCsv(file.body as string);
     expect(header).toEqual(COLUMNS);
     const expected = await expectedRows((r) => r.team_id === owner.projectId && r.client === "sdk");
@@ -117,10 +148,10 @@ describe("activity export", () => {
     expect(rows.find((r) => r[8] === "'=SUM(A1:A2)")![9]).toBe(JSON.stringify(tricky.detail));
   });
 
-  it("writes XLSX through exceljs that reads back the same cells", async () => {
+  it("writes XLSX through exceljs that reads back typed cells under a frozen header", async () => {
     const { started, status, base } = await exportAndWait(owner, { format: "xlsx", filters: { item_ids: ["=SUM(A1:A2)", "i3"] } });
     expect(status.filename).toMatch(/^activity_logs_[0-9a-f]{6}_\d{8}\.xlsx$/);
-    const res = await exports.default.fetch(
+    const res = await fetchWorker(
       new Request(`http://audit.test${base}/exports/${started.id}/content/`, { headers: { authorization: `Bearer ${owner.key}` } }),
     );
     expect(res.headers.get("content-type")).toBe("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
@@ -131,7 +162,22 @@ describe("activity export", () => {
     const cells = values.map((row) => COLUMNS.map((_, i) => row[i + 1] ?? ""));
     expect(cells[0]).toEqual(COLUMNS);
     const expected = await expectedRows((r) => r.team_id === owner.projectId && ["=SUM(A1:A2)", "i3"].includes(r.item_id));
-    expect(cells.slice(1)).toEqual(expected);
+    // A number as a number, a timestamp as a date cell; text as text (XLSX needs no formula guard:
+    // a text cell is never evaluated).
+    const typed = expected.map((row) =>
+      row.map((cell, i) => ([2, 13, 16, 19].includes(i) && cell !== "" ? Number(cell) : i === 12 ? new Date(cell) : cell)),
+    );
+    expect(cells.slice(1)).toEqual(typed);
+    expect(sheet.getCell("C2").type).toBe(ExcelJS.ValueType.Number);
+    expect(sheet.getCell("M2").type).toBe(ExcelJS.ValueType.Date);
+    expect(sheet.getCell("M2").numFmt).toBe("yyyy-mm-dd hh:mm:ss.000");
+    expect(sheet.views[0]).toMatchObject({ state: "frozen", ySplit: 1 });
+    expect(sheet.getRow(1).font?.bold).toBe(true);
+    const widths = sheet.columns.map((column) => column.width);
+    expect(widths[0]).toBe(38); // a UUID and its margin
+    expect(widths[12]).toBe(24);
+    // exceljs reads a width of 9 (its default) back as unset.
+    expect(Math.max(...(widths.filter((w) => w !== undefined && w !== null) as number[]))).toBeLessThanOrEqual(60);
   });
 
   it("names the file by a hash of the filters", async () => {
@@ -166,6 +212,20 @@ describe("activity export", () => {
     expect(rows.every((r) => r[2] === "")).toBe(true);
     expect((await call(`/api/projects/${owner.projectId}/exports/${started.id}/`, { key: admin.key })).status).toBe(404);
     expect((await call(`${base}/exports/${started.id}/`, { key: member.key })).status).toBe(403);
+  });
+
+  it("applies seed 001's example body fields (`user`, `activity`, `scope`) as filters on the organization export", async () => {
+    const { started, base } = await exportAndWait(admin, { user: owner.userUuid, activity: "created", scope: "Insight" }, "organization");
+    const file = await call(`${base}/exports/${started.id}/content/`, { key: admin.key });
+    const [, ...rows] = parseCsv(file.body as string);
+    const expected = (await activityRows({ scope: "Insight", activity: "created" })).filter((r) => r.user_id === owner.userId);
+    expect(rows.map((r) => r[0]).sort()).toEqual(expected.map((r) => r.id).sort());
+    expect(rows).toHaveLength(30);
+    const path = `/api/organizations/${owner.organizationId}/advanced_activity_logs/export/`;
+    const conflict = await call(path, { key: admin.key, body: { scope: "Insight", filters: { scopes: ["FeatureFlag"] } } });
+    expect(conflict.body).toMatchObject({ type: "validation_error", attr: "scope" });
+    const unknown = await call(path, { key: admin.key, body: { detail: {}, activity: "created" } });
+    expect(unknown.body).toMatchObject({ type: "validation_error", detail: "Unknown field: detail." });
   });
 
   it("validates the request", async () => {

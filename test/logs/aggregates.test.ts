@@ -138,6 +138,8 @@ describe("GET attributes/, values/, has_logs/", () => {
     ]);
     const billingOnly = await get(`attributes/?serviceNames=${encodeURIComponent('["billing"]')}`);
     expect(billingOnly.body.results.map((r: any) => r.name)).toEqual(["http.status", "user.id", "rare"]);
+    const repeated = await get("attributes/?serviceNames=billing&serviceNames=nothing");
+    expect(repeated.body.results).toEqual(billingOnly.body.results);
     const old = await get(`attributes/?dateRange=${encodeURIComponent('{"date_from":"-30d","date_to":"-2d"}')}`);
     expect(old.body).toEqual({ results: [], count: 0 });
   });

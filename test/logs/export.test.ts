@@ -19,6 +19,7 @@ beforeAll(async () => {
 
 async function exportAndDownload(body: Record<string, unknown>) {
   const created = await call(`/api/projects/${t.projectId}/logs/export/`, { key: t.key, body });
+  // 201 as PostHog answers (reference/posthog-facts.md section 3), not seed 003's "Status 200 No response body".
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   expect(created.body).toMatchObject({ export_format: "text/csv", has_content: false });
   expect(created.body.filename).toMatch(/^logs_export_\d{8}_\d{6}\.csv$/);

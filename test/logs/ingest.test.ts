@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
+import { call, fetchWorker, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 import { ingest, kv, nanos, otlpPayload, queryLogs, str } from "./otlp-fixtures";
 
 let t: Tenant;
@@ -23,8 +23,7 @@ function gzip(text: string): Promise<ArrayBuffer> {
 }
 
 async function postBytes(body: BodyInit, headers: Record<string, string>) {
-  const { exports } = await import("cloudflare:workers");
-  return exports.default.fetch(
+  return fetchWorker(
     new Request("http://audit.test/i/v1/logs", { method: "POST", body, headers: { authorization: `Bearer ${t.apiToken}`, ...headers } }),
   );
 }
@@ -389,8 +388,7 @@ describe("POST /i/v1/logs: auth, limits and encodings", () => {
   });
 
   it("answers CORS preflights so browser exporters can send logs", async () => {
-    const { exports } = await import("cloudflare:workers");
-    const preflight = await exports.default.fetch(
+    const preflight = await fetchWorker(
       new Request("http://audit.test/i/v1/logs", {
         method: "OPTIONS",
         headers: {

@@ -1,23 +1,22 @@
-import { exports } from "cloudflare:workers";
 import { SeverityNumber } from "@opentelemetry/api";
 import { OTLPLogExporter as OTLPHttpJsonLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
 import { OTLPLogExporter as OTLPProtobufLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { LoggerProvider, type LogRecordExporter, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BASE, signupFirstUser, type Tenant } from "../helpers";
+import { BASE, fetchWorker, signupFirstUser, type Tenant } from "../helpers";
 import { queryLogs } from "./otlp-fixtures";
 
 // The official exporters run here unchanged (their fetch transport is the one picked outside Node);
 // their requests to BASE are handed to the Worker's own fetch handler instead of the network.
 const realFetch = globalThis.fetch;
-const seen: { contentType: string | null; status: number }[] = [];
+const seen: { url: string; contentType: string | null; status: number }[] = [];
 beforeAll(() => {
   globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
     if (!request.url.startsWith(BASE)) return realFetch(input, init);
-    const response = await exports.default.fetch(request);
-    seen.push({ contentType: request.headers.get("content-type"), status: response.status });
+    const response = await fetchWorker(request);
+    seen.push({ url: request.url, contentType: request.headers.get("content-type"), status: response.status });
     return response;
   };
 });
@@ -85,5 +84,25 @@ describe.each([
     expect(JSON.parse(error.body)).toEqual({ message: "payment failed", code: 402 });
     expect(error.attributes).toEqual({ retry: "true", tags: '["card","visa"]' });
     expect(name).toContain("OTLP");
+  });
+});
+
+// `OTEL_EXPORTER_OTLP_ENDPOINT=<base>` makes every exporter post to `<base>/v1/logs`. The builds
+// picked in workerd do not read the environment, so the URL is given as that variable yields it;
+// `npm run test:readme` runs the Node build configured by the variable alone against `npm start`.
+describe.each([
+  ["OTLP/HTTP JSON", (url: string) => new OTLPHttpJsonLogExporter({ url, headers: { Authorization: `Bearer ${t.apiToken}` } })],
+  ["OTLP/HTTP protobuf", (url: string) => new OTLPProtobufLogExporter({ url, headers: { Authorization: `Bearer ${t.apiToken}` } })],
+])("official exporter at the OTLP default path /v1/logs: %s", (name, makeExporter) => {
+  it("is accepted and stored as at /i/v1/logs", async () => {
+    const service = `default-path-${name.split(" ").at(-1)}`;
+    const before = seen.length;
+    await emitWith(makeExporter(`${BASE}/v1/logs`), service);
+    expect(seen.slice(before).map((r) => [r.url, r.status])).toEqual([
+      [`${BASE}/v1/logs`, 200],
+      [`${BASE}/v1/logs`, 200],
+    ]);
+    const res = await queryLogs(t.key, t.projectId, { serviceNames: [service] });
+    expect(res.body.results).toHaveLength(2);
   });
 });

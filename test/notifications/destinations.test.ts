@@ -222,7 +222,9 @@ async function signupOutsider(): Promise<string> {
     key: owner.key,
     body: { target_email: "outsider@example.com", level: 15 },
   });
-  const res = await call("/api/signup/", { body: { email: "outsider@example.com", first_name: "Out", invite_token: invite.body.id } });
+  const res = await call("/api/signup/", {
+    body: { email: "outsider@example.com", first_name: "Out", invite_token: invite.body.invite_token },
+  });
   const key = res.body.personal_api_key.value as string;
   // The outsider's key is restricted to their own organization, like a fresh tenant's.
   return keyFor(key, other.organizationId);

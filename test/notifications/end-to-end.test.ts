@@ -35,7 +35,7 @@ describe("activity to receivers", { timeout: 30_000 }, () => {
     });
     await createDestination(owner, {
       type: "slack",
-      url: "https://hooks.receiver.invalid/slack",
+      url: "https://hooks.slack.com/slack",
       events: ["activity_log_entry_created"],
       filters: { scopes: ["Project"], activities: ["updated"] },
     });
@@ -63,6 +63,11 @@ describe("activity to receivers", { timeout: 30_000 }, () => {
     });
     const [row] = await db().select().from(activityLog).where(eq(activityLog.id, payload.data.id));
     expect(row?.scope).toBe("Project");
+    expect(payload.data.recorded_by).toEqual({
+      user: { id: owner.userId, uuid: owner.userUuid, email: expect.stringContaining("@example.com") },
+      api_key_id: row?.recordedByKeyId,
+    });
+    expect(row?.recordedByKeyId).toEqual(expect.any(String));
     expect(webhook.headers.get("webhook-id")).toMatch(/^[0-9a-f-]{36}$/);
 
     const slack = await firstIn("/slack");

@@ -5,6 +5,7 @@ import { notificationDeliveries, notificationDestinations, notificationSubscript
 import type { NotificationEvent } from "../../src/lib/messages";
 import { candidatesQuery, type Destination, matchesFilters, subscriptionInserts, subscriptionRows } from "../../src/notifications/matching";
 import { QUEUE_NAMES } from "../../src/queues";
+import { createAlert } from "../alerts/alert-helpers";
 import { call, db, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 import { createDestination, interceptFetch, projectDestinations, runQueue, stopDeliveries } from "./notify-helpers";
 
@@ -140,15 +141,17 @@ describe("fan-out", () => {
   });
 
   it("routes alert events by alert id and change-request events to their subscribers", async () => {
+    // Destinations may only name alerts of their organization.
+    const [alert1, alert2] = [(await createAlert(owner)).id, (await createAlert(owner)).id];
     const one = await createDestination(owner, {
       events: ["logs_alert_firing", "logs_alert_resolved"],
-      filters: { alert_ids: ["alert-1"] },
+      filters: { alert_ids: [alert1] },
     });
     const any = await createDestination(owner, { events: ["logs_alert_firing"] });
     const approvals = await createDestination(owner, { events: ["change_request_created", "change_request_approved"] });
-    const firing1 = event({ type: "logs_alert_firing", alertId: "alert-1" });
-    const firing2 = event({ type: "logs_alert_firing", alertId: "alert-2" });
-    const resolved2 = event({ type: "logs_alert_resolved", alertId: "alert-2" });
+    const firing1 = event({ type: "logs_alert_firing", alertId: alert1 });
+    const firing2 = event({ type: "logs_alert_firing", alertId: alert2 });
+    const resolved2 = event({ type: "logs_alert_resolved", alertId: alert2 });
     const approved = event({ type: "change_request_approved" });
     await fanOut(firing1, firing2, resolved2, approved);
     expect(await deliveredTo(firing1.id!)).toEqual(sorted(one.id, any.id));
@@ -175,6 +178,28 @@ describe("fan-out", () => {
     expect(await deliveredTo(orgEvent.id!)).toEqual(sorted(orgWide.id, optedIn.id));
     expect((await deliveredTo(projectEvent.id!)).includes(orgWide.id)).toBe(false);
     expect((await deliveredTo(projectEvent.id!)).includes(projectOnly.id)).toBe(true);
+  });
+
+  it("sends organization-level activity to every activity destination of a project that includes it (seed 002's note)", async () => {
+    const project = (await call("/api/projects/", { key: owner.key, body: { name: "Org-level" } })).body.id;
+    const tenant = { ...owner, projectId: project };
+    const plain = await createDestination(tenant, { events: ["activity_log_entry_created"] });
+    const alerts = await createDestination(tenant, { events: ["logs_alert_firing"] });
+    const before = event({ teamId: null, scope: "OrganizationMembership", activity: "joined", itemId: "u1" });
+    await fanOut(before);
+    expect((await deliveredTo(before.id!)).includes(plain.id)).toBe(false);
+
+    const on = await call(`/api/projects/${project}/`, {
+      key: owner.key,
+      method: "PATCH",
+      body: { receive_org_level_activity_logs: true },
+    });
+    expect(on.body.receive_org_level_activity_logs).toBe(true);
+    const after = event({ teamId: null, scope: "OrganizationMembership", activity: "joined", itemId: "u2" });
+    const alertEvent = event({ teamId: null, type: "logs_alert_firing", alertId: "a" });
+    await fanOut(after, alertEvent);
+    expect((await deliveredTo(after.id!)).includes(plain.id)).toBe(true);
+    expect((await deliveredTo(alertEvent.id!)).includes(alerts.id)).toBe(false);
   });
 
   it("creates nothing twice when an event arrives again", async () => {

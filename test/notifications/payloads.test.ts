@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest";
-import { slackBody, webhookBody } from "../../src/notifications/payloads";
+import type { ContextBlock, KnownBlock, SectionBlock } from "@slack/types";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import { NOTIFICATION_EVENT_TYPES, type NotificationEventType } from "../../src/lib/messages";
+import { type SlackMessage, slackBody, slackMessage, webhookBody } from "../../src/notifications/payloads";
 
 const at = "2026-11-22T10:00:00.000Z";
 const slack = (type: string, data: Record<string, unknown>) => JSON.parse(slackBody(type, at, data));
@@ -91,7 +93,7 @@ describe("Slack Block Kit", () => {
       change_request: {
         id: "cr-1",
         action_key: "project.delete",
-        intent_display: "Delete project Web",
+        intent_display: { description: "Delete project Web", before: { name: "Web" }, after: null },
         resource_type: "project",
         resource_id: "3",
         quorum: 2,
@@ -113,5 +115,111 @@ describe("Slack Block Kit", () => {
     expect(slack("change_request_applied", request).blocks.at(-1).elements[0].text).toBe(
       `\`project.delete\` · project 3 · 1 of 2 approvals · request cr-1 · ${at}`,
     );
+  });
+});
+
+// What the producers publish (src/approvals/change-requests.queries.ts, src/alerts/logs-alert.object.ts,
+// the activity row of src/notifications/fanout.ts), one per event type.
+const changeRequest = {
+  change_request: {
+    id: "cr-9",
+    action_key: "logs_alert.delete",
+    intent_display: { description: 'Delete logs alert "Checkout errors"', before: { name: "Checkout errors" }, after: null },
+    state: "pending",
+    resource_type: "logs_alert",
+    resource_id: "al-1",
+    project_id: 7,
+    expires_at: at,
+    approvals_received: 0,
+    quorum: 1,
+    apply_error: null,
+  },
+  requester: olive,
+  actor: olive,
+};
+const alertData = {
+  alert: { id: "al-1", name: "Checkout errors", project_id: 7 },
+  state: "firing",
+  previous_state: "not_firing",
+  result_count: 12,
+  threshold_count: 10,
+  threshold_operator: "above",
+  window_minutes: 5,
+  window_start: at,
+  window_end: at,
+  evaluated_at: at,
+  reason: "threshold breached",
+};
+const EVENTS: Record<NotificationEventType, [data: Record<string, unknown>, headline: string]> = {
+  activity_log_entry_created: [
+    {
+      id: "a-1",
+      user: olive,
+      activity: "updated",
+      scope: "Project",
+      item_id: "7",
+      team_id: 7,
+      detail: { name: "Web", changes: [{ type: "Project", action: "changed", field: "name", before: "Old", after: "Web" }] },
+    },
+    "*Olive Owner* updated Project *Web*",
+  ],
+  logs_alert_firing: [alertData, ":rotating_light: *Checkout errors* is firing: 12 logs in 5 min (threshold: above 10)"],
+  logs_alert_resolved: [
+    { ...alertData, result_count: 2 },
+    ":white_check_mark: *Checkout errors* resolved: 2 logs in 5 min (threshold: above 10)",
+  ],
+  logs_alert_broken: [
+    { ...alertData, result_count: null, error_message: "D1 timed out" },
+    ":warning: *Checkout errors* is broken and stopped checking until it is reset: D1 timed out",
+  ],
+  change_request_created: [
+    { ...changeRequest, actor: null },
+    ':memo: *Olive Owner* requested approval for *Delete logs alert "Checkout errors"*',
+  ],
+  change_request_approved: [changeRequest, ':white_check_mark: Approved: *Delete logs alert "Checkout errors"* by *Olive Owner*'],
+  change_request_applied: [changeRequest, ':rocket: Applied: *Delete logs alert "Checkout errors"* by *Olive Owner*'],
+  change_request_rejected: [
+    { ...changeRequest, reason: "too risky" },
+    ':x: Rejected: *Delete logs alert "Checkout errors"* by *Olive Owner*: too risky',
+  ],
+  change_request_expired: [
+    { ...changeRequest, actor: null },
+    ':hourglass: Expired without enough approvals: *Delete logs alert "Checkout errors"*',
+  ],
+  activity_log_checkpoint_signed: [
+    { message: "Signed checkpoint of the activity log: sequence 7, hash 00ff", checkpoint: { sequence: 7, hash: "00ff" } },
+    ":bell: Signed checkpoint of the activity log: sequence 7, hash 00ff",
+  ],
+};
+
+describe("every event type on Slack", () => {
+  it("is a Block Kit message by @slack/types", () => {
+    expectTypeOf<SlackMessage["blocks"][number]>().toExtend<KnownBlock>();
+    expectTypeOf<SlackMessage["blocks"][number]>().toEqualTypeOf<SectionBlock | ContextBlock>();
+  });
+
+  it.each(NOTIFICATION_EVENT_TYPES)("%s reads as text", (type) => {
+    const [data, headline] = EVENTS[type];
+    const message: SlackMessage = slackMessage(type, at, data);
+    expect(message.text).toBe(headline);
+    expect(JSON.parse(slackBody(type, at, data))).toEqual(message);
+    const texts = message.blocks.flatMap((block) =>
+      block.type === "section" ? [block.text?.text] : block.elements.map((e) => ("text" in e ? e.text : "")),
+    );
+    for (const text of texts) {
+      expect(text).toBeTruthy();
+      expect(text).not.toMatch(/\[object Object\]|undefined|NaN/);
+      expect(text!.length).toBeLessThanOrEqual(3000);
+    }
+  });
+
+  it("never prints an object where a name belongs", () => {
+    const message = slackMessage("activity_log_entry_created", at, {
+      user: olive,
+      activity: { x: 1 },
+      scope: ["A"],
+      detail: { name: { a: 1 } },
+    });
+    expect(message.text).toBe("*Olive Owner* changed item");
   });
 });

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseIpv6, urlRefusal } from "../../src/notifications/url-safety";
+import { destinationUrlRefusal, urlRefusal } from "../../src/notifications/url-safety";
 import { call, signupFirstUser, type Tenant } from "../helpers";
 
 let owner: Tenant;
@@ -54,6 +54,9 @@ const REFUSED: [url: string, why: string][] = [
   ["https://[ff02::1]/", "IPv6 multicast"],
   ["https://[2001:db8::1]/", "IPv6 documentation"],
   ["https://[2001::1]/", "Teredo"],
+  ["https://168.63.129.16/", "Azure wire server"],
+  ["https://[64:ff9b:1::a00:1]/", "NAT64 local-use prefix"],
+  ["https://[fec0::1]/", "IPv6 site-local (deprecated)"],
   ["https://metadata.google.internal/computeMetadata/v1/", "GCP metadata name"],
   ["https://instance-data/latest/", "AWS metadata name"],
   ["https://db.internal/", ".internal name"],
@@ -71,6 +74,8 @@ const ALLOWED = [
   "https://172.32.0.1/", // just past 172.16/12
   "https://[2606:4700:4700::1111]/",
   "https://[::ffff:8.8.8.8]/",
+  "https://[64:ff9b::808:808]/", // NAT64 of 8.8.8.8
+  "https://[2002:808:808::1]/", // 6to4 of 8.8.8.8
 ];
 
 describe("URL safety", () => {
@@ -92,6 +97,52 @@ describe("URL safety", () => {
     expect(urlRefusal(url, strict)).toBeNull();
   });
 
+  describe("Slack destinations: Slack incoming webhooks only (their bodies are unsigned)", () => {
+    it.each([
+      "https://hooks.receiver.invalid/services/T/B/x",
+      "https://hooks.slack.com.evil.example/services/T/B/x",
+      "https://slack.com/services/T/B/x",
+      "http://hooks.slack.com/services/T/B/x",
+      "https://hooks.slack.com:8443/services/T/B/x",
+    ])("refuses %s with a 400 on url, on create and update", async (url) => {
+      expect(destinationUrlRefusal("slack", url, local)).not.toBeNull();
+      const path = `/api/projects/${owner.projectId}/destinations/`;
+      const created = await call(path, { key: owner.key, body: { name: "Slack", type: "slack", url, events: ["change_request_created"] } });
+      expect(created.status).toBe(400);
+      expect(created.body).toMatchObject({ type: "validation_error", attr: "url", detail: expect.stringMatching(/https/) });
+      const slack = await call(path, {
+        key: owner.key,
+        body: { name: "Slack", type: "slack", url: "https://hooks.slack.com/services/T/B/ok", events: ["change_request_created"] },
+      });
+      expect(slack.status).toBe(201);
+      const patched = await call(`${path}${slack.body.id}/`, { key: owner.key, method: "PATCH", body: { url } });
+      expect(patched.status).toBe(400);
+      expect(patched.body).toMatchObject({ attr: "url" });
+    });
+
+    it("takes hooks.slack.com, and loopback only when ALLOW_LOOPBACK_DESTINATIONS is on", () => {
+      expect(destinationUrlRefusal("slack", "https://hooks.slack.com/services/T0/B0/x", strict)).toBeNull();
+      expect(destinationUrlRefusal("slack", "https://hooks.slack.com/workflows/T0/A0/1/x", strict)).toBeNull();
+      expect(destinationUrlRefusal("slack", "http://127.0.0.1:9999/slack", local)).toBeNull();
+      expect(destinationUrlRefusal("slack", "http://127.0.0.1:9999/slack", strict)).toMatch(/loopback/);
+      expect(destinationUrlRefusal("webhook", "https://hooks.receiver.invalid/in", strict)).toBeNull();
+    });
+
+    it("refuses a Slack link of a logs alert to another host", async () => {
+      const alert = await call(`/api/projects/${owner.projectId}/logs/alerts/`, {
+        key: owner.key,
+        body: { name: "Slack only", threshold_count: 1, filters: { severityLevels: ["error"] } },
+      });
+      expect(alert.status).toBe(201);
+      const res = await call(`/api/projects/${owner.projectId}/logs/alerts/${alert.body.id}/destinations/`, {
+        key: owner.key,
+        body: { type: "slack", webhook_url: "https://hooks.receiver.invalid/slack" },
+      });
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ type: "validation_error", attr: "webhook_url" });
+    });
+  });
+
   it("allows loopback, and only loopback, over http when ALLOW_LOOPBACK_DESTINATIONS is on", () => {
     for (const url of ["http://127.0.0.1:9999/hook", "http://localhost:3000/in", "https://[::1]:8443/", "http://2130706433/"]) {
       expect(urlRefusal(url, local)).toBeNull();
@@ -100,15 +151,5 @@ describe("URL safety", () => {
     for (const url of ["http://10.0.0.1/", "http://169.254.169.254/", "http://hooks.receiver.invalid/", "http://user:pw@127.0.0.1/"]) {
       expect(urlRefusal(url, local)).not.toBeNull();
     }
-  });
-
-  it("parses IPv6 notations into groups", () => {
-    expect(parseIpv6("::1")).toEqual([0, 0, 0, 0, 0, 0, 0, 1]);
-    expect(parseIpv6("2001:db8::8:800:200c:417a")).toEqual([0x2001, 0xdb8, 0, 0, 0x8, 0x800, 0x200c, 0x417a]);
-    expect(parseIpv6("::ffff:192.168.1.1")).toEqual([0, 0, 0, 0, 0, 0xffff, 0xc0a8, 0x101]);
-    expect(parseIpv6("fe80::1%eth0")).toEqual([0xfe80, 0, 0, 0, 0, 0, 0, 1]);
-    expect(parseIpv6("1::2::3")).toBeNull();
-    expect(parseIpv6("1:2:3:4:5:6:7:8:9")).toBeNull();
-    expect(parseIpv6("12345::")).toBeNull();
   });
 });

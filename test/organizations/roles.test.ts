@@ -59,3 +59,26 @@ describe("roles", () => {
     expect((await call(`/api/organizations/${other.organizationId}/roles/`, { key: owner.key })).status).toBe(404);
   });
 });
+
+describe("organization default_role_id", () => {
+  it("puts members who join with an invite into the default role", async () => {
+    const role = (await call(roles(owner), { key: owner.key, body: { name: "Newcomers" } })).body;
+    const set = await call(`/api/organizations/${owner.organizationId}/`, {
+      key: owner.key,
+      method: "PATCH",
+      body: { default_role_id: role.id },
+    });
+    expect(set.body.default_role_id).toBe(role.id);
+    const joined = await addMember(owner, 1);
+    const members = await call(`${roles(owner)}${role.id}/role_memberships/`, { key: owner.key });
+    expect(members.body.results.map((m: any) => m.user.uuid)).toEqual([joined.userUuid]);
+    expect((await activityRows({ scope: "Role", activity: "member_added" })).at(-1)).toMatchObject({
+      item_id: role.id,
+      user_id: joined.userId,
+    });
+
+    await call(`/api/organizations/${owner.organizationId}/`, { key: owner.key, method: "PATCH", body: { default_role_id: null } });
+    await addMember(owner, 1);
+    expect((await call(`${roles(owner)}${role.id}/role_memberships/`, { key: owner.key })).body.count).toBe(1);
+  });
+});

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { refreshSearchIndex } from "../../src/activity/search-index";
-import { flagChange, ingest } from "../activity/activity-helpers";
+import { flagChange, ingest, seedActivity } from "../activity/activity-helpers";
 import { activityRows, addMember, call, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 
 let owner: Tenant;
@@ -20,7 +20,7 @@ beforeAll(async () => {
   });
   const project = await call("/api/projects/", { key: owner.key, body: { name: "Payments", organization: owner.organizationId } });
   payments = project.body.id;
-  await ingest(owner, [
+  await seedActivity(owner, [
     {
       scope: "FeatureFlag",
       activity: "updated",
@@ -37,7 +37,7 @@ beforeAll(async () => {
       detail: { name: "beta" },
     },
   ]);
-  await ingest(
+  await seedActivity(
     owner,
     [{ scope: "Invoice", activity: "deleted", item_id: "inv-9", created_at: "2025-01-12T15:00:00Z", detail: { name: "INV-9" } }],
     {},
@@ -71,6 +71,11 @@ describe("GET /api/v2/activities/ (SD Elements)", () => {
       },
       icon: "edit",
       log_level: "",
+      // Seeded as the service's own rows, without a request behind them.
+      recorded_by: null,
+      // Sealed or not yet: the row's place in the organization's hash chain.
+      sequence: flag.sequence === null ? null : expect.any(Number),
+      hash: flag.sequence === null ? null : expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     const created = res.body.results.find((r: any) => r.data.feature_flag === "13");
     expect(created).toMatchObject({ name: "CreatedFeatureFlagActivity", actor: member.userId, icon: "plus", log_level: "success" });
@@ -173,5 +178,31 @@ describe("GET /api/v2/activities/ (SD Elements)", () => {
     expect((await call(feed, { key: null, headers: { authorization: "Token wrong" } })).status).toBe(401);
     const noScope = await keyWithScopes(owner, ["logs:read"]);
     expect((await call(feed, token(noScope))).status).toBe(403);
+  });
+
+  it("filters by standard id (T built-in, CT custom) and by full name; rows without a standard never match", async () => {
+    const t21 = { id: "T21", name: "T21: Ensure confidential data is sent over an encrypted channel" };
+    const custom = { id: "CT4", name: "CT4: Rotate signing keys yearly" };
+    await ingest(owner, [
+      { scope: "Task", activity: "updated", item_id: "task-1", standard: t21, detail: { name: "encrypt uploads" } },
+      { scope: "Task", activity: "updated", item_id: "task-2", standard: custom },
+      { scope: "Task", activity: "updated", item_id: "task-3" },
+    ]);
+    const byId = await call(`${feed}?standard=T21`, token(owner.key));
+    expect(byId.status).toBe(200);
+    expect(byId.body.results.map((r: any) => r.data.task)).toEqual(["task-1"]);
+    expect(byId.body.results[0].data).toMatchObject({ standard: "T21", standard_desc: t21.name });
+    expect((await call(`${feed}?standard=CT4`, token(owner.key))).body.results.map((r: any) => r.data.task)).toEqual(["task-2"]);
+    // seed 004's own example of standard_desc
+    const byName = await call(`${feed}?standard_desc=${encodeURIComponent(t21.name)}`, token(owner.key));
+    expect(byName.body.results.map((r: any) => r.data.task)).toEqual(["task-1"]);
+    expect((await call(`${feed}?standard=T99`, token(owner.key))).body.results).toEqual([]);
+    expect((await call(`${feed}?standard_desc=T21`, token(owner.key))).body.results).toEqual([]);
+    expect((await call(`${feed}?standard=21`, token(owner.key))).body).toMatchObject({ type: "validation_error", attr: "standard" });
+    const bad = await call(`/api/projects/${owner.projectId}/activity_log/`, {
+      key: owner.key,
+      body: { scope: "Task", activity: "updated", standard: { id: "X1", name: "x" } },
+    });
+    expect(bad.body).toMatchObject({ type: "validation_error", attr: "standard__id" });
   });
 });

@@ -68,11 +68,13 @@ export const organizationInvites = sqliteTable(
     firstName: text().notNull().default(""),
     level: integer().notNull().default(1),
     message: text(),
+    /** SHA-256 of the signup token, which only the create answer shows (null: made before tokens; not redeemable). */
+    tokenHash: text(),
     createdById: integer().references(() => users.id, { onDelete: "set null" }),
     createdAt: timestamp().notNull(),
     updatedAt: timestamp().notNull(),
   },
-  (t) => [index("organization_invites_org").on(t.organizationId, t.createdAt)],
+  (t) => [index("organization_invites_org").on(t.organizationId, t.createdAt), uniqueIndex("organization_invites_token").on(t.tokenHash)],
 );
 
 export const roles = sqliteTable(
@@ -116,6 +118,8 @@ export const projects = sqliteTable(
     apiToken: text().notNull().unique(),
     timezone: text().notNull().default("UTC"),
     logsRetentionDays: integer().notNull().default(30),
+    /** PostHog's "Include organization-level activity": the project's activity log and notifications get the organization's rows. */
+    receiveOrgLevelActivityLogs: integer({ mode: "boolean" }).notNull().default(false),
     createdAt: timestamp().notNull(),
     updatedAt: timestamp().notNull(),
   },

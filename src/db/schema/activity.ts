@@ -1,4 +1,4 @@
-import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { users } from "./accounts";
 import { json, timestamp } from "./columns";
 
@@ -38,6 +38,11 @@ export const activityLog = sqliteTable(
     scope: text().notNull(),
     detail: json<ActivityDetail>(),
     createdAt: timestamp().notNull(),
+    // Who really wrote the row (the authenticated user and key of the request), whatever `user_id`
+    // an app claims through ingest; null for system rows. No foreign keys: the evidence outlives
+    // a revoked key or a deleted user.
+    recordedByUserId: integer(),
+    recordedByKeyId: text(),
   },
   // The list queries walk one of the two time indexes newest-first and test every low-cardinality
   // filter on the index entry itself, so only the rows of the page are read from the table. Both
@@ -98,4 +103,46 @@ export const activityIngestKeys = sqliteTable(
     createdAt: timestamp().notNull(),
   },
   (t) => [index("activity_ingest_keys_created").on(t.createdAt)],
+);
+
+// The hash chain (src/activity/chain.ts). A row's place in its organization's chain lives beside
+// the row, keyed by the row's `seq`: the sequencer seals rows after they commit, inserting here
+// instead of updating the append-only activity_log.
+export const activityChain = sqliteTable(
+  "activity_chain",
+  {
+    seq: integer().primaryKey(),
+    organizationId: text().notNull(),
+    /** Per organization, gapless from 1, in commit order. */
+    sequence: integer().notNull(),
+    /** Hex SHA-256 of the previous row's hash and the row's canonical JSON. */
+    hash: text().notNull(),
+  },
+  (t) => [uniqueIndex("activity_chain_org_sequence").on(t.organizationId, t.sequence)],
+);
+
+/** Each organization's last sealed row. */
+export const activityChainHeads = sqliteTable("activity_chain_heads", {
+  organizationId: text().primaryKey(),
+  sequence: integer().notNull(),
+  hash: text().notNull(),
+});
+
+/**
+ * Points of the chain vouched for outside the rows: `signed` (the daily Ed25519 signature of the
+ * head) and `retention` (the last row the retention sweep deleted, where the remaining chain starts).
+ */
+export const activityChainCheckpoints = sqliteTable(
+  "activity_chain_checkpoints",
+  {
+    id: text().primaryKey(),
+    organizationId: text().notNull(),
+    kind: text({ enum: ["signed", "retention"] }).notNull(),
+    sequence: integer().notNull(),
+    hash: text().notNull(),
+    createdAt: timestamp().notNull(),
+    keyId: text(),
+    signature: text(),
+  },
+  (t) => [uniqueIndex("activity_chain_checkpoints_org").on(t.organizationId, t.kind, t.sequence)],
 );

@@ -1,6 +1,6 @@
 import createClient from "openapi-fetch";
+import type { components, paths } from "../../../clients/typescript/schema";
 import { currentToken } from "../session";
-import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
 

@@ -48,7 +48,7 @@ export function Activity({ projectId, onOpenItem }: { projectId: number; onOpenI
     () =>
       must(
         api.GET("/api/projects/{project_id}/advanced_activity_logs/available_filters", {
-          params: { path: { project_id: String(projectId) } },
+          params: { path: { project_id: projectId } },
         }),
       ),
     [projectId],
@@ -56,7 +56,7 @@ export function Activity({ projectId, onOpenItem }: { projectId: number; onOpenI
   const first = useLoad(async () => {
     const page = await must(
       api.GET("/api/projects/{project_id}/advanced_activity_logs", {
-        params: { path: { project_id: String(projectId) }, query: query(filters) as never },
+        params: { path: { project_id: projectId }, query: query(filters) as never },
         ...CSV_LIST,
       }),
     );
@@ -70,7 +70,7 @@ export function Activity({ projectId, onOpenItem }: { projectId: number; onOpenI
     try {
       const page = await must(
         api.GET("/api/projects/{project_id}/advanced_activity_logs", {
-          params: { path: { project_id: String(projectId) }, query: query(filters, next) as never },
+          params: { path: { project_id: projectId }, query: query(filters, next) as never },
           ...CSV_LIST,
         }),
       );
@@ -210,7 +210,7 @@ export function ItemHistory({ projectId, scope, itemId }: { projectId: number; s
     () =>
       must(
         api.GET("/api/projects/{project_id}/advanced_activity_logs", {
-          params: { path: { project_id: String(projectId) }, query: { scopes: [scope], item_ids: [itemId] } as never },
+          params: { path: { project_id: projectId }, query: { scopes: [scope], item_ids: [itemId] } as never },
           ...CSV_LIST,
         }),
       ),

@@ -7,7 +7,7 @@ type Alert = Schemas["LogsAlert"];
 /** Logs alerts: state, last checks, and the counts of each alert's filter over the last day. */
 export function Alerts({ projectId }: { projectId: number }) {
   const alerts = useLoad(
-    () => must(api.GET("/api/projects/{project_id}/logs/alerts", { params: { path: { project_id: String(projectId) } } })),
+    () => must(api.GET("/api/projects/{project_id}/logs/alerts", { params: { path: { project_id: projectId } } })),
     [projectId],
   );
   const [open, setOpen] = useState<string | null>(null);
@@ -39,13 +39,13 @@ export function Alerts({ projectId }: { projectId: number }) {
 }
 
 function AlertDetail({ projectId, alert }: { projectId: number; alert: Alert }) {
-  const path = { project_id: String(projectId), id: alert.id };
+  const path = { project_id: projectId, id: alert.id };
   const events = useLoad(() => must(api.GET("/api/projects/{project_id}/logs/alerts/{id}/events", { params: { path } })), [alert.id]);
   const counts = useLoad(
     () =>
       must(
         api.POST("/api/projects/{project_id}/logs/sparkline", {
-          params: { path: { project_id: String(projectId) } },
+          params: { path: { project_id: projectId } },
           body: { query: { ...alert.filters, dateRange: { date_from: "-24h" } } } as never,
         }),
       ),

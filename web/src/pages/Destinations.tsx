@@ -7,7 +7,7 @@ type Destination = Schemas["Destination"];
 /** Destinations of the project with their delivery log; a failed delivery can be sent again. */
 export function Destinations({ projectId }: { projectId: number }) {
   const destinations = useLoad(
-    () => must(api.GET("/api/projects/{project_id}/destinations", { params: { path: { project_id: String(projectId) } } })),
+    () => must(api.GET("/api/projects/{project_id}/destinations", { params: { path: { project_id: projectId } } })),
     [projectId],
   );
   const [open, setOpen] = useState<string | null>(null);
@@ -43,7 +43,7 @@ export function Destinations({ projectId }: { projectId: number }) {
 }
 
 function Deliveries({ projectId, destination }: { projectId: number; destination: Destination }) {
-  const path = { project_id: String(projectId), destination_id: destination.id };
+  const path = { project_id: projectId, destination_id: destination.id };
   const deliveries = useLoad(
     () => must(api.GET("/api/projects/{project_id}/destinations/{destination_id}/deliveries", { params: { path } })),
     [destination.id],

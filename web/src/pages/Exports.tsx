@@ -16,11 +16,7 @@ export function Exports({ projectId }: { projectId: number }) {
     if (!job || job.status === "complete" || job.status === "failed") return;
     const timer = setTimeout(async () => {
       try {
-        setJob(
-          await must(
-            api.GET("/api/projects/{project_id}/exports/{id}", { params: { path: { project_id: String(projectId), id: job.id } } }),
-          ),
-        );
+        setJob(await must(api.GET("/api/projects/{project_id}/exports/{id}", { params: { path: { project_id: projectId, id: job.id } } })));
       } catch (e) {
         setError((e as Error).message);
       }
@@ -34,14 +30,12 @@ export function Exports({ projectId }: { projectId: number }) {
     try {
       const accepted = await must(
         api.POST("/api/projects/{project_id}/advanced_activity_logs/export", {
-          params: { path: { project_id: String(projectId) } },
+          params: { path: { project_id: projectId } },
           body: { format, filters: {} } as never,
         }),
       );
       setJob(
-        await must(
-          api.GET("/api/projects/{project_id}/exports/{id}", { params: { path: { project_id: String(projectId), id: accepted.id } } }),
-        ),
+        await must(api.GET("/api/projects/{project_id}/exports/{id}", { params: { path: { project_id: projectId, id: accepted.id } } })),
       );
     } catch (e) {
       setError((e as Error).message);

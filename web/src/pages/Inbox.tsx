@@ -11,7 +11,7 @@ export function Inbox({ projectId }: { projectId: number }) {
     () =>
       must(
         api.GET("/api/projects/{project_id}/change_requests", {
-          params: { path: { project_id: String(projectId) }, query: { state: "pending" } as never },
+          params: { path: { project_id: projectId }, query: { state: "pending" } as never },
         }),
       ),
     [projectId],
@@ -61,7 +61,7 @@ function Request({ projectId, request, onDecided }: { projectId: number; request
     before?: Record<string, unknown> | null;
     after?: Record<string, unknown> | null;
   };
-  const path = { project_id: String(projectId), id: request.id };
+  const path = { project_id: projectId, id: request.id };
 
   async function decide(decision: "approve" | "reject") {
     setError(undefined);

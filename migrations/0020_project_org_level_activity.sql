@@ -1,0 +1,1 @@
+ALTER TABLE `projects` ADD `receive_org_level_activity_logs` integer DEFAULT false NOT NULL;

@@ -1,0 +1,140 @@
+// The per-organization hash chain. Rows are written without a place in it; the sequencer
+// (sequencer.object.ts, one for the instance) seals them behind the writes, in `seq` order, which
+// is commit order: D1 runs one write transaction at a time and AUTOINCREMENT never reuses an id, so
+// a row committed later always has a higher `seq`. Everything at or below the mark is sealed.
+import { type ChainRowInput, chainHash, checkChain, GENESIS_HASH } from "../lib/chain-hash";
+
+export const CHAIN_MARK_KEY = "activity_chain_seq";
+const MARK_SQL = `coalesce((SELECT CAST(value AS INTEGER) FROM instance_settings WHERE key = '${CHAIN_MARK_KEY}'), 0)`;
+
+export const CHAIN_COLUMNS = `a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
+  a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at`;
+
+type StoredRow = Omit<ChainRowInput, "sequence"> & { seq: number };
+
+/**
+ * Seals up to `maxRows` rows past the mark; returns how many. The batch applies only if the mark is
+ * still where this run read it, so an overlapping run (a second sequencer during a deploy, the
+ * cron's catch-up) never forks a chain; the unique (organization, sequence) index backs that up.
+ */
+export async function sealPending(db: D1Database, maxRows: number): Promise<number> {
+  const [markResult, rowsResult] = await db.batch([
+    db.prepare(`SELECT ${MARK_SQL} AS seq`),
+    db.prepare(`SELECT a.seq, ${CHAIN_COLUMNS} FROM activity_log AS a WHERE a.seq > ${MARK_SQL} ORDER BY a.seq LIMIT ?1`).bind(maxRows),
+  ]);
+  const mark = (markResult?.results[0] as { seq: number } | undefined)?.seq ?? 0;
+  const rows = (rowsResult?.results ?? []) as StoredRow[];
+  const last = rows[rows.length - 1];
+  if (!last) return 0;
+  const organizations = [...new Set(rows.map((r) => r.organization_id))];
+  const { results: heads } = await db
+    .prepare("SELECT organization_id, sequence, hash FROM activity_chain_heads WHERE organization_id IN (SELECT value FROM json_each(?1))")
+    .bind(JSON.stringify(organizations))
+    .all<{ organization_id: string; sequence: number; hash: string }>();
+  const head = new Map(heads.map((h) => [h.organization_id, { sequence: h.sequence, hash: h.hash }]));
+  const entries: [number, string, number, string][] = [];
+  for (const row of rows) {
+    const previous = head.get(row.organization_id) ?? { sequence: 0, hash: GENESIS_HASH };
+    const sequence = previous.sequence + 1;
+    const hash = await chainHash(previous.hash, { ...row, sequence });
+    head.set(row.organization_id, { sequence, hash });
+    entries.push([row.seq, row.organization_id, sequence, hash]);
+  }
+  const unchanged = `${MARK_SQL} = ?1`;
+  await db.batch([
+    db
+      .prepare(
+        `INSERT INTO activity_chain (seq, organization_id, sequence, hash)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?2) WHERE ${unchanged}`,
+      )
+      .bind(mark, JSON.stringify(entries)),
+    db
+      .prepare(
+        `INSERT INTO activity_chain_heads (organization_id, sequence, hash)
+         SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?2) WHERE ${unchanged}
+         ON CONFLICT (organization_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash`,
+      )
+      .bind(mark, JSON.stringify(organizations.map((o) => [o, head.get(o)?.sequence, head.get(o)?.hash]))),
+    db
+      .prepare(
+        `INSERT INTO instance_settings (key, value) VALUES (?3, CAST(?2 AS TEXT))
+         ON CONFLICT (key) DO UPDATE SET value = CAST(?2 AS TEXT) WHERE CAST(value AS INTEGER) = ?1`,
+      )
+      .bind(mark, last.seq, CHAIN_MARK_KEY),
+  ]);
+  return rows.length;
+}
+
+/** Where an organization's chain starts: after the last row retention deleted, or at the beginning. */
+export async function chainStart(db: D1Database, organizationId: string): Promise<{ sequence: number; hash: string }> {
+  const cut = await db
+    .prepare(
+      "SELECT sequence, hash FROM activity_chain_checkpoints WHERE organization_id = ?1 AND kind = 'retention' ORDER BY sequence DESC LIMIT 1",
+    )
+    .bind(organizationId)
+    .first<{ sequence: number; hash: string }>();
+  return cut ?? { sequence: 0, hash: GENESIS_HASH };
+}
+
+export interface VerifyResult {
+  verified: boolean;
+  checked: number;
+  first_sequence: number | null;
+  last_sequence: number | null;
+  first_broken_sequence: number | null;
+  reason: string | null;
+  /** The `from_sequence` of the next page, or null when the range is done or broken. */
+  next_from_sequence: number | null;
+}
+
+/**
+ * Recomputes at most `limit` rows of an organization's chain from `from` (default: its start) up
+ * to `to` (default: its head). A page starts from the stored hash before it, which the previous
+ * page checked; the signed checkpoints inside the page must match.
+ */
+export async function verifyChain(
+  db: D1Database,
+  organizationId: string,
+  range: { from?: number; to?: number },
+  limit: number,
+): Promise<VerifyResult> {
+  const start = await chainStart(db, organizationId);
+  const from = Math.max(range.from ?? 1, start.sequence + 1);
+  const [before, headResult, rowsResult, signedResult] = await db.batch([
+    db.prepare("SELECT hash FROM activity_chain WHERE organization_id = ?1 AND sequence = ?2").bind(organizationId, from - 1),
+    db.prepare("SELECT sequence FROM activity_chain_heads WHERE organization_id = ?1").bind(organizationId),
+    db
+      .prepare(
+        `SELECT c.sequence, c.hash, ${CHAIN_COLUMNS} FROM activity_chain AS c JOIN activity_log AS a ON a.seq = c.seq
+         WHERE c.organization_id = ?1 AND c.sequence BETWEEN ?2 AND ?3 ORDER BY c.sequence LIMIT ?4`,
+      )
+      .bind(organizationId, from, range.to ?? Number.MAX_SAFE_INTEGER, limit),
+    db
+      .prepare(
+        "SELECT sequence, hash FROM activity_chain_checkpoints WHERE organization_id = ?1 AND kind = 'signed' AND sequence BETWEEN ?2 AND ?3",
+      )
+      .bind(organizationId, from, range.to ?? Number.MAX_SAFE_INTEGER),
+  ]);
+  const headSequence = (headResult?.results[0] as { sequence: number } | undefined)?.sequence ?? 0;
+  const to = Math.min(range.to ?? headSequence, headSequence);
+  const rows = (rowsResult?.results ?? []) as (ChainRowInput & { hash: string })[];
+  const previousHash = from - 1 === start.sequence ? start.hash : (before?.results[0] as { hash: string } | undefined)?.hash;
+  const empty = { checked: 0, first_sequence: null, last_sequence: null, next_from_sequence: null };
+  if (from > to) return { verified: true, ...empty, first_broken_sequence: null, reason: null };
+  if (previousHash === undefined) {
+    return { verified: false, ...empty, first_broken_sequence: from - 1, reason: `sequence ${from - 1} is missing` };
+  }
+  const signed = new Map(((signedResult?.results ?? []) as { sequence: number; hash: string }[]).map((c) => [c.sequence, c.hash]));
+  const { head, ...check } = await checkChain({ sequence: from - 1, hash: previousHash }, rows, signed);
+  const pageEnd = Math.min(to, from + limit - 1);
+  if (check.verified && head.sequence < pageEnd) {
+    return {
+      ...check,
+      verified: false,
+      first_broken_sequence: head.sequence + 1,
+      reason: `sequence ${head.sequence + 1} is missing`,
+      next_from_sequence: null,
+    };
+  }
+  return { ...check, next_from_sequence: check.verified && pageEnd < to ? pageEnd + 1 : null };
+}

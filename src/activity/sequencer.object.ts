@@ -1,0 +1,54 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Sequencer } from "../audit/sequencer";
+import type { Env } from "../env";
+import { sealPending } from "./chain";
+
+const ROWS_PER_BATCH = 2000;
+/** A run longer than this (a backlog, e.g. the rows from before the chain existed) goes on in the alarm. */
+const RUN_BUDGET_MS = 10_000;
+
+/**
+ * Seals committed activity rows into their organizations' chains. Calls that arrive while a run
+ * is going on share it, and it makes one more pass for them, so runs never overlap and every
+ * caller's rows are sealed when its call resolves (unless the run hands a backlog to the alarm).
+ */
+export class ActivitySequencerObject extends DurableObject<Env> implements Sequencer {
+  private running: Promise<number> | null = null;
+  private again = false;
+
+  seal(): Promise<number> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.run();
+    return this.running;
+  }
+
+  override async alarm(): Promise<void> {
+    await this.seal();
+  }
+
+  private async run(): Promise<number> {
+    const deadline = Date.now() + RUN_BUDGET_MS;
+    let sealed = 0;
+    try {
+      do {
+        this.again = false;
+        let n: number;
+        do {
+          n = await sealPending(this.env.DB, ROWS_PER_BATCH);
+          sealed += n;
+        } while (n === ROWS_PER_BATCH && Date.now() < deadline);
+        if (n === ROWS_PER_BATCH) {
+          await this.ctx.storage.setAlarm(Date.now());
+          break;
+        }
+      } while (this.again);
+    } finally {
+      // In the same turn as the last check of `again`: a later call starts a new run.
+      this.running = null;
+    }
+    return sealed;
+  }
+}

@@ -1,0 +1,230 @@
+// The activity hash chain's arithmetic, shared by the Worker and scripts/verify-export.mjs (which
+// loads this file with Node's type stripping: hence no relative imports and only erasable syntax).
+import canonicalize from "canonicalize";
+
+/** The "previous hash" of an organization's first row. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/** A row's immutable fields as the database, the API or an export carries them. */
+export interface ChainRowInput {
+  sequence: number;
+  id: string;
+  organization_id: string;
+  team_id: number | string | null;
+  user_id: number | string | null;
+  was_impersonated: boolean | number | string;
+  is_system: boolean | number | string;
+  client: string | null;
+  ip_address: string | null;
+  activity: string;
+  item_id: string | null;
+  scope: string;
+  /** JSON text. */
+  detail: string | null;
+  /** Milliseconds or ISO 8601. */
+  created_at: number | string;
+}
+
+// An export writes null as "" and leaves an empty detail out, so the hashed form treats them alike.
+const text = (v: string | null) => (v === null || v === "" ? null : v);
+const int = (v: number | string | null) => (v === null || v === "" ? null : Number(v));
+const bool = (v: boolean | number | string) => v === true || v === 1 || v === "1" || v === "true";
+
+/** The object whose RFC 8785 canonical JSON is hashed. */
+export function chainRecord(row: ChainRowInput): Record<string, unknown> {
+  return {
+    sequence: row.sequence,
+    id: row.id,
+    organization_id: row.organization_id,
+    team_id: int(row.team_id),
+    user_id: int(row.user_id),
+    was_impersonated: bool(row.was_impersonated),
+    is_system: bool(row.is_system),
+    client: text(row.client),
+    ip_address: text(row.ip_address),
+    activity: row.activity,
+    item_id: text(row.item_id),
+    scope: row.scope,
+    detail: row.detail ? JSON.parse(row.detail) : {},
+    created_at: new Date(typeof row.created_at === "string" ? Date.parse(row.created_at) : row.created_at).toISOString(),
+  };
+}
+
+const encoder = new TextEncoder();
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+const hex = (bytes: ArrayBuffer) => {
+  let out = "";
+  for (const b of new Uint8Array(bytes)) out += HEX[b];
+  return out;
+};
+
+/** hex(SHA-256(previous hash in hex + canonical JSON of the row)). */
+export async function chainHash(previous: string, row: ChainRowInput): Promise<string> {
+  return hex(await crypto.subtle.digest("SHA-256", encoder.encode(previous + canonicalize(chainRecord(row)))));
+}
+
+/** What a signed checkpoint vouches for. */
+export interface CheckpointClaim {
+  organization_id: string;
+  sequence: number;
+  hash: string;
+  signed_at: string;
+}
+
+export interface SignedCheckpoint extends CheckpointClaim {
+  key_id: string;
+  /** base64url Ed25519 signature of the claim's canonical JSON. */
+  signature: string;
+}
+
+export const claimBytes = (claim: CheckpointClaim) =>
+  encoder.encode(
+    canonicalize({
+      organization_id: claim.organization_id,
+      sequence: claim.sequence,
+      hash: claim.hash,
+      signed_at: claim.signed_at,
+    }) as string,
+  );
+
+export const base64url = (bytes: ArrayBuffer | Uint8Array) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
+
+const fromBase64url = (s: string) => Uint8Array.from(atob(s.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));
+
+/** RFC 7638 thumbprint of an Ed25519 public JWK: the key's id. */
+export async function keyThumbprint(jwk: { crv?: string; kty?: string; x?: string }): Promise<string> {
+  return base64url(await crypto.subtle.digest("SHA-256", encoder.encode(canonicalize({ crv: jwk.crv, kty: jwk.kty, x: jwk.x }))));
+}
+
+/** Whether `checkpoint` carries a valid signature by the public JWK `publicKey`. */
+export async function verifyCheckpointSignature(checkpoint: SignedCheckpoint, publicKey: JsonWebKey): Promise<boolean> {
+  const key = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: publicKey.x }, { name: "Ed25519" }, false, ["verify"]);
+  return crypto.subtle.verify({ name: "Ed25519" }, key, fromBase64url(checkpoint.signature), claimBytes(checkpoint));
+}
+
+export interface ChainCheck {
+  verified: boolean;
+  checked: number;
+  first_sequence: number | null;
+  last_sequence: number | null;
+  first_broken_sequence: number | null;
+  reason: string | null;
+}
+
+/**
+ * Recomputes a run of rows that should hold consecutive sequences from `start.sequence + 1`, each
+ * with its stored `hash`; stops at the first row that breaks the chain. `checkpoints` (sequence ->
+ * hash) are hashes vouched for elsewhere that the rows must reproduce.
+ */
+export async function checkChain(
+  start: { sequence: number; hash: string },
+  rows: Iterable<ChainRowInput & { hash: string | null }>,
+  checkpoints: Map<number, string> = new Map(),
+): Promise<ChainCheck & { head: { sequence: number; hash: string } }> {
+  let previous = start;
+  let checked = 0;
+  let first: number | null = null;
+  const broken = (sequence: number, reason: string) => ({
+    verified: false,
+    checked,
+    first_sequence: first,
+    last_sequence: checked ? previous.sequence : null,
+    first_broken_sequence: sequence,
+    reason,
+    head: previous,
+  });
+  for (const row of rows) {
+    const expected = previous.sequence + 1;
+    if (row.sequence !== expected) {
+      return broken(expected, row.sequence > expected ? `sequence ${expected} is missing` : `sequence ${row.sequence} appears twice`);
+    }
+    const hash = await chainHash(previous.hash, row);
+    if (hash !== row.hash) return broken(row.sequence, "the row does not match its hash (changed, moved, or a row before it was)");
+    const vouched = checkpoints.get(row.sequence);
+    if (vouched !== undefined && vouched !== hash) return broken(row.sequence, "the chain differs from a signed checkpoint");
+    first ??= row.sequence;
+    checked += 1;
+    previous = { sequence: row.sequence, hash };
+  }
+  return {
+    verified: true,
+    checked,
+    first_sequence: first,
+    last_sequence: checked ? previous.sequence : null,
+    first_broken_sequence: null,
+    reason: null,
+    head: previous,
+  };
+}
+
+export interface ExportVerification extends ChainCheck {
+  checkpoint_sequence: number;
+}
+
+// The CSV writer puts a quote before a cell that a spreadsheet would run as a formula.
+const unguard = (cell: string) => (/^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell);
+
+/**
+ * Verifies an export's rows (CSV records by column name) against a signed checkpoint: the
+ * signature, then the chain from the export's first row through the checkpoint's sequence. The
+ * first row anchors the chain by its hash (its own content is recomputed only when it is
+ * sequence 1), so an export that starts earlier than the rows to prove is needed.
+ */
+export async function verifyExportRows(
+  records: Record<string, string>[],
+  checkpoint: SignedCheckpoint,
+  publicKey: JsonWebKey,
+): Promise<ExportVerification> {
+  const fail = (reason: string, first_broken_sequence: number | null = null): ExportVerification => ({
+    verified: false,
+    checked: 0,
+    first_sequence: null,
+    last_sequence: null,
+    first_broken_sequence,
+    reason,
+    checkpoint_sequence: checkpoint.sequence,
+  });
+  if (checkpoint.key_id !== (await keyThumbprint(publicKey))) return fail("the checkpoint was signed by another key");
+  if (!(await verifyCheckpointSignature(checkpoint, publicKey))) return fail("the checkpoint's signature does not verify");
+  const rows = records
+    .map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, unguard(v)])))
+    .filter((r) => r.organization_id === checkpoint.organization_id && r.sequence)
+    .map((r) => ({
+      sequence: Number(r.sequence),
+      hash: r.hash ?? null,
+      id: r.id ?? "",
+      organization_id: r.organization_id ?? "",
+      team_id: r.project_id ?? null,
+      user_id: r.user_id ?? null,
+      was_impersonated: r.was_impersonated ?? false,
+      is_system: r.is_system ?? false,
+      client: r.client ?? null,
+      ip_address: r.ip_address ?? null,
+      activity: r.activity ?? "",
+      item_id: r.item_id ?? null,
+      scope: r.scope ?? "",
+      detail: r.detail || null,
+      created_at: r.created_at ?? "",
+    }))
+    .sort((a, b) => a.sequence - b.sequence);
+  const [first] = rows;
+  if (!first) return fail("the export holds no sealed row of the checkpoint's organization");
+  if (checkpoint.sequence < first.sequence) return fail(`the export starts after the checkpoint (at sequence ${first.sequence})`);
+  const start = first.sequence === 1 ? { sequence: 0, hash: GENESIS_HASH } : { sequence: first.sequence, hash: first.hash ?? "" };
+  const through = rows.filter((r) => r.sequence > start.sequence && r.sequence <= checkpoint.sequence);
+  const { head, ...check } = await checkChain(start, through, new Map([[checkpoint.sequence, checkpoint.hash]]));
+  if (check.verified && head.sequence < checkpoint.sequence) {
+    return {
+      ...check,
+      verified: false,
+      first_broken_sequence: head.sequence + 1,
+      reason: `sequence ${head.sequence + 1} is missing`,
+      checkpoint_sequence: checkpoint.sequence,
+    };
+  }
+  return { ...check, checkpoint_sequence: checkpoint.sequence };
+}

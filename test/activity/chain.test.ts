@@ -1,0 +1,318 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { sealPending, verifyChain } from "../../src/activity/chain";
+import { signCheckpoints } from "../../src/activity/checkpoints.job";
+import { purgeExpiredActivity } from "../../src/activity/retention.job";
+import { sequencerStub } from "../../src/audit/sequencer";
+import { type SignedCheckpoint, verifyCheckpointSignature, verifyExportRows } from "../../src/lib/chain-hash";
+import { parseCsv } from "../csv";
+import { addMember, call, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
+import { createDestination, eventually, interceptFetch } from "../notifications/notify-helpers";
+import { ingest, organizationWithHistory, waitForExport } from "./activity-helpers";
+
+let owner: Tenant;
+
+beforeAll(async () => {
+  owner = await signupFirstUser();
+});
+
+const chainOf = async (organizationId: string) =>
+  (
+    await env.DB.prepare(
+      "SELECT c.sequence, c.hash, a.seq, a.item_id FROM activity_chain AS c JOIN activity_log AS a ON a.seq = c.seq WHERE c.organization_id = ?1 ORDER BY c.sequence",
+    )
+      .bind(organizationId)
+      .all<{ sequence: number; hash: string; seq: number; item_id: string | null }>()
+  ).results;
+
+const verifyPath = (organizationId: string, query = "") => `/api/organizations/${organizationId}/activity_log/verify/${query}`;
+
+/** An organization of the owner with ten rows `t-1`..`t-10` after its own, all sealed. */
+async function sealedOrganization() {
+  const org = await otherOrganization(owner);
+  await ingest(
+    owner,
+    Array.from({ length: 10 }, (_, i) => ({ scope: "Flag", activity: "updated", item_id: `t-${i + 1}`, detail: { name: `n${i + 1}` } })),
+    {},
+    org.projectId,
+  );
+  await sequencerStub(env).seal();
+  return { ...org, chain: await chainOf(org.organizationId) };
+}
+
+/** Runs `statement` with the append-only triggers out of the way, as someone with database access could. */
+async function bypassingTriggers(statements: D1PreparedStatement[]) {
+  const triggers = (
+    await env.DB.prepare(
+      "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ('activity_log_append_only', 'activity_log_delete_only_expired', 'activity_chain_append_only', 'activity_chain_delete_with_row')",
+    ).all<{ name: string; sql: string }>()
+  ).results;
+  await env.DB.batch([
+    ...triggers.map((t) => env.DB.prepare(`DROP TRIGGER ${t.name}`)),
+    ...statements,
+    ...triggers.map((t) => env.DB.prepare(t.sql)),
+  ]);
+}
+
+describe("activity chain", () => {
+  it("seals rows within a second of the write, gapless from 1 in commit order", async () => {
+    const started = Date.now();
+    await ingest(owner, [{ scope: "Flag", activity: "created", item_id: "c-1" }]);
+    let rows = await chainOf(owner.organizationId);
+    while (!rows.some((r) => r.item_id === "c-1") && Date.now() - started < 1000) {
+      await new Promise((r) => setTimeout(r, 20));
+      rows = await chainOf(owner.organizationId);
+    }
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(rows.map((r) => r.sequence)).toEqual(rows.map((_, i) => i + 1));
+    expect(rows.map((r) => r.seq)).toEqual([...rows.map((r) => r.seq)].sort((a, b) => a - b));
+    expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.hash))).toBe(true);
+  });
+
+  it("50 concurrent writers and overlapping sealers never fork the chain: no duplicate sequence, no gap", async () => {
+    await Promise.all([
+      ...Array.from({ length: 50 }, (_, w) =>
+        ingest(
+          owner,
+          Array.from({ length: 5 }, (_, i) => ({ scope: "Flag", activity: "updated", item_id: `w${w}-${i}` })),
+        ),
+      ),
+      // Sealers running beside the sequencer object, as during a deploy.
+      ...Array.from({ length: 10 }, () => sealPending(env.DB, 20)),
+    ]);
+    await sequencerStub(env).seal();
+    const rows = await chainOf(owner.organizationId);
+    const written = await env.DB.prepare("SELECT count(*) AS n FROM activity_log WHERE organization_id = ?1")
+      .bind(owner.organizationId)
+      .first<{ n: number }>();
+    expect(rows.length).toBe(written?.n);
+    expect(rows.map((r) => r.sequence)).toEqual(rows.map((_, i) => i + 1));
+    expect(rows.map((r) => r.seq)).toEqual([...rows.map((r) => r.seq)].sort((a, b) => a - b));
+    expect(new Set(rows.map((r) => r.hash)).size).toBe(rows.length);
+    expect(await sealPending(env.DB, 100)).toBe(0);
+    expect((await call(verifyPath(owner.organizationId), { key: owner.key })).body).toMatchObject({ verified: true, checked: rows.length });
+  }, 60_000);
+
+  it("returns sequence and hash in the activity APIs", async () => {
+    const { organizationId, projectId, chain } = await sealedOrganization();
+    const list = await call(`/api/projects/${projectId}/activity_log/`, { key: owner.key });
+    const last = chain[chain.length - 1]!;
+    expect(list.body.results[0]).toMatchObject({ item_id: "t-10", sequence: last.sequence, hash: last.hash });
+    const advanced = await call(`/api/organizations/${organizationId}/advanced_activity_logs/?item_ids=t-3`, { key: owner.key });
+    expect(advanced.body.results[0]).toMatchObject({ sequence: chain.find((r) => r.item_id === "t-3")!.sequence });
+    const feed = await call(`/api/v2/activities/?id=${last.seq}`, { headers: { authorization: `Token ${owner.key}` } });
+    expect(feed.body.results[0]).toMatchObject({ sequence: last.sequence, hash: last.hash });
+  });
+});
+
+describe("verify", () => {
+  it("verifies an untouched chain in resumable pages", async () => {
+    const { organizationId, chain } = await sealedOrganization();
+    const whole = await call(verifyPath(organizationId), { key: owner.key });
+    expect(whole.status).toBe(200);
+    expect(whole.body).toEqual({
+      verified: true,
+      checked: chain.length,
+      first_sequence: 1,
+      last_sequence: chain.length,
+      first_broken_sequence: null,
+      reason: null,
+      next: null,
+    });
+    const range = await call(verifyPath(organizationId, "?from_sequence=4&to_sequence=6"), { key: owner.key });
+    expect(range.body).toMatchObject({ verified: true, checked: 3, first_sequence: 4, last_sequence: 6 });
+    // Bounded pages, each starting from the hash the previous one checked.
+    const pages = [];
+    let from: number | null = 1;
+    while (from !== null) {
+      const page = await verifyChain(env.DB, organizationId, { from }, 4);
+      pages.push(page);
+      from = page.next_from_sequence;
+    }
+    expect(pages.map((p) => [p.first_sequence, p.last_sequence, p.verified])).toEqual(
+      [1, 5, 9, 13].filter((s) => s <= chain.length).map((s) => [s, Math.min(s + 3, chain.length), true]),
+    );
+  });
+
+  it("is for admins of the organization", async () => {
+    const member = await addMember(owner, 1);
+    expect((await call(verifyPath(owner.organizationId), { key: member.key })).status).toBe(403);
+    const stranger = await signupFirstUser().catch(() => null);
+    if (stranger) expect((await call(verifyPath(owner.organizationId), { key: stranger.key })).status).toBe(404);
+    expect((await call(verifyPath(owner.organizationId, "?from_sequence=0"), { key: owner.key })).status).toBe(400);
+  });
+
+  it("names the first broken sequence when a row's detail is changed in the database", async () => {
+    const { organizationId, chain } = await sealedOrganization();
+    const target = chain.find((r) => r.item_id === "t-4")!;
+    await bypassingTriggers([env.DB.prepare(`UPDATE activity_log SET detail = '{"name":"forged"}' WHERE seq = ?1`).bind(target.seq)]);
+    const res = await call(verifyPath(organizationId), { key: owner.key });
+    expect(res.body).toMatchObject({
+      verified: false,
+      first_broken_sequence: target.sequence,
+      last_sequence: target.sequence - 1,
+      reason: expect.stringMatching(/does not match its hash/),
+    });
+  });
+
+  it("names the first broken sequence when a row is deleted", async () => {
+    const { organizationId, chain } = await sealedOrganization();
+    const target = chain.find((r) => r.item_id === "t-6")!;
+    await bypassingTriggers([env.DB.prepare("DELETE FROM activity_log WHERE seq = ?1").bind(target.seq)]);
+    const res = await call(verifyPath(organizationId), { key: owner.key });
+    expect(res.body).toMatchObject({
+      verified: false,
+      first_broken_sequence: target.sequence,
+      reason: `sequence ${target.sequence} is missing`,
+    });
+    // A page that starts right after the hole cannot start either.
+    const after = await call(verifyPath(organizationId, `?from_sequence=${target.sequence + 1}`), { key: owner.key });
+    expect(after.body).toMatchObject({ verified: false, first_broken_sequence: target.sequence });
+  });
+
+  it("names the first broken sequence when two rows are swapped", async () => {
+    const { organizationId, chain } = await sealedOrganization();
+    const a = chain.find((r) => r.item_id === "t-7")!;
+    const b = chain.find((r) => r.item_id === "t-8")!;
+    await bypassingTriggers([
+      env.DB.prepare("UPDATE activity_chain SET seq = -1 WHERE seq = ?1").bind(a.seq),
+      env.DB.prepare("UPDATE activity_chain SET seq = ?1 WHERE seq = ?2").bind(a.seq, b.seq),
+      env.DB.prepare("UPDATE activity_chain SET seq = ?1 WHERE seq = -1").bind(b.seq),
+    ]);
+    const res = await call(verifyPath(organizationId), { key: owner.key });
+    expect(res.body).toMatchObject({ verified: false, first_broken_sequence: a.sequence });
+  });
+
+  it("catches a chain recomputed after a change, against a signed checkpoint", async () => {
+    const { organizationId, chain } = await sealedOrganization();
+    await signCheckpoints(env, Date.now());
+    // Rewrite the chain from t-2 on with valid hashes over forged content: only the checkpoint tells.
+    const target = chain.find((r) => r.item_id === "t-2")!;
+    await bypassingTriggers([
+      env.DB.prepare(`UPDATE activity_log SET detail = '{"name":"forged"}' WHERE seq = ?1`).bind(target.seq),
+      env.DB.prepare("DELETE FROM activity_chain WHERE organization_id = ?1 AND sequence >= ?2").bind(organizationId, target.sequence),
+      env.DB.prepare("DELETE FROM activity_chain_heads WHERE organization_id = ?1").bind(organizationId),
+    ]);
+    const previous = chain.find((r) => r.sequence === target.sequence - 1)!;
+    await env.DB.prepare("INSERT INTO activity_chain_heads (organization_id, sequence, hash) VALUES (?1, ?2, ?3)")
+      .bind(organizationId, previous.sequence, previous.hash)
+      .run();
+    await resealFrom(organizationId, previous.seq);
+    const res = await call(verifyPath(organizationId), { key: owner.key });
+    expect(res.body).toMatchObject({
+      verified: false,
+      first_broken_sequence: chain[chain.length - 1]!.sequence,
+      reason: "the chain differs from a signed checkpoint",
+    });
+  });
+});
+
+/** Seals the organization's rows after `seq` again (what someone rewriting the chain would do). */
+async function resealFrom(organizationId: string, seq: number) {
+  const mark = await env.DB.prepare("SELECT value FROM instance_settings WHERE key = 'activity_chain_seq'").first<{ value: string }>();
+  await env.DB.prepare("UPDATE instance_settings SET value = ?1 WHERE key = 'activity_chain_seq'").bind(String(seq)).run();
+  // Other organizations' rows past `seq` are sealed already: keep them out of the way.
+  const others = (
+    await env.DB.prepare("SELECT seq FROM activity_chain WHERE seq > ?1 AND organization_id != ?2")
+      .bind(seq, organizationId)
+      .all<{ seq: number }>()
+  ).results;
+  expect(others).toEqual([]);
+  await sealPending(env.DB, 1000);
+  expect(
+    Number(
+      (await env.DB.prepare("SELECT value FROM instance_settings WHERE key = 'activity_chain_seq'").first<{ value: string }>())?.value,
+    ),
+  ).toBe(Number(mark?.value));
+}
+
+describe("checkpoints", () => {
+  it("signs each organization's head daily, lists it, and publishes the public key", async () => {
+    const { organizationId, chain } = await sealedOrganization();
+    await signCheckpoints(env, Date.now());
+    const list = await call(`/api/organizations/${organizationId}/activity_log/checkpoints/`, { key: owner.key });
+    expect(list.status).toBe(200);
+    const last = chain[chain.length - 1]!;
+    const checkpoint = list.body.results[0];
+    expect(checkpoint).toMatchObject({ kind: "signed", organization_id: organizationId, sequence: last.sequence, hash: last.hash });
+    // No head moved: nothing new to sign.
+    expect((await signCheckpoints(env, Date.now())).signed).toBe(0);
+
+    const key = await call("/api/activity_log/public_key/");
+    expect(key.status).toBe(200);
+    expect(key.body).toMatchObject({ kty: "OKP", crv: "Ed25519", alg: "EdDSA", kid: checkpoint.key_id });
+    expect(key.body.d).toBeUndefined();
+    expect(await verifyCheckpointSignature(checkpoint as SignedCheckpoint, key.body)).toBe(true);
+    expect(await verifyCheckpointSignature({ ...checkpoint, sequence: checkpoint.sequence + 1 }, key.body)).toBe(false);
+
+    const member = await addMember(owner, 1);
+    expect((await call(`/api/organizations/${owner.organizationId}/activity_log/checkpoints/`, { key: member.key })).status).toBe(403);
+  });
+
+  it("retention leaves a checkpoint at the cut and the rest still verifies", async () => {
+    const organizationId = await organizationWithHistory([
+      ["r-1", 400],
+      ["r-2", 399],
+      ["r-3", 10],
+      ["r-4", 5],
+    ]);
+    await purgeExpiredActivity(env, Date.now());
+    const cut = await env.DB.prepare(
+      "SELECT sequence, hash FROM activity_chain_checkpoints WHERE organization_id = ?1 AND kind = 'retention'",
+    )
+      .bind(organizationId)
+      .first<{ sequence: number; hash: string }>();
+    expect(cut?.sequence).toBe(2);
+    expect(await verifyChain(env.DB, organizationId, {}, 100)).toMatchObject({
+      verified: true,
+      checked: 2,
+      first_sequence: 3,
+      last_sequence: 4,
+    });
+  });
+
+  it("an export verifies offline against a signed checkpoint, and a changed cell does not", async () => {
+    const { organizationId, chain } = await sealedOrganization();
+    await signCheckpoints(env, Date.now());
+    const checkpoint = (await call(`/api/organizations/${organizationId}/activity_log/checkpoints/`, { key: owner.key })).body.results[0];
+    const publicKey = (await call("/api/activity_log/public_key/")).body;
+    const base = `/api/organizations/${organizationId}`;
+    const started = await call(`${base}/advanced_activity_logs/export/`, { key: owner.key, body: { format: "csv" } });
+    expect((await waitForExport(`${base}/exports/${started.body.id}/`, owner.key)).status).toBe("complete");
+    const [header, ...cells] = parseCsv((await call(`${base}/exports/${started.body.id}/content/`, { key: owner.key })).body as string);
+    expect(header).toEqual(expect.arrayContaining(["sequence", "hash", "user_id", "was_impersonated", "is_system"]));
+    const records = cells.map((row) => Object.fromEntries(header!.map((name, i) => [name, row[i] ?? ""])));
+    expect(await verifyExportRows(records, checkpoint, publicKey)).toMatchObject({
+      verified: true,
+      checked: chain.length,
+      checkpoint_sequence: chain.length,
+    });
+    const forged = records.map((r) => (r.item_id === "t-5" ? { ...r, detail: '{"name":"forged"}' } : r));
+    expect(await verifyExportRows(forged, checkpoint, publicKey)).toMatchObject({
+      verified: false,
+      first_broken_sequence: chain.find((r) => r.item_id === "t-5")!.sequence,
+    });
+    expect(await verifyExportRows(records, { ...checkpoint, hash: "0".repeat(64) }, publicKey)).toMatchObject({ verified: false });
+  });
+
+  it("sends each signed checkpoint to the organization's destinations that listen for it", async () => {
+    const { organizationId, chain } = await sealedOrganization();
+    const web = interceptFetch();
+    try {
+      await createDestination(owner, { events: ["activity_log_checkpoint_signed"] }, `/api/organizations/${organizationId}/destinations/`);
+      await signCheckpoints(env, Date.now());
+      const sent = await eventually(async () => web.received.find((r) => r.body.includes(organizationId)));
+      const body = JSON.parse(sent.body);
+      expect(body.type).toBe("activity_log_checkpoint_signed");
+      expect(body.data.checkpoint).toMatchObject({
+        organization_id: organizationId,
+        sequence: chain.length,
+        hash: chain[chain.length - 1]!.hash,
+      });
+      const publicKey = (await call("/api/activity_log/public_key/")).body;
+      expect(await verifyCheckpointSignature(body.data.checkpoint, publicKey)).toBe(true);
+    } finally {
+      web.restore();
+    }
+  }, 30_000);
+});
