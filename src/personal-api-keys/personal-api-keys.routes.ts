@@ -3,6 +3,7 @@ import { approvalGateResponses } from "../approvals";
 import { ALL_SCOPES } from "../auth/scopes";
 import { errorResponses, json, jsonBody, secured } from "../http/openapi";
 import { LimitOffsetQuery, paginated } from "../lib/pagination";
+import { MAX_LIST_ITEMS } from "../lib/list-param";
 
 export const PersonalApiKeySchema = z
   .object({
@@ -28,9 +29,10 @@ export const KeyWriteSchema = z.object({
     .array(z.string().refine((s) => ALL_SCOPES.includes(s), { message: "Invalid scope." }))
     .min(1)
     .openapi({ example: ["activity_log:read"] }),
-  // Each list is bound into the statements that enforce it; D1 takes 100 parameters per statement.
-  scoped_organizations: z.array(z.string().uuid()).max(40).nullable().optional(),
-  scoped_teams: z.array(z.number().int()).max(40).nullable().optional(),
+  // Each list is one JSON parameter of the statements that enforce it (json_each), so its length is
+  // bounded by what a tenant has, not by D1's 100 parameters per statement.
+  scoped_organizations: z.array(z.string().uuid()).max(MAX_LIST_ITEMS).nullable().optional(),
+  scoped_teams: z.array(z.number().int()).max(MAX_LIST_ITEMS).nullable().optional(),
 });
 export const KeyCreateSchema = KeyWriteSchema.strict().openapi("PersonalAPIKeyCreate");
 export const KeyUpdateSchema = KeyWriteSchema.partial().strict().openapi("PersonalAPIKeyUpdate");

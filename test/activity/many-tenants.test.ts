@@ -14,13 +14,16 @@ let projectIds: number[];
 let orgPath: string;
 const withRows: number[] = [];
 
+/** A random UUID v4 in SQL, so that the seeded rows are as the API would have written them. */
+const SQL_UUID = `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`;
+
 /** Inserts `n` projects into the organization in one statement (the API would take minutes). */
 async function insertProjects(organizationId: string, n: number): Promise<number[]> {
   const now = Date.now();
   await env.DB.prepare(
     `WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < ?2)
      INSERT INTO projects (uuid, organization_id, name, api_token, timezone, logs_retention_days, created_at, updated_at)
-     SELECT ?1 || '-p-' || n, ?1, 'Project ' || n, 'phc_' || ?1 || '_' || n, 'UTC', 30, ?3, ?3 FROM i`,
+     SELECT ${SQL_UUID}, ?1, 'Project ' || n, 'phc_' || ?1 || '_' || n, 'UTC', 30, ?3, ?3 FROM i`,
   )
     .bind(organizationId, n, now)
     .run();
@@ -50,17 +53,18 @@ beforeAll(async () => {
   }
   // The owner joins 100 more organizations, each with a project and a row.
   const now = Date.now();
+  const organizations = Array.from({ length: ORGANIZATIONS }, () => crypto.randomUUID());
   await env.DB.prepare(
-    `WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < ?2)
-     INSERT INTO organizations (id, name, slug, created_at, updated_at) SELECT ?1 || '-o-' || n, 'Org ' || n, ?1 || '-o-' || n, ?3, ?3 FROM i`,
+    `INSERT INTO organizations (id, name, slug, created_at, updated_at)
+     SELECT j.value, 'Org ' || j.key, ?2 || '-o-' || j.key, ?3, ?3 FROM json_each(?1) AS j`,
   )
-    .bind(owner.organizationId, ORGANIZATIONS, now)
+    .bind(JSON.stringify(organizations), owner.organizationId, now)
     .run();
   await env.DB.prepare(
     `INSERT INTO organization_memberships (id, organization_id, user_id, level, joined_at, updated_at)
-     SELECT id || '-m', id, ?2, 15, ?3, ?3 FROM organizations WHERE id LIKE ?1 || '-o-%'`,
+     SELECT ${SQL_UUID}, j.value, ?2, 15, ?3, ?3 FROM json_each(?1) AS j`,
   )
-    .bind(owner.organizationId, owner.userId, now)
+    .bind(JSON.stringify(organizations), owner.userId, now)
     .run();
 }, 120_000);
 
@@ -101,11 +105,17 @@ describe("an organization with 1,000 projects", { timeout: 120_000 }, () => {
     expect(ips.body.results).toHaveLength(10);
   });
 
-  it("serves a key restricted to 1,000 projects", async () => {
+  it("serves a key restricted to 1,000 projects: the SD Elements feed over all of them; organization routes stay closed to it", async () => {
     const key = await keyWithScopes(owner, ["activity_log:read"], { scoped_teams: projectIds });
-    const res = await call(`${orgPath}?page=1`, { key });
-    expect(res.status).toBe(200);
-    expect(res.body.count).toBe((await allPages(`${orgPath}?page_size=50`, owner.key)).filter((r) => r.team_id !== null).length);
+    const feed = await call("/api/v2/activities/?page_size=50&name=UpdatedFeatureFlagActivity", {
+      key: null,
+      headers: { authorization: `Token ${key}` },
+    });
+    expect(feed.status, JSON.stringify(feed.body).slice(0, 500)).toBe(200);
+    expect(feed.body.results.filter((r: any) => r.name === "UpdatedFeatureFlagActivity")).toHaveLength(12);
+    const project = await call(`/api/projects/${projectIds[999]}/activity_log/`, { key });
+    expect(project.status).toBe(200);
+    expect((await call(`${orgPath}?page=1`, { key })).status).toBe(403);
   });
 
   it("serves the SD Elements feed to a member of it, and to a user in 100 organizations", async () => {

@@ -24,7 +24,7 @@ describe("request ids", () => {
   it("error bodies include it, in the envelope", async () => {
     for (const res of [
       await call("/api/users/@me/", { key: "phx_nope", headers: { "x-request-id": "err-1" } }),
-      await call("/api/no-such-route/", { headers: { "x-request-id": "err-2" } }),
+      await call("/api/no-such-route/", { key: owner.key, headers: { "x-request-id": "err-2" } }),
       await call(`/api/projects/${owner.projectId}/activity_log/?page_size=0`, { key: owner.key, headers: { "x-request-id": "err-3" } }),
     ]) {
       expect(res.status).toBeGreaterThanOrEqual(400);
