@@ -2,8 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { approvalGateResponses } from "../approvals";
 import { ALL_SCOPES } from "../auth/scopes";
 import { errorResponses, json, jsonBody, secured } from "../http/openapi";
-import { LimitOffsetQuery, paginated } from "../lib/pagination";
 import { MAX_LIST_ITEMS } from "../lib/list-param";
+import { LimitOffsetQuery, paginated } from "../lib/pagination";
 
 export const PersonalApiKeySchema = z
   .object({
