@@ -58,6 +58,12 @@ export function serverTiming(res, name) {
   return match ? Number(match[1]) : Number.NaN;
 }
 
+/** The D1 round trips a response reports (`Server-Timing: db;dur=4;desc="2 round trips"`), NaN when absent. */
+export function roundTrips(res) {
+  const match = /(?:^|,\s*)db;[^,]*desc="(\d+) round trips?"/.exec(res.headers.get("server-timing") ?? "");
+  return match ? Number(match[1]) : Number.NaN;
+}
+
 /** Sends requests 0..total-1 through `send(i)` from `concurrency` clients at once; returns the seconds taken. */
 export async function drive(total, concurrency, send) {
   let next = 0;
@@ -116,7 +122,7 @@ export async function request(worker, path, { method, body, key, headers = {} } 
   } catch {
     // not JSON
   }
-  return { status: res.status, body: parsed, ms, serverMs: serverTiming(res, "app") };
+  return { status: res.status, body: parsed, ms, serverMs: serverTiming(res, "app"), roundTrips: roundTrips(res), headers: res.headers };
 }
 
 /** First-run signup on an empty instance: `{ key, organizationId, projectId, apiToken, userId }`. */

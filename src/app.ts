@@ -6,9 +6,10 @@ import { startTime, timing } from "hono/timing";
 import { activityRouter, chainRouter } from "./activity";
 import { alertsRouter } from "./alerts";
 import { changeRequestsRouter, policiesRouter } from "./approvals";
-import { authenticate } from "./auth/authenticate";
+import { readCredentials, resolveAuth } from "./auth/authenticate";
 import type { AppBindings } from "./auth/context";
 import { exportsRouter } from "./exports";
+import { requestDatabase } from "./http/database";
 import { ApiError, errorResponse, fromZodError, notFound } from "./lib/errors";
 import { log, withLogContext } from "./lib/log";
 import { normalizePath } from "./lib/paths";
@@ -62,11 +63,14 @@ app.use("*", requestId({ generator: (c) => c.req.header("cf-ray") ?? crypto.rand
 
 // Server-Timing lets clients and the benchmarks see time spent in the Worker (I/O included), apart
 // from the network: `app` for the whole request (ended by the middleware after everything else),
-// plus `db` from the routes that time their D1 work (lib/time `dbTimed`).
+// plus `db`: the request's D1 round trips and the time spent waiting on them (`http/database.ts`).
 app.use("*", timing({ total: false }), (c, next) => {
   startTime(c, "app");
   return next();
 });
+
+// The request's D1: a Sessions API session (read replicas, `X-D1-Bookmark`), counting round trips.
+app.use("*", requestDatabase);
 
 // One JSON log line per request; every line written while serving it names its request id.
 app.use("*", (c, next) =>
@@ -115,7 +119,7 @@ app.get("/app/*", async (c) => {
 app.use("/api/*", async (c, next) => {
   const path = normalizePath(new URL(c.req.url).pathname);
   if (PUBLIC_PATHS.some((p) => path === p || path.startsWith(`${p}/`))) return next();
-  return authenticate(c, next);
+  return readCredentials(c, next);
 });
 
 const routers = [
@@ -144,5 +148,10 @@ for (const router of routers) app.route("/", router);
 
 registerOpenApi(app);
 
-app.notFound((c) => c.json(notFound().toJSON(), 404));
+// An unknown `/api` path answers as before the key lookup moved into the routes: 401 for an
+// invalid key, 404 for a valid one.
+app.notFound(async (c) => {
+  if (c.var.credentials && !c.var.auth) await resolveAuth(c);
+  return c.json(notFound().toJSON(), 404);
+});
 app.onError(errorResponse);

@@ -10,7 +10,7 @@ import { createRouter } from "../http/router";
 import { parseIsoDate, toEpochMs } from "../lib/dates";
 import { validationError } from "../lib/errors";
 import { toHex } from "../lib/ids";
-import { dbTimed, iso } from "../lib/time";
+import { iso } from "../lib/time";
 import type { ActivityExportFilters } from "./activity.export";
 import { activityPage, asActivityLog, bookmarkOf } from "./activity.pages";
 import type { ActivityFilters, Partition } from "./activity.queries";
@@ -120,7 +120,7 @@ export const activityRouter = createRouter()
     filters.scopes = query.scope ? [query.scope] : scopes;
     if (query.item_id) filters.itemIds = [query.item_id];
     return c.json(
-      await dbTimed(c, activityPage(c.env.DB, c.req.url, projectPartitions(project), filters, query, asActivityLog, c.var.auth.user.id)),
+      await activityPage(c.env.DB, c.req.url, projectPartitions(project), filters, query, asActivityLog, c.var.auth.user.id),
       200,
     );
   })
@@ -158,7 +158,7 @@ export const activityRouter = createRouter()
     const query = c.req.valid("query");
     const filters = toActivityFilters(withoutTeams(query));
     return c.json(
-      await dbTimed(c, activityPage(c.env.DB, c.req.url, projectPartitions(project), filters, query, asActivityLog, c.var.auth.user.id)),
+      await activityPage(c.env.DB, c.req.url, projectPartitions(project), filters, query, asActivityLog, c.var.auth.user.id),
       200,
     );
   })
@@ -179,7 +179,7 @@ export const activityRouter = createRouter()
     const query = c.req.valid("query");
     const filters = toActivityFilters(query);
     const partitions = organizationPartitions(organization.id, query.team_ids);
-    return c.json(await dbTimed(c, activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog, c.var.auth.user.id)), 200);
+    return c.json(await activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog, c.var.auth.user.id), 200);
   })
   .openapi(availableFiltersOrganization, async (c) => {
     const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);

@@ -8,7 +8,7 @@ import { type ActivityDetail, activityIngestKeys } from "../db/schema";
 import { parseIsoDate, toEpochMs } from "../lib/dates";
 import { conflict, validationError } from "../lib/errors";
 import { sha256Hex, uuidv7s } from "../lib/ids";
-import { dbTimed, iso } from "../lib/time";
+import { iso } from "../lib/time";
 import { serializeUserBasic } from "../users";
 
 export const MAX_INGEST_ENTRIES = 1000;
@@ -310,7 +310,7 @@ export async function ingestActivity(
       ]
     : [];
   try {
-    await dbTimed(c, commitWithActivity(ctx, writes, entries));
+    await commitWithActivity(ctx, writes, entries);
   } catch (error) {
     // A concurrent request with the same key committed first: answer as it did.
     const replay = key ? await storedAnswer(db, key, requestHash, now) : null;

@@ -4,8 +4,9 @@ import { createDb, type Db } from "../db/client";
 import { organizationMemberships, organizations, projects } from "../db/schema";
 import { notFound, permissionDenied } from "../lib/errors";
 import { decimalId } from "../lib/path-params";
+import { normalizePath } from "../lib/paths";
 import type { AccessTarget, AppBindings, Organization, OrganizationAccess, ProjectAccess } from "./context";
-import { MembershipLevel } from "./levels";
+import { MembershipLevel, type RouteLevel } from "./levels";
 
 /** `/api/projects/@current/...`: the project a client means when it names none (see `currentProjectSql`). */
 export const CURRENT_PROJECT = "@current";
@@ -82,12 +83,26 @@ function assertLevel(level: number, minLevel: number) {
   }
 }
 
+/** A one-trip route checking access before it has read anything: the key lookup now, on its own. */
+async function keyLookedUp(c: Context<AppBindings>) {
+  const pending = c.var.oneTrip;
+  if (pending && !pending.resolved) await pending.resolveAlone();
+}
+
+/** A project id from a path: 404 when it cannot name a project (as `projectAccess`). */
+export function projectIdOf(projectId: number | string): number {
+  const id = typeof projectId === "number" ? projectId : decimalId(projectId);
+  if (id === null || !Number.isSafeInteger(id)) throw notFound();
+  return id;
+}
+
 /** The caller's membership in an organization: 404 when not a member (existence is not leaked). */
 export async function organizationAccess(
   c: Context<AppBindings>,
   organizationId: string,
   minLevel: number = MembershipLevel.member,
 ): Promise<OrganizationAccess> {
+  await keyLookedUp(c);
   const prefetched = c.var.prefetchedAccess;
   const row =
     prefetched?.kind === "organization" && prefetched.id === organizationId
@@ -107,6 +122,7 @@ export async function projectAccess(
   projectId: number | string,
   minLevel: number = MembershipLevel.member,
 ): Promise<ProjectAccess> {
+  await keyLookedUp(c);
   const prefetched = c.var.prefetchedAccess;
   let row: ProjectAccess | undefined;
   if (projectId === CURRENT_PROJECT) {
@@ -129,4 +145,23 @@ export async function projectAccess(
   }
   assertLevel(row.level, minLevel);
   return row;
+}
+
+/** Every organization route, the list and create ones included, is out of a project-scoped key's reach. */
+export const ORGANIZATION_ROUTES = /^\/api\/organizations(\/|$)/;
+
+/**
+ * What a route's level demands of the caller (`secured(scope, level)`), once the key is known: no
+ * project-scoped key on organization routes, and membership of the path's organization or project
+ * at `level` (404 when not a member, 403 when the key's restrictions or the level refuse).
+ */
+export async function assertRouteLevel(c: Context<AppBindings>, level: RouteLevel) {
+  const path = normalizePath(new URL(c.req.url).pathname);
+  if (ORGANIZATION_ROUTES.test(path)) assertNotProjectScoped(c);
+  if (level === "user") return;
+  const target = accessTargetOf(path);
+  if (!target) throw notFound();
+  const minLevel = MembershipLevel[level];
+  if (target.kind === "project") await projectAccess(c, target.id, minLevel);
+  else await organizationAccess(c, target.id, minLevel);
 }

@@ -33,13 +33,28 @@ export type PrefetchedAccess =
   | { kind: "project"; id: number | "@current"; row: ProjectAccess | undefined }
   | { kind: "organization"; id: string; row: OrganizationAccess | undefined };
 
+/** The caller's key (its SHA-256) and the path's target, read before the key is looked up. */
+export interface Credentials {
+  hash: string;
+  target: AccessTarget | null;
+}
+
 export interface AppBindings {
   Bindings: Env;
   Variables: {
     /** hono/request-id: the client's well-formed X-Request-Id, or a new UUID. */
     requestId: string;
+    /**
+     * Who is calling: set by `authenticate` before the handler runs, or, on a one-trip read
+     * (`oneTripAuth`), once its first D1 batch has come back (undefined before that).
+     */
     auth: AuthContext;
-    /** Set by `authenticate` when the path names a project or organization (see `projectAccess`). */
+    credentials: Credentials;
+    /** Set by `oneTripAuth`: whether the key lookup has run yet, and running it on its own. */
+    oneTrip?: { readonly resolved: boolean; resolveAlone(): Promise<void> };
+    /** The D1 binding itself, for writes the response does not wait for (not counted as its round trips). */
+    backgroundDb: D1Database;
+    /** Set with `auth` when the path names a project or organization (see `projectAccess`). */
     prefetchedAccess?: PrefetchedAccess;
   };
 }

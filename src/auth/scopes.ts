@@ -25,6 +25,16 @@ export function hasScope(granted: readonly string[], required: string): boolean 
 
 export const requireScope = (scope: string) =>
   createMiddleware<AppBindings>(async (c, next) => {
-    if (!hasScope(c.var.auth.key.scopes, scope)) throw permissionDenied(`API key missing required scope '${scope}'`);
+    assertScope(c.var.auth.key.scopes, scope);
     await next();
   });
+
+export function assertScope(granted: readonly string[], scope: string) {
+  if (!hasScope(granted, scope)) throw permissionDenied(`API key missing required scope '${scope}'`);
+}
+
+/** The granted scopes that satisfy `required` (see `hasScope`), for a check inside SQL. */
+export function scopesSatisfying(required: string): string[] {
+  const [object, action] = required.split(":");
+  return action === "read" ? ["*", required, `${object}:write`] : ["*", required];
+}

@@ -1,24 +1,17 @@
 import type { z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
-import { accessTargetOf, assertNotProjectScoped, organizationAccess, projectAccess } from "../auth/access";
+import { assertRouteLevel } from "../auth/access";
+import { authenticate } from "../auth/authenticate";
 import type { AppBindings } from "../auth/context";
-import { MembershipLevel } from "../auth/levels";
+import type { RouteLevel } from "../auth/levels";
+import { oneTripAuth } from "../auth/one-trip";
 import { requireScope } from "../auth/scopes";
-import { errorResponses, notFound } from "../lib/errors";
-import { normalizePath } from "../lib/paths";
+import { errorResponses } from "../lib/errors";
 
-/**
- * Who may call a route, besides the key's scope: `user` any key's user (the route reaches no
- * organization or project through its path, e.g. the user's own keys), otherwise the least
- * membership level in the organization or project the path names.
- */
-export type RouteLevel = "user" | keyof typeof MembershipLevel;
+export type { RouteLevel };
 
 /** The OpenAPI extension that states a route's level; the authorization suite reads it. */
 export const LEVEL_EXTENSION = "x-membership-level";
-
-/** Every organization route, the list and create ones included, is out of a project-scoped key's reach. */
-const ORGANIZATION_ROUTES = /^\/api\/organizations(\/|$)/;
 
 /**
  * Checks membership before the body is validated, so a stranger learns nothing, not even which
@@ -26,26 +19,23 @@ const ORGANIZATION_ROUTES = /^\/api\/organizations(\/|$)/;
  */
 const requireLevel = (level: RouteLevel) =>
   createMiddleware<AppBindings>(async (c, next) => {
-    const path = normalizePath(new URL(c.req.url).pathname);
-    if (ORGANIZATION_ROUTES.test(path)) assertNotProjectScoped(c);
-    if (level !== "user") {
-      const target = accessTargetOf(path);
-      if (!target) throw notFound();
-      const minLevel = MembershipLevel[level];
-      if (target.kind === "project") await projectAccess(c, target.id, minLevel);
-      else await organizationAccess(c, target.id, minLevel);
-    }
+    await assertRouteLevel(c, level);
     await next();
   });
 
 /**
  * Route config shared by every API-key route: the security requirement naming its scope (as
- * PostHog's schema does), its membership level, the checks of both, and the errors.
+ * PostHog's schema does), its membership level, the checks of both, and the errors. The key is
+ * looked up first (`authenticate`: one round trip with the path's membership), then checked.
+ * `oneTrip` reads fold the key lookup into their first D1 batch instead (`oneTripAuth`): the same
+ * checks on the lookup's row, and statements guarded inside SQL until they pass. Such a handler
+ * reads before it has `c.var.auth`, and calls `projectAccess` / `organizationAccess` after its
+ * first batch (they then reuse the lookup's row).
  */
-export const secured = (scope: string, level: RouteLevel) => ({
+export const secured = (scope: string, level: RouteLevel, options: { oneTrip?: boolean } = {}) => ({
   security: [{ PersonalAPIKey: [scope] }],
   [LEVEL_EXTENSION]: level,
-  middleware: [requireScope(scope), requireLevel(level)],
+  middleware: options.oneTrip ? [oneTripAuth(scope, level)] : [authenticate, requireScope(scope), requireLevel(level)],
 });
 
 export const json = <T extends z.ZodTypeAny>(schema: T, description: string) => ({

@@ -67,6 +67,8 @@ export function fromZodError(error: ZodError): ApiError {
 
 export function errorResponse(err: Error, c: Context): Response {
   if (err instanceof ApiError) return c.json(err.toJSON(), err.status);
+  // drizzle wraps what its D1 call threw; a one-trip read's key check throws its 401/403/404 there.
+  if (err.cause instanceof ApiError) return c.json(err.cause.toJSON(), err.cause.status);
   if (err instanceof HTTPException) {
     // Hono's body parsers throw HTTPException(400) for malformed JSON or form bodies.
     if (err.status === 400) return c.json(validationError(err.message, null, "parse_error").toJSON(), 400);

@@ -5,7 +5,6 @@ import type { AppBindings } from "../auth/context";
 import { createDb } from "../db/client";
 import { projects } from "../db/schema";
 import { ApiError, notAuthenticated, validationError } from "../lib/errors";
-import { dbTimed } from "../lib/time";
 import { type ParsedLogs, parseOtlpLogs, payloadTooLarge } from "./otlp";
 import { decodeOtlpProtobuf, encodeOtlpProtobufResponse } from "./otlp-protobuf";
 import { insertLogsStatements } from "./write.queries";
@@ -135,7 +134,7 @@ export async function ingestLogs(c: Context<AppBindings>): Promise<Response> {
     const db = createDb(c.env.DB);
     const [first, ...rest] = insertLogsStatements(db, project.id, parsed.rows);
     try {
-      if (first) await dbTimed(c, db.batch([first, ...rest]));
+      if (first) await db.batch([first, ...rest]);
     } catch (error) {
       // The project was deleted since its token was cached (by another isolate): nothing was stored.
       if (!String(error).includes("FOREIGN KEY")) throw error;

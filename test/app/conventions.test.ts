@@ -73,20 +73,24 @@ describe("API conventions", () => {
     expect(projects.body.results.map((p: any) => p.name)).not.toContain("Ghost");
   });
 
-  it("reports server time in a Server-Timing header", async () => {
+  it("reports server time and D1 round trips in a Server-Timing header", async () => {
     const res = await call("/healthz");
     expect(res.status).toBe(200);
-    expect(res.headers.get("server-timing")).toMatch(/^app;dur=\d+(\.\d)?$/);
-    // Routes that time their D1 work add `db`, within `app`.
+    // `db`: the request's D1 round trips and the time spent waiting on them; `app`: the whole request.
+    expect(res.headers.get("server-timing")).toMatch(/^db;dur=\d+;desc="1 round trip",app;dur=\d+(\.\d)?$/);
     const listed = await call(`/api/projects/${owner.projectId}/activity_log/`, { key: owner.key });
     const entries = Object.fromEntries(
       listed.headers
         .get("server-timing")!
         .split(",")
-        .map((entry) => entry.trim().split(";dur=") as [string, string]),
+        .map((entry) => {
+          const [name, ...rest] = entry.trim().split(";");
+          return [name, Object.fromEntries(rest.map((p) => p.split("=") as [string, string]))];
+        }),
     );
     expect(Object.keys(entries).sort()).toEqual(["app", "db"]);
-    expect(Number(entries.db)).toBeLessThanOrEqual(Number(entries.app));
+    expect(entries.db.desc).toMatch(/^"\d+ round trips?"$/);
+    expect(Number(entries.db.dur)).toBeLessThanOrEqual(Number(entries.app.dur));
   });
 
   it("gives every response a request id, the caller's own when it sends one", async () => {
