@@ -1,3 +1,4 @@
+import { type Caller, callerParam, callerUserIdSql } from "../auth/one-trip";
 import { ApiError } from "../lib/errors";
 import { iso } from "../lib/time";
 import {
@@ -88,7 +89,7 @@ export async function activityPage<T>(
   filters: ActivityFilters,
   params: PageParams,
   serialize: (rows: ActivityRowRecord[], bookmark: number | null) => T[] | Promise<T[]>,
-  bookmarkUserId?: number,
+  bookmarkOwner?: Caller,
 ): Promise<{ count?: number; next: string | null; previous: string | null; results: T[] }> {
   const direction: Direction = params.ordering === "created_at" ? "asc" : "desc";
   const size = params.page_size;
@@ -99,11 +100,11 @@ export async function activityPage<T>(
     const statements: D1PreparedStatement[] = [];
     if (plan) statements.push(pageStatement(db, plan, partitions, filters, page));
     if (plan && withCount) statements.push(countStatement(db, plan, partitions, filters));
-    if (bookmarkUserId !== undefined) statements.push(bookmarkStatement(db, bookmarkUserId));
+    if (bookmarkOwner !== undefined) statements.push(bookmarkStatement(db, bookmarkOwner));
     const results = statements.length ? await db.batch<Record<string, unknown>>(statements) : [];
     const rows = (plan ? (results.shift()?.results ?? []) : []) as unknown as ActivityRowRecord[];
     const count = plan && withCount ? Number(results.shift()?.results[0]?.n ?? 0) : 0;
-    const mark = bookmarkUserId !== undefined ? results.shift()?.results[0]?.at : undefined;
+    const mark = bookmarkOwner !== undefined ? results.shift()?.results[0]?.at : undefined;
     return { rows, count, bookmark: typeof mark === "number" ? mark : null };
   };
 
@@ -150,12 +151,17 @@ export async function activityPage<T>(
   return { next, previous, results: await serialize(rows, bookmark) };
 }
 
-/** The caller's "notifications viewed" date, as `{at}` (PostHog's NotificationViewed). */
-const bookmarkStatement = (db: D1Database, userId: number) =>
-  db.prepare("SELECT last_viewed_activity_date AS at FROM activity_notification_bookmarks WHERE user_id = ?1").bind(userId);
+/**
+ * The caller's "notifications viewed" date, as `{at}` (PostHog's NotificationViewed); on a one-trip
+ * read, before the key is known, the user is found by the key inside the statement.
+ */
+const bookmarkStatement = (db: D1Database, caller: Caller) =>
+  db
+    .prepare(`SELECT last_viewed_activity_date AS at FROM activity_notification_bookmarks WHERE user_id = ${callerUserIdSql(caller, "?1")}`)
+    .bind(callerParam(caller));
 
 export async function bookmarkOf(db: D1Database, userId: number): Promise<number | null> {
-  return (await bookmarkStatement(db, userId).first<{ at: number }>())?.at ?? null;
+  return (await bookmarkStatement(db, { userId }).first<{ at: number }>())?.at ?? null;
 }
 
 export const asActivityLog = (rows: ActivityRowRecord[], bookmark: number | null) => rows.map((row) => serializeActivity(row, bookmark));

@@ -1,8 +1,9 @@
 import type { Context } from "hono";
 import { writeContext } from "../audit/record";
-import { organizationAccess, projectAccess } from "../auth/access";
+import { organizationAccess, projectAccess, projectIdOf } from "../auth/access";
 import type { AppBindings, Project } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
+import { callerOf } from "../auth/one-trip";
 import { createDb } from "../db/client";
 import { activityNotificationBookmarks } from "../db/schema";
 import { startExport } from "../exports";
@@ -99,6 +100,24 @@ function narrowTeams(teamIds: number[] | undefined, teamId: number) {
 
 const withoutTeams = ({ team_ids: _ignored, ...rest }: AdvancedFilters): AdvancedFilters => rest;
 
+/**
+ * A project's page in one round trip (a one-trip route): read before the project is known as if it
+ * took no organization-level rows (the default), then, in the rare project that includes them,
+ * read again with them once the key lookup has shown the project.
+ */
+async function projectPage(
+  c: Context<AppBindings>,
+  projectIdParam: number | string,
+  filters: ActivityFilters,
+  query: Parameters<typeof activityPage>[4],
+) {
+  const id = projectIdOf(projectIdParam);
+  const read = (partitions: Partition[]) => activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog, callerOf(c));
+  const page = await read([{ column: "team_id", value: id }]);
+  const { project } = await projectAccess(c, id);
+  return project.receiveOrgLevelActivityLogs ? read(projectPartitions(project)) : page;
+}
+
 export const activityRouter = createRouter()
   .openapi(ingest, async (c) => {
     const access = await projectAccess(c, c.req.valid("param").project_id);
@@ -107,7 +126,6 @@ export const activityRouter = createRouter()
     return c.json(answer.body as never, answer.status);
   })
   .openapi(listActivity, async (c) => {
-    const { project } = await projectAccess(c, c.req.valid("param").project_id);
     const query = c.req.valid("query");
     const filters: ActivityFilters = {};
     if (query.user) {
@@ -119,10 +137,7 @@ export const activityRouter = createRouter()
     if (query.scope && scopes?.length && !scopes.includes(query.scope)) return c.json({ next: null, previous: null, results: [] }, 200);
     filters.scopes = query.scope ? [query.scope] : scopes;
     if (query.item_id) filters.itemIds = [query.item_id];
-    return c.json(
-      await activityPage(c.env.DB, c.req.url, projectPartitions(project), filters, query, asActivityLog, c.var.auth.user.id),
-      200,
-    );
+    return c.json(await projectPage(c, c.req.valid("param").project_id, filters, query), 200);
   })
   .openapi(importantChanges, async (c) => {
     const { project } = await projectAccess(c, c.req.valid("param").project_id);
@@ -154,13 +169,9 @@ export const activityRouter = createRouter()
     return c.body(null, 204);
   })
   .openapi(listAdvancedProject, async (c) => {
-    const { project } = await projectAccess(c, c.req.valid("param").project_id);
     const query = c.req.valid("query");
     const filters = toActivityFilters(withoutTeams(query));
-    return c.json(
-      await activityPage(c.env.DB, c.req.url, projectPartitions(project), filters, query, asActivityLog, c.var.auth.user.id),
-      200,
-    );
+    return c.json(await projectPage(c, c.req.valid("param").project_id, filters, query), 200);
   })
   .openapi(availableFiltersProject, async (c) => {
     const { project } = await projectAccess(c, c.req.valid("param").project_id);
@@ -175,11 +186,13 @@ export const activityRouter = createRouter()
     return queueExport(c, { organizationId: project.organizationId, teamId: project.id }, projectPartitions(project), filters, body.format);
   })
   .openapi(listAdvancedOrganization, async (c) => {
-    const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);
+    const organizationId = c.req.valid("param").organization_id;
     const query = c.req.valid("query");
     const filters = toActivityFilters(query);
-    const partitions = organizationPartitions(organization.id, query.team_ids);
-    return c.json(await activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog, c.var.auth.user.id), 200);
+    const partitions = organizationPartitions(organizationId, query.team_ids);
+    const page = await activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog, callerOf(c));
+    await organizationAccess(c, organizationId, MembershipLevel.admin);
+    return c.json(page, 200);
   })
   .openapi(availableFiltersOrganization, async (c) => {
     const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);

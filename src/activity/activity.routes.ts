@@ -92,7 +92,7 @@ export const listActivity = createRoute({
   operationId: "activity_log_list",
   tags,
   summary: "List the project's activity (user, scope, scopes, item_id)",
-  ...secured("activity_log:read", "member"),
+  ...secured("activity_log:read", "member", { oneTrip: true }),
   request: { params: ProjectIdParams, query: BasicListQuery },
   responses: { 200: json(CursorPageSchema, "Activity, newest first"), ...errorResponses },
 });
@@ -143,7 +143,7 @@ export const listAdvancedProject = createRoute({
   operationId: "advanced_activity_logs_list",
   tags,
   summary: "Search the project's activity with every filter",
-  ...secured("activity_log:read", "member"),
+  ...secured("activity_log:read", "member", { oneTrip: true }),
   request: { params: ProjectIdParams, query: AdvancedListQuery },
   responses: { 200: json(CursorPageSchema, "Activity"), ...errorResponses },
 });
@@ -176,7 +176,7 @@ export const listAdvancedOrganization = createRoute({
   operationId: "organizations_advanced_activity_logs_list",
   tags,
   summary: "Search activity across every project of the organization and its organization-level rows (admins and owners)",
-  ...secured("activity_log:read", "admin"),
+  ...secured("activity_log:read", "admin", { oneTrip: true }),
   request: { params: OrganizationParams, query: AdvancedListQuery },
   responses: { 200: json(CursorPageSchema, "Activity"), ...errorResponses },
 });

@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, count, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { ActivityEntry } from "../audit/record";
 import { deletedChange, diffChanges } from "../audit/record";
@@ -336,12 +336,82 @@ export async function serializeAlerts(db: Db, alerts: AlertRow[]) {
   const ids = alerts.map((a) => a.id);
   const [creators, links] = await Promise.all([
     creatorIds.length ? db.select().from(users).where(inList(users.id, creatorIds)) : Promise.resolve([]),
-    db
-      .selectDistinct({ alertId: logsAlertDestinations.alertId, type: notificationDestinations.type })
-      .from(logsAlertDestinations)
-      .innerJoin(notificationDestinations, eq(notificationDestinations.id, logsAlertDestinations.destinationId))
-      .where(inList(logsAlertDestinations.alertId, ids)),
+    linksQuery(db, inList(logsAlertDestinations.alertId, ids)),
   ]);
+  return serializeAlertsWith(alerts, creators, links);
+}
+
+const linksQuery = (db: Db, where: SQL) =>
+  db
+    .selectDistinct({ alertId: logsAlertDestinations.alertId, type: notificationDestinations.type })
+    .from(logsAlertDestinations)
+    .innerJoin(notificationDestinations, eq(notificationDestinations.id, logsAlertDestinations.destinationId))
+    .where(where);
+
+/** One column of a page of the project's alerts in list order, as a subquery. */
+const alertsPage = (
+  db: Db,
+  column: typeof logsAlerts.id | typeof logsAlerts.createdById,
+  where: SQL,
+  page: { limit: number; offset: number },
+) =>
+  db
+    .select({ value: sql`${column}` })
+    .from(logsAlerts)
+    .where(where)
+    .orderBy(logsAlerts.createdAt, logsAlerts.id)
+    .limit(page.limit)
+    .offset(page.offset);
+
+/**
+ * A page of the project's alerts, its total, their creators and destination types, as one D1
+ * batch: the creators and links read the page's ids through a subquery instead of a second trip.
+ */
+export async function alertsPageOf(db: Db, projectId: number, page: { limit: number; offset: number }, id?: string) {
+  const where = and(eq(logsAlerts.teamId, projectId), id === undefined ? undefined : eq(logsAlerts.id, id)) as SQL;
+  const [rows, [total], creators, links] = await db.batch([
+    db.select().from(logsAlerts).where(where).orderBy(logsAlerts.createdAt, logsAlerts.id).limit(page.limit).offset(page.offset),
+    db.select({ n: count() }).from(logsAlerts).where(where),
+    db
+      .select()
+      .from(users)
+      .where(inArray(users.id, alertsPage(db, logsAlerts.createdById, where, page))),
+    linksQuery(db, inArray(logsAlertDestinations.alertId, alertsPage(db, logsAlerts.id, where, page))),
+  ]);
+  return { total: total?.n ?? 0, results: serializeAlertsWith(rows, creators, links) };
+}
+
+/** A page of an alert's events and their total, the alert's existence checked in the same batch (404). */
+export async function alertEventsPage(db: Db, projectId: number, alertId: string, page: { limit: number; offset: number }) {
+  const where = and(
+    eq(logsAlertEvents.alertId, alertId),
+    inArray(
+      logsAlertEvents.alertId,
+      db
+        .select({ id: logsAlerts.id })
+        .from(logsAlerts)
+        .where(and(eq(logsAlerts.id, alertId), eq(logsAlerts.teamId, projectId))),
+    ),
+  ) as SQL;
+  const [[alert], rows, [total]] = await db.batch([
+    db
+      .select({ id: logsAlerts.id })
+      .from(logsAlerts)
+      .where(and(eq(logsAlerts.id, alertId), eq(logsAlerts.teamId, projectId))),
+    db
+      .select()
+      .from(logsAlertEvents)
+      .where(where)
+      .orderBy(desc(logsAlertEvents.createdAt), desc(logsAlertEvents.id))
+      .limit(page.limit)
+      .offset(page.offset),
+    db.select({ n: count() }).from(logsAlertEvents).where(where),
+  ]);
+  if (!alert) throw notFound();
+  return { total: total?.n ?? 0, results: rows.map(serializeEvent) };
+}
+
+function serializeAlertsWith(alerts: AlertRow[], creators: User[], links: { alertId: string; type: "slack" | "webhook" }[]) {
   const creatorsById = new Map(creators.map((u) => [u.id, u]));
   const typesByAlert = new Map<string, ("slack" | "webhook")[]>();
   for (const link of links) typesByAlert.set(link.alertId, [...(typesByAlert.get(link.alertId) ?? []), link.type].sort());

@@ -1,17 +1,19 @@
 import { and, count, desc, eq, sql } from "drizzle-orm";
 import { approvalGate, changeIntent } from "../approvals";
 import { commitWithActivity, createdChange, diffChanges, writeContext } from "../audit/record";
-import { projectAccess } from "../auth/access";
+import { projectAccess, projectIdOf } from "../auth/access";
 import { createDb } from "../db/client";
 import { logsAlertEvents, logsAlerts } from "../db/schema";
 import { createRouter } from "../http/router";
-import { validationError } from "../lib/errors";
+import { notFound, validationError } from "../lib/errors";
 import { limitOffsetPage } from "../lib/pagination";
 import { resetTransition } from "./alert.machine";
 import { alertPreconditions, DELETE_ACTION, isGatedUpdate, UPDATE_ACTION } from "./alerts.actions";
 import {
   ALERT_SCOPE,
   alertActivity,
+  alertEventsPage,
+  alertsPageOf,
   auditedFields,
   controlEventRow,
   findAlert,
@@ -52,20 +54,11 @@ function isLimitError(error: unknown): boolean {
 
 export const alertsRouter = createRouter()
   .openapi(listAlerts, async (c) => {
-    const { project } = await projectAccess(c, c.req.valid("param").project_id);
+    const projectId = projectIdOf(c.req.valid("param").project_id);
     const page = c.req.valid("query");
-    const db = createDb(c.env.DB);
-    const [rows, [total]] = await Promise.all([
-      db
-        .select()
-        .from(logsAlerts)
-        .where(eq(logsAlerts.teamId, project.id))
-        .orderBy(logsAlerts.createdAt, logsAlerts.id)
-        .limit(page.limit)
-        .offset(page.offset),
-      db.select({ n: count() }).from(logsAlerts).where(eq(logsAlerts.teamId, project.id)),
-    ]);
-    return c.json(limitOffsetPage(c.req.url, page, total?.n ?? 0, await serializeAlerts(db, rows)), 200);
+    const { total, results } = await alertsPageOf(createDb(c.env.DB), projectId, page);
+    await projectAccess(c, projectId);
+    return c.json(limitOffsetPage(c.req.url, page, total, results), 200);
   })
   .openapi(createAlert, async (c) => {
     const { project } = await projectAccess(c, c.req.valid("param").project_id);
@@ -91,8 +84,11 @@ export const alertsRouter = createRouter()
   })
   .openapi(getAlert, async (c) => {
     const { project_id, id } = c.req.valid("param");
-    const { project } = await projectAccess(c, project_id);
-    return c.json(await reloadAlert(createDb(c.env.DB), project.id, id), 200);
+    const projectId = projectIdOf(project_id);
+    const { results } = await alertsPageOf(createDb(c.env.DB), projectId, { limit: 1, offset: 0 }, id);
+    await projectAccess(c, projectId);
+    if (!results[0]) throw notFound();
+    return c.json(results[0], 200);
   })
   .openapi(updateAlert, async (c) => {
     const { project_id, id } = c.req.valid("param");
@@ -176,21 +172,11 @@ export const alertsRouter = createRouter()
   })
   .openapi(listAlertEvents, async (c) => {
     const { project_id, id } = c.req.valid("param");
-    const { project } = await projectAccess(c, project_id);
+    const projectId = projectIdOf(project_id);
     const page = c.req.valid("query");
-    const db = createDb(c.env.DB);
-    const alert = await findAlert(db, project.id, id);
-    const [rows, [total]] = await Promise.all([
-      db
-        .select()
-        .from(logsAlertEvents)
-        .where(eq(logsAlertEvents.alertId, alert.id))
-        .orderBy(desc(logsAlertEvents.createdAt), desc(logsAlertEvents.id))
-        .limit(page.limit)
-        .offset(page.offset),
-      db.select({ n: count() }).from(logsAlertEvents).where(eq(logsAlertEvents.alertId, alert.id)),
-    ]);
-    return c.json(limitOffsetPage(c.req.url, page, total?.n ?? 0, rows.map(serializeEvent)), 200);
+    const { total, results } = await alertEventsPage(createDb(c.env.DB), projectId, id, page);
+    await projectAccess(c, projectId);
+    return c.json(limitOffsetPage(c.req.url, page, total, results), 200);
   })
   .openapi(linkDestination, async (c) => {
     const { project_id, id } = c.req.valid("param");

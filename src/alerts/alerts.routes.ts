@@ -25,7 +25,7 @@ export const listAlerts = createRoute({
   operationId: "logs_alerts_list",
   tags,
   summary: "List logs alerts",
-  ...secured("logs:read", "member"),
+  ...secured("logs:read", "member", { oneTrip: true }),
   request: { params: ProjectIdParams, query: LimitOffsetQuery },
   responses: { 200: json(paginated(AlertSchema), "Logs alerts, oldest first"), ...errorResponses },
 });
@@ -59,7 +59,7 @@ export const getAlert = createRoute({
   operationId: "logs_alerts_retrieve",
   tags,
   summary: "Retrieve a logs alert",
-  ...secured("logs:read", "member"),
+  ...secured("logs:read", "member", { oneTrip: true }),
   request: { params: ProjectItemParams },
   responses: { 200: json(AlertSchema, "Logs alert"), ...errorResponses },
 });
@@ -106,7 +106,7 @@ export const listAlertEvents = createRoute({
   operationId: "logs_alerts_events_list",
   tags,
   summary: "Checks and transitions of a logs alert, newest first",
-  ...secured("logs:read", "member"),
+  ...secured("logs:read", "member", { oneTrip: true }),
   request: { params: ProjectItemParams, query: LimitOffsetQuery },
   responses: { 200: json(paginated(AlertEventSchema), "Events"), ...errorResponses },
 });

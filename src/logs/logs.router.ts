@@ -1,5 +1,5 @@
 import { writeContext } from "../audit/record";
-import { projectAccess } from "../auth/access";
+import { projectAccess, projectIdOf } from "../auth/access";
 import { createDb } from "../db/client";
 import { startExport } from "../exports";
 import { createRouter } from "../http/router";
@@ -41,12 +41,12 @@ function lookupContext(params: LookupParams) {
 
 export const logsRouter = createRouter()
   .openapi(queryLogsRoute, async (c) => {
-    const { project } = await projectAccess(c, c.req.param("project_id"));
+    const projectId = projectIdOf(c.req.param("project_id"));
     const { query } = c.req.valid("json");
     const now = Date.now();
     const { from, to } = resolveDateRange(query.dateRange, now, "query__dateRange");
     const compiled = compileFilters(query, "query", now);
-    const page = await listLogs(createDb(c.env.DB), project.id, compiled, {
+    const page = await listLogs(createDb(c.env.DB), projectId, compiled, {
       fromUs: from,
       toUs: to,
       orderBy: query.orderBy,
@@ -55,28 +55,31 @@ export const logsRouter = createRouter()
       excludeAttributes: query.excludeAttributes,
       attrPrefix: "query",
     });
+    await projectAccess(c, projectId);
     return c.json({ query, ...page, maxExportableLogs: MAX_EXPORTABLE_LOGS }, 200);
   })
   .openapi(sparklineRoute, async (c) => {
-    const { project } = await projectAccess(c, c.req.param("project_id"));
+    const projectId = projectIdOf(c.req.param("project_id"));
     const { query } = c.req.valid("json");
     const now = Date.now();
     const { from, to } = resolveDateRange(query.dateRange, now, "query__dateRange");
     const compiled = compileFilters(query, "query", now);
-    return c.json(await sparkline(createDb(c.env.DB), project.id, compiled, from, to, query.sparklineBreakdownBy), 200);
+    const points = await sparkline(createDb(c.env.DB), projectId, compiled, from, to, query.sparklineBreakdownBy);
+    await projectAccess(c, projectId);
+    return c.json(points, 200);
   })
   .openapi(countRoute, async (c) => {
-    const { project } = await projectAccess(c, c.req.param("project_id"));
+    const projectId = projectIdOf(c.req.param("project_id"));
     const { query } = c.req.valid("json");
     const now = Date.now();
     const { from, to } = resolveDateRange(query.dateRange, now, "query__dateRange");
     const compiled = compileFilters(query, "query", now);
-    // The count alone (what a logs alert pays per check), apart from authentication.
-    const count = await countLogsCompiled(createDb(c.env.DB), project.id, compiled, from, to);
+    const count = await countLogsCompiled(createDb(c.env.DB), projectId, compiled, from, to);
+    await projectAccess(c, projectId);
     return c.json({ count }, 200);
   })
   .openapi(attributesRoute, async (c) => {
-    const { project } = await projectAccess(c, c.req.param("project_id"));
+    const projectId = projectIdOf(c.req.param("project_id"));
     const params = c.req.valid("query");
     const { lookup, compiled } = lookupContext(params);
     const propertyFilterType = params.attribute_type === "log" ? "log_attribute" : "log_resource_attribute";
@@ -84,14 +87,14 @@ export const logsRouter = createRouter()
     let keys: string[];
     let count: number;
     if (compiled.countable) {
-      ({ keys, count } = await listAttributeKeys(db, project.id, {
+      ({ keys, count } = await listAttributeKeys(db, projectId, {
         ...lookup,
         search: params.search,
         limit: params.limit,
         offset: params.offset,
       }));
     } else {
-      const sample = await sampleAttributes(db, project.id, compiled, lookup);
+      const sample = await sampleAttributes(db, projectId, compiled, lookup);
       const ranked = rank(
         sample.flatMap((attributes) => Object.keys(attributes)),
         params.search,
@@ -99,28 +102,32 @@ export const logsRouter = createRouter()
       keys = ranked.slice(params.offset, params.offset + params.limit).map(([key]) => key);
       count = ranked.length;
     }
+    await projectAccess(c, projectId);
     return c.json({ results: keys.map((name) => ({ name, propertyFilterType, matchedOn: "key" as const })), count }, 200);
   })
   .openapi(valuesRoute, async (c) => {
-    const { project } = await projectAccess(c, c.req.param("project_id"));
+    const projectId = projectIdOf(c.req.param("project_id"));
     const params = c.req.valid("query");
     const { lookup, compiled } = lookupContext(params);
     const db = createDb(c.env.DB);
     let values: { value: string; count: number }[];
     if (compiled.countable) {
-      values = await listAttributeValues(db, project.id, { ...lookup, key: params.key, search: params.value });
+      values = await listAttributeValues(db, projectId, { ...lookup, key: params.key, search: params.value });
     } else {
-      const sample = await sampleAttributes(db, project.id, compiled, lookup);
+      const sample = await sampleAttributes(db, projectId, compiled, lookup);
       const seen = sample.map((attributes) => attributes[params.key]).filter((v): v is string => v !== undefined);
       values = rank(seen, params.value)
         .slice(0, VALUES_LIMIT)
         .map(([value, count]) => ({ value, count }));
     }
+    await projectAccess(c, projectId);
     return c.json({ results: values.map(({ value, count }) => ({ id: value, name: value, count })), refreshing: false }, 200);
   })
   .openapi(hasLogsRoute, async (c) => {
-    const { project } = await projectAccess(c, c.req.param("project_id"));
-    return c.json({ hasLogs: await hasLogs(createDb(c.env.DB), project.id) }, 200);
+    const projectId = projectIdOf(c.req.param("project_id"));
+    const found = await hasLogs(createDb(c.env.DB), projectId);
+    await projectAccess(c, projectId);
+    return c.json({ hasLogs: found }, 200);
   })
   .openapi(exportLogsRoute, async (c) => {
     const { project, organization } = await projectAccess(c, c.req.param("project_id"));

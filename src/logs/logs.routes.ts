@@ -22,7 +22,7 @@ export const queryLogsRoute = createRoute({
   operationId: "logs_query_create",
   tags,
   summary: "Query logs: filters, newest or oldest first, cursor pagination",
-  ...secured("logs:read", "member"),
+  ...secured("logs:read", "member", { oneTrip: true }),
   request: { params: ProjectIdParams, body: jsonBody(LogsQueryBodySchema) },
   responses: { 200: json(LogsQueryResponseSchema, "A page of logs"), ...errorResponses },
 });
@@ -33,7 +33,7 @@ export const sparklineRoute = createRoute({
   operationId: "logs_sparkline_create",
   tags,
   summary: "Log counts per time bucket (about 50 buckets over the range), by severity or service",
-  ...secured("logs:read", "member"),
+  ...secured("logs:read", "member", { oneTrip: true }),
   request: { params: ProjectIdParams, body: jsonBody(SparklineBodySchema) },
   responses: { 200: json(SparklineResponseSchema, "Buckets"), ...errorResponses },
 });
@@ -44,7 +44,7 @@ export const countRoute = createRoute({
   operationId: "logs_count_create",
   tags,
   summary: "Number of logs matching the filters in the date range (what logs alerts evaluate)",
-  ...secured("logs:read", "member"),
+  ...secured("logs:read", "member", { oneTrip: true }),
   request: { params: ProjectIdParams, body: jsonBody(CountBodySchema) },
   responses: { 200: json(z.object({ count: z.number().int() }), "Count"), ...errorResponses },
 });
@@ -61,7 +61,7 @@ export const attributesRoute = createRoute({
   operationId: "logs_attributes_list",
   tags,
   summary: "Attribute keys seen in the date range (log or resource attributes)",
-  ...secured("logs:read", "member"),
+  ...secured("logs:read", "member", { oneTrip: true }),
   request: { params: ProjectIdParams, query: AttributesParamsSchema },
   responses: { 200: json(z.object({ results: z.array(AttributeSchema), count: z.number().int() }), "Keys"), ...errorResponses },
 });
@@ -72,7 +72,7 @@ export const valuesRoute = createRoute({
   operationId: "logs_values_list",
   tags,
   summary: "Most frequent values of one attribute key",
-  ...secured("logs:read", "member"),
+  ...secured("logs:read", "member", { oneTrip: true }),
   request: { params: ProjectIdParams, query: ValuesParamsSchema },
   responses: {
     200: json(
@@ -89,7 +89,7 @@ export const hasLogsRoute = createRoute({
   operationId: "logs_has_logs_retrieve",
   tags,
   summary: "Whether the project has received any logs still retained",
-  ...secured("logs:read", "member"),
+  ...secured("logs:read", "member", { oneTrip: true }),
   request: { params: ProjectIdParams },
   responses: { 200: json(z.object({ hasLogs: z.boolean() }), "Has logs"), ...errorResponses },
 });
