@@ -1,4 +1,4 @@
-import { and, count, desc, eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { approvalGate, changeIntent } from "../approvals";
 import { commitWithActivity, createdChange, diffChanges, writeContext } from "../audit/record";
 import { projectAccess, projectIdOf } from "../auth/access";
@@ -21,8 +21,6 @@ import {
   planDelete,
   planUpdate,
   reloadAlert,
-  serializeAlerts,
-  serializeEvent,
 } from "./alerts.queries";
 import {
   createAlert,

@@ -1,5 +1,6 @@
-import { and, eq, isNull, or, type SQL, sql } from "drizzle-orm";
-import type { Project } from "../auth/context";
+import { and, count, desc, eq, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
+import type { Project, User } from "../auth/context";
+import { type Caller, callerUserId } from "../auth/one-trip";
 import type { Db } from "../db/client";
 import { inList } from "../db/in-list";
 import { changeRequests, changeRequestVotes, roleMemberships, roles, users } from "../db/schema";
@@ -23,6 +24,75 @@ export const visibleInProject = (project: Project): SQL =>
     eq(changeRequests.organizationId, project.organizationId),
     or(eq(changeRequests.teamId, project.id), isNull(changeRequests.teamId)),
   ) as SQL;
+
+/** `visibleInProject` for a project known by its id only (its organization read inside the statement). */
+export const visibleInProjectId = (projectId: number): SQL =>
+  and(
+    sql`${changeRequests.organizationId} = (SELECT organization_id FROM projects WHERE id = ${projectId})`,
+    or(eq(changeRequests.teamId, projectId), isNull(changeRequests.teamId)),
+  ) as SQL;
+
+/**
+ * A page of the change requests `where` selects in a project (newest first), their total, votes and
+ * users, and the caller's roles in the project's organization, as one D1 batch: the dependent reads
+ * take the page's ids through subqueries, the caller is found by `caller` (the key, on a one-trip read).
+ */
+export async function changeRequestsPage(db: Db, projectId: number, where: SQL, page: { limit: number; offset: number }, caller: Caller) {
+  const ordered = <T extends SQL>(value: T) =>
+    db
+      .select({ value: sql`${value}` })
+      .from(changeRequests)
+      .where(where)
+      .orderBy(desc(changeRequests.createdAt), desc(changeRequests.id))
+      .limit(page.limit)
+      .offset(page.offset);
+  const pageIds = ordered(sql`${changeRequests.id}`);
+  const [rows, [total], votes, people, roleRows] = await db.batch([
+    db
+      .select()
+      .from(changeRequests)
+      .where(where)
+      .orderBy(desc(changeRequests.createdAt), desc(changeRequests.id))
+      .limit(page.limit)
+      .offset(page.offset),
+    db.select({ n: count() }).from(changeRequests).where(where),
+    db
+      .select()
+      .from(changeRequestVotes)
+      .where(inArray(changeRequestVotes.changeRequestId, pageIds))
+      .orderBy(changeRequestVotes.createdAt, changeRequestVotes.id),
+    db
+      .select()
+      .from(users)
+      .where(
+        or(
+          inArray(users.id, ordered(sql`${changeRequests.createdById}`)),
+          inArray(users.id, ordered(sql`${changeRequests.appliedById}`)),
+          inArray(
+            users.id,
+            db
+              .select({ value: changeRequestVotes.userId })
+              .from(changeRequestVotes)
+              .where(inArray(changeRequestVotes.changeRequestId, ordered(sql`${changeRequests.id}`))),
+          ),
+        ),
+      ),
+    db
+      .select({ id: roleMemberships.roleId })
+      .from(roleMemberships)
+      .innerJoin(roles, eq(roles.id, roleMemberships.roleId))
+      .where(
+        and(
+          sql`${roleMemberships.userId} = ${callerUserId(caller)}`,
+          sql`${roles.organizationId} = (SELECT organization_id FROM projects WHERE id = ${projectId})`,
+        ),
+      ),
+  ]);
+  const byRequest = new Map<string, VoteRecord[]>();
+  for (const row of votes) byRequest.set(row.changeRequestId, [...(byRequest.get(row.changeRequestId) ?? []), voteFromRow(row)]);
+  const snapshots = rows.map((row) => ({ record: recordFromRow(row), votes: byRequest.get(row.id) ?? [] }));
+  return { total: total?.n ?? 0, snapshots, people, roleIds: roleRows.map((r) => r.id) };
+}
 
 export async function roleIdsOf(db: Db, organizationId: string, userId: number): Promise<string[]> {
   const rows = await db
@@ -110,6 +180,10 @@ async function usersById(db: Db, snapshots: ChangeRequestSnapshot[]) {
         .from(users)
         .where(inList(users.id, [...ids]))
     : [];
+  return userLookup(rows);
+}
+
+function userLookup(rows: User[]) {
   const byId = new Map(rows.map((u) => [u.id, serializeUserBasic(u)]));
   return (id: number | null) => (id === null ? null : (byId.get(id) ?? null));
 }
@@ -148,7 +222,15 @@ function serializeRecord(record: ChangeRequestRecord, votes: VoteRecord[], user:
 
 /** API shape, with can_approve / can_cancel / is_requester / user_decision computed for the caller. */
 export async function serializeChangeRequests(db: Db, snapshots: ChangeRequestSnapshot[], caller: Voter) {
-  const user = await usersById(db, snapshots);
+  return serializeWith(snapshots, caller, await usersById(db, snapshots));
+}
+
+/** `serializeChangeRequests` with the users already read (`changeRequestsPage`). */
+export function serializeChangeRequestsWith(snapshots: ChangeRequestSnapshot[], caller: Voter, people: User[]) {
+  return serializeWith(snapshots, caller, userLookup(people));
+}
+
+function serializeWith(snapshots: ChangeRequestSnapshot[], caller: Voter, user: ReturnType<typeof userLookup>) {
   return snapshots.map(({ record, votes }) => ({
     ...serializeRecord(record, votes, user),
     can_approve: canApprove(record, caller),

@@ -1,8 +1,9 @@
-import { and, count, desc, eq, type SQL } from "drizzle-orm";
+import { and, eq, type SQL } from "drizzle-orm";
 import type { Context } from "hono";
 import { actorFromRequest } from "../audit/record";
-import { projectAccess } from "../auth/access";
+import { projectAccess, projectIdOf } from "../auth/access";
 import type { AppBindings, ProjectAccess } from "../auth/context";
+import { callerOf } from "../auth/one-trip";
 import { createDb } from "../db/client";
 import { inList } from "../db/in-list";
 import { changeRequests } from "../db/schema";
@@ -12,13 +13,12 @@ import { limitOffsetPage } from "../lib/pagination";
 import { CHANGE_REQUEST_STATES } from "./approvals.schemas";
 import type { StepResult } from "./change-request.object";
 import {
-  findChangeRequest,
+  changeRequestsPage,
   isVisible,
   roleIdsOf,
   serializeChangeRequest,
-  serializeChangeRequests,
-  visibleInProject,
-  votesOf,
+  serializeChangeRequestsWith,
+  visibleInProjectId,
 } from "./change-requests.queries";
 import {
   approveChangeRequest,
@@ -30,7 +30,7 @@ import {
   rejectChangeRequest,
 } from "./change-requests.routes";
 import { changeRequestStub, evaluateGate, gateConflict } from "./gate";
-import { recordFromRow, type Voter } from "./model";
+import type { Voter } from "./model";
 
 /** `state=a,b` or `state=a&state=b`, each a known state. */
 function parseStates(value: string | string[] | undefined) {
@@ -75,34 +75,20 @@ async function target(c: Context<AppBindings>, params: { project_id: string; id:
 
 export const changeRequestsRouter = createRouter()
   .openapi(listChangeRequests, async (c) => {
-    const access = await projectAccess(c, c.req.valid("param").project_id);
+    const projectId = projectIdOf(c.req.valid("param").project_id);
     const query = c.req.valid("query");
     const states = parseStates(query.state);
-    const conditions: SQL[] = [visibleInProject(access.project)];
+    const conditions: SQL[] = [visibleInProjectId(projectId)];
     if (states) conditions.push(inList(changeRequests.state, states));
     if (query.action_key !== undefined) conditions.push(eq(changeRequests.actionKey, query.action_key));
     if (query.requester !== undefined) conditions.push(eq(changeRequests.createdById, query.requester));
     if (query.resource_type !== undefined) conditions.push(eq(changeRequests.resourceType, query.resource_type));
     if (query.resource_id !== undefined) conditions.push(eq(changeRequests.resourceId, query.resource_id));
     const where = and(...conditions) as SQL;
-    const db = createDb(c.env.DB);
-    const [rows, [total]] = await Promise.all([
-      db
-        .select()
-        .from(changeRequests)
-        .where(where)
-        .orderBy(desc(changeRequests.createdAt), desc(changeRequests.id))
-        .limit(query.limit)
-        .offset(query.offset),
-      db.select({ n: count() }).from(changeRequests).where(where),
-    ]);
-    const votes = await votesOf(
-      db,
-      rows.map((r) => r.id),
-    );
-    const snapshots = rows.map((row) => ({ record: recordFromRow(row), votes: votes.get(row.id) ?? [] }));
-    const results = await serializeChangeRequests(db, snapshots, await callerIn(c, access));
-    return c.json(limitOffsetPage(c.req.url, query, total?.n ?? 0, results), 200);
+    const page = await changeRequestsPage(createDb(c.env.DB), projectId, where, query, callerOf(c));
+    await projectAccess(c, projectId);
+    const results = serializeChangeRequestsWith(page.snapshots, { userId: c.var.auth.user.id, roleIds: page.roleIds }, page.people);
+    return c.json(limitOffsetPage(c.req.url, query, page.total, results), 200);
   })
   .openapi(createAppChangeRequest, async (c) => {
     const access = await projectAccess(c, c.req.valid("param").project_id);
@@ -125,10 +111,13 @@ export const changeRequestsRouter = createRouter()
   })
   .openapi(getChangeRequest, async (c) => {
     const params = c.req.valid("param");
-    const access = await projectAccess(c, params.project_id);
-    const db = createDb(c.env.DB);
-    const snapshot = await findChangeRequest(db, access.project, params.id);
-    return c.json(await serializeChangeRequest(db, snapshot, await callerIn(c, access)), 200);
+    const projectId = projectIdOf(params.project_id);
+    const where = and(eq(changeRequests.id, params.id), visibleInProjectId(projectId)) as SQL;
+    const page = await changeRequestsPage(createDb(c.env.DB), projectId, where, { limit: 1, offset: 0 }, callerOf(c));
+    await projectAccess(c, projectId);
+    const [result] = serializeChangeRequestsWith(page.snapshots, { userId: c.var.auth.user.id, roleIds: page.roleIds }, page.people);
+    if (!result) throw notFound();
+    return c.json(result, 200);
   })
   .openapi(approveChangeRequest, async (c) => {
     const { voter, stub } = await target(c, c.req.valid("param"));

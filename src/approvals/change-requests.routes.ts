@@ -23,7 +23,7 @@ export const listChangeRequests = createRoute({
   operationId: "change_requests_list",
   tags,
   summary: "List change requests (the project's and its organization's organization-level ones), newest first",
-  ...secured("approvals:read", "member"),
+  ...secured("approvals:read", "member", { oneTrip: true }),
   request: { params: ProjectIdParams, query: ChangeRequestListQuery },
   responses: { 200: json(paginated(ChangeRequestSchema), "Change requests"), ...errorResponses },
 });
@@ -52,7 +52,7 @@ export const getChangeRequest = createRoute({
   operationId: "change_requests_retrieve",
   tags,
   summary: "Retrieve a change request",
-  ...secured("approvals:read", "member"),
+  ...secured("approvals:read", "member", { oneTrip: true }),
   request: { params: ProjectItemParams },
   responses: { 200: json(ChangeRequestSchema, "Change request"), ...errorResponses },
 });

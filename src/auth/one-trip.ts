@@ -1,3 +1,4 @@
+import { type SQL, sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { D1Like } from "../lib/d1-trips";
@@ -233,3 +234,7 @@ export const callerUserIdSql = (caller: Caller, param: string) =>
   "userId" in caller ? param : `(SELECT user_id FROM personal_api_keys WHERE secure_value = ${param})`;
 
 export const callerParam = (caller: Caller) => ("userId" in caller ? caller.userId : caller.keyHash);
+
+/** The caller's user id as a drizzle SQL value (see `callerUserIdSql`). */
+export const callerUserId = (caller: Caller): SQL =>
+  "userId" in caller ? sql`${caller.userId}` : sql`(SELECT user_id FROM personal_api_keys WHERE secure_value = ${caller.keyHash})`;

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, type SQL } from "drizzle-orm";
 import { type ActivityEntry, commitWithActivity, type WriteContext } from "../audit/record";
 import type { User } from "../auth/context";
 import type { Db } from "../db/client";
@@ -22,7 +22,16 @@ export interface DestinationOwner {
   teamId: number | null;
 }
 
-export const ownedBy = (owner: DestinationOwner) =>
+/**
+ * Whose destinations a read names: a `DestinationOwner`, or, on a one-trip read before the project
+ * is known, a project's id with its organization as a subquery (`projectDestinations`).
+ */
+export interface DestinationScope {
+  organizationId: string | SQL;
+  teamId: number | null;
+}
+
+export const ownedBy = (owner: DestinationScope) =>
   and(
     eq(notificationDestinations.organizationId, owner.organizationId),
     owner.teamId === null ? isNull(notificationDestinations.teamId) : eq(notificationDestinations.teamId, owner.teamId),
@@ -55,7 +64,7 @@ export async function newDestination(
   return { destination, secret };
 }
 
-export async function findDestination(db: Db, owner: DestinationOwner, id: string): Promise<Destination> {
+export async function findDestination(db: Db, owner: DestinationScope, id: string): Promise<Destination> {
   const [destination] = await db
     .select()
     .from(notificationDestinations)
@@ -91,6 +100,11 @@ export function serializeDestination(destination: Destination, creator: User | n
 export async function serializeDestinations(db: Db, destinations: Destination[]) {
   const creatorIds = [...new Set(destinations.map((d) => d.createdById).filter((id): id is number => id !== null))];
   const creators = creatorIds.length ? await db.select().from(users).where(inList(users.id, creatorIds)) : [];
+  return serializeDestinationsWith(destinations, creators);
+}
+
+/** `serializeDestinations` with the creators already read (in the page's batch). */
+export function serializeDestinationsWith(destinations: Destination[], creators: User[]) {
   const byId = new Map(creators.map((u) => [u.id, u]));
   return destinations.map((d) => serializeDestination(d, d.createdById === null ? null : byId.get(d.createdById)));
 }

@@ -1,5 +1,6 @@
+import { sql } from "drizzle-orm";
 import type { Context } from "hono";
-import { organizationAccess, projectAccess } from "../auth/access";
+import { organizationAccess, projectAccess, projectIdOf } from "../auth/access";
 import type { AppBindings } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
 import { createRouter } from "../http/router";
@@ -14,7 +15,7 @@ import {
   testDestination,
   updateDestination,
 } from "./destinations.handlers";
-import type { DestinationOwner } from "./destinations.queries";
+import type { DestinationOwner, DestinationScope } from "./destinations.queries";
 import { organizationDestinationRoutes as O, projectDestinationRoutes as P } from "./destinations.routes";
 
 type Ctx = Context<AppBindings>;
@@ -31,10 +32,34 @@ async function organizationOwner(c: Ctx, organizationId: string): Promise<Destin
   return { organizationId: organization.id, teamId: null };
 }
 
+/**
+ * A one-trip read of a project's destinations: the project by its id, its organization inside the
+ * statements; `after` checks access once the batch is back (the lookup's row, no D1).
+ */
+function projectScope(c: Ctx, projectId: string): { scope: DestinationScope; after: () => Promise<unknown> } {
+  const id = projectIdOf(projectId);
+  return {
+    scope: { organizationId: sql`(SELECT organization_id FROM projects WHERE id = ${id})`, teamId: id },
+    after: () => projectAccess(c, id, member),
+  };
+}
+
+/** The same for an organization's destinations (admins). */
+function organizationScope(c: Ctx, organizationId: string): { scope: DestinationScope; after: () => Promise<unknown> } {
+  return { scope: { organizationId, teamId: null }, after: () => organizationAccess(c, organizationId, admin) };
+}
+
+/** Reads through `scope`, then checks access (on a one-trip route the batch's key check has already answered). */
+async function read<T>(target: { scope: DestinationScope; after: () => Promise<unknown> }, work: (scope: DestinationScope) => Promise<T>) {
+  const result = await work(target.scope);
+  await target.after();
+  return result;
+}
+
 export const projectDestinationsRouter = createRouter()
   .openapi(P.list, async (c) => {
-    const owner = await projectOwner(c, c.req.valid("param").project_id, member);
-    return c.json(await listDestinations(c, owner, c.req.valid("query")), 200);
+    const target = projectScope(c, c.req.valid("param").project_id);
+    return c.json(await read(target, (scope) => listDestinations(c, scope, c.req.valid("query"))), 200);
   })
   .openapi(P.create, async (c) => {
     const owner = await projectOwner(c, c.req.valid("param").project_id, admin);
@@ -42,7 +67,7 @@ export const projectDestinationsRouter = createRouter()
   })
   .openapi(P.get, async (c) => {
     const { project_id, destination_id } = c.req.valid("param");
-    return c.json(await getDestination(c, await projectOwner(c, project_id, member), destination_id), 200);
+    return c.json(await read(projectScope(c, project_id), (scope) => getDestination(c, scope, destination_id)), 200);
   })
   .openapi(P.update, async (c) => {
     const { project_id, destination_id } = c.req.valid("param");
@@ -63,7 +88,8 @@ export const projectDestinationsRouter = createRouter()
   })
   .openapi(P.deliveries, async (c) => {
     const { project_id, destination_id } = c.req.valid("param");
-    return c.json(await listDeliveries(c, await projectOwner(c, project_id, member), destination_id, c.req.valid("query")), 200);
+    const target = projectScope(c, project_id);
+    return c.json(await read(target, (scope) => listDeliveries(c, scope, destination_id, c.req.valid("query"))), 200);
   })
   .openapi(P.redeliver, async (c) => {
     const { project_id, destination_id, delivery_id } = c.req.valid("param");
@@ -72,8 +98,8 @@ export const projectDestinationsRouter = createRouter()
 
 export const organizationDestinationsRouter = createRouter()
   .openapi(O.list, async (c) => {
-    const owner = await organizationOwner(c, c.req.valid("param").id);
-    return c.json(await listDestinations(c, owner, c.req.valid("query")), 200);
+    const target = organizationScope(c, c.req.valid("param").id);
+    return c.json(await read(target, (scope) => listDestinations(c, scope, c.req.valid("query"))), 200);
   })
   .openapi(O.create, async (c) => {
     const owner = await organizationOwner(c, c.req.valid("param").id);
@@ -81,7 +107,7 @@ export const organizationDestinationsRouter = createRouter()
   })
   .openapi(O.get, async (c) => {
     const { id, destination_id } = c.req.valid("param");
-    return c.json(await getDestination(c, await organizationOwner(c, id), destination_id), 200);
+    return c.json(await read(organizationScope(c, id), (scope) => getDestination(c, scope, destination_id)), 200);
   })
   .openapi(O.update, async (c) => {
     const { id, destination_id } = c.req.valid("param");
@@ -102,7 +128,8 @@ export const organizationDestinationsRouter = createRouter()
   })
   .openapi(O.deliveries, async (c) => {
     const { id, destination_id } = c.req.valid("param");
-    return c.json(await listDeliveries(c, await organizationOwner(c, id), destination_id, c.req.valid("query")), 200);
+    const target = organizationScope(c, id);
+    return c.json(await read(target, (scope) => listDeliveries(c, scope, destination_id, c.req.valid("query"))), 200);
   })
   .openapi(O.redeliver, async (c) => {
     const { id, destination_id, delivery_id } = c.req.valid("param");

@@ -80,6 +80,13 @@ function oneTripReads(t: Tenant): [string, unknown?][] {
     [`${project}/logs/alerts/`],
     [`${project}/logs/alerts/${ids.alert}/`],
     [`${project}/logs/alerts/${ids.alert}/events/`],
+    [`${project}/change_requests/`],
+    [`${project}/change_requests/?state=pending`],
+    [`${project}/change_requests/${ids.changeRequest}/`],
+    [`${project}/destinations/`],
+    [`${project}/destinations/${ids.destination}/`],
+    [`${project}/destinations/${ids.destination}/deliveries/`],
+    [`${organization}/destinations/`],
   ];
 }
 
