@@ -28,7 +28,7 @@ import {
   listAdvancedProject,
 } from "./activity.routes";
 import { type AdvancedFilters, toActivityFilters, withRowFields } from "./activity.schemas";
-import { availableFilters } from "./facets";
+import { availableFilters, REQUEST_FACET_ROWS, refreshFacets } from "./facets";
 import { importantChangesFor } from "./important-changes";
 import { ingestActivity, ingestComponents } from "./ingest";
 
@@ -98,6 +98,11 @@ function narrowTeams(teamIds: number[] | undefined, teamId: number) {
   return [teamId];
 }
 
+/** Rows past the facets' mark fold in after the answer, off the response path (the cron does it too). */
+function foldFacets(c: Context<AppBindings>) {
+  c.executionCtx.waitUntil(refreshFacets(c.var.backgroundDb, REQUEST_FACET_ROWS).then(() => undefined));
+}
+
 const withoutTeams = ({ team_ids: _ignored, ...rest }: AdvancedFilters): AdvancedFilters => rest;
 
 /**
@@ -111,7 +116,7 @@ async function projectPage(
   filters: ActivityFilters,
   query: Parameters<typeof activityPage>[4],
 ) {
-  const id = projectIdOf(projectIdParam);
+  const id = projectIdOf(c, projectIdParam);
   const read = (partitions: Partition[]) => activityPage(c.env.DB, c.req.url, partitions, filters, query, asActivityLog, callerOf(c));
   const page = await read([{ column: "team_id", value: id }]);
   const { project } = await projectAccess(c, id);
@@ -174,9 +179,12 @@ export const activityRouter = createRouter()
     return c.json(await projectPage(c, c.req.valid("param").project_id, filters, query), 200);
   })
   .openapi(availableFiltersProject, async (c) => {
-    const { project } = await projectAccess(c, c.req.valid("param").project_id);
+    const projectId = projectIdOf(c, c.req.valid("param").project_id);
     const include = c.req.valid("query").include_detail_fields !== "false";
-    return c.json(await availableFilters(c.env.DB, project.organizationId, project.id, include), 200);
+    const { body, pending } = await availableFilters(c.env.DB, { projectId }, include);
+    await projectAccess(c, projectId);
+    if (pending) foldFacets(c);
+    return c.json(body, 200);
   })
   .openapi(exportProject, async (c) => {
     const { project } = await projectAccess(c, c.req.valid("param").project_id);
@@ -195,9 +203,12 @@ export const activityRouter = createRouter()
     return c.json(page, 200);
   })
   .openapi(availableFiltersOrganization, async (c) => {
-    const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);
+    const organizationId = c.req.valid("param").organization_id;
     const include = c.req.valid("query").include_detail_fields !== "false";
-    return c.json(await availableFilters(c.env.DB, organization.id, null, include), 200);
+    const { body, pending } = await availableFilters(c.env.DB, { organizationId }, include);
+    await organizationAccess(c, organizationId, MembershipLevel.admin);
+    if (pending) foldFacets(c);
+    return c.json(body, 200);
   })
   .openapi(exportOrganization, async (c) => {
     const { organization } = await organizationAccess(c, c.req.valid("param").organization_id, MembershipLevel.admin);

@@ -154,7 +154,7 @@ export const availableFiltersProject = createRoute({
   operationId: "advanced_activity_logs_available_filters_retrieve",
   tags,
   summary: "Users, scopes, activities, clients and detail fields in use in the project",
-  ...secured("activity_log:read", "member"),
+  ...secured("activity_log:read", "member", { oneTrip: true }),
   request: { params: ProjectIdParams, query: AvailableFiltersQuery },
   responses: { 200: json(AvailableFiltersSchema, "Filter values"), ...errorResponses },
 });
@@ -187,7 +187,7 @@ export const availableFiltersOrganization = createRoute({
   operationId: "organizations_advanced_activity_logs_available_filters_retrieve",
   tags,
   summary: "Filter values in use across the organization (admins and owners)",
-  ...secured("activity_log:read", "admin"),
+  ...secured("activity_log:read", "admin", { oneTrip: true }),
   request: { params: OrganizationParams, query: AvailableFiltersQuery },
   responses: { 200: json(AvailableFiltersSchema, "Filter values"), ...errorResponses },
 });

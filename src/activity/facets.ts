@@ -1,8 +1,10 @@
 // `available_filters` reads facets: the distinct users, clients, (scope, activity) pairs and
 // detail field paths (with their JSON types) seen per organization and project. They are
 // computed incrementally from the rows past a high-water mark (`seq`), never by scanning the
-// table at request time: each request first folds in a bounded number of new rows, and the cron
-// folds in the rest of a busy minute (indexes.job.ts). Values of rows later removed by retention stay listed.
+// table at request time: the cron folds new rows in every minute (indexes.job.ts), and a request
+// reads, in the same D1 batch as the facets, up to REQUEST_FACET_ROWS rows past the mark and
+// computes their facets itself (one round trip), then folds them in off the response path.
+// Values of rows later removed by retention stay listed.
 
 const CURSOR_KEY = "activity_log_facets_seq";
 /** Rows folded in by an `available_filters` request before it answers. */
@@ -139,16 +141,52 @@ const GENERAL_FIELDS = [
   { name: "changes[].after", types: ["any"] },
 ];
 
-/** PostHog's available_filters answer for a project (`teamId`) or a whole organization. */
-export async function availableFilters(db: D1Database, organizationId: string, teamId: number | null, includeDetailFields: boolean) {
-  await refreshFacets(db, REQUEST_FACET_ROWS);
-  const query =
-    teamId === null
-      ? db.prepare("SELECT DISTINCT kind, scope, value, type FROM activity_log_facets WHERE organization_id = ?1").bind(organizationId)
-      : db
-          .prepare("SELECT kind, scope, value, type FROM activity_log_facets WHERE organization_id = ?1 AND team_id = ?2")
-          .bind(organizationId, teamId);
-  const { results } = await query.all<FacetRecord>();
+/** Whose facets: an organization's (all its projects and its organization-level rows), or one project's. */
+export type FacetTenant = { organizationId: string } | { projectId: number };
+
+const MARK_SQL = `coalesce((SELECT CAST(value AS INTEGER) FROM instance_settings WHERE key = '${CURSOR_KEY}'), 0)`;
+
+/**
+ * PostHog's available_filters answer for a project or a whole organization, from one D1 batch: the
+ * tenant's facets, the rows past the facets' mark (at most REQUEST_FACET_ROWS, this tenant's) and
+ * the users both name. The tenant is bound by its id only, so the batch can run before the key
+ * lookup has shown the project (a one-trip read). `pending`: rows past the mark it read (the caller
+ * folds them in off the response path).
+ */
+export async function availableFilters(db: D1Database, tenant: FacetTenant, includeDetailFields: boolean) {
+  const where = "organizationId" in tenant ? "organization_id = ?1" : "team_id = ?1";
+  const bound = "organizationId" in tenant ? tenant.organizationId : tenant.projectId;
+  const facetsSql = `SELECT ${"organizationId" in tenant ? "DISTINCT " : ""}kind, scope, value, type FROM activity_log_facets WHERE ${
+    "organizationId" in tenant ? where : `organization_id = (SELECT organization_id FROM projects WHERE id = ?1) AND ${where}`
+  }`;
+  const pendingSql = `SELECT seq, organization_id, team_id, user_id, client, scope, activity, detail
+    FROM (SELECT * FROM activity_log WHERE seq > ${MARK_SQL} ORDER BY seq LIMIT ${REQUEST_FACET_ROWS}) WHERE ${where}`;
+  const [facetRows, pendingRows, userRows] = await db.batch([
+    db.prepare(facetsSql).bind(bound),
+    db.prepare(pendingSql).bind(bound),
+    db
+      .prepare(
+        `SELECT id, uuid, first_name, last_name, email FROM users WHERE id IN (
+          SELECT CAST(value AS INTEGER) FROM (${facetsSql}) WHERE kind = 'user' UNION SELECT user_id FROM (${pendingSql}))`,
+      )
+      .bind(bound),
+  ]);
+  const results = [
+    ...((facetRows?.results ?? []) as unknown as FacetRecord[]),
+    ...facetsOf((pendingRows?.results ?? []) as unknown as FacetRow[]).map(([, , kind, scope, value, type]) => ({
+      kind,
+      scope,
+      value,
+      type,
+    })),
+  ];
+  const users = (userRows?.results ?? []) as unknown as {
+    id: number;
+    uuid: string;
+    first_name: string;
+    last_name: string;
+    email: string;
+  }[];
   const scopes = new Set<string>();
   const activities = new Set<string>();
   const clients = new Set<string>();
@@ -165,20 +203,18 @@ export async function availableFilters(db: D1Database, organizationId: string, t
       getOrInit(scopeFields, f.value, () => new Set<string>()).add(f.type);
     }
   }
-  const { results: users } = await db
-    .prepare("SELECT uuid, first_name, last_name, email FROM users WHERE id IN (SELECT value FROM json_each(?1))")
-    .bind(JSON.stringify([...userIds]))
-    .all<{ uuid: string; first_name: string; last_name: string; email: string }>();
   const sorted = (values: Set<string>) => [...values].sort().map((value) => ({ value }));
   const staticFilters = {
     users: users
+      .filter((u) => userIds.has(u.id))
       .map((u) => ({ value: u.uuid, label: `${u.first_name} ${u.last_name}`.trim() || u.email }))
       .sort((a, b) => a.label.localeCompare(b.label)),
     scopes: sorted(scopes),
     activities: sorted(activities),
     clients: sorted(clients),
   };
-  if (!includeDetailFields) return { static_filters: staticFilters };
+  const pending = pendingRows?.results.length ?? 0;
+  if (!includeDetailFields) return { pending, body: { static_filters: staticFilters } };
   const detailFields: Record<string, { fields: { name: string; types: string[] }[] }> = {};
   for (const scope of [...fields.keys()].sort()) {
     const scopeFields = fields.get(scope)!;
@@ -187,7 +223,7 @@ export async function availableFilters(db: D1Database, organizationId: string, t
     };
   }
   detailFields.General = { fields: GENERAL_FIELDS };
-  return { static_filters: staticFilters, detail_fields: detailFields };
+  return { pending, body: { static_filters: staticFilters, detail_fields: detailFields } };
 }
 
 /** Every (scope, activity) pair the organization has logged (the SD Elements `name` filter resolves through it). */

@@ -52,7 +52,7 @@ function isLimitError(error: unknown): boolean {
 
 export const alertsRouter = createRouter()
   .openapi(listAlerts, async (c) => {
-    const projectId = projectIdOf(c.req.valid("param").project_id);
+    const projectId = projectIdOf(c, c.req.valid("param").project_id);
     const page = c.req.valid("query");
     const { total, results } = await alertsPageOf(createDb(c.env.DB), projectId, page);
     await projectAccess(c, projectId);
@@ -82,7 +82,7 @@ export const alertsRouter = createRouter()
   })
   .openapi(getAlert, async (c) => {
     const { project_id, id } = c.req.valid("param");
-    const projectId = projectIdOf(project_id);
+    const projectId = projectIdOf(c, project_id);
     const { results } = await alertsPageOf(createDb(c.env.DB), projectId, { limit: 1, offset: 0 }, id);
     await projectAccess(c, projectId);
     if (!results[0]) throw notFound();
@@ -170,7 +170,7 @@ export const alertsRouter = createRouter()
   })
   .openapi(listAlertEvents, async (c) => {
     const { project_id, id } = c.req.valid("param");
-    const projectId = projectIdOf(project_id);
+    const projectId = projectIdOf(c, project_id);
     const page = c.req.valid("query");
     const { total, results } = await alertEventsPage(createDb(c.env.DB), projectId, id, page);
     await projectAccess(c, projectId);

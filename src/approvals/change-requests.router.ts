@@ -75,7 +75,7 @@ async function target(c: Context<AppBindings>, params: { project_id: string; id:
 
 export const changeRequestsRouter = createRouter()
   .openapi(listChangeRequests, async (c) => {
-    const projectId = projectIdOf(c.req.valid("param").project_id);
+    const projectId = projectIdOf(c, c.req.valid("param").project_id);
     const query = c.req.valid("query");
     const states = parseStates(query.state);
     const conditions: SQL[] = [visibleInProjectId(projectId)];
@@ -111,7 +111,7 @@ export const changeRequestsRouter = createRouter()
   })
   .openapi(getChangeRequest, async (c) => {
     const params = c.req.valid("param");
-    const projectId = projectIdOf(params.project_id);
+    const projectId = projectIdOf(c, params.project_id);
     const where = and(eq(changeRequests.id, params.id), visibleInProjectId(projectId)) as SQL;
     const page = await changeRequestsPage(createDb(c.env.DB), projectId, where, { limit: 1, offset: 0 }, callerOf(c));
     await projectAccess(c, projectId);

@@ -89,8 +89,17 @@ async function keyLookedUp(c: Context<AppBindings>) {
   if (pending && !pending.resolved) await pending.resolveAlone();
 }
 
-/** A project id from a path: 404 when it cannot name a project (as `projectAccess`). */
-export function projectIdOf(projectId: number | string): number {
+/**
+ * A project id from a path, for a read that runs before `projectAccess`: 404 when it cannot name a
+ * project. `@current` is known only once the key is (`oneTripAuth` looks it up first for such paths).
+ */
+export function projectIdOf(c: Context<AppBindings>, projectId: number | string): number {
+  if (projectId === CURRENT_PROJECT) {
+    const prefetched = c.var.prefetchedAccess;
+    const row = prefetched?.kind === "project" && prefetched.id === CURRENT_PROJECT ? prefetched.row : undefined;
+    if (!row) throw notFound();
+    return row.project.id;
+  }
   const id = typeof projectId === "number" ? projectId : decimalId(projectId);
   if (id === null || !Number.isSafeInteger(id)) throw notFound();
   return id;

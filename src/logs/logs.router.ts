@@ -41,7 +41,7 @@ function lookupContext(params: LookupParams) {
 
 export const logsRouter = createRouter()
   .openapi(queryLogsRoute, async (c) => {
-    const projectId = projectIdOf(c.req.param("project_id"));
+    const projectId = projectIdOf(c, c.req.param("project_id"));
     const { query } = c.req.valid("json");
     const now = Date.now();
     const { from, to } = resolveDateRange(query.dateRange, now, "query__dateRange");
@@ -59,7 +59,7 @@ export const logsRouter = createRouter()
     return c.json({ query, ...page, maxExportableLogs: MAX_EXPORTABLE_LOGS }, 200);
   })
   .openapi(sparklineRoute, async (c) => {
-    const projectId = projectIdOf(c.req.param("project_id"));
+    const projectId = projectIdOf(c, c.req.param("project_id"));
     const { query } = c.req.valid("json");
     const now = Date.now();
     const { from, to } = resolveDateRange(query.dateRange, now, "query__dateRange");
@@ -69,7 +69,7 @@ export const logsRouter = createRouter()
     return c.json(points, 200);
   })
   .openapi(countRoute, async (c) => {
-    const projectId = projectIdOf(c.req.param("project_id"));
+    const projectId = projectIdOf(c, c.req.param("project_id"));
     const { query } = c.req.valid("json");
     const now = Date.now();
     const { from, to } = resolveDateRange(query.dateRange, now, "query__dateRange");
@@ -79,7 +79,7 @@ export const logsRouter = createRouter()
     return c.json({ count }, 200);
   })
   .openapi(attributesRoute, async (c) => {
-    const projectId = projectIdOf(c.req.param("project_id"));
+    const projectId = projectIdOf(c, c.req.param("project_id"));
     const params = c.req.valid("query");
     const { lookup, compiled } = lookupContext(params);
     const propertyFilterType = params.attribute_type === "log" ? "log_attribute" : "log_resource_attribute";
@@ -106,7 +106,7 @@ export const logsRouter = createRouter()
     return c.json({ results: keys.map((name) => ({ name, propertyFilterType, matchedOn: "key" as const })), count }, 200);
   })
   .openapi(valuesRoute, async (c) => {
-    const projectId = projectIdOf(c.req.param("project_id"));
+    const projectId = projectIdOf(c, c.req.param("project_id"));
     const params = c.req.valid("query");
     const { lookup, compiled } = lookupContext(params);
     const db = createDb(c.env.DB);
@@ -124,7 +124,7 @@ export const logsRouter = createRouter()
     return c.json({ results: values.map(({ value, count }) => ({ id: value, name: value, count })), refreshing: false }, 200);
   })
   .openapi(hasLogsRoute, async (c) => {
-    const projectId = projectIdOf(c.req.param("project_id"));
+    const projectId = projectIdOf(c, c.req.param("project_id"));
     const found = await hasLogs(createDb(c.env.DB), projectId);
     await projectAccess(c, projectId);
     return c.json({ hasLogs: found }, 200);

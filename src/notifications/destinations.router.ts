@@ -37,7 +37,7 @@ async function organizationOwner(c: Ctx, organizationId: string): Promise<Destin
  * statements; `after` checks access once the batch is back (the lookup's row, no D1).
  */
 function projectScope(c: Ctx, projectId: string): { scope: DestinationScope; after: () => Promise<unknown> } {
-  const id = projectIdOf(projectId);
+  const id = projectIdOf(c, projectId);
   return {
     scope: { organizationId: sql`(SELECT organization_id FROM projects WHERE id = ${id})`, teamId: id },
     after: () => projectAccess(c, id, member),

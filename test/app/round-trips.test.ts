@@ -71,6 +71,8 @@ function oneTripReads(t: Tenant): [string, unknown?][] {
     [`${project}/advanced_activity_logs/?scopes=Dashboard`],
     [`${organization}/advanced_activity_logs/`],
     [`${organization}/advanced_activity_logs/?team_ids=${t.projectId}&page=1`],
+    [`${project}/advanced_activity_logs/available_filters/`],
+    [`${organization}/advanced_activity_logs/available_filters/`],
     [`${project}/logs/query/`, { query: range }],
     [`${project}/logs/sparkline/`, { query: range }],
     [`${project}/logs/count/`, { query: range }],
