@@ -113,7 +113,7 @@ function makeEntry(random) {
   };
 }
 
-function seed(db, tenant, endMs) {
+export function seed(db, tenant, endMs, rows = ROWS) {
   const random = rng(7);
   const insert = db.prepare(
     `INSERT INTO activity_log (id, organization_id, team_id, user_id, was_impersonated, is_system, client, ip_address, activity, item_id, scope, detail, created_at)
@@ -121,8 +121,8 @@ function seed(db, tenant, endMs) {
   );
   const startMs = endMs - SPAN_MS;
   db.exec("BEGIN");
-  for (let i = 0; i < ROWS; i++) {
-    const createdAt = Math.floor(startMs + (i / ROWS) * SPAN_MS);
+  for (let i = 0; i < rows; i++) {
+    const createdAt = Math.floor(startMs + (i / rows) * SPAN_MS);
     const system = random() < 0.05;
     const user = system ? null : tenant.users[Math.floor(random() * USERS)];
     const impersonated = !system && random() < 0.005 ? 1 : 0;
@@ -191,7 +191,7 @@ function rssMb(pids) {
  * `wrangler dev` reloads the Worker when a file of the project changes (other engineers edit the
  * tree while benchmarks run): a request cut by a reload is retried instead of failing the suite.
  */
-async function retrying(send) {
+export async function retrying(send) {
   for (let attempt = 1; ; attempt++) {
     try {
       return await send();
@@ -211,7 +211,7 @@ async function timedGet(worker, path, key) {
   return { status: res.status, body, ms: performance.now() - started, serverMs: serverTiming(res, "app"), dbMs: serverTiming(res, "db") };
 }
 
-async function setupTenant(ctx, worker) {
+export async function setupTenant(ctx, worker) {
   const owner = await ctx.signup(worker, "activity-bench@example.com");
   const projects = [owner.projectId];
   for (let i = 1; i < PROJECTS; i++) {
@@ -247,7 +247,7 @@ async function setupTenant(ctx, worker) {
   return { ...owner, projects, users, uuids };
 }
 
-async function catchUpIndexes(ctx, worker, db) {
+export async function catchUpIndexes(ctx, worker, db) {
   const max = db.prepare("SELECT max(seq) AS n FROM activity_log").get().n;
   const marks = () =>
     Object.fromEntries(
@@ -391,7 +391,7 @@ function searchProbe(db, text) {
 
 const q = (s) => `'${s.replaceAll("'", "''")}'`;
 
-function scenarios(tenant, endMs, db) {
+export function scenarios(tenant, endMs, db) {
   const team = tenant.projects[3];
   const project = { kind: "team", sql: `a.team_id = ${team}` };
   const org = { kind: "org", sql: `a.organization_id = ${q(tenant.organizationId)}` };

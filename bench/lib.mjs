@@ -38,12 +38,13 @@ export function openD1(state) {
   return db;
 }
 
-export async function startWorker(state, vars = {}) {
+export async function startWorker(state, vars = {}, config = undefined) {
   return startDevServer({
     port: await freePort(),
     persistTo: state.persistTo,
     vars: { ALLOW_LOOPBACK_DESTINATIONS: "true", ...vars },
     quiet: true,
+    config,
   });
 }
 

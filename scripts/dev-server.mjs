@@ -44,9 +44,11 @@ export function localD1File(persistTo = join(ROOT, ".wrangler", "state")) {
  * Runs `wrangler dev` on 127.0.0.1:`port` and resolves once `/api/schema/` answers.
  * Returns `{ url, child, stop() }`.
  */
-export async function startDevServer({ port = 8787, persistTo, vars = {}, quiet = false } = {}) {
+export async function startDevServer({ port = 8787, persistTo, vars = {}, quiet = false, config } = {}) {
   ensureDevVars();
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false"];
+  // Another Worker on the same local state (the benchmarks' floor Worker, bench/floor/).
+  if (config) args.push("--config", config);
   if (persistTo) args.push("--persist-to", persistTo);
   // A local instance keeps the open first signup; a deployed one needs BOOTSTRAP_TOKEN (wrangler.toml).
   for (const [name, value] of Object.entries({ ALLOW_OPEN_FIRST_SIGNUP: "true", ...vars })) args.push("--var", `${name}:${value}`);
