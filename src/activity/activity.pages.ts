@@ -8,11 +8,12 @@ import {
   type Direction,
   decodeCursor,
   encodeCursor,
+  hasTenants,
   type PageRequest,
-  type Partition,
   pageStatement,
   planQuery,
   positionOf,
+  type Tenancy,
 } from "./activity.queries";
 
 export interface PageParams {
@@ -85,38 +86,41 @@ function linkWith(requestUrl: string, changes: Record<string, string | null>): s
 export async function activityPage<T>(
   db: D1Database,
   requestUrl: string,
-  partitions: Partition[],
+  partitions: Tenancy,
   filters: ActivityFilters,
   params: PageParams,
-  serialize: (rows: ActivityRowRecord[], bookmark: number | null) => T[] | Promise<T[]>,
+  serialize: (rows: ActivityRowRecord[], bookmark: number | null, extra: D1Result[]) => T[] | Promise<T[]>,
   bookmarkOwner?: Caller,
+  /** More statements for the same batch (the SD Elements feed's names); their results go to `serialize`. */
+  extraStatements: D1PreparedStatement[] = [],
 ): Promise<{ count?: number; next: string | null; previous: string | null; results: T[] }> {
   const direction: Direction = params.ordering === "created_at" ? "asc" : "desc";
   const size = params.page_size;
   const cursor = params.page === undefined && params.cursor ? decodeCursor(params.cursor) : null;
-  const plan = partitions.length ? planQuery(filters, partitions) : null;
+  const plan = hasTenants(partitions) ? planQuery(filters, partitions) : null;
 
   const run = async (page: PageRequest, withCount: boolean) => {
     const statements: D1PreparedStatement[] = [];
     if (plan) statements.push(pageStatement(db, plan, partitions, filters, page));
     if (plan && withCount) statements.push(countStatement(db, plan, partitions, filters));
     if (bookmarkOwner !== undefined) statements.push(bookmarkStatement(db, bookmarkOwner));
+    statements.push(...extraStatements);
     const results = statements.length ? await db.batch<Record<string, unknown>>(statements) : [];
     const rows = (plan ? (results.shift()?.results ?? []) : []) as unknown as ActivityRowRecord[];
     const count = plan && withCount ? Number(results.shift()?.results[0]?.n ?? 0) : 0;
     const mark = bookmarkOwner !== undefined ? results.shift()?.results[0]?.at : undefined;
-    return { rows, count, bookmark: typeof mark === "number" ? mark : null };
+    return { rows, count, bookmark: typeof mark === "number" ? mark : null, extra: results as D1Result[] };
   };
 
   if (params.page !== undefined) {
     const page = params.page;
-    const { rows, count, bookmark } = await run({ direction, limit: size, offset: (page - 1) * size }, true);
+    const { rows, count, bookmark, extra } = await run({ direction, limit: size, offset: (page - 1) * size }, true);
     if (page > 1 && (page - 1) * size >= count) throw new ApiError(404, "invalid_request", "not_found", "Invalid page.");
     return {
       count,
       next: page * size < count ? linkWith(requestUrl, { page: String(page + 1), cursor: null }) : null,
       previous: page > 1 ? linkWith(requestUrl, { page: page === 2 ? null : String(page - 1), cursor: null }) : null,
-      results: await serialize(rows, bookmark),
+      results: await serialize(rows, bookmark, extra),
     };
   }
 
@@ -125,18 +129,18 @@ export async function activityPage<T>(
 
   if (cursor?.reverse) {
     const opposite: Direction = direction === "desc" ? "asc" : "desc";
-    const { rows: fetched, bookmark } = await run({ direction: opposite, limit: size + 1, after: cursor.position }, false);
+    const { rows: fetched, bookmark, extra } = await run({ direction: opposite, limit: size + 1, after: cursor.position }, false);
     const rows = fetched.slice(0, size).reverse();
     const first = rows[0];
     const last = rows[rows.length - 1];
     return {
       next: last ? link(positionOf(last), false) : null,
       previous: fetched.length > size && first ? link(positionOf(first), true) : null,
-      results: await serialize(rows, bookmark),
+      results: await serialize(rows, bookmark, extra),
     };
   }
 
-  const { rows: fetched, bookmark } = await run({ direction, limit: size + 1, after: cursor?.position }, false);
+  const { rows: fetched, bookmark, extra } = await run({ direction, limit: size + 1, after: cursor?.position }, false);
   const rows = fetched.slice(0, size);
   const first = rows[0];
   const last = rows[rows.length - 1];
@@ -148,7 +152,7 @@ export async function activityPage<T>(
   else if (following && tail) next = link(tail, false);
   let previous: string | null = null;
   if (cursor) previous = link(first ? positionOf(first) : cursor.position, true);
-  return { next, previous, results: await serialize(rows, bookmark) };
+  return { next, previous, results: await serialize(rows, bookmark, extra) };
 }
 
 /**

@@ -40,6 +40,17 @@ export type Partition = (
   to?: number;
 };
 
+/**
+ * Tenants chosen inside the statement rather than listed by the caller: the SD Elements feed's
+ * organizations and projects, found from the caller's key (a one-trip read, before the key is
+ * known). `team` and `org` select the rows of `team_tenants(v, f, t)` and `org_tenants(v, f, t, l)`.
+ */
+export interface TenantQuery {
+  sql: (params: SqlParams) => { with: string[]; team: string; org: string };
+}
+export type Tenancy = Partition[] | TenantQuery;
+export const hasTenants = (tenancy: Tenancy) => !Array.isArray(tenancy) || tenancy.length > 0;
+
 export interface ActivityFilters {
   startDate?: number;
   endDate?: number;
@@ -292,25 +303,36 @@ const TABLES = { team_id: "team_tenants", organization_id: "org_tenants" } as co
  * for an organization whether only its organization-level rows count) read from one JSON parameter
  * each. A requested project of another organization is left out.
  */
-function manyTenants(partitions: Partition[], params: SqlParams): Tenants {
-  const kinds = (["team_id", "organization_id"] as const).filter((column) => partitions.some((p) => p.column === column));
-  const withTables = kinds.map((column) => {
-    const rows = partitions
-      .filter((p) => p.column === column)
-      .map((p) => [
-        p.value,
-        p.from ?? null,
-        p.to ?? null,
-        p.column === "team_id" ? (p.organizationId ?? null) : p.organizationLevel ? 1 : 0,
-      ]);
-    const owned =
-      column === "team_id"
-        ? ` WHERE j.value ->> 3 IS NULL OR j.value ->> 0 IN (SELECT id FROM projects WHERE organization_id = j.value ->> 3)`
-        : "";
-    const level = column === "organization_id" ? ", l" : "";
-    const levelValue = column === "organization_id" ? ", j.value ->> 3" : "";
-    return `${TABLES[column]}(v, f, t${level}) AS MATERIALIZED (SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2${levelValue} FROM json_each(${params.add(JSON.stringify(rows))}) AS j${owned})`;
-  });
+function manyTenants(tenancy: Tenancy, params: SqlParams): Tenants {
+  const partitions = Array.isArray(tenancy) ? tenancy : [];
+  const query = Array.isArray(tenancy) ? null : tenancy.sql(params);
+  const kinds = (["team_id", "organization_id"] as const).filter((column) => query || partitions.some((p) => p.column === column));
+  const fromQuery = query
+    ? [
+        ...query.with,
+        `${TABLES.team_id}(v, f, t) AS MATERIALIZED (${query.team})`,
+        `${TABLES.organization_id}(v, f, t, l) AS MATERIALIZED (${query.org})`,
+      ]
+    : null;
+  const withTables =
+    fromQuery ??
+    kinds.map((column) => {
+      const rows = partitions
+        .filter((p) => p.column === column)
+        .map((p) => [
+          p.value,
+          p.from ?? null,
+          p.to ?? null,
+          p.column === "team_id" ? (p.organizationId ?? null) : p.organizationLevel ? 1 : 0,
+        ]);
+      const owned =
+        column === "team_id"
+          ? ` WHERE j.value ->> 3 IS NULL OR j.value ->> 0 IN (SELECT id FROM projects WHERE organization_id = j.value ->> 3)`
+          : "";
+      const level = column === "organization_id" ? ", l" : "";
+      const levelValue = column === "organization_id" ? ", j.value ->> 3" : "";
+      return `${TABLES[column]}(v, f, t${level}) AS MATERIALIZED (SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2${levelValue} FROM json_each(${params.add(JSON.stringify(rows))}) AS j${owned})`;
+    });
   const bounded = {
     from: partitions.some((p) => p.from !== undefined),
     to: partitions.some((p) => p.to !== undefined),
@@ -354,8 +376,8 @@ function manyTenants(partitions: Partition[], params: SqlParams): Tenants {
   };
 }
 
-const tenantsOf = (partitions: Partition[], params: SqlParams): Tenants =>
-  partitions.length === 1 && partitions[0] ? oneTenant(partitions[0], params) : manyTenants(partitions, params);
+const tenantsOf = (tenancy: Tenancy, params: SqlParams): Tenants =>
+  Array.isArray(tenancy) && tenancy.length === 1 && tenancy[0] ? oneTenant(tenancy[0], params) : manyTenants(tenancy, params);
 
 /** The row ids with one of the addresses, from the ip index (one range seek per value, the values one parameter). */
 function ipCandidates(ranges: IpRange[], tenants: Tenants, params: SqlParams, limit?: number, guard?: string): string {
@@ -383,12 +405,12 @@ const ipGuard = (ips: IpRange[], tenants: Tenants, params: SqlParams) =>
   `(SELECT count(*) FROM (${ipCandidates(ips, tenants, params, IP_CANDIDATE_LIMIT + 1)})) <= ${IP_CANDIDATE_LIMIT}`;
 
 /** How the rows will be found; every choice that depends on the data is made inside the statements. */
-export function planQuery(f: ActivityFilters, partitions: Partition[]): Plan {
+export function planQuery(f: ActivityFilters, partitions: Tenancy): Plan {
   if (f.seqs?.length) return { kind: "rows", index: null, match: null };
   const items = f.itemIds?.length ? itemQuery(f.itemIds) : null;
   if (items) return { kind: "rows", index: "activity_log_items", match: items };
-  if (f.searchText && trigramsOf(f.searchText) && partitions.length) return { kind: "search", text: f.searchText };
-  const ips = f.ipAddresses?.length && partitions.length ? ipRanges(f.ipAddresses) : null;
+  if (f.searchText && trigramsOf(f.searchText) && hasTenants(partitions)) return { kind: "search", text: f.searchText };
+  const ips = f.ipAddresses?.length && hasTenants(partitions) ? ipRanges(f.ipAddresses) : null;
   return ips ? { kind: "ip", ips } : { kind: "time" };
 }
 
@@ -450,7 +472,7 @@ export interface PageRequest {
   after?: Position;
 }
 
-function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilters, page: PageRequest) {
+function buildSelect(plan: Plan, partitions: Tenancy, filters: ActivityFilters, page: PageRequest) {
   const params = new SqlParams();
   const tenants = tenantsOf(partitions, params);
   const conditions = filterConditions(filters, params);
@@ -467,8 +489,8 @@ function buildSelect(plan: Plan, partitions: Partition[], filters: ActivityFilte
       sql: `${withClause(tenants.with)}SELECT ${ACTIVITY_COLUMNS} FROM activity_log AS a NOT INDEXED ${join} WHERE ${where} ORDER BY ${order} LIMIT ${limit}${offset}`,
     };
   }
-  const [only] = partitions;
-  if (plan.kind === "time" && partitions.length === 1 && only) {
+  const only = Array.isArray(partitions) && partitions.length === 1 ? partitions[0] : undefined;
+  if (plan.kind === "time" && only) {
     const where = [partitionCondition(only, params), ...conditions].join(" AND ");
     return {
       params,
@@ -501,7 +523,7 @@ function prepare(db: D1Database, sql: string, params: SqlParams): D1PreparedStat
 export function pageStatement(
   db: D1Database,
   plan: Plan,
-  partitions: Partition[],
+  partitions: Tenancy,
   filters: ActivityFilters,
   page: PageRequest,
 ): D1PreparedStatement {
@@ -510,7 +532,7 @@ export function pageStatement(
 }
 
 /** The statement counting the matching rows (page-number pagination's `count`), as `{n}`. */
-export function countStatement(db: D1Database, plan: Plan, partitions: Partition[], filters: ActivityFilters): D1PreparedStatement {
+export function countStatement(db: D1Database, plan: Plan, partitions: Tenancy, filters: ActivityFilters): D1PreparedStatement {
   const params = new SqlParams();
   const tenants = tenantsOf(partitions, params);
   const conditions = filterConditions(filters, params);

@@ -10,6 +10,7 @@ export {
   searchCandidates,
   searchProbe,
   selectActivity,
+  type TenantQuery,
 } from "./activity.queries";
 export { activityRouter } from "./activity.router";
 export { PaginationQuery } from "./activity.schemas";

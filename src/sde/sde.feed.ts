@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { ActivityRowRecord, Partition } from "../activity";
+import type { ActivityRowRecord, Partition, TenantQuery } from "../activity";
 import { itemQuery, SEARCH_FEW, SEARCH_MARK_SQL, SqlParams, searchCandidates, searchProbe } from "../activity";
 import type { AppBindings } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
@@ -48,6 +48,52 @@ export async function feedTenants(c: Context<AppBindings>): Promise<FeedTenant[]
         restricted: Boolean(scopedTeams?.length),
       };
     });
+}
+
+const KEY_USER = (param: string) => `(SELECT user_id FROM personal_api_keys WHERE secure_value = ${param})`;
+
+/**
+ * `feedTenants` inside the statement (a one-trip read: the caller is known by the key's hash only):
+ * the caller's organizations, narrowed by the key's restrictions and optionally to one
+ * `business_unit` / `business_unit_desc`; an admin's whole organization, a member's projects.
+ */
+export function feedTenantQuery(keyHash: string, only: { id?: string; name?: string }): TenantQuery {
+  return {
+    sql: (params) => {
+      const key = params.add(keyHash);
+      const narrow = [
+        ...(only.id !== undefined ? [`o.id = ${params.add(only.id)}`] : []),
+        ...(only.name !== undefined ? [`o.name = ${params.add(only.name)}`] : []),
+      ];
+      const orgs = `feed_orgs(id, whole, scoped_teams) AS MATERIALIZED (
+        SELECT o.id, m.level >= ${MembershipLevel.admin} AND coalesce(json_array_length(k.scoped_teams), 0) = 0, k.scoped_teams
+        FROM personal_api_keys AS k JOIN organization_memberships AS m ON m.user_id = k.user_id JOIN organizations AS o ON o.id = m.organization_id
+        WHERE k.secure_value = ${key} AND (o.members_can_use_personal_api_keys = 1 OR m.level >= ${MembershipLevel.admin})
+          AND (coalesce(json_array_length(k.scoped_organizations), 0) = 0 OR o.id IN (SELECT value FROM json_each(k.scoped_organizations)))
+          ${narrow.map((c) => `AND ${c}`).join(" ")})`;
+      return {
+        with: [orgs],
+        org: "SELECT id, NULL, NULL, 0 FROM feed_orgs WHERE whole",
+        team: `SELECT p.id, NULL, NULL FROM projects AS p JOIN feed_orgs AS fo ON fo.id = p.organization_id
+          WHERE NOT fo.whole AND (coalesce(json_array_length(fo.scoped_teams), 0) = 0 OR p.id IN (SELECT value FROM json_each(fo.scoped_teams)))`,
+      };
+    },
+  };
+}
+
+/** The names of the caller's organizations and their projects, for the same batch as the page (`serializeFeed`'s `known`). */
+export function feedNameStatements(db: D1Database, keyHash: string): D1PreparedStatement[] {
+  const organizations = `SELECT organization_id FROM organization_memberships WHERE user_id = ${KEY_USER("?1")}`;
+  return [
+    db.prepare(`SELECT id, name FROM organizations WHERE id IN (${organizations})`).bind(keyHash),
+    db.prepare(`SELECT id, name FROM projects WHERE organization_id IN (${organizations})`).bind(keyHash),
+  ];
+}
+
+/** Names read ahead with the page (`feedNameStatements`). */
+export interface KnownNames {
+  organizations: { id: string; name: string }[];
+  projects: { id: number; name: string }[];
 }
 
 /**
@@ -160,25 +206,33 @@ function logLevel(activity: string): string {
 }
 
 /** Names for a page of rows: organizations, live projects, the last recorded name of deleted projects, referenced users. */
-async function pageNames(db: D1Database, rows: ActivityRowRecord[]) {
+async function pageNames(db: D1Database, rows: ActivityRowRecord[], known?: KnownNames) {
   const orgIds = [...new Set(rows.map((r) => r.organization_id))];
   const teamIds = [...new Set(rows.map((r) => r.team_id).filter((id): id is number => id !== null))];
   const userItems = [...new Set(rows.filter((r) => USER_SCOPES.includes(r.scope) && r.item_id).map((r) => r.item_id as string))];
+  const none = <T>() => Promise.resolve({ results: [] as T[] });
+  // Names read ahead with the page are not read again; a page naming users reads them now.
   const [orgs, projects, users] = await Promise.all([
-    db
-      .prepare("SELECT id, name FROM organizations WHERE id IN (SELECT value FROM json_each(?1))")
-      .bind(JSON.stringify(orgIds))
-      .all<{ id: string; name: string }>(),
-    db
-      .prepare("SELECT id, name FROM projects WHERE id IN (SELECT value FROM json_each(?1))")
-      .bind(JSON.stringify(teamIds))
-      .all<{ id: number; name: string }>(),
-    db
-      .prepare(
-        "SELECT id, uuid FROM users WHERE uuid IN (SELECT value FROM json_each(?1)) OR CAST(id AS TEXT) IN (SELECT value FROM json_each(?1))",
-      )
-      .bind(JSON.stringify(userItems))
-      .all<{ id: number; uuid: string }>(),
+    known
+      ? { results: known.organizations }
+      : db
+          .prepare("SELECT id, name FROM organizations WHERE id IN (SELECT value FROM json_each(?1))")
+          .bind(JSON.stringify(orgIds))
+          .all<{ id: string; name: string }>(),
+    known
+      ? { results: known.projects }
+      : db
+          .prepare("SELECT id, name FROM projects WHERE id IN (SELECT value FROM json_each(?1))")
+          .bind(JSON.stringify(teamIds))
+          .all<{ id: number; name: string }>(),
+    !userItems.length
+      ? none<{ id: number; uuid: string }>()
+      : db
+          .prepare(
+            "SELECT id, uuid FROM users WHERE uuid IN (SELECT value FROM json_each(?1)) OR CAST(id AS TEXT) IN (SELECT value FROM json_each(?1))",
+          )
+          .bind(JSON.stringify(userItems))
+          .all<{ id: number; uuid: string }>(),
   ]);
   const projectNames = new Map(projects.results.map((p) => [p.id, p.name]));
   const gone = teamIds.filter((id) => !projectNames.has(id));
@@ -202,8 +256,8 @@ async function pageNames(db: D1Database, rows: ActivityRowRecord[]) {
   return { orgNames: new Map(orgs.results.map((o) => [o.id, o.name])), projectNames, userIds };
 }
 
-export async function serializeFeed(db: D1Database, rows: ActivityRowRecord[]) {
-  const names = await pageNames(db, rows);
+export async function serializeFeed(db: D1Database, rows: ActivityRowRecord[], known?: KnownNames) {
+  const names = await pageNames(db, rows, known);
   return rows.map((row) => {
     const detail = row.detail
       ? (JSON.parse(row.detail) as { name?: unknown; context?: { standard?: { id?: unknown; name?: unknown } } })

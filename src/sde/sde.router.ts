@@ -1,10 +1,23 @@
 import type { SqlParams } from "../activity";
 import { type ActivityFilters, activityPage, scopeActivityPairs, selectActivity } from "../activity";
+import { authenticated } from "../auth/access";
+import { callerOf } from "../auth/one-trip";
 import { createRouter } from "../http/router";
 import { parseIsoDate, toEpochMs } from "../lib/dates";
 import { notFound, validationError } from "../lib/errors";
 import { decimalId } from "../lib/path-params";
-import { activityName, feedPartitions, feedTenants, projectIdsNamed, projectOrganizations, serializeFeed, userReference } from "./sde.feed";
+import {
+  activityName,
+  feedNameStatements,
+  feedPartitions,
+  feedTenantQuery,
+  feedTenants,
+  type KnownNames,
+  projectIdsNamed,
+  projectOrganizations,
+  serializeFeed,
+  userReference,
+} from "./sde.feed";
 import { getFeedActivity, listFeed } from "./sde.routes";
 
 function dateParam(value: string | undefined, attr: string) {
@@ -20,6 +33,39 @@ export const sdeRouter = createRouter()
   .openapi(listFeed, async (c) => {
     const q = c.req.valid("query");
     const db = c.env.DB;
+    // Without filters that need a lookup of their own (names, projects, dates in each organization's
+    // zone, a referenced user, an activity name), the feed is one round trip: the caller's tenants are
+    // chosen inside the page's statements from the key, and the names come in the same batch.
+    const caller = callerOf(c);
+    const lookups = [q.application, q.project, q.application_desc, q.project_desc, q.date_from, q.date_to, q.user, q.name];
+    if ("keyHash" in caller && lookups.every((v) => v === undefined)) {
+      const filters: ActivityFilters = {};
+      if (q.actor !== undefined) filters.userIds = [q.actor];
+      if (q.id !== undefined) filters.seqs = [q.id];
+      const conditions: ((params: SqlParams) => string)[] = [];
+      if (q.standard !== undefined) conditions.push((params) => `a.detail ->> '$.context.standard.id' = ${params.add(q.standard!)}`);
+      if (q.standard_desc !== undefined) {
+        conditions.push((params) => `a.detail ->> '$.context.standard.name' = ${params.add(q.standard_desc!)}`);
+      }
+      if (conditions.length) filters.extra = (params) => conditions.map((condition) => condition(params));
+      const tenants = feedTenantQuery(caller.keyHash, { id: q.business_unit, name: q.business_unit_desc });
+      const page = await activityPage(
+        db,
+        c.req.url,
+        tenants,
+        filters,
+        q,
+        (rows, _bookmark, [organizations, projects]) =>
+          serializeFeed(db, rows, {
+            organizations: (organizations?.results ?? []) as KnownNames["organizations"],
+            projects: (projects?.results ?? []) as KnownNames["projects"],
+          }),
+        undefined,
+        feedNameStatements(db, caller.keyHash),
+      );
+      return c.json(page, 200);
+    }
+    await authenticated(c);
     let tenants = await feedTenants(c);
     if (q.business_unit !== undefined) tenants = tenants.filter((t) => t.organizationId === q.business_unit);
     if (q.business_unit_desc !== undefined) tenants = tenants.filter((t) => t.organizationName === q.business_unit_desc);
@@ -64,6 +110,7 @@ export const sdeRouter = createRouter()
     return c.json(await activityPage(db, c.req.url, partitions, filters, q, (rows) => serializeFeed(db, rows)), 200);
   })
   .openapi(getFeedActivity, async (c) => {
+    await authenticated(c);
     const id = decimalId(c.req.valid("param").activity_id);
     if (id === null) throw notFound();
     const partitions = feedPartitions(await feedTenants(c), null, () => ({}));

@@ -72,7 +72,7 @@ export const listFeed = createRoute({
   tags,
   summary: "SD Elements activities feed over the activity log of every organization the caller belongs to",
   description: "Accepts `Authorization: Token <personal API key>`. Newest first; cursor pages by default, page numbers with `page`.",
-  ...secured("activity_log:read", "user"),
+  ...secured("activity_log:read", "user", { oneTrip: true }),
   request: { query: FeedQuery },
   responses: { 200: json(FeedPageSchema, "Activities"), ...errorResponses },
 });

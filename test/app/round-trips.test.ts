@@ -116,6 +116,35 @@ describe("D1 round trips per request", () => {
   });
 });
 
+describe("the SD Elements feed", () => {
+  it("is one round trip without filters that need a lookup, and shows the same page as the lookup path", async () => {
+    const fast = await call(`/api/v2/activities/?business_unit=${other.organizationId}&page_size=50`, { key: owner.key });
+    expect(fast.status).toBe(200);
+    expect(roundTrips(fast.headers)).toBe(1);
+    expect(fast.body.results.length).toBeGreaterThan(10);
+    expect(fast.body.results.every((r: any) => r.data.business_unit === other.organizationId)).toBe(true);
+    // A filter that needs its own lookup takes the separate-key path: the same rows.
+    const future = new Date(Date.now() + 86_400_000).toISOString().slice(0, 19);
+    const slow = await call(`/api/v2/activities/?business_unit=${other.organizationId}&page_size=50&date_to=${future}`, { key: owner.key });
+    expect(slow.status).toBe(200);
+    expect(roundTrips(slow.headers)).toBeGreaterThan(1);
+    expect(slow.body.results).toEqual(fast.body.results);
+    const all = await call("/api/v2/activities/", { key: owner.key });
+    expect(all.status).toBe(200);
+    expect((await call("/api/v2/activities/", { key: "phx_not_a_key" })).status).toBe(401);
+    const logsOnly = await call("/api/v2/activities/", { key: await keyWithScopes(owner, ["logs:read"]) });
+    expect(logsOnly.status).toBe(403);
+  });
+
+  it("narrows to a project-scoped key's project", async () => {
+    const key = await keyWithScopes(owner, ["*"], { scoped_teams: [owner.projectId] });
+    const res = await call("/api/v2/activities/?page_size=200", { key });
+    expect(res.status).toBe(200);
+    expect(res.body.results.length).toBeGreaterThan(0);
+    expect(res.body.results.every((r: any) => r.data.project === owner.projectId)).toBe(true);
+  });
+});
+
 describe("a caller the route refuses", () => {
   const list = () => `/api/projects/${owner.projectId}/activity_log/`;
   const organizationList = () => `/api/organizations/${owner.organizationId}/advanced_activity_logs/`;
