@@ -104,6 +104,28 @@ export async function run(ctx) {
     const invalid = await ctx.request(worker, `${project}/activity_log/`, { key: "phx_invalid" });
     rows.push({ endpoint: "activity list, invalid key", status: invalid.status, "round trips": invalid.roundTrips });
     ctx.table("D1 round trips per request (Server-Timing db desc), one request each", rows);
+
+    // Read replication plumbing under wrangler dev (local sessions, one database): a write answers a
+    // bookmark, a read sending it back sees the write and answers a bookmark at least as new.
+    const created = await write("/api/projects/", { name: "Replicated", organization: t.organizationId });
+    const bookmark = created.headers.get("x-d1-bookmark");
+    const read = await ctx.request(worker, `/api/projects/${created.body.id}/`, {
+      key: t.key,
+      headers: { "x-d1-bookmark": bookmark ?? "" },
+    });
+    const after = read.headers.get("x-d1-bookmark");
+    const refused = await ctx.request(worker, "/healthz", { headers: { "x-d1-bookmark": "not a bookmark" } });
+    const plumbing = [
+      { check: "write answers X-D1-Bookmark", result: bookmark ? `yes (${bookmark})` : "NO" },
+      {
+        check: "read with it sees the write",
+        result: read.status === 200 && read.body.name === "Replicated" ? "yes" : `NO (${read.status})`,
+      },
+      { check: "read answers a bookmark >= the write's", result: after && bookmark && after >= bookmark ? `yes (${after})` : "NO" },
+      { check: "a malformed bookmark is a 400", result: refused.status === 400 ? "yes" : `NO (${refused.status})` },
+    ];
+    ctx.table("D1 Sessions API under wrangler dev", plumbing);
+    if (plumbing.some((p) => p.result.startsWith("NO"))) throw new Error("replication plumbing failed");
     if (process.env.ROUNDTRIPS_JSON) writeFileSync(process.env.ROUNDTRIPS_JSON, JSON.stringify(rows, null, 2));
   } finally {
     await worker.stop();
