@@ -87,13 +87,24 @@ export function feedNameStatements(db: D1Database, keyHash: string): D1PreparedS
   return [
     db.prepare(`SELECT id, name FROM organizations WHERE id IN (${organizations})`).bind(keyHash),
     db.prepare(`SELECT id, name FROM projects WHERE organization_id IN (${organizations})`).bind(keyHash),
+    // Rows about users (`User`, `OrganizationMembership`) name them by id or uuid: the members of the
+    // caller's organizations cover nearly all of them (a former member is looked up after the page).
+    db
+      .prepare(
+        `SELECT id, uuid FROM users WHERE id IN (SELECT user_id FROM organization_memberships WHERE organization_id IN (${organizations})) LIMIT ${KNOWN_USERS}`,
+      )
+      .bind(keyHash),
   ];
 }
+
+/** At most this many members' ids read ahead for the feed's user references. */
+const KNOWN_USERS = 1000;
 
 /** Names read ahead with the page (`feedNameStatements`). */
 export interface KnownNames {
   organizations: { id: string; name: string }[];
   projects: { id: number; name: string }[];
+  users: { id: number; uuid: string }[];
 }
 
 /**
@@ -209,7 +220,12 @@ function logLevel(activity: string): string {
 async function pageNames(db: D1Database, rows: ActivityRowRecord[], known?: KnownNames) {
   const orgIds = [...new Set(rows.map((r) => r.organization_id))];
   const teamIds = [...new Set(rows.map((r) => r.team_id).filter((id): id is number => id !== null))];
-  const userItems = [...new Set(rows.filter((r) => USER_SCOPES.includes(r.scope) && r.item_id).map((r) => r.item_id as string))];
+  const knownUsers = new Set(known?.users.flatMap((u) => [u.uuid, String(u.id)]));
+  const userItems = [
+    ...new Set(
+      rows.filter((r) => USER_SCOPES.includes(r.scope) && r.item_id && !knownUsers.has(r.item_id)).map((r) => r.item_id as string),
+    ),
+  ];
   const none = <T>() => Promise.resolve({ results: [] as T[] });
   // Names read ahead with the page are not read again; a page naming users reads them now.
   const [orgs, projects, users] = await Promise.all([
@@ -249,7 +265,7 @@ async function pageNames(db: D1Database, rows: ActivityRowRecord[], known?: Know
     for (const r of results) if (r.name) projectNames.set(Number(r.item_id), r.name);
   }
   const userIds = new Map<string, number>();
-  for (const u of users.results) {
+  for (const u of [...(known?.users ?? []), ...users.results]) {
     userIds.set(u.uuid, u.id);
     userIds.set(String(u.id), u.id);
   }

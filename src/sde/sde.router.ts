@@ -55,10 +55,11 @@ export const sdeRouter = createRouter()
         tenants,
         filters,
         q,
-        (rows, _bookmark, [organizations, projects]) =>
+        (rows, _bookmark, [organizations, projects, users]) =>
           serializeFeed(db, rows, {
             organizations: (organizations?.results ?? []) as KnownNames["organizations"],
             projects: (projects?.results ?? []) as KnownNames["projects"],
+            users: (users?.results ?? []) as KnownNames["users"],
           }),
         undefined,
         feedNameStatements(db, caller.keyHash),

@@ -129,8 +129,13 @@ describe("the SD Elements feed", () => {
     expect(slow.status).toBe(200);
     expect(roundTrips(slow.headers)).toBeGreaterThan(1);
     expect(slow.body.results).toEqual(fast.body.results);
-    const all = await call("/api/v2/activities/", { key: owner.key });
+    // The owner's whole feed names members (OrganizationMembership rows): read ahead, still one trip.
+    const all = await call(`/api/v2/activities/?business_unit=${owner.organizationId}&page_size=1000`, { key: owner.key });
     expect(all.status).toBe(200);
+    const memberships = all.body.results.filter((r: any) => r.name.endsWith("OrganizationMembershipActivity"));
+    expect(memberships.length).toBeGreaterThan(0);
+    expect(memberships.every((r: any) => typeof r.data.user === "number")).toBe(true);
+    expect(roundTrips(all.headers)).toBe(1);
     expect((await call("/api/v2/activities/", { key: "phx_not_a_key" })).status).toBe(401);
     const logsOnly = await call("/api/v2/activities/", { key: await keyWithScopes(owner, ["logs:read"]) });
     expect(logsOnly.status).toBe(403);
