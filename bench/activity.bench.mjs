@@ -1,4 +1,4 @@
-// Activity log: 1,000,000 rows across 10 projects and 50 users.
+// Activity log: 1,000,000 rows across 10 projects and 50 users, in an organization of 1,000 projects.
 // (a) ingest rows/s through POST /activity_log/ batches; (b) p50/p95 of every documented filter on a
 // 100-row page, next to the same SQL run directly on the same SQLite file; (c) export time and peak
 // memory for 100k rows. Targets (issue #3): ingest >= 20,000 rows/s; every filter p95 <= 15 ms and
@@ -9,6 +9,8 @@ import { drive, rng, serverTiming, startWorker } from "./lib.mjs";
 
 const ROWS = Number(process.env.ACTIVITY_BENCH_ROWS ?? 1_000_000);
 const PROJECTS = 10;
+/** The organization's projects for the large-tenant reads: `PROJECTS` with rows, the rest empty. */
+const MANY_PROJECTS = 1000;
 const USERS = 50;
 const SPAN_MS = 350 * 86_400_000;
 const ITERATIONS = Number(process.env.ACTIVITY_BENCH_ITERATIONS ?? 60);
@@ -226,6 +228,7 @@ async function setupTenant(ctx, worker) {
   }
   const users = [owner.userId];
   const uuids = [];
+  let memberKey;
   for (let i = 1; i < USERS; i++) {
     const email = `user${i}@bench.example.com`;
     const invite = await retrying(() =>
@@ -241,10 +244,70 @@ async function setupTenant(ctx, worker) {
       }),
     );
     if (joined.status !== 201) throw new Error(`join: ${joined.status} ${JSON.stringify(joined.body)}`);
+    if (i === 1) memberKey = joined.body.personal_api_key.value;
     users.push(joined.body.user.id);
     uuids.push(joined.body.user.uuid);
   }
-  return { ...owner, projects, users, uuids };
+  return { ...owner, projects, users, uuids, memberKey };
+}
+
+/** Projects without rows, so the organization has `MANY_PROJECTS` (the API would take minutes to create them). */
+function addEmptyProjects(db, tenant) {
+  const now = Date.now();
+  const insert = db.prepare(
+    `INSERT INTO projects (uuid, organization_id, name, api_token, timezone, logs_retention_days, created_at, updated_at)
+     VALUES (?, ?, ?, ?, 'UTC', 30, ?, ?) RETURNING id`,
+  );
+  db.exec("BEGIN");
+  const ids = [];
+  for (let i = tenant.projects.length; i < MANY_PROJECTS; i++) {
+    ids.push(insert.get(crypto.randomUUID(), tenant.organizationId, `Empty ${i}`, `phc_bench_${i}`, now, now).id);
+  }
+  db.exec("COMMIT");
+  return ids;
+}
+
+/**
+ * The organization with 1,000 projects: its log with team_ids of 1, 10, 200 and 1,000 projects (the
+ * rows are in the first 10), and the SD Elements feed for a member and for the owner.
+ */
+async function measureManyProjects(ctx, worker, tenant, emptyProjects) {
+  const orgLog = `/api/organizations/${tenant.organizationId}/advanced_activity_logs/`;
+  const teamIds = (ids) => `${orgLog}?team_ids=${encodeURIComponent(JSON.stringify(ids))}`;
+  const all = [...tenant.projects, ...emptyProjects];
+  const cases = [
+    ["organization log, team_ids of 1 project", teamIds([tenant.projects[3]]), `Bearer ${tenant.key}`],
+    ["organization log, team_ids of 10 projects", teamIds(tenant.projects), `Bearer ${tenant.key}`],
+    ["organization log, team_ids of 200 projects", teamIds(all.slice(0, 200)), `Bearer ${tenant.key}`],
+    ["organization log, team_ids of 1,000 projects", teamIds(all), `Bearer ${tenant.key}`],
+    ["organization log, no team_ids", orgLog, `Bearer ${tenant.key}`],
+    ["SD Elements feed, a member", "/api/v2/activities/?page_size=100", `Token ${tenant.memberKey}`],
+    ["SD Elements feed, the owner", "/api/v2/activities/?page_size=100", `Token ${tenant.key}`],
+  ];
+  const rows = [];
+  for (const [label, path, authorization] of cases) {
+    const server = [];
+    let results = 0;
+    const client = await ctx.measure(
+      async () => {
+        const res = await retrying(() => fetch(`${worker.url}${path}`, { headers: { authorization } }));
+        const body = await res.json();
+        if (res.status !== 200) throw new Error(`${label}: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+        results = body.results.length;
+        server.push(serverTiming(res, "app"));
+      },
+      { iterations: ITERATIONS, warmup: 3 },
+    );
+    const stats = ctx.summarize(server);
+    rows.push({
+      request: label,
+      rows: results,
+      "server p50": ctx.fmt(stats.p50),
+      "server p95": ctx.fmt(stats.p95),
+      "client p95": ctx.fmt(client.p95),
+    });
+  }
+  return rows;
 }
 
 async function catchUpIndexes(ctx, worker, db) {
@@ -572,6 +635,7 @@ export async function run(ctx) {
   const db = ctx.openD1(state);
   const started = performance.now();
   seed(db, tenant, endMs);
+  const emptyProjects = addEmptyProjects(db, tenant);
   console.log(
     `seeded ${db.prepare("SELECT count(*) AS n FROM activity_log").get().n} rows in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
@@ -687,6 +751,11 @@ export async function run(ctx) {
       });
     }
     ctx.table("available_filters (from the facets)", available);
+
+    ctx.table(
+      `An organization with ${MANY_PROJECTS} projects over the ${ROWS} rows (100-row pages, ${ITERATIONS} runs each)`,
+      await measureManyProjects(ctx, worker, tenant, emptyProjects),
+    );
 
     const sequential = await measureIngest(ctx, worker, tenant, { batches: 40, concurrency: 1 });
     const concurrent = await measureIngest(ctx, worker, tenant, { batches: 60, concurrency: 4 });
