@@ -2607,8 +2607,11 @@ export interface components {
             format: "csv" | "xlsx";
             /** @description MIME type, as PostHog's exported assets. */
             export_format: string;
-            /** @enum {string} */
-            status: "pending" | "running" | "complete" | "failed";
+            /**
+             * @description `expired`: the file outlived its lifetime (`expires_after`) and was deleted; export again.
+             * @enum {string}
+             */
+            status: "pending" | "running" | "complete" | "failed" | "expired";
             has_content: boolean;
             filename: string;
             progress: {
@@ -2626,6 +2629,8 @@ export interface components {
             created_at: string;
             started_at: string | null;
             completed_at: string | null;
+            /** @description When the file is (or was) deleted: 7 days after the export completed. Null until it completes. */
+            expires_after: string | null;
         };
         SdeActivityPage: {
             count?: number;
@@ -10909,6 +10914,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Expired: the file outlived its lifetime and was deleted (`export_expired`) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Throttled: this API key made too many requests; retry after `Retry-After` seconds */
             429: {
                 headers: {
@@ -11080,6 +11094,15 @@ export interface operations {
                         detail: string;
                         attr: string | null;
                     };
+                };
+            };
+            /** @description Expired: the file outlived its lifetime and was deleted (`export_expired`) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Throttled: this API key made too many requests; retry after `Retry-After` seconds */
