@@ -2,6 +2,7 @@ import { and, eq, gt, isNull, or, sql } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import { createDb } from "../db/client";
 import { organizationMemberships, organizations, personalApiKeys, projects, users } from "../db/schema";
+import { enforceRateLimit } from "../http/rate-limit";
 import { ApiError, notAuthenticated } from "../lib/errors";
 import { sha256Hex } from "../lib/ids";
 import { normalizePath } from "../lib/paths";
@@ -75,6 +76,8 @@ export const authenticate = createMiddleware<AppBindings>(async (c, next) => {
       "Personal API key found in request Authorization header is invalid.",
     );
   }
+  // Per key, and only once the key is known: an unknown key is a 401 whatever its rate.
+  await enforceRateLimit(c.env, "API_RATE_LIMITER", row.key.id);
   const now = Date.now();
   if (!row.key.lastUsedAt || now - row.key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     c.executionCtx.waitUntil(

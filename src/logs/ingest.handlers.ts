@@ -4,6 +4,7 @@ import { bearerToken } from "../auth/authenticate";
 import type { AppBindings } from "../auth/context";
 import { createDb } from "../db/client";
 import { projects } from "../db/schema";
+import { enforceRateLimit } from "../http/rate-limit";
 import { ApiError, notAuthenticated, validationError } from "../lib/errors";
 import { dbTimed } from "../lib/time";
 import { type ParsedLogs, parseOtlpLogs, payloadTooLarge } from "./otlp";
@@ -126,6 +127,8 @@ function partialSuccess(parsed: ParsedLogs) {
  */
 export async function ingestLogs(c: Context<AppBindings>): Promise<Response> {
   const { token, project } = await authenticateProject(c);
+  // Per project, before the body is read (an OTLP exporter retries a 429 after its Retry-After).
+  await enforceRateLimit(c.env, "INGEST_RATE_LIMITER", String(project.id));
   const format = formatOf(c.req.header("content-type"));
   const bytes = await readBody(c.req.raw);
   const payload = format === "json" ? parseJson(bytes) : decodeOtlpProtobuf(bytes);

@@ -4,7 +4,7 @@ import { revalidatePendingChangeRequests } from "../approvals";
 import { sequencerStub } from "../audit/sequencer";
 import type { Env } from "../env";
 import { sweepNotificationOutbox } from "../events/outbox-sweep.job";
-import { requeueStalledExports } from "../exports";
+import { expireExports, requeueStalledExports, runDailyStrayExportFiles } from "../exports";
 import { log } from "../lib/log";
 import { runDailyLogsRetention } from "../logs";
 
@@ -14,6 +14,7 @@ export const SCHEDULED_JOBS: Record<string, (env: Env, scheduledTime: number) =>
   sweepNotificationOutbox,
   revalidatePendingChangeRequests,
   requeueStalledExports,
+  expireExports,
   // Catch-up for seals whose post-write call was lost; normally there is nothing left.
   sealActivityChain: (env) => sequencerStub(env).seal(),
   refreshActivityIndexes: (env) => refreshActivityIndexes(env.DB),
@@ -21,6 +22,7 @@ export const SCHEDULED_JOBS: Record<string, (env: Env, scheduledTime: number) =>
   runDailyActivityRetention,
   runDailyCheckpointSigning,
   runDailyLogsRetention,
+  runDailyStrayExportFiles,
 };
 
 /**
