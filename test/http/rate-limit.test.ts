@@ -18,7 +18,7 @@ const THROTTLED = {
 
 function expectThrottled(res: ApiResponse) {
   expect(res.status).toBe(429);
-  expect(res.body).toEqual(THROTTLED);
+  expect(res.body).toEqual({ ...THROTTLED, request_id: res.headers.get("x-request-id") });
   expect(res.headers.get("retry-after")).toBe(String(RATE_LIMIT_PERIOD_SECONDS));
 }
 
