@@ -303,9 +303,10 @@ function manyTenants(partitions: Partition[], params: SqlParams): Tenants {
         p.to ?? null,
         p.column === "team_id" ? (p.organizationId ?? null) : p.organizationLevel ? 1 : 0,
       ]);
+    // A primary-key lookup per tenant: an IN list of the organization's projects would be rebuilt per row.
     const owned =
       column === "team_id"
-        ? ` WHERE j.value ->> 3 IS NULL OR j.value ->> 0 IN (SELECT id FROM projects WHERE organization_id = j.value ->> 3)`
+        ? ` WHERE j.value ->> 3 IS NULL OR EXISTS (SELECT 1 FROM projects AS p WHERE p.id = j.value ->> 0 AND p.organization_id = j.value ->> 3)`
         : "";
     const level = column === "organization_id" ? ", l" : "";
     const levelValue = column === "organization_id" ? ", j.value ->> 3" : "";
