@@ -6,11 +6,14 @@ import type { Env } from "../env";
 import { sweepNotificationOutbox } from "../events/outbox-sweep.job";
 import { requeueStalledExports } from "../exports";
 import { runDailyLogsRetention } from "../logs";
+import { sweepDeliveries } from "../notifications";
 
 /** The jobs of the every-minute Cron Trigger, by name; tests call each job function directly. */
 export const SCHEDULED_JOBS: Record<string, (env: Env, scheduledTime: number) => Promise<unknown>> = {
   evaluateDueAlerts,
   sweepNotificationOutbox,
+  // Deliveries whose queue message was lost: after the outbox sweep, which may create some.
+  sweepDeliveries,
   revalidatePendingChangeRequests,
   requeueStalledExports,
   // Catch-up for seals whose post-write call was lost; normally there is nothing left.
