@@ -9,7 +9,7 @@ const DELIVERY_SWEEP_MAX_INTERVAL_MS = 3_600_000;
 
 // The overdue end of the partial index on sweep_at (unsettled deliveries only), re-armed in the same
 // statement: a sweep that dies before its send leaves the rows to a later one, never to nobody.
-const REQUEUE = `UPDATE notification_deliveries
+export const DELIVERY_SWEEP_SQL = `UPDATE notification_deliveries
   SET sweep_at = ?1 + min(max(?1 - updated_at, ?2), ?3)
   WHERE id IN (SELECT id FROM notification_deliveries INDEXED BY notification_deliveries_sweep
     WHERE sweep_at <= ?1 AND status IN ('pending', 'retrying') ORDER BY sweep_at LIMIT ?4)
@@ -23,9 +23,9 @@ const REQUEUE = `UPDATE notification_deliveries
  * a receiver that already got it drops the copy; a message that was only late finds the delivery
  * settled and does nothing. Returns how many it re-queued.
  */
-export async function sweepDeliveries(env: Env, now = Date.now()): Promise<number> {
-  const { results } = await env.DB.prepare(REQUEUE)
-    .bind(now, DELIVERY_SWEEP_GRACE_MS, DELIVERY_SWEEP_MAX_INTERVAL_MS, DELIVERY_SWEEP_BATCH)
+export async function sweepDeliveries(env: Env, now = Date.now(), limit = DELIVERY_SWEEP_BATCH): Promise<number> {
+  const { results } = await env.DB.prepare(DELIVERY_SWEEP_SQL)
+    .bind(now, DELIVERY_SWEEP_GRACE_MS, DELIVERY_SWEEP_MAX_INTERVAL_MS, limit)
     .all<{ id: string; generation: number }>();
   if (!results.length) return 0;
   console.warn(`delivery sweep: re-queued ${results.length} overdue deliveries`);
