@@ -177,7 +177,7 @@ export class ChangeRequestObject extends DurableObject<Env> {
       });
   }
 
-  /** D1 first (mirror, extra writes, activity in one batch), then the object's storage. */
+  /** D1 first (mirror, extra writes, activity and events in one batch), then the object's storage. */
   private async commit(
     actor: Actor,
     record: ChangeRequestRecord,
@@ -186,10 +186,25 @@ export class ChangeRequestObject extends DurableObject<Env> {
     entries: ActivityEntry[],
     events: NotificationEvent[] = [],
   ): Promise<void> {
+    await this.commitToD1(actor, record, writes, entries, events);
+    await this.settle(record, votes);
+  }
+
+  private async commitToD1(
+    actor: Actor,
+    record: ChangeRequestRecord,
+    writes: BatchItem<"sqlite">[],
+    entries: ActivityEntry[],
+    events: NotificationEvent[],
+  ): Promise<void> {
     const db = createDb(this.env.DB);
     // The mirror row goes first: an applied delete may cascade it away later in the same batch.
     const mirror = db.update(changeRequests).set(rowValues(record)).where(eq(changeRequests.id, record.id));
     await commitWithActivity({ db, env: this.env, actor, waitUntil: (p) => this.ctx.waitUntil(p) }, [mirror, ...writes], entries, events);
+  }
+
+  /** The object's own storage catches up with a step D1 recorded. */
+  private async settle(record: ChangeRequestRecord, votes: VoteRecord[]): Promise<void> {
     this.persist(record, this.privateData, votes);
     if (record.state !== "pending") await this.ctx.storage.deleteAlarm();
   }
@@ -319,19 +334,22 @@ export class ChangeRequestObject extends DurableObject<Env> {
           approvedStep,
           { type: "change_request_applied", activity: "applied", actorId: input.voter.userId },
         ]);
+        let committed = false;
         try {
-          await this.commit(
+          await this.commitToD1(
             input.actor,
             next,
-            votes,
             [this.voteWrite(db, next, vote), ...prepared.plan.writes],
             [approvedEntry, this.stateEntry(approved, next, "applied"), ...this.asRequester(next, prepared.plan.entries)],
             events,
           );
+          committed = true;
         } catch (error) {
           // The change itself was refused by D1 (e.g. a constraint): record the failure instead.
           next = failedRecord(approved, error instanceof Error ? error.message : String(error));
         }
+        // Outside the try: once D1 has the apply, nothing may record it as failed.
+        if (committed) await this.settle(next, votes);
       }
       if (next.state === "failed") {
         await this.commit(
