@@ -76,33 +76,33 @@ export function activityEvent(row: CommittedActivity): OutboxEvent {
 
 /**
  * Takes events out of their outbox rows (by event id: an activity row's id, or the event's own)
- * and deletes the rows left empty: statements for the caller's batch, one update per row (a batch
- * of the fan-out holds the events of a few commits) and one delete.
+ * and deletes the rows left empty: two statements for the caller's batch, whatever the number of
+ * rows (a fan-out batch holds the events of many commits), each reading one JSON parameter.
  */
 export function outboxDone(db: Db, done: { outboxId: string; eventIds: string[] }[]): BatchItem<"sqlite">[] {
-  const groups = done.filter((d) => d.eventIds.length);
+  const groups = done.filter((d) => d.eventIds.length).map((d) => ({ outbox: d.outboxId, done: d.eventIds }));
   if (!groups.length) return [];
-  const inJson = (values: string[]) => sql`(SELECT value FROM json_each(${JSON.stringify(values)}))`;
+  const json = JSON.stringify(groups);
+  const handled = sql`(SELECT d.value FROM json_each(g.value -> 'done') AS d)`;
   // Activity ids are plain strings; events are objects, kept as JSON (not quoted) by json().
-  const updates = groups.map(({ outboxId, eventIds }) =>
-    db
-      .update(notificationOutbox)
-      .set({
-        activityIds: sql`(SELECT json_group_array(e.value) FROM json_each(${notificationOutbox.activityIds}) AS e WHERE e.value NOT IN ${inJson(eventIds)})`,
-        events: sql`(SELECT json_group_array(json(e.value)) FROM json_each(${notificationOutbox.events}) AS e WHERE e.value ->> 'id' NOT IN ${inJson(eventIds)})`,
-      })
-      .where(eq(notificationOutbox.id, outboxId)),
-  );
+  const trim = db
+    .update(notificationOutbox)
+    .set({
+      activityIds: sql`(SELECT json_group_array(e.value) FROM json_each(${notificationOutbox.activityIds}) AS e WHERE e.value NOT IN ${handled})`,
+      events: sql`(SELECT json_group_array(json(e.value)) FROM json_each(${notificationOutbox.events}) AS e WHERE e.value ->> 'id' NOT IN ${handled})`,
+    })
+    .from(sql`json_each(${json}) AS g`)
+    .where(sql`${notificationOutbox.id} = g.value ->> 'outbox'`);
   const emptied = db
     .delete(notificationOutbox)
     .where(
       and(
-        sql`${notificationOutbox.id} IN ${inJson(groups.map((g) => g.outboxId))}`,
+        sql`${notificationOutbox.id} IN (SELECT value ->> 'outbox' FROM json_each(${json}))`,
         sql`json_array_length(${notificationOutbox.activityIds}) = 0`,
         sql`json_array_length(${notificationOutbox.events}) = 0`,
       ),
     );
-  return [...updates, emptied];
+  return [trim, emptied];
 }
 
 /** Activity subscriptions of the organizations (primary key prefix `(organization_id, event_type)`). */

@@ -160,13 +160,22 @@ describe("an event leaves the outbox only with its fan-out", { timeout: 30_000 }
       data: { nested: { n: [1, 2] }, text: 'a "quoted" value' },
     });
     const entry = outboxInsert(d, ["a1", "a2"], [event("e1"), event("e2")]);
-    await d.batch([entry.statement]);
-    const [first, ...rest] = outboxDone(d, [{ outboxId: entry.id, eventIds: ["a2", "e1", "unknown"] }]);
-    await d.batch([first!, ...rest]);
-    const [row] = await d.select().from(notificationOutbox).where(eq(notificationOutbox.id, entry.id));
-    expect(row).toMatchObject({ activityIds: ["a1"], events: [event("e2")] });
+    const other = outboxInsert(d, ["b1"], []);
+    const untouched = outboxInsert(d, ["c1"], [event("e3")]);
+    await d.batch([entry.statement, other.statement, untouched.statement]);
+    // Rows of several commits in one call: two statements whatever their number.
+    const statements = outboxDone(d, [
+      { outboxId: entry.id, eventIds: ["a2", "e1", "unknown"] },
+      { outboxId: other.id, eventIds: ["b1"] },
+    ]);
+    expect(statements).toHaveLength(2);
+    await d.batch([statements[0]!, statements[1]!]);
+    const left = async (id: string) => (await d.select().from(notificationOutbox).where(eq(notificationOutbox.id, id)))[0];
+    expect(await left(entry.id)).toMatchObject({ activityIds: ["a1"], events: [event("e2")] });
+    expect(await left(other.id)).toBeUndefined();
+    expect(await left(untouched.id)).toMatchObject({ activityIds: ["c1"], events: [event("e3")] });
     const [again, ...more] = outboxDone(d, [{ outboxId: entry.id, eventIds: ["a1", "e2"] }]);
     await d.batch([again!, ...more]);
-    expect(await d.select().from(notificationOutbox).where(eq(notificationOutbox.id, entry.id))).toEqual([]);
+    expect(await left(entry.id)).toBeUndefined();
   });
 });
