@@ -560,6 +560,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/destinations/{destination_id}/deliveries/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send again every delivery matching a filter (status, event, created_at range), oldest first, at most 1,000 per call, each with its own webhook-id (admins) */
+        post: operations["destinations_deliveries_bulk_redeliver_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/organizations/{id}/destinations": {
         parameters: {
             query?: never;
@@ -659,6 +676,23 @@ export interface paths {
         put?: never;
         /** Send a delivery again with the same webhook-id (admins) */
         post: operations["organizations_destinations_deliveries_redeliver_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organizations/{id}/destinations/{destination_id}/deliveries/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send again every delivery matching a filter (status, event, created_at range), oldest first, at most 1,000 per call, each with its own webhook-id (admins) */
+        post: operations["organizations_destinations_deliveries_bulk_redeliver_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2005,6 +2039,37 @@ export interface components {
             response_body: string | null;
             next_retry_at: string | null;
             created_at: string;
+        };
+        BulkRedeliverResult: {
+            /** @description Deliveries queued again by this call. */
+            count: number;
+            /** @description More deliveries match: call again with `cursor`. */
+            has_more: boolean;
+            /** @description Pass it back to go on after this call's last delivery; null when none is left. */
+            cursor: string | null;
+        };
+        BulkRedeliver: {
+            /** @description Statuses to redeliver (one or a list); default `pending`, `retrying` and `failed` (a `succeeded` one only when named). */
+            status?: ("pending" | "retrying" | "succeeded" | "failed")[];
+            /**
+             * @description Only deliveries of this event type.
+             * @enum {string}
+             */
+            event?: "activity_log_entry_created" | "logs_alert_firing" | "logs_alert_resolved" | "logs_alert_broken" | "change_request_created" | "change_request_approved" | "change_request_applied" | "change_request_rejected" | "change_request_expired" | "activity_log_checkpoint_signed";
+            /**
+             * Format: date-time
+             * @description Only deliveries created at or after this time (ISO 8601; UTC without an offset).
+             */
+            after?: string;
+            /**
+             * Format: date-time
+             * @description Only deliveries created before this time.
+             */
+            before?: string;
+            /** @description At most this many (default and maximum 1,000). */
+            limit?: number;
+            /** @description The previous answer's `cursor`: go on after its last delivery. */
+            cursor?: string;
         };
         OtlpExportLogsServiceResponse: {
             partialSuccess?: {
@@ -7206,6 +7271,100 @@ export interface operations {
             };
         };
     };
+    destinations_deliveries_bulk_redeliver_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+                destination_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkRedeliver"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkRedeliverResult"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope or permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `destination_disabled`: enable the destination first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Throttled: this API key made too many requests; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     organizations_destinations_list: {
         parameters: {
             query?: {
@@ -7884,6 +8043,100 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing scope or permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `destination_disabled`: enable the destination first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Throttled: this API key made too many requests; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    organizations_destinations_deliveries_bulk_redeliver_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                destination_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkRedeliver"];
+                "application/x-www-form-urlencoded": Record<string, never>;
+                "multipart/form-data": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkRedeliverResult"];
                 };
             };
             /** @description Invalid input */

@@ -1,5 +1,6 @@
 import type { Env } from "../env";
-import { publishEvents } from "../events/publish";
+import { OUTBOX_GRACE_MS, type OutboxEvent, publishOutboxSafely } from "../events/outbox";
+import { uuidv7 } from "../lib/ids";
 import type { NotificationEvent } from "../lib/messages";
 import { type AlertNotification, type AlertState, HISTORY_LENGTH } from "./alert.machine";
 
@@ -68,6 +69,15 @@ const RESCHEDULE = `UPDATE logs_alerts SET next_check_at = j.value ->> 'nextChec
   FROM json_each(?1) AS j
   WHERE logs_alerts.id = j.value ->> 'alertId' AND logs_alerts.version = j.value ->> 'version'`;
 
+// The notifications of the checks that land go to the outbox in the same batch (src/events/outbox.ts):
+// the same version join as INSERT_EVENTS picks them, and no row is written when none lands.
+const INSERT_OUTBOX = `INSERT INTO notification_outbox (id, activity_ids, events, created_at, sweep_at)
+  SELECT ?2, '[]', events, ?3, ?3 + ${OUTBOX_GRACE_MS} FROM (
+    SELECT json_group_array(json(j.value -> 'event')) AS events, count(*) AS n
+    FROM json_each(?1) AS j JOIN logs_alerts AS a ON a.id = j.value ->> 'alertId' AND a.version = j.value ->> 'version')
+  WHERE n > 0
+  RETURNING events`;
+
 export interface CommitResult {
   /** Per write: whether it landed (false: the alert was edited or deleted meanwhile). */
   applied: boolean[];
@@ -75,9 +85,10 @@ export interface CommitResult {
 }
 
 /**
- * Writes the checks of many alerts in one D1 batch, then publishes the notifications of those that
- * landed: a notification never goes out for a check D1 did not record. Event and notification ids
- * derive from (alert, window end), so committing the same check twice changes nothing downstream.
+ * Writes the checks of many alerts in one D1 batch, with the notifications of those that land in
+ * the outbox, then publishes them: a notification never goes out for a check D1 did not record, nor
+ * is one lost when the Worker dies after the commit. Event and notification ids derive from (alert,
+ * window end), so committing the same check twice changes nothing downstream.
  */
 export async function commitChecks(env: Env, writes: CheckWrite[], reschedules: Reschedule[] = []): Promise<CommitResult> {
   if (!writes.length && !reschedules.length) return { applied: [], published: 0 };
@@ -104,15 +115,20 @@ export async function commitChecks(env: Env, writes: CheckWrite[], reschedules: 
   }));
   const routine = [...new Set(writes.filter((w) => w.event.routine).map((w) => w.alertId))];
   const statement = (query: string, rows: unknown[]) => env.DB.prepare(query).bind(JSON.stringify(rows));
-  const [updated] = await env.DB.batch<{ id: string }>([
+  const outboxId = uuidv7();
+  const outbox = writes.flatMap((w) =>
+    w.publish ? [{ alertId: w.alertId, version: w.version, event: { ...w.publish, id: w.publish.id ?? uuidv7() } }] : [],
+  );
+  const [updated, , , , queued] = await env.DB.batch<{ id: string; events: string }>([
     statement(UPDATE_STATES, states),
     statement(INSERT_EVENTS, events),
     statement(PRUNE_ROUTINE, routine),
     statement(RESCHEDULE, reschedules),
+    ...(outbox.length ? [env.DB.prepare(INSERT_OUTBOX).bind(JSON.stringify(outbox), outboxId, Date.now())] : []),
   ]);
   const landed = new Set((updated?.results ?? []).map((r) => r.id));
   const applied = writes.map((w) => landed.has(w.alertId));
-  const notifications = writes.flatMap((w, i) => (applied[i] && w.publish ? [w.publish] : []));
-  if (notifications.length) await publishEvents(env, notifications);
+  const notifications: OutboxEvent[] = JSON.parse(queued?.results[0]?.events ?? "[]");
+  if (notifications.length) await publishOutboxSafely(env, outboxId, [], notifications);
   return { applied, published: notifications.length };
 }

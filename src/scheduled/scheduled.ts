@@ -7,11 +7,14 @@ import { sweepNotificationOutbox } from "../events/outbox-sweep.job";
 import { expireExports, requeueStalledExports, runDailyStrayExportFiles } from "../exports";
 import { log } from "../lib/log";
 import { runDailyLogsRetention } from "../logs";
+import { sweepDeliveries } from "../notifications";
 
 /** The jobs of the every-minute Cron Trigger, by name; tests call each job function directly. */
 export const SCHEDULED_JOBS: Record<string, (env: Env, scheduledTime: number) => Promise<unknown>> = {
   evaluateDueAlerts,
   sweepNotificationOutbox,
+  // Deliveries whose queue message was lost: after the outbox sweep, which may create some.
+  sweepDeliveries,
   revalidatePendingChangeRequests,
   requeueStalledExports,
   expireExports,
