@@ -2,15 +2,16 @@
 // (sequencer.object.ts, one for the instance) seals them behind the writes, in `seq` order, which
 // is commit order: D1 runs one write transaction at a time and AUTOINCREMENT never reuses an id, so
 // a row committed later always has a higher `seq`. Everything at or below the mark is sealed.
-import { type ChainRowInput, chainHash, checkChain, GENESIS_HASH } from "../lib/chain-hash";
+import { type ChainRowInput, CURRENT_HASH_VERSION, chainHash, checkChain, GENESIS_HASH } from "../lib/chain-hash";
 
 export const CHAIN_MARK_KEY = "activity_chain_seq";
 const MARK_SQL = `coalesce((SELECT CAST(value AS INTEGER) FROM instance_settings WHERE key = '${CHAIN_MARK_KEY}'), 0)`;
 
+/** The hashed columns of a row (src/lib/chain-hash.ts, `chainRecord`), recorded_by included. */
 export const CHAIN_COLUMNS = `a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
-  a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at`;
+  a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at, a.recorded_by_user_id, a.recorded_by_key_id`;
 
-type StoredRow = Omit<ChainRowInput, "sequence"> & { seq: number };
+type StoredRow = Omit<ChainRowInput, "sequence" | "hash_version"> & { seq: number };
 
 /**
  * Seals up to `maxRows` rows past the mark; returns how many. The batch applies only if the mark is
@@ -36,7 +37,7 @@ export async function sealPending(db: D1Database, maxRows: number): Promise<numb
   for (const row of rows) {
     const previous = head.get(row.organization_id) ?? { sequence: 0, hash: GENESIS_HASH };
     const sequence = previous.sequence + 1;
-    const hash = await chainHash(previous.hash, { ...row, sequence });
+    const hash = await chainHash(previous.hash, { ...row, sequence, hash_version: CURRENT_HASH_VERSION });
     head.set(row.organization_id, { sequence, hash });
     entries.push([row.seq, row.organization_id, sequence, hash]);
   }
@@ -44,10 +45,10 @@ export async function sealPending(db: D1Database, maxRows: number): Promise<numb
   await db.batch([
     db
       .prepare(
-        `INSERT INTO activity_chain (seq, organization_id, sequence, hash)
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?2) WHERE ${unchanged}`,
+        `INSERT INTO activity_chain (seq, organization_id, sequence, hash, hash_version)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?3 FROM json_each(?2) WHERE ${unchanged}`,
       )
-      .bind(mark, JSON.stringify(entries)),
+      .bind(mark, JSON.stringify(entries), CURRENT_HASH_VERSION),
     db
       .prepare(
         `INSERT INTO activity_chain_heads (organization_id, sequence, hash)
@@ -105,7 +106,7 @@ export async function verifyChain(
     db.prepare("SELECT sequence FROM activity_chain_heads WHERE organization_id = ?1").bind(organizationId),
     db
       .prepare(
-        `SELECT c.sequence, c.hash, ${CHAIN_COLUMNS} FROM activity_chain AS c JOIN activity_log AS a ON a.seq = c.seq
+        `SELECT c.sequence, c.hash, c.hash_version, ${CHAIN_COLUMNS} FROM activity_chain AS c JOIN activity_log AS a ON a.seq = c.seq
          WHERE c.organization_id = ?1 AND c.sequence BETWEEN ?2 AND ?3 ORDER BY c.sequence LIMIT ?4`,
       )
       .bind(organizationId, from, range.to ?? Number.MAX_SAFE_INTEGER, limit),
