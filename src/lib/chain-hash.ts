@@ -1,5 +1,6 @@
 // The activity hash chain's arithmetic, shared by the Worker and scripts/verify-export.mjs (which
 // loads this file with Node's type stripping: hence no relative imports and only erasable syntax).
+import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
 
 /** The "previous hash" of an organization's first row. */
@@ -80,16 +81,16 @@ export function chainRecord(row: ChainRowInput): Record<string, unknown> {
 }
 
 const encoder = new TextEncoder();
-const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
-const hex = (bytes: ArrayBuffer) => {
-  let out = "";
-  for (const b of new Uint8Array(bytes)) out += HEX[b];
-  return out;
-};
 
-/** hex(SHA-256(previous hash in hex + canonical JSON of the row)). */
-export async function chainHash(previous: string, row: ChainRowInput): Promise<string> {
-  return hex(await crypto.subtle.digest("SHA-256", encoder.encode(previous + canonicalize(chainRecord(row)))));
+/**
+ * hex(SHA-256(previous hash in hex + canonical JSON of the row)). Synchronous (node:crypto, workerd's
+ * nodejs_compat and Node alike): the sequencer hashes every row, and WebCrypto's digest costs a
+ * promise per row (issue 17 profile: docs/performance.md#hash-chain-sequencer-verify).
+ */
+export function chainHash(previous: string, row: ChainRowInput): string {
+  return createHash("sha256")
+    .update(previous + canonicalize(chainRecord(row)))
+    .digest("hex");
 }
 
 /** What a signed checkpoint vouches for. */
@@ -172,7 +173,7 @@ export async function checkChain(
       return broken(expected, row.sequence > expected ? `sequence ${expected} is missing` : `sequence ${row.sequence} appears twice`);
     }
     if (hashVersionOf(row) === null) return broken(row.sequence, `unknown hash version ${row.hash_version}`);
-    const hash = await chainHash(previous.hash, row);
+    const hash = chainHash(previous.hash, row);
     if (hash !== row.hash) return broken(row.sequence, "the row does not match its hash (changed, moved, or a row before it was)");
     const vouched = checkpoints.get(row.sequence);
     if (vouched !== undefined && vouched !== hash) return broken(row.sequence, "the chain differs from a signed checkpoint");

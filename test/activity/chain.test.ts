@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import ExcelJS from "exceljs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CHAIN_COLUMNS, sealPending, verifyChain } from "../../src/activity/chain";
+import { CHAIN_COLUMNS, sealBacklog, sealPending, verifyChain } from "../../src/activity/chain";
 import { signCheckpoints } from "../../src/activity/checkpoints.job";
 import { purgeExpiredActivity } from "../../src/activity/retention.job";
 import { sequencerStub } from "../../src/audit/sequencer";
@@ -86,8 +86,10 @@ describe("activity chain", () => {
           Array.from({ length: 5 }, (_, i) => ({ scope: "Flag", activity: "updated", item_id: `w${w}-${i}` })),
         ),
       ),
-      // Sealers running beside the sequencer object, as during a deploy.
+      // Sealers running beside the sequencer object, as during a deploy: single batches, and
+      // multi-batch runs whose writes share a round trip with the next read.
       ...Array.from({ length: 10 }, () => sealPending(env.DB, 20)),
+      ...Array.from({ length: 5 }, () => sealBacklog(env.DB, 7)),
     ]);
     await sequencerStub(env).seal();
     const rows = await chainOf(owner.organizationId);
@@ -363,7 +365,7 @@ async function sealedBeforeVersion2(organizationId: string) {
   let previous = GENESIS_HASH;
   const entries: [number, number, string][] = [];
   for (const row of rows) {
-    previous = await chainHash(previous, { ...row, hash_version: 1 });
+    previous = chainHash(previous, { ...row, hash_version: 1 });
     entries.push([row.seq, row.sequence, previous]);
   }
   const last = entries[entries.length - 1]!;
