@@ -593,6 +593,9 @@ export async function run(ctx) {
     if (PARTS.has("filters")) await filtersPart(ctx, worker, tenant, endMs, db);
     if (PARTS.has("ingest")) await ingestPart(ctx, worker, tenant, db);
     if (PARTS.has("exports")) await exportsPart(ctx, worker, tenant, endMs);
+    // Bytes per row on disk: the row, its indexes, the search indexes, facets and chain (docs/scaling.md).
+    const stored = db.prepare("SELECT count(*) AS n FROM activity_log").get().n;
+    ctx.storageTable(db, `Storage: activity tables at ${stored} rows (dbstat)`, ["activity_"], stored);
   } finally {
     db.close();
     await worker.stop();
