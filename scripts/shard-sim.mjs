@@ -2,7 +2,7 @@
 // distribution, month by month, and prints shard fill and hot spots. Deterministic: the same
 // seed and options print the same report.
 //   npm run shard-sim
-//   npm run shard-sim -- --seed 7 --orgs 20000 --months 36 --activity-bytes 1020 --log-bytes 840
+//   npm run shard-sim -- --seed 7 --orgs 20000 --months 36 --activity-bytes 1010 --log-bytes 610
 //
 // Activity: one D1 database per shard (10 GB, one writer), organizations placed by a routing table
 // in the control database. An organization's rows go to its current segment; when a shard passes
@@ -19,8 +19,8 @@ const { values: opts } = parseArgs({
     orgs: { type: "string", default: "10000" },
     months: { type: "string", default: "24" },
     // Measured bytes on disk per activity row / log record, indexes included (docs/scaling.md).
-    "activity-bytes": { type: "string", default: "1020" },
-    "log-bytes": { type: "string", default: "840" },
+    "activity-bytes": { type: "string", default: "1010" },
+    "log-bytes": { type: "string", default: "610" },
     "db-gb": { type: "string", default: "10" },
     // New organizations go only to shards below this fill; past roll-over, segments move on.
     "open-fill": { type: "string", default: "0.7" },
@@ -132,26 +132,43 @@ function newShard(day) {
     intake: 0,
     since: day,
     writers: new Set(),
+    /** The large organization this shard is given to, if any. */
+    dedicatedTo: null,
   };
   shards.push(shard);
   return shard;
 }
 newShard(0);
 const projected = (shard) => shard.bytes + LOOKAHEAD * shard.intake;
-/** Where a new segment goes: the open shard with the most room ahead, else a new shard. */
-function emptiest(day, except, dailyBytes) {
+/**
+ * Where `org`'s new segment goes. A large organization gets a shard of its own (an empty one, else
+ * a new one). Any other goes to the shared open shard with the most room ahead that does not hold a
+ * segment's worth of it already, else a new shard.
+ */
+function emptiest(day, org, dailyBytes) {
   let best = null;
   for (const shard of shards) {
-    if (shard === except || projected(shard) + LOOKAHEAD * dailyBytes > OPEN_FILL * DB_BYTES) continue;
+    // A dedicated shard whose rows have all expired is free again.
+    if (shard.dedicatedTo && shard.bytes < 1 && !shard.writers.size) shard.dedicatedTo = null;
+    if (shard === org.current?.shard || shard.dedicatedTo) continue;
+    if (org.dedicated) {
+      if (shard.bytes < 1 && !shard.writers.size) return Object.assign(shard, { dedicatedTo: org });
+      continue;
+    }
+    if ((org.onShard.get(shard.index) ?? 0) >= SEGMENT_CAP) continue;
+    if (projected(shard) + LOOKAHEAD * dailyBytes > OPEN_FILL * DB_BYTES) continue;
     if (!best || projected(shard) < projected(best)) best = shard;
   }
-  return best ?? newShard(day);
+  return best ?? Object.assign(newShard(day), { dedicatedTo: org.dedicated ? org : null });
 }
 
 const DAYS = Math.round(MONTHS * DAYS_PER_MONTH);
 // Bytes one segment of an organization may hold before its next rows start a new segment
-// elsewhere: no shard depends on one organization for more than this.
+// elsewhere: no shared shard depends on one organization for more than this.
 const SEGMENT_CAP = (ROLLOVER_FILL - OPEN_FILL) * DB_BYTES;
+// An organization whose retained rows would pass this gets shards of its own, filled to the roll-over fill.
+const DEDICATED_BYTES = 2 * DB_BYTES;
+const capOf = (org) => (org.dedicated ? ROLLOVER_FILL * DB_BYTES : SEGMENT_CAP);
 let rollovers = 0;
 /** Starts a new segment of `org` on the shard with the most room. */
 function moveOn(org, day) {
@@ -161,7 +178,8 @@ function moveOn(org, day) {
     from.intake -= org.dailyBytes;
     rollovers++;
   }
-  const shard = emptiest(day, from, Math.min(org.dailyBytes, SEGMENT_CAP / LOOKAHEAD));
+  org.dedicated = org.dailyBytes * org.retentionDays > DEDICATED_BYTES;
+  const shard = emptiest(day, org, Math.min(org.dailyBytes, SEGMENT_CAP / LOOKAHEAD));
   org.current = { shard, bytes: 0 };
   shard.writers.add(org);
   shard.intake += org.dailyBytes;
@@ -178,6 +196,7 @@ function write(org, day, bytes) {
     org.extra.set(day, [...(org.extra.get(day) ?? []), [shard.index, bytes]]);
   }
   org.current.bytes += bytes;
+  org.onShard.set(shard.index, (org.onShard.get(shard.index) ?? 0) + bytes);
   shard.bytes += bytes;
 }
 /** The `[shard index, bytes]` parts of an organization's day. */
@@ -192,6 +211,8 @@ for (let day = 0; day < DAYS; day++) {
       org.bytesOfDay = new Float64Array(DAYS);
       org.shardOfDay = new Int32Array(DAYS);
       org.extra = new Map();
+      // Live bytes of the organization per shard index.
+      org.onShard = new Map();
       org.dailyBytes = dailyBytes;
       moveOn(org, day);
     }
@@ -201,8 +222,8 @@ for (let day = 0; day < DAYS; day++) {
     // A full segment sends the organization's next rows elsewhere: a large tenant's day may span segments.
     let left = dailyBytes;
     while (left > 0) {
-      if (org.current.bytes >= SEGMENT_CAP) moveOn(org, day);
-      const part = Math.min(left, SEGMENT_CAP - org.current.bytes);
+      if (org.current.bytes >= capOf(org)) moveOn(org, day);
+      const part = Math.min(left, capOf(org) - org.current.bytes);
       write(org, day, part);
       left -= part;
     }
@@ -211,6 +232,7 @@ for (let day = 0; day < DAYS; day++) {
     if (expired >= 0 && org.bytesOfDay[expired]) {
       for (const [index, bytes] of partsOf(org, expired)) {
         shards[index].bytes -= bytes;
+        org.onShard.set(index, org.onShard.get(index) - bytes);
         if (shards[index] === org.current.shard) org.current.bytes = Math.max(0, org.current.bytes - bytes);
       }
       org.bytesOfDay[expired] = 0;
@@ -219,7 +241,8 @@ for (let day = 0; day < DAYS; day++) {
   }
   // A shard heading past roll-over sends its fastest writers on until its projection fits again.
   for (const shard of [...shards]) {
-    if (projected(shard) <= ROLLOVER_FILL * DB_BYTES || !shard.writers.size) continue;
+    // (A dedicated shard is left to its organization's segment cap.)
+    if (shard.dedicatedTo || projected(shard) <= ROLLOVER_FILL * DB_BYTES || !shard.writers.size) continue;
     for (const org of [...shard.writers].sort((a, b) => b.rate - a.rate)) {
       if (projected(shard) <= OPEN_FILL * DB_BYTES) break;
       moveOn(org, day);
@@ -314,15 +337,22 @@ const shardRows = shards.map((s, i) => ({
   "writing now": s.writers.size,
   "writes/s (avg)": s.writes.toFixed(1),
   "writes/s (peak)": (s.writes * PEAK).toFixed(0),
+  "given to": s.dedicatedTo?.id ?? "",
   bytes: s.bytes,
   peak: s.writes * PEAK,
 }));
-const fills = shards.map((s) => s.bytes).sort((a, b) => a - b);
-const at = (q) => pct(fills[Math.min(fills.length - 1, Math.floor(q * fills.length))]);
+const percentiles = (list) => {
+  const fills = list.map((s) => s.bytes).sort((a, b) => a - b);
+  const at = (q) => pct(fills[Math.min(fills.length - 1, Math.floor(q * fills.length))] ?? 0);
+  return `min ${at(0)}, p50 ${at(0.5)}, p90 ${at(0.9)}, max ${at(1)}`;
+};
+const shared = shards.filter((s) => !s.dedicatedTo);
+const dedicated = shards.filter((s) => s.dedicatedTo);
+console.log(`\n## Activity: routing table + segments: ${shards.length} shards after ${MONTHS} months, ${rollovers} segment roll-overs`);
 console.log(
-  `\n## Activity: routing table + segments of at most ${gb(SEGMENT_CAP)} GB: ${shards.length} shards after ${MONTHS} months, ${rollovers} segment roll-overs`,
+  `${shared.length} shared shards (segments of at most ${gb(SEGMENT_CAP)} GB): fill ${percentiles(shared)}; ` +
+    `${dedicated.length} shards given to ${new Set(dedicated.map((s) => s.dedicatedTo.id)).size} large organizations (over ${gb(DEDICATED_BYTES)} GB retained, filled to ${ROLLOVER_FILL * 100}%): fill ${percentiles(dedicated)}`,
 );
-console.log(`fill min ${at(0)}, p50 ${at(0.5)}, p90 ${at(0.9)}, max ${at(1)} (roll-over at ${ROLLOVER_FILL * 100}%)`);
 const strip = ({ bytes: _b, peak: _p, ...row }) => row;
 table(
   `Fullest ${TOP} shards`,
@@ -338,10 +368,14 @@ table(
     .slice(0, TOP)
     .map(strip),
 );
-const hotRouted = shards.filter((s) => s.bytes > ROLLOVER_FILL * DB_BYTES || s.writes * PEAK > WRITER_CAPACITY / 2);
-const hotHashed = hashed.filter((s) => s.bytes > ROLLOVER_FILL * DB_BYTES || s.writes * PEAK > WRITER_CAPACITY / 2);
+// A hot spot: fuller than the policy allows (past roll-over by more than 5 points) or, in its busy
+// hour, writing more than half what one writer takes.
+const HOT_FILL = (ROLLOVER_FILL + 0.05) * DB_BYTES;
+const hot = (s) => s.bytes > HOT_FILL || s.writes * PEAK > WRITER_CAPACITY / 2;
+const hotRouted = shards.filter(hot);
+const hotHashed = hashed.filter(hot);
 console.log(
-  `\nhot spots (fill over ${ROLLOVER_FILL * 100}% or peak writes over half a writer, ${WRITER_CAPACITY / 2}/s): routing table ${hotRouted.length} of ${shards.length}` +
+  `\nhot spots (fill over ${Math.round((ROLLOVER_FILL + 0.05) * 100)}% or busy-hour writes over half a writer, ${WRITER_CAPACITY / 2}/s): routing table ${hotRouted.length} of ${shards.length}` +
     (hotRouted.length ? `: ${hotRouted.map((s) => s.name).join(", ")}` : ""),
 );
 table(
