@@ -3,6 +3,67 @@
 import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
 
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json | undefined };
+
+const jsonPrimitive = (value: unknown): string =>
+  typeof value === "number" && !Number.isFinite(value) ? "null" : value === undefined ? "null" : JSON.stringify(value);
+
+/**
+ * RFC 8785 canonical JSON of JSON data (what `JSON.parse` returns, and a row's record), written the
+ * way the `canonicalize` package writes it (test/activity/chain-hash.test.ts compares the two over
+ * generated data), for the values the package refuses: a lone surrogate (valid JSON escape, not
+ * valid Unicode) becomes its `\uXXXX` escape and a non-finite number null, as `JSON.stringify`
+ * writes them. RFC 8785 defines nothing for those, and a row the sequencer cannot hash would stop
+ * every organization's chain behind it. Iterative, so nesting depth is bounded by memory.
+ */
+export function canonicalJson(root: Json): string {
+  if (root === null || typeof root !== "object") return jsonPrimitive(root);
+  type Frame = { container: Json[] | { [key: string]: Json | undefined }; keys: string[] | null; index: number; first: boolean };
+  const open = (container: Json[] | { [key: string]: Json | undefined }): Frame =>
+    Array.isArray(container)
+      ? { container, keys: null, index: 0, first: true }
+      : { container, keys: Object.keys(container).sort(), index: 0, first: true };
+  let out = Array.isArray(root) ? "[" : "{";
+  const stack: Frame[] = [open(root)];
+  outer: while (stack.length) {
+    const frame = stack[stack.length - 1] as Frame;
+    if (frame.keys === null) {
+      const items = frame.container as Json[];
+      while (frame.index < items.length) {
+        const value = items[frame.index];
+        if (frame.index++ > 0) out += ",";
+        if (value === null || typeof value !== "object") {
+          out += jsonPrimitive(value);
+          continue;
+        }
+        out += Array.isArray(value) ? "[" : "{";
+        stack.push(open(value));
+        continue outer;
+      }
+      out += "]";
+    } else {
+      const object = frame.container as { [key: string]: Json | undefined };
+      while (frame.index < frame.keys.length) {
+        const key = frame.keys[frame.index++] as string;
+        const value = object[key];
+        if (value === undefined) continue;
+        out += `${frame.first ? "" : ","}${JSON.stringify(key)}:`;
+        frame.first = false;
+        if (value === null || typeof value !== "object") {
+          out += jsonPrimitive(value);
+          continue;
+        }
+        out += Array.isArray(value) ? "[" : "{";
+        stack.push(open(value));
+        continue outer;
+      }
+      out += "}";
+    }
+    stack.pop();
+  }
+  return out;
+}
+
 /** The "previous hash" of an organization's first row. */
 export const GENESIS_HASH = "0".repeat(64);
 
@@ -53,6 +114,22 @@ const text = (v: string | null) => (v === null || v === "" ? null : v);
 const int = (v: number | string | null) => (v === null || v === "" ? null : Number(v));
 const bool = (v: boolean | number | string) => v === true || v === 1 || v === "1" || v === "true";
 
+// Hashing never throws on what a row holds (a throw would stop the sequencer for every organization,
+// or a verification with a 500): text that is not JSON, or not a date, is hashed as the text itself,
+// which cannot match what was sealed from a valid row, so verify reports the row as changed.
+function parsedDetail(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function isoDate(value: number | string): string {
+  const ms = typeof value === "string" ? Date.parse(value) : value;
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(value);
+}
+
 /** The object whose RFC 8785 canonical JSON is hashed, for the row's hash version. */
 export function chainRecord(row: ChainRowInput): Record<string, unknown> {
   const version = hashVersionOf(row);
@@ -70,8 +147,8 @@ export function chainRecord(row: ChainRowInput): Record<string, unknown> {
     activity: row.activity,
     item_id: text(row.item_id),
     scope: row.scope,
-    detail: row.detail ? JSON.parse(row.detail) : {},
-    created_at: new Date(typeof row.created_at === "string" ? Date.parse(row.created_at) : row.created_at).toISOString(),
+    detail: row.detail ? parsedDetail(row.detail) : {},
+    created_at: isoDate(row.created_at),
   };
   if (version === 1) return record;
   record.recorded_by_user_id = int(row.recorded_by_user_id ?? null);
@@ -82,14 +159,23 @@ export function chainRecord(row: ChainRowInput): Record<string, unknown> {
 
 const encoder = new TextEncoder();
 
+/** The package for every value it accepts (all valid Unicode), `canonicalJson` for the rest. */
+function canonical(record: Json): string {
+  try {
+    return canonicalize(record) as string;
+  } catch {
+    return canonicalJson(record);
+  }
+}
+
 /**
  * hex(SHA-256(previous hash in hex + canonical JSON of the row)). Synchronous (node:crypto, workerd's
  * nodejs_compat and Node alike): the sequencer hashes every row, and WebCrypto's digest costs a
- * promise per row (issue 17 profile: docs/performance.md#hash-chain-sequencer-verify).
+ * promise per row (docs/performance.md#hash-chain-with-recorded_by-issue-17).
  */
 export function chainHash(previous: string, row: ChainRowInput): string {
   return createHash("sha256")
-    .update(previous + canonicalize(chainRecord(row)))
+    .update(previous + canonical(chainRecord(row) as Json))
     .digest("hex");
 }
 
