@@ -12,6 +12,13 @@ export const CHAIN_COLUMNS = `a.id, a.organization_id, a.team_id, a.user_id, a.w
   a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at, a.recorded_by_user_id, a.recorded_by_key_id`;
 
 type StoredRow = Omit<ChainRowInput, "sequence" | "hash_version"> & { seq: number };
+
+/**
+ * Characters of detail JSON one read of pending rows may carry: a detail may hold 64 KiB, so 2,000
+ * rows could pass D1's 50 MB result limit, and a read that always fails would stop the chain.
+ * About 12 MB at most in UTF-8; a larger single row is still read alone.
+ */
+const DETAIL_CHARS_PER_READ = 4_000_000;
 type Head = { sequence: number; hash: string };
 
 /** What one read found past the mark: the mark, up to `maxRows` rows in `seq` order, their organizations' heads. */
@@ -26,11 +33,18 @@ interface Pending {
  * alone or after the previous batch's writes, so rows, mark and heads are always one consistent
  * state, whoever moved the mark last.
  */
-function readPending(db: D1Database, maxRows: number): D1PreparedStatement[] {
+function readPending(db: D1Database, maxRows: number, maxChars = DETAIL_CHARS_PER_READ): D1PreparedStatement[] {
   const past = `FROM activity_log AS a WHERE a.seq > ${MARK_SQL} ORDER BY a.seq LIMIT ?1`;
+  // Rows in `seq` order while the details before each stay under `maxChars` (the first row always).
+  const size = "coalesce(length(x.detail), 0)";
   return [
     db.prepare(`SELECT ${MARK_SQL} AS seq`),
-    db.prepare(`SELECT a.seq, ${CHAIN_COLUMNS} ${past}`).bind(maxRows),
+    db
+      .prepare(
+        `SELECT * FROM (SELECT x.*, sum(${size}) OVER (ORDER BY x.seq ROWS UNBOUNDED PRECEDING) - ${size} AS chars_before
+         FROM (SELECT a.seq, ${CHAIN_COLUMNS} ${past}) AS x) WHERE chars_before < ?2 ORDER BY seq`,
+      )
+      .bind(maxRows, maxChars),
     db
       .prepare(
         `SELECT organization_id, sequence, hash FROM activity_chain_heads WHERE organization_id IN (SELECT a.organization_id ${past})`,
@@ -103,12 +117,17 @@ export interface SealRun {
  * One D1 round trip per batch: a batch's writes and the next read share it (one transaction), the
  * hashing happens between round trips.
  */
-export async function sealBacklog(db: D1Database, maxRows: number, keepGoing: () => boolean = () => true): Promise<SealRun> {
-  let pending = pendingOf(await db.batch(readPending(db, maxRows)));
+export async function sealBacklog(
+  db: D1Database,
+  maxRows: number,
+  keepGoing: () => boolean = () => true,
+  maxChars = DETAIL_CHARS_PER_READ,
+): Promise<SealRun> {
+  let pending = pendingOf(await db.batch(readPending(db, maxRows, maxChars)));
   let sealed = 0;
   while (pending.rows.length && keepGoing()) {
     const writes = sealStatements(db, pending);
-    const results = await db.batch([...writes, ...readPending(db, maxRows)]);
+    const results = await db.batch([...writes, ...readPending(db, maxRows, maxChars)]);
     // The mark's upsert changed nothing when another sealer moved the mark first.
     if ((results[writes.length - 1]?.meta.changes ?? 0) > 0) sealed += pending.rows.length;
     pending = pendingOf(results.slice(writes.length));
@@ -117,8 +136,8 @@ export async function sealBacklog(db: D1Database, maxRows: number, keepGoing: ()
 }
 
 /** Seals up to `maxRows` rows past the mark in one batch; returns how many were waiting (sealed by this call or a concurrent one). */
-export async function sealPending(db: D1Database, maxRows: number): Promise<number> {
-  const pending = pendingOf(await db.batch(readPending(db, maxRows)));
+export async function sealPending(db: D1Database, maxRows: number, maxChars = DETAIL_CHARS_PER_READ): Promise<number> {
+  const pending = pendingOf(await db.batch(readPending(db, maxRows, maxChars)));
   const writes = sealStatements(db, pending);
   if (writes.length) await db.batch(writes);
   return pending.rows.length;

@@ -117,6 +117,35 @@ describe("activity chain", () => {
     expect((await call(verifyPath(org.organizationId), { key: owner.key })).body).toMatchObject({ verified: true, checked: chain.length });
   });
 
+  it("reads pending rows within a detail budget: large details are sealed a few per batch, and one larger than the budget alone", async () => {
+    await sequencerStub(env).seal();
+    const organizationId = crypto.randomUUID();
+    const detail = JSON.stringify({ name: "x".repeat(580) });
+    // Written straight into D1, so that no write calls the sequencer before this test's sealer.
+    await env.DB.prepare(
+      `INSERT INTO activity_log (id, organization_id, activity, scope, item_id, detail, created_at)
+       SELECT value, ?1, 'x', 'H', value, ?2, ?3 FROM json_each(?4)`,
+    )
+      .bind(organizationId, detail, Date.now(), JSON.stringify(Array.from({ length: 5 }, () => crypto.randomUUID())))
+      .run();
+    // A budget of 1,000 characters takes the rows while less than that came before them: two of
+    // ~600, then two, then the last; a budget below one row still takes one.
+    const counts = [];
+    for (let n = await sealPending(env.DB, 100, 1000); n; n = await sealPending(env.DB, 100, 1000)) counts.push(n);
+    expect(counts).toEqual([2, 2, 1]);
+    expect((await chainOf(organizationId)).map((r) => r.sequence)).toEqual([1, 2, 3, 4, 5]);
+    expect(await verifyChain(env.DB, organizationId, {}, 100)).toMatchObject({ verified: true, checked: 5 });
+    await env.DB.prepare(
+      `INSERT INTO activity_log (id, organization_id, activity, scope, item_id, detail, created_at)
+       SELECT value, ?1, 'x', 'H', value, ?2, ?3 FROM json_each(?4)`,
+    )
+      .bind(organizationId, detail, Date.now(), JSON.stringify([crypto.randomUUID(), crypto.randomUUID()]))
+      .run();
+    expect(await sealPending(env.DB, 100, 10)).toBe(1);
+    expect(await sealPending(env.DB, 100, 10)).toBe(1);
+    expect(await sealPending(env.DB, 100, 10)).toBe(0);
+  });
+
   it("returns sequence and hash in the activity APIs", async () => {
     const { organizationId, projectId, chain } = await sealedOrganization();
     const list = await call(`/api/projects/${projectId}/activity_log/`, { key: owner.key });
