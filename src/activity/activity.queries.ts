@@ -107,6 +107,8 @@ export interface ActivityRowRecord {
   /** Null until the sequencer seals the row (chain.ts). */
   sequence: number | null;
   hash: string | null;
+  /** Which fields `hash` covers (src/lib/chain-hash.ts); null until sealed. */
+  hash_version: number | null;
 }
 
 const userColumns = (alias: string) =>
@@ -115,7 +117,7 @@ const userColumns = (alias: string) =>
     .join(", ");
 
 /** The columns of an `ActivityRowRecord`, over `ACTIVITY_JOINS`. */
-export const ACTIVITY_COLUMNS = `c.sequence, c.hash, a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
+export const ACTIVITY_COLUMNS = `c.sequence, c.hash, c.hash_version, a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
   a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at, a.recorded_by_user_id, a.recorded_by_key_id,
   ${userColumns("u")}, ${userColumns("r")}`;
 /** `u` the user a row names, `r` the user who recorded it, `c` the row's place in the chain. */
