@@ -130,21 +130,22 @@ export function breachesFromBits(bits: number): boolean[] {
 }
 
 /**
- * The check shortcut: the evaluation of a check that changes nothing but the alert's history and
- * schedule (a not_firing alert without failures, a count within the threshold, and fewer than N
- * breaches among the last M outcomes once it is added), or null when the check may transition or
- * notify. It is `evaluate` itself, so a check decided from it is exactly the check the Durable
- * Object would have run on the same history.
+ * The check shortcut: the evaluation of a successful check that changes nothing but the alert's
+ * history and schedule (a not_firing alert that stays not_firing, a firing one still breached; no
+ * failures before, no notification, none dropped by the cooldown), or null when the check may
+ * transition, notify or reset failures. It is `evaluate` itself, so a check decided from it is
+ * exactly the check the Durable Object would have run on the same history.
  */
 export function routineCheck(rules: AlertRules, machine: AlertMachine, outcome: CheckOutcome, now: number): Evaluation | null {
-  if (machine.state !== "not_firing" || machine.consecutiveFailures !== 0 || !outcome.ok) return null;
-  if (isBreached(rules, outcome.count)) return null;
+  if (!outcome.ok || machine.consecutiveFailures !== 0) return null;
+  if (machine.state !== "not_firing" && machine.state !== "firing") return null;
   const result = evaluate(rules, machine, outcome, now);
   const unchanged =
-    result.machine.state === "not_firing" &&
+    result.machine.state === machine.state &&
+    result.machine.consecutiveFailures === 0 &&
+    result.machine.lastNotifiedAt === machine.lastNotifiedAt &&
     result.notification === null &&
-    !result.suppressedByCooldown &&
-    result.machine.lastNotifiedAt === machine.lastNotifiedAt;
+    !result.suppressedByCooldown;
   return unchanged ? result : null;
 }
 

@@ -222,11 +222,11 @@ export async function checkWrite({ alert, version, windowEnd, before, result, ou
 }
 
 // ---------------------------------------------------------------------------------------------
-// The check shortcut. Most checks find an alert not firing, within its threshold and without
-// enough recent breaches to fire: they change nothing but the history and the schedule. The
+// The check shortcut. Most checks change nothing but the alert's history and schedule: a
+// not_firing alert within its threshold (or short of N breaches), a firing one still breached. The
 // consumer decides those from the D1 mirror (`state`, `version`, `recent_breaches`) and records
 // them itself, with a compare-and-set on what it read; every other check goes to the alert's
-// Durable Object, which stays the only writer of transitions.
+// Durable Object, which stays the only writer of transitions and notifications.
 
 /** The machine as the D1 mirror knows it, when the mirror alone can decide the alert's next check. */
 export function mirroredMachine(alert: AlertRow): AlertMachine | null {
@@ -261,14 +261,14 @@ export async function decideInConsumer(
 }
 
 // Compare-and-set on what the consumer read: same version (no person's transition since), same
-// last check (no other check since, by the object or a repeated tick), still not_firing without
+// last check (no other check since, by the object or a repeated tick), the same state without
 // failures, and no window handed to the object that D1 does not show.
 const ROUTINE_STATES = `UPDATE logs_alerts SET last_checked_at = j.value ->> 'windowEnd', next_check_at = j.value ->> 'nextCheckAt',
     recent_breaches = j.value ->> 'recentBreaches', last_error_message = NULL
   FROM json_each(?1) AS j
   WHERE logs_alerts.id = j.value ->> 'alertId' AND logs_alerts.version = j.value ->> 'version'
     AND logs_alerts.last_checked_at IS (j.value ->> 'readLastCheckedAt')
-    AND logs_alerts.state = 'not_firing' AND logs_alerts.consecutive_failures = 0
+    AND logs_alerts.state = j.value ->> 'state' AND logs_alerts.consecutive_failures = 0
     AND (logs_alerts.object_window_end IS NULL OR logs_alerts.object_window_end <= logs_alerts.last_checked_at)
   RETURNING logs_alerts.id AS id`;
 
@@ -295,6 +295,7 @@ export async function commitRoutineChecks(env: Env, checks: RoutineCheck[], obje
       alertId: w.alertId,
       version: w.version,
       windowEnd: w.windowEnd,
+      state: w.state,
       nextCheckAt: w.nextCheckAt,
       recentBreaches: w.recentBreaches,
       readLastCheckedAt,

@@ -175,13 +175,16 @@ export class LogsAlertObject extends DurableObject<Env> {
     );
   }
 
-  /** The D1 row becomes the starting point: first check, a person's transition, or D1 showing the object's last check or later ones. */
-  private adopt(alert: AlertRow, stored: MachineRow | null): MachineRow {
+  /**
+   * The D1 row as the starting point: first check, a person's transition, or D1 showing the object's
+   * last check or later ones. Saved with the check that follows (nothing of it is pending any more).
+   */
+  private adopted(alert: AlertRow, stored: MachineRow | null): MachineRow {
     const machine = machineOf(alert);
     // The row's history; a row written before D1 kept it falls back on the object's own, for the same version.
     const history =
       alert.recentBreaches ?? (stored && stored.version === alert.version ? breachBits(this.recentBreaches(stored)) : breachBits([]));
-    const row: MachineRow = {
+    return {
       version: alert.version,
       state: machine.state,
       consecutive_failures: machine.consecutiveFailures,
@@ -189,22 +192,20 @@ export class LogsAlertObject extends DurableObject<Env> {
       last_window_end: alert.lastCheckedAt?.getTime() ?? null,
       recent_breaches: history,
     };
-    this.ctx.storage.transactionSync(() => {
-      this.saveMachine(row);
-      this.ctx.storage.sql.exec("DELETE FROM unconfirmed");
-    });
-    return row;
   }
 
   private async runCheck({ windowEnd, alert, outcome, queryDurationMs }: CheckRequest): Promise<CheckResult> {
-    let stored = this.loadMachine();
-    const step = resume(stored && { version: stored.version, lastWindowEnd: stored.last_window_end }, alert, windowEnd);
+    const saved = this.loadMachine();
+    const step = resume(saved && { version: saved.version, lastWindowEnd: saved.last_window_end }, alert, windowEnd);
     if (step === "stale" || step === "duplicate") return { status: step };
-    if (step === "adopt" || !stored) stored = this.adopt(alert, stored);
+    const adopting = step === "adopt" || !saved;
+    const stored = adopting ? this.adopted(alert, saved) : saved;
     const landed = alert.lastCheckedAt?.getTime() ?? 0;
-    // What the D1 row already shows is confirmed; the rest is written again with this check.
-    this.ctx.storage.sql.exec("DELETE FROM unconfirmed WHERE window_end <= ?", landed);
-    const replays = this.unconfirmed();
+    // What the D1 row already shows is confirmed (all of it when starting from the row); the rest is
+    // written again with this check.
+    const replays = adopting ? [] : this.unconfirmed().filter((w) => w.windowEnd > landed);
+    const sql = this.ctx.storage.sql;
+    const dropConfirmed = () => sql.exec("DELETE FROM unconfirmed WHERE window_end <= ?", adopting ? Number.MAX_SAFE_INTEGER : landed);
 
     const machine: AlertMachine = {
       state: stored.state,
@@ -214,6 +215,12 @@ export class LogsAlertObject extends DurableObject<Env> {
     };
     const rules = rulesOf(alert);
     if (!isEvaluable(machine, rules, windowEnd)) {
+      if (adopting) {
+        this.ctx.storage.transactionSync(() => {
+          this.saveMachine(stored);
+          dropConfirmed();
+        });
+      }
       const reschedule = { alertId: alert.id, version: stored.version, nextCheckAt: nextCheck(machine.state, alert, windowEnd) };
       return { status: "skipped", reason: machine.state, writes: replays, reschedule };
     }
@@ -223,8 +230,8 @@ export class LogsAlertObject extends DurableObject<Env> {
     const version = stored.version;
     const write = await checkWrite({ alert, version, windowEnd, before: machine, result, outcome, queryDurationMs, createdAt: Date.now() });
 
-    const sql = this.ctx.storage.sql;
     this.ctx.storage.transactionSync(() => {
+      dropConfirmed();
       this.saveMachine({
         version,
         state: next.state,

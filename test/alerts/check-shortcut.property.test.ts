@@ -150,7 +150,7 @@ class System {
     if (
       row.version === w.version &&
       landed === readLastCheckedAt &&
-      row.state === "not_firing" &&
+      row.state === w.state &&
       row.consecutiveFailures === 0 &&
       objectCaughtUp
     ) {

@@ -30,15 +30,19 @@ const objectIds = async () => (await listDurableObjectIds(env.LOGS_ALERTS)).map(
 const objectIdOf = (alertId: string) => env.LOGS_ALERTS.idFromName(alertId).toString();
 
 describe("checks decided in the consumer", () => {
-  it("records a check that changes nothing without creating the alert's object; a breaching check goes to the object", async () => {
+  it("records checks that change nothing without the alert's object; a check that transitions goes to the object", async () => {
     const quiet = await createAlert(owner, { filters, threshold_count: 10 });
     const breaching = await createAlert(owner, { filters, threshold_count: 2 });
+    // A 10-minute window still holds the logs at the next check: it stays firing.
+    const sustained = await createAlert(owner, { filters, threshold_count: 2, window_minutes: 10 });
+    const all = [quiet.id, breaching.id, sustained.id];
 
-    const first = await checkAlertChunk(env, chunk(tick, [quiet.id, breaching.id]));
-    expect(first).toMatchObject({ due: 2, checked: 2, decidedInConsumer: 1, failed: 0, notifications: 1 });
+    const first = await checkAlertChunk(env, chunk(tick, all));
+    expect(first).toMatchObject({ due: 3, checked: 3, decidedInConsumer: 1, failed: 0, notifications: 2 });
     const ids = await objectIds();
     expect(ids).not.toContain(objectIdOf(quiet.id));
     expect(ids).toContain(objectIdOf(breaching.id));
+    expect(ids).toContain(objectIdOf(sustained.id));
 
     expect(await alertRow(quiet.id)).toMatchObject({
       state: "not_firing",
@@ -61,19 +65,31 @@ describe("checks decided in the consumer", () => {
     expect(await alertRow(breaching.id)).toMatchObject({ state: "firing", recentBreaches: 1, objectWindowEnd: new Date(tick) });
     expect((await events(owner, breaching.id)).map((e) => [e.state_after, e.notification])).toEqual([["firing", "firing"]]);
 
-    // A redelivered chunk finds both checked; the quiet alert's object still does not exist.
-    expect(await checkAlertChunk(env, chunk(tick, [quiet.id, breaching.id]))).toMatchObject({ due: 2, checked: 0, decidedInConsumer: 0 });
+    // A redelivered chunk finds them all checked; the quiet alert's object still does not exist.
+    expect(await checkAlertChunk(env, chunk(tick, all))).toMatchObject({ due: 3, checked: 0, decidedInConsumer: 0 });
     expect(await objectIds()).not.toContain(objectIdOf(quiet.id));
     expect(await events(owner, quiet.id)).toHaveLength(1);
 
-    // Five minutes later (no logs in that window): the quiet alert again without its object; the firing one resolves in its object.
-    const next = await checkAlertChunk(env, chunk(tick + 5 * MINUTE, [quiet.id, breaching.id]));
-    expect(next).toMatchObject({ checked: 2, decidedInConsumer: 1, notifications: 1 });
+    // Five minutes later: the quiet alert and the one still firing are decided without their objects;
+    // the 5-minute one (no logs in that window) resolves in its object.
+    const next = await checkAlertChunk(env, chunk(tick + 5 * MINUTE, all));
+    expect(next).toMatchObject({ checked: 3, decidedInConsumer: 2, notifications: 1 });
     expect(await objectIds()).not.toContain(objectIdOf(quiet.id));
     expect((await events(owner, breaching.id)).map((e) => e.notification)).toEqual(["resolved", "firing"]);
     expect(await objectRows(breaching.id, "SELECT last_window_end, recent_breaches FROM machine")).toEqual([
       { last_window_end: tick + 5 * MINUTE, recent_breaches: 0b10 },
     ]);
+    expect(await alertRow(sustained.id)).toMatchObject({
+      state: "firing",
+      lastCheckedAt: new Date(tick + 5 * MINUTE),
+      recentBreaches: 0b11,
+    });
+    expect((await events(owner, sustained.id)).map((e) => [e.result_count, e.state_before, e.state_after, e.notification])).toEqual([
+      [3, "firing", "firing", null],
+      [3, "not_firing", "firing", "firing"],
+    ]);
+    // Its object was not called for that check: it still stands at the first one.
+    expect(await objectRows(sustained.id, "SELECT last_window_end FROM machine")).toEqual([{ last_window_end: tick }]);
   });
 
   it("leaves a check to the object when an earlier breach can still fire it (N of M with history)", async () => {
