@@ -82,13 +82,16 @@ export function resume(stored: { version: number; lastWindowEnd: number | null }
 }
 
 /**
- * One per logs alert (named by the alert id). It serialises the alert's checks, runs the state
- * machine over its recent history and hands back what D1 must record; the window end keys every
- * check, so a repeated tick or a retried call for a window already evaluated is a no-op.
+ * One per logs alert (named by the alert id). It serialises the checks the chunk consumer does not
+ * decide itself (those that may transition or notify: it is the only writer of transitions), runs
+ * the state machine over its recent history and hands back what D1 must record; the window end
+ * keys every check, so a repeated tick or a retried call for a window already evaluated is a no-op.
  *
- * Storage: `machine` (one row: the state after the last check and the D1 `version` it belongs to),
- * `checks` (the last HISTORY_LENGTH outcomes) and `unconfirmed` (checks whose D1 write has not been
- * seen yet: replayed with the next check, or by the alarm, until the D1 row shows them).
+ * Storage: `machine` (one row: the state and history bitmap after the last check, and the D1
+ * `version` they belong to), `checks` (the last HISTORY_LENGTH checks it ran) and `unconfirmed`
+ * (checks whose D1 write has not been seen yet: replayed with the next check, or by the alarm,
+ * until the D1 row shows them). Whenever the D1 row shows its last check (or checks the consumer
+ * decided since), it starts from the row.
  */
 export class LogsAlertObject extends DurableObject<Env> {
   private readonly checks = new SerialQueue();
