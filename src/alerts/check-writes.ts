@@ -274,10 +274,15 @@ const ROUTINE_STATES = `UPDATE logs_alerts SET last_checked_at = j.value ->> 'wi
 
 // Only for the rows the compare-and-set moved to this window (a check of the same window that got
 // there first has the same event id).
-const ROUTINE_EVENTS = INSERT_EVENTS.replace(
-  "AND a.version = j.value ->> 'version'",
-  "AND a.version = j.value ->> 'version' AND a.last_checked_at = j.value ->> 'windowEnd'",
-);
+const ROUTINE_EVENTS = `INSERT INTO logs_alert_events (id, alert_id, kind, result_count, threshold_breached, state_before, state_after,
+    error_message, query_duration_ms, notification, window_start, window_end, routine, created_at)
+  SELECT j.value ->> 'id', a.id, 'check', j.value ->> 'resultCount', j.value ->> 'thresholdBreached', j.value ->> 'stateBefore',
+    j.value ->> 'stateAfter', j.value ->> 'errorMessage', j.value ->> 'queryDurationMs', j.value ->> 'notification',
+    j.value ->> 'windowStart', j.value ->> 'windowEnd', j.value ->> 'routine', j.value ->> 'createdAt'
+  FROM json_each(?1) AS j JOIN logs_alerts AS a ON a.id = j.value ->> 'alertId' AND a.version = j.value ->> 'version'
+    AND a.last_checked_at = j.value ->> 'windowEnd'
+  WHERE true
+  ON CONFLICT (id) DO NOTHING`;
 
 const MARK_OBJECT_CHECKS = `UPDATE logs_alerts SET object_window_end = max(coalesce(object_window_end, 0), ?2)
   WHERE id IN (SELECT value FROM json_each(?1))`;
