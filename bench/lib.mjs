@@ -33,7 +33,8 @@ export function freshState(name) {
 
 /** The state's D1 SQLite file through node:sqlite (bulk seeding, raw-SQL baselines). */
 export function openD1(state) {
-  const db = new DatabaseSync(state.d1File);
+  // workerd holds the file while it runs: wait for its locks instead of failing at once (SQLITE_BUSY).
+  const db = new DatabaseSync(state.d1File, { timeout: 10_000 });
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
   return db;
 }
