@@ -7,7 +7,7 @@ import { projects } from "../db/schema";
 import { ApiError, notAuthenticated, validationError } from "../lib/errors";
 import { dbTimed } from "../lib/time";
 import { type ParsedLogs, parseOtlpLogs, payloadTooLarge } from "./otlp";
-import { decodeOtlpProtobuf, encodeOtlpProtobufResponse } from "./otlp-protobuf";
+import { decodeOtlpProtobuf, encodeOtlpProtobufResponse, parseOtlpProtobufLogs } from "./otlp-protobuf";
 import { insertLogsStatements } from "./write.queries";
 
 /** Largest request body, before and after decompression (a gzip bomb stops at this size). */
@@ -128,9 +128,9 @@ export async function ingestLogs(c: Context<AppBindings>): Promise<Response> {
   const { token, project } = await authenticateProject(c);
   const format = formatOf(c.req.header("content-type"));
   const bytes = await readBody(c.req.raw);
-  const payload = format === "json" ? parseJson(bytes) : decodeOtlpProtobuf(bytes);
   const now = Date.now();
-  const parsed = parseOtlpLogs(payload, { now, oldestMs: now - project.logsRetentionDays * DAY_MS });
+  const options = { now, oldestMs: now - project.logsRetentionDays * DAY_MS };
+  const parsed = format === "json" ? parseOtlpLogs(parseJson(bytes), options) : parseOtlpProtobufLogs(decodeOtlpProtobuf(bytes), options);
   if (parsed.rows.length) {
     const db = createDb(c.env.DB);
     const [first, ...rest] = insertLogsStatements(db, project.id, parsed.rows);
