@@ -38,14 +38,18 @@ export function openD1(state) {
   return db;
 }
 
-export async function startWorker(state, vars = {}) {
+/** `wrangler dev` of the app (or, with `options.config`, another Worker such as a floor) on the state's local files. */
+export async function startWorker(state, vars = {}, options = {}) {
   return startDevServer({
     port: await freePort(),
     persistTo: state.persistTo,
     vars: { ALLOW_LOOPBACK_DESTINATIONS: "true", ...vars },
     quiet: true,
+    ...options,
   });
 }
+
+export { freePort };
 
 export { triggerScheduled };
 
