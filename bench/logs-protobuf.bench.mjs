@@ -6,18 +6,21 @@
 //    body costs the Worker, stage by stage.
 // 2. Under `wrangler dev`: the app's POST /i/v1/logs and the floor Worker, in alternating rounds on the
 //    same state, each from CONCURRENCY clients; records/s, request latency and Server-Timing.
+// 3. With LOGS_PROTOBUF_PROFILE=1, a V8 CPU profile of the Worker's isolate (workerd's inspector) during
+//    the first round of each: where the Worker's own time goes (D1 runs in another isolate).
 // Knobs: LOGS_PROTOBUF_BATCH (500 records a request), LOGS_PROTOBUF_REQUESTS (160 a round),
 // LOGS_PROTOBUF_CONCURRENCY (4), LOGS_PROTOBUF_ROUNDS (2 of each).
 import { join, resolve } from "node:path";
 // esbuild comes with wrangler: it bundles the TypeScript sources the Worker runs for node to time.
 import { build } from "esbuild";
-import { drive, serverTiming, startWorker } from "./lib.mjs";
+import { drive, freePort, serverTiming, startWorker } from "./lib.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const BATCH = Number(process.env.LOGS_PROTOBUF_BATCH ?? 500);
 const REQUESTS = Number(process.env.LOGS_PROTOBUF_REQUESTS ?? 160);
 const CONCURRENCY = Number(process.env.LOGS_PROTOBUF_CONCURRENCY ?? 4);
 const ROUNDS = Number(process.env.LOGS_PROTOBUF_ROUNDS ?? 2);
+const PROFILE = process.env.LOGS_PROTOBUF_PROFILE === "1";
 const SERVICES = ["api", "web", "worker", "billing", "auth", "search", "mailer", "gateway"];
 const DAY_MS = 86_400_000;
 
@@ -151,6 +154,77 @@ async function phase(ctx, worker, path, bodies) {
   return { recordsPerSecond: Math.round((REQUESTS * BATCH) / seconds), request: l, app: a, db: d };
 }
 
+/** A Chrome DevTools Protocol session on workerd's inspector (node 22's WebSocket). */
+async function inspector(port) {
+  const [target] = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  // wrangler's inspector proxy accepts local origins only.
+  const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { Origin: "http://localhost" } });
+  await new Promise((opened, failed) => {
+    ws.onopen = opened;
+    ws.onerror = failed;
+  });
+  // Let the proxy attach to the runtime before the first command.
+  await new Promise((attached) => setTimeout(attached, 1000));
+  let last = 0;
+  const pending = new Map();
+  ws.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    pending.get(message.id)?.(message.result);
+    pending.delete(message.id);
+  };
+  const send = (method, params = {}) =>
+    new Promise((done) => {
+      const id = ++last;
+      pending.set(id, done);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  return { send, close: () => ws.close() };
+}
+
+// Functions whose inclusive time the profile summary reports, in the order of a request's path.
+const PROFILED = [
+  ["fetch (Hono's app.fetch / the floor's handler)", /^fetch$/],
+  ["ingestLogs (the app's handler)", /^ingestLogs$/],
+  ["  readBody", /^readBody$/],
+  ["  fromBinary (decodeOtlpProtobuf)", /^decodeOtlpProtobuf$/],
+  ["  message -> rows (parseOtlpProtobufLogs)", /^parseOtlpProtobufLogs$/],
+  ["  rows -> statements (insertLogsStatements)", /^insertLogsStatements$/],
+  ["  drizzle batch (SQL, params, D1 call)", /^batch$/],
+  ["garbage collector", /^\(garbage collector\)$/],
+];
+
+/** Inclusive share of the busy samples (not idle) for each PROFILED entry. */
+function summarizeProfile(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  let busy = 0;
+  const hits = new Array(PROFILED.length).fill(0);
+  const self = new Map();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i]);
+    const dt = profile.timeDeltas[i] ?? 0;
+    const name = node.callFrame.functionName;
+    if (name === "(idle)" || name === "(program)") continue;
+    busy += dt;
+    self.set(name || "(anonymous)", (self.get(name || "(anonymous)") ?? 0) + dt);
+    const names = new Set();
+    for (let id = node.id; id !== undefined; id = parent.get(id)) names.add(byId.get(id).callFrame.functionName);
+    PROFILED.forEach(([, pattern], k) => {
+      if ([...names].some((n) => pattern.test(n))) hits[k] += dt;
+    });
+  }
+  const total = profile.endTime - profile.startTime;
+  return {
+    busyShare: busy / total,
+    inclusive: PROFILED.map(([label], k) => ({ "in the Worker's busy time": label, share: `${((hits[k] / busy) * 100).toFixed(1)}%` })),
+    topSelf: [...self]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12)
+      .map(([fn, dt]) => ({ function: fn, "self share": `${((dt / busy) * 100).toFixed(1)}%` })),
+  };
+}
+
 export async function run(ctx) {
   const m = await loadWorkerModules();
   const bodies = Array.from({ length: 40 }, (_, i) => protobufBatch(m, BATCH, SERVICES[i % SERVICES.length], i * BATCH));
@@ -162,19 +236,32 @@ export async function run(ctx) {
   await signupWorker.stop();
 
   const kinds = {
-    app: { start: () => startWorker(state), path: `/i/v1/logs?token=${tenant.apiToken}` },
+    app: { start: (options) => startWorker(state, {}, options), path: `/i/v1/logs?token=${tenant.apiToken}` },
     floor: {
-      start: () => startWorker(state, {}, { config: join(ROOT, "bench", "floor", "wrangler.toml"), readyPath: "/" }),
+      start: (options) => startWorker(state, {}, { config: join(ROOT, "bench", "floor", "wrangler.toml"), readyPath: "/", ...options }),
       path: `/?project=${tenant.projectId}`,
     },
   };
+  const profiles = {};
   const results = { app: [], floor: [] };
   // Alternate which goes first, so drift in the machine's load falls on both.
   for (let round = 0; round < ROUNDS; round++) {
     for (const kind of round % 2 ? ["floor", "app"] : ["app", "floor"]) {
-      const worker = await kinds[kind].start();
+      const profiling = PROFILE && round === 0;
+      const inspectorPort = profiling ? await freePort() : undefined;
+      const worker = await kinds[kind].start({ inspectorPort });
       try {
+        const session = profiling ? await inspector(inspectorPort) : null;
+        if (session) {
+          await session.send("Profiler.enable");
+          await session.send("Profiler.setSamplingInterval", { interval: 250 });
+          await session.send("Profiler.start");
+        }
         const r = await phase(ctx, worker, kinds[kind].path, bodies);
+        if (session) {
+          profiles[kind] = summarizeProfile((await session.send("Profiler.stop")).profile);
+          session.close();
+        }
         results[kind].push(r);
         console.log(`round ${round + 1} ${kind}: ${r.recordsPerSecond} records/s`);
       } finally {
@@ -202,6 +289,13 @@ export async function run(ctx) {
     `Protobuf ingestion, ${BATCH}-record bodies, ${CONCURRENCY} clients, ${REQUESTS} requests a round: the app (POST /i/v1/logs) and the floor Worker`,
     [...results.app.map((r, i) => row("app", r, i)), ...results.floor.map((r, i) => row("floor", r, i))],
   );
+  for (const [kind, summary] of Object.entries(profiles)) {
+    ctx.table(
+      `CPU profile of the ${kind} Worker's isolate, round 1 (busy ${(summary.busyShare * 100).toFixed(0)}% of the phase; shares of busy time)`,
+      summary.inclusive,
+    );
+    ctx.table(`Top self time, ${kind}`, summary.topSelf);
+  }
   const mean = (list) => list.reduce((s, r) => s + r.recordsPerSecond, 0) / list.length;
   const ratio = mean(results.app) / mean(results.floor);
   ctx.table("App / floor", [
