@@ -10,6 +10,7 @@
 //    the first round of each: where the Worker's own time goes (D1 runs in another isolate).
 // Knobs: LOGS_PROTOBUF_BATCH (500 records a request), LOGS_PROTOBUF_REQUESTS (160 a round),
 // LOGS_PROTOBUF_CONCURRENCY (4), LOGS_PROTOBUF_ROUNDS (2 of each).
+import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 // esbuild comes with wrangler: it bundles the TypeScript sources the Worker runs for node to time.
 import { build } from "esbuild";
@@ -103,7 +104,7 @@ function cpuPerCall(fn) {
   return samples[7];
 }
 
-function stages(ctx, m, body) {
+function nodeStages(ctx, m, body) {
   const now = Date.now();
   const options = { now, oldestMs: now - 30 * DAY_MS };
   // Statements are built and rendered to SQL (what db.batch sends) without a database behind them.
@@ -130,6 +131,64 @@ function stages(ctx, m, body) {
   );
 }
 
+/** `[pid, ppid, name]` of every process (Linux /proc). */
+function processes() {
+  const out = [];
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.push([Number(pid), Number(fields[1]), stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** The workerd processes `wrangler dev` (pid) started. */
+function workerdPids(root) {
+  const all = processes();
+  const family = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of all) {
+      if (family.has(ppid) && !family.has(pid)) {
+        family.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return all.filter(([pid, , name]) => family.has(pid) && name === "workerd").map(([pid]) => pid);
+}
+
+/** CPU time (clock ticks, user + system) of each thread of the processes, by `pid/tid`. */
+function threadTicks(pids) {
+  const ticks = new Map();
+  for (const pid of pids) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks.set(`${pid}/${tid}`, Number(fields[11]) + Number(fields[12]));
+    }
+  }
+  return ticks;
+}
+
+/** CPU used by workerd between two `threadTicks` readings: all threads, and its busiest thread (the one running the isolates and SQLite). */
+function workerdCpu(before, after) {
+  let total = 0;
+  let busiest = 0;
+  for (const [thread, ticks] of after) {
+    const used = ticks - (before.get(thread) ?? 0);
+    total += used;
+    busiest = Math.max(busiest, used);
+  }
+  const TICK_MS = 10; // CLK_TCK = 100 on Linux
+  return { totalMs: total * TICK_MS, busiestMs: busiest * TICK_MS };
+}
+
 async function post(worker, path, body) {
   const started = performance.now();
   const res = await fetch(`${worker.url}${path}`, { method: "POST", headers: { "content-type": "application/x-protobuf" }, body });
@@ -144,14 +203,26 @@ async function phase(ctx, worker, path, bodies) {
   const latencies = [];
   const app = [];
   const db = [];
+  const pids = workerdPids(worker.child.pid);
+  const ticksBefore = threadTicks(pids);
   const seconds = await drive(REQUESTS, CONCURRENCY, async (i) => {
     const r = await post(worker, path, bodies[i % bodies.length]);
     latencies.push(r.ms);
     app.push(r.app);
     db.push(r.db);
   });
+  const cpu = workerdCpu(ticksBefore, threadTicks(pids));
   const [l, a, d] = [latencies, app, db].map((s) => ctx.summarize(s));
-  return { recordsPerSecond: Math.round((REQUESTS * BATCH) / seconds), request: l, app: a, db: d };
+  return {
+    recordsPerSecond: Math.round((REQUESTS * BATCH) / seconds),
+    request: l,
+    app: a,
+    db: d,
+    // workerd runs the Worker, the proxy in front of it and local D1 (SQLite included) on one thread.
+    workerdMsPerRequest: cpu.totalMs / REQUESTS,
+    mainThreadMsPerRequest: cpu.busiestMs / REQUESTS,
+    mainThreadBusy: cpu.busiestMs / (seconds * 1000),
+  };
 }
 
 /** A Chrome DevTools Protocol session on workerd's inspector (node 22's WebSocket). */
@@ -228,7 +299,7 @@ function summarizeProfile(profile) {
 export async function run(ctx) {
   const m = await loadWorkerModules();
   const bodies = Array.from({ length: 40 }, (_, i) => protobufBatch(m, BATCH, SERVICES[i % SERVICES.length], i * BATCH));
-  stages(ctx, m, bodies[0]);
+  nodeStages(ctx, m, bodies[0]);
 
   const state = ctx.freshState("logs-protobuf");
   const signupWorker = await startWorker(state);
@@ -269,10 +340,35 @@ export async function run(ctx) {
       }
     }
   }
+  // Where the workerd main thread's time goes: the floor stopped after each stage (nothing stored
+  // before the last), from the same clients.
+  const stages = [
+    ["read the body, answer (HTTP, wrangler's proxy)", "read"],
+    ["+ fromBinary and message -> rows", "rows"],
+    ["+ statements rendered to SQL", "statements"],
+    ["+ the D1 batch (the whole floor)", "batch"],
+  ];
+  const split = [];
+  const floor = await kinds.floor.start({});
+  try {
+    for (const [label, stage] of stages) {
+      const r = await phase(ctx, floor, `${kinds.floor.path}&stage=${stage}`, bodies);
+      split.push({
+        "floor stopped after": label,
+        "main thread / request": ctx.fmt(r.mainThreadMsPerRequest),
+        "workerd / request": ctx.fmt(r.workerdMsPerRequest),
+        "records/s": r.recordsPerSecond,
+      });
+    }
+  } finally {
+    await floor.stop();
+  }
+  ctx.table(`Floor stage by stage: workerd CPU per ${BATCH}-record request`, split);
+
   const db = ctx.openD1(state);
   const stored = db.prepare("SELECT count(*) AS n FROM log_records").get().n;
   db.close();
-  const expected = ROUNDS * 2 * (REQUESTS + 4) * BATCH;
+  const expected = (ROUNDS * 2 + 1) * (REQUESTS + 4) * BATCH;
   console.log(`stored ${stored} records (expected ${expected}: app and floor write the same D1 file)`);
 
   const row = (kind, r, i) => ({
@@ -284,6 +380,9 @@ export async function run(ctx) {
     "in Worker p50": ctx.fmt(r.app.p50),
     "D1 batch p50": ctx.fmt(r.db.p50),
     "D1 batch p95": ctx.fmt(r.db.p95),
+    "workerd CPU / request": ctx.fmt(r.workerdMsPerRequest),
+    "its main thread / request": ctx.fmt(r.mainThreadMsPerRequest),
+    "main thread busy": `${Math.round(r.mainThreadBusy * 100)}%`,
   });
   ctx.table(
     `Protobuf ingestion, ${BATCH}-record bodies, ${CONCURRENCY} clients, ${REQUESTS} requests a round: the app (POST /i/v1/logs) and the floor Worker`,
@@ -296,13 +395,18 @@ export async function run(ctx) {
     );
     ctx.table(`Top self time, ${kind}`, summary.topSelf);
   }
-  const mean = (list) => list.reduce((s, r) => s + r.recordsPerSecond, 0) / list.length;
+  const mean = (list, key = "recordsPerSecond") => list.reduce((s, r) => s + r[key], 0) / list.length;
   const ratio = mean(results.app) / mean(results.floor);
+  // Records per second of the workerd main thread's CPU: what one dedicated core would give, whatever else the machine runs.
+  const perCore = (list) => (BATCH * 1000) / mean(list, "mainThreadMsPerRequest");
   ctx.table("App / floor", [
     {
       "app records/s (mean)": Math.round(mean(results.app)),
       "floor records/s (mean)": Math.round(mean(results.floor)),
       "app / floor": ratio.toFixed(2),
+      "app / floor per main-thread CPU": (perCore(results.app) / perCore(results.floor)).toFixed(2),
+      "app records per main-thread CPU-second": Math.round(perCore(results.app)),
+      "floor records per main-thread CPU-second": Math.round(perCore(results.floor)),
       "target >= 0.8": ratio >= 0.8 ? "met" : "not met",
       "30,000 records/s": mean(results.app) >= 30_000 ? "met" : "not met",
     },
