@@ -40,18 +40,22 @@ export function openD1(state) {
 }
 
 /**
- * `wrangler dev` for a suite. `RATE_LIMITS=off`: the benchmarks drive one key or project token far
- * past the deployed per-minute limits (wrangler.toml `[[ratelimits]]`), and the local limiter (a
- * Durable Object in miniflare) costs nothing like the deployed one, so it is not measured either.
+ * `wrangler dev` of the app (or, with `options.config`, another Worker such as a floor) on the
+ * state's local files. `RATE_LIMITS=off`: the benchmarks drive one key or project token far past the
+ * deployed per-minute limits (wrangler.toml `[[ratelimits]]`), and the local limiter (a Durable
+ * Object in miniflare) costs nothing like the deployed one, so it is not measured either.
  */
-export async function startWorker(state, vars = {}) {
+export async function startWorker(state, vars = {}, options = {}) {
   return startDevServer({
     port: await freePort(),
     persistTo: state.persistTo,
     vars: { ALLOW_LOOPBACK_DESTINATIONS: "true", RATE_LIMITS: "off", ...vars },
     quiet: true,
+    ...options,
   });
 }
+
+export { freePort };
 
 export { triggerScheduled };
 
