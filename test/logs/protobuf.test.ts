@@ -217,6 +217,7 @@ describe("POST /i/v1/logs: OTLP protobuf (generated messages)", () => {
       code: "malformed_otlp",
       detail: expect.stringMatching(/^Malformed OTLP payload: /),
       attr: null,
+      request_id: res.headers.get("x-request-id"),
     });
     expect(await storedCount()).toBe(before);
   });
