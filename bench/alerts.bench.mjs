@@ -8,9 +8,10 @@ const ALERTS_PER_PROJECT = 20;
 const RECORDS = Number(process.env.ALERTS_BENCH_RECORDS ?? 2_000_000);
 const SPAN_MS = 2 * 3_600_000;
 /**
- * Warm-up ticks (minutes relative to the measured tick), one per fifth of the alerts. Their first
- * checks create the alerts' Durable Objects, which in production happens as alerts are created and
- * checked over time. Locally every live object holds several file descriptors (its SQLite files)
+ * Warm-up ticks (minutes relative to the measured tick), one per fifth of the alerts. The seeded rows
+ * have no check history in D1 (`recent_breaches` null, as rows from before the consumer decided
+ * checks), so their first checks run in, and create, the alerts' Durable Objects, which write the
+ * history the measured tick's consumer decides from. Locally every live object holds several file descriptors (its SQLite files)
  * until it is evicted some seconds after its last call, and this machine allows 20,000 per process:
  * the objects are created a fifth at a time, with a pause for eviction in between. Every alert
  * checks every 5 minutes, so all of them are due again at the measured tick.
@@ -167,6 +168,12 @@ export async function run(ctx) {
          JOIN logs_alerts AS a ON a.id = j.value ->> 'alertId' AND a.version = j.value ->> 'version' WHERE true ON CONFLICT (id) DO NOTHING`,
       ],
       [
+        "consumer's check: compare-and-set",
+        `UPDATE logs_alerts SET last_checked_at = 1 FROM json_each('[{"alertId":"a","version":1}]') AS j
+         WHERE logs_alerts.id = j.value ->> 'alertId' AND logs_alerts.version = j.value ->> 'version'
+           AND logs_alerts.last_checked_at IS (j.value ->> 'readLastCheckedAt') AND logs_alerts.state = 'not_firing'`,
+      ],
+      [
         "chunk commit: routine prune",
         `DELETE FROM logs_alert_events AS e WHERE e.routine = 1 AND e.alert_id IN (SELECT value FROM json_each('["a"]')) AND e.window_end <
          (SELECT x.window_end FROM logs_alert_events AS x WHERE x.alert_id = e.alert_id AND x.routine = 1 ORDER BY x.window_end DESC LIMIT 1 OFFSET 9)`,
@@ -207,6 +214,7 @@ export async function run(ctx) {
         chunks: run.chunks,
         due: run.due,
         checked: run.checked,
+        "decided in consumer": run.decided,
         failed: run.failed,
         "notifications enqueued": run.notifications,
         "p50 per check": ctx.fmt(run.p50),
@@ -265,6 +273,7 @@ async function runTick(ctx, state, worker, time) {
     checked: sum("checked"),
     failed: sum("failed"),
     notifications: sum("notifications"),
+    decided: sum("decided_in_consumer"),
     p50: ctx.summarize(perCheck).p50,
     p95: ctx.summarize(perCheck).p95,
     queueP95: ctx.summarize(waits).p95,

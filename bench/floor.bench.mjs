@@ -148,7 +148,7 @@ export async function run(ctx) {
   let floor;
   try {
     await catchUpIndexes(ctx, app, db);
-    floor = await ctx.startWorker(state, {}, floorConfig(state));
+    floor = await ctx.startWorker(state, {}, { config: floorConfig(state) });
     const key = tenant.key;
     const logsProject = tenant.projects[3];
     const token = (await ctx.request(app, `/api/projects/${logsProject}/`, { key })).body.api_token;

@@ -33,20 +33,29 @@ export function freshState(name) {
 
 /** The state's D1 SQLite file through node:sqlite (bulk seeding, raw-SQL baselines). */
 export function openD1(state) {
-  const db = new DatabaseSync(state.d1File);
+  // workerd holds the file while it runs: wait for its locks instead of failing at once (SQLITE_BUSY).
+  const db = new DatabaseSync(state.d1File, { timeout: 10_000 });
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
   return db;
 }
 
-export async function startWorker(state, vars = {}, config = undefined) {
+/**
+ * `wrangler dev` of the app (or, with `options.config`, another Worker such as a floor) on the
+ * state's local files. `RATE_LIMITS=off`: the benchmarks drive one key or project token far past the
+ * deployed per-minute limits (wrangler.toml `[[ratelimits]]`), and the local limiter (a Durable
+ * Object in miniflare) costs nothing like the deployed one, so it is not measured either.
+ */
+export async function startWorker(state, vars = {}, options = {}) {
   return startDevServer({
     port: await freePort(),
     persistTo: state.persistTo,
-    vars: { ALLOW_LOOPBACK_DESTINATIONS: "true", ...vars },
+    vars: { ALLOW_LOOPBACK_DESTINATIONS: "true", RATE_LIMITS: "off", ...vars },
     quiet: true,
-    config,
+    ...options,
   });
 }
+
+export { freePort };
 
 export { triggerScheduled };
 
@@ -188,4 +197,44 @@ export function table(title, rows) {
   console.log(line(columns));
   console.log(line(width.map((w) => "-".repeat(w))));
   for (const row of rows) console.log(line(columns.map((c) => row[c])));
+}
+
+/**
+ * Bytes on disk of the tables (and their indexes, FTS shadow tables) whose table name starts with
+ * one of `prefixes`, from SQLite's `dbstat` (every page each b-tree holds, free space inside the
+ * pages included: what the tables add to the file), divided by `rows`. Prints a table per object
+ * and returns the total bytes and bytes per row.
+ */
+export function storageTable(db, title, prefixes, rows) {
+  const owner = new Map(
+    db
+      .prepare("SELECT name, tbl_name FROM sqlite_schema")
+      .all()
+      .map((r) => [r.name, r.tbl_name]),
+  );
+  const objects = db
+    .prepare("SELECT name, count(*) AS pages, sum(pgsize) AS bytes, sum(payload) AS payload FROM dbstat GROUP BY name ORDER BY bytes DESC")
+    .all()
+    .filter((o) => prefixes.some((p) => (owner.get(o.name) ?? o.name).startsWith(p)));
+  const total = objects.reduce((sum, o) => sum + o.bytes, 0);
+  const { page_size: pageSize } = db.prepare("PRAGMA page_size").get();
+  const { page_count: pageCount } = db.prepare("PRAGMA page_count").get();
+  table(title, [
+    ...objects.map((o) => ({
+      object: o.name,
+      of: owner.get(o.name) ?? "",
+      MB: (o.bytes / 1e6).toFixed(1),
+      "bytes/row": (o.bytes / rows).toFixed(1),
+      "payload bytes/row": (o.payload / rows).toFixed(1),
+    })),
+    { object: "total", of: `${rows} rows`, MB: (total / 1e6).toFixed(1), "bytes/row": (total / rows).toFixed(1), "payload bytes/row": "" },
+    {
+      object: "(whole file)",
+      of: `page ${pageSize} B`,
+      MB: ((pageSize * pageCount) / 1e6).toFixed(1),
+      "bytes/row": "",
+      "payload bytes/row": "",
+    },
+  ]);
+  return { bytes: total, bytesPerRow: total / rows };
 }

@@ -168,6 +168,12 @@ export async function run(ctx) {
   const seedSeconds = (performance.now() - started) / 1000;
   const stored = db.prepare("SELECT count(*) AS n FROM log_records").get().n;
   console.log(`seeded ${stored} records over the last 48 h in ${seedSeconds.toFixed(1)} s`);
+  // Bytes per record on disk, indexes, minute counters and attribute index included (docs/scaling.md).
+  ctx.storageTable(db, `Storage: log tables at ${stored} records (dbstat)`, ["log_"], stored);
+  if (process.env.LOGS_BENCH_SEED_ONLY) {
+    db.close();
+    return;
+  }
 
   // The plans the API relies on (no ANALYZE statistics, as on a fresh D1 database).
   const plans = [

@@ -16,7 +16,8 @@ const FAILURES = join(tmpdir(), "edge-audit-fuzz-failures.jsonl");
 
 const persistTo = mkdtempSync(join(tmpdir(), "edge-audit-fuzz-"));
 applyLocalMigrations(persistTo);
-const server = await startDevServer({ port, persistTo, quiet: true });
+// Limits off: one key sends every request, and the fuzz is after answers, not 429s.
+const server = await startDevServer({ port, persistTo, quiet: true, vars: { RATE_LIMITS: "off" } });
 try {
   const signup = await fetch(`${server.url}/api/signup/`, {
     method: "POST",

@@ -41,14 +41,24 @@ export function localD1File(persistTo = join(ROOT, ".wrangler", "state")) {
 }
 
 /**
- * Runs `wrangler dev` on 127.0.0.1:`port` and resolves once `/api/schema/` answers.
- * Returns `{ url, child, stop() }`.
+ * Runs `wrangler dev` on 127.0.0.1:`port` and resolves once `readyPath` (`/api/schema/`) answers.
+ * `config` runs another Worker than the app (a benchmark's floor Worker); `inspectorPort` opens
+ * workerd's V8 inspector there (profiles). Returns `{ url, child, stop() }`.
  */
-export async function startDevServer({ port = 8787, persistTo, vars = {}, quiet = false, config } = {}) {
+export async function startDevServer({
+  port = 8787,
+  persistTo,
+  vars = {},
+  quiet = false,
+  config,
+  readyPath = "/api/schema/",
+  inspectorPort,
+} = {}) {
   ensureDevVars();
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false"];
-  // Another Worker on the same local state (the benchmarks' floor Worker, bench/floor/).
+  // Another Worker on the same local state (the benchmarks' floor Workers, bench/floor/).
   if (config) args.push("--config", config);
+  if (inspectorPort) args.push("--inspector-port", String(inspectorPort));
   if (persistTo) args.push("--persist-to", persistTo);
   // A local instance keeps the open first signup; a deployed one needs BOOTSTRAP_TOKEN (wrangler.toml).
   for (const [name, value] of Object.entries({ ALLOW_OPEN_FIRST_SIGNUP: "true", ...vars })) args.push("--var", `${name}:${value}`);
@@ -62,7 +72,7 @@ export async function startDevServer({ port = 8787, persistTo, vars = {}, quiet 
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${stderr}`);
     try {
-      const res = await fetch(`${url}/api/schema/`);
+      const res = await fetch(`${url}${readyPath}`);
       if (res.ok) break;
     } catch {
       // not listening yet

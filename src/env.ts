@@ -15,6 +15,14 @@ export interface Env {
   NOTIFICATIONS_QUEUE: Queue<NotificationMessage>;
   EXPORTS_QUEUE: Queue<ExportMessage>;
   ALERT_CHECKS_QUEUE: Queue<AlertCheckMessage>;
+  /** Requests per personal API key (viewer links included), counted after authentication. */
+  API_RATE_LIMITER: RateLimit;
+  /** `POST /api/signup/` per client IP (`CF-Connecting-IP`). */
+  SIGNUP_RATE_LIMITER: RateLimit;
+  /** OTLP logs ingestion requests per project (its `api_token`). */
+  INGEST_RATE_LIMITER: RateLimit;
+  /** "off" skips the rate limiters (local benchmarks only); anything else, or unset, enforces them. */
+  RATE_LIMITS?: string;
   /** "true" lets destinations point at http://127.0.0.1 / localhost (local development only). */
   ALLOW_LOOPBACK_DESTINATIONS: string;
   /**

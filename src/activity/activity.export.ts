@@ -26,12 +26,15 @@ export const ACTIVITY_EXPORT_COLUMNS: ExportColumn[] = [
   { name: "recorded_by_user_id", type: "number" },
   { name: "recorded_by_user_email", type: "text" },
   { name: "recorded_by_api_key_id", type: "text" },
-  // The rest of the hashed fields and the chain, so an export verifies offline (scripts/verify-export.mjs).
+  // The rest of the hashed fields (recorded_by's are above) and the chain, so an export verifies
+  // offline (scripts/verify-export.mjs).
   { name: "user_id", type: "number" },
   { name: "was_impersonated", type: "text" },
   { name: "is_system", type: "text" },
   { name: "sequence", type: "number" },
   { name: "hash", type: "text" },
+  // Which of those fields the hash covers: 1 without recorded_by (rows sealed before it was hashed), 2 with it.
+  { name: "hash_version", type: "number" },
 ];
 
 const EXPORT_PAGE_SIZE = 1000;
@@ -59,6 +62,7 @@ function exportRow(row: ActivityRowRecord): Cell[] {
     row.is_system ? "true" : "false",
     row.sequence,
     row.hash ?? "",
+    row.hash_version,
   ];
 }
 

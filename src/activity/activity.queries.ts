@@ -118,6 +118,8 @@ export interface ActivityRowRecord {
   /** Null until the sequencer seals the row (chain.ts). */
   sequence: number | null;
   hash: string | null;
+  /** Which fields `hash` covers (src/lib/chain-hash.ts); null until sealed. */
+  hash_version: number | null;
 }
 
 const userColumns = (alias: string) =>
@@ -126,7 +128,7 @@ const userColumns = (alias: string) =>
     .join(", ");
 
 /** The columns of an `ActivityRowRecord`, over `ACTIVITY_JOINS`. */
-export const ACTIVITY_COLUMNS = `c.sequence, c.hash, a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
+export const ACTIVITY_COLUMNS = `c.sequence, c.hash, c.hash_version, a.seq, a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
   a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at, a.recorded_by_user_id, a.recorded_by_key_id,
   ${userColumns("u")}, ${userColumns("r")}`;
 /** `u` the user a row names, `r` the user who recorded it, `c` the row's place in the chain. */
@@ -325,9 +327,10 @@ function manyTenants(tenancy: Tenancy, params: SqlParams): Tenants {
           p.to ?? null,
           p.column === "team_id" ? (p.organizationId ?? null) : p.organizationLevel ? 1 : 0,
         ]);
+      // A primary-key lookup per tenant: an IN list of the organization's projects would be rebuilt per row.
       const owned =
         column === "team_id"
-          ? ` WHERE j.value ->> 3 IS NULL OR j.value ->> 0 IN (SELECT id FROM projects WHERE organization_id = j.value ->> 3)`
+          ? ` WHERE j.value ->> 3 IS NULL OR EXISTS (SELECT 1 FROM projects AS p WHERE p.id = j.value ->> 0 AND p.organization_id = j.value ->> 3)`
           : "";
       const level = column === "organization_id" ? ", l" : "";
       const levelValue = column === "organization_id" ? ", j.value ->> 3" : "";

@@ -2,67 +2,145 @@
 // (sequencer.object.ts, one for the instance) seals them behind the writes, in `seq` order, which
 // is commit order: D1 runs one write transaction at a time and AUTOINCREMENT never reuses an id, so
 // a row committed later always has a higher `seq`. Everything at or below the mark is sealed.
-import { type ChainRowInput, chainHash, checkChain, GENESIS_HASH } from "../lib/chain-hash";
+import { type ChainRowInput, CURRENT_HASH_VERSION, chainHash, checkChain, GENESIS_HASH } from "../lib/chain-hash";
 
 export const CHAIN_MARK_KEY = "activity_chain_seq";
 const MARK_SQL = `coalesce((SELECT CAST(value AS INTEGER) FROM instance_settings WHERE key = '${CHAIN_MARK_KEY}'), 0)`;
 
+/** The hashed columns of a row (src/lib/chain-hash.ts, `chainRecord`), recorded_by included. */
 export const CHAIN_COLUMNS = `a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
-  a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at`;
+  a.ip_address, a.activity, a.item_id, a.scope, a.detail, a.created_at, a.recorded_by_user_id, a.recorded_by_key_id`;
 
-type StoredRow = Omit<ChainRowInput, "sequence"> & { seq: number };
+type StoredRow = Omit<ChainRowInput, "sequence" | "hash_version"> & { seq: number };
 
 /**
- * Seals up to `maxRows` rows past the mark; returns how many. The batch applies only if the mark is
- * still where this run read it, so an overlapping run (a second sequencer during a deploy, the
- * cron's catch-up) never forks a chain; the unique (organization, sequence) index backs that up.
+ * Characters of detail JSON one read of pending rows may carry: a detail may hold 64 KiB, so 2,000
+ * rows could pass D1's 50 MB result limit, and a read that always fails would stop the chain.
+ * About 12 MB at most in UTF-8; a larger single row is still read alone.
  */
-export async function sealPending(db: D1Database, maxRows: number): Promise<number> {
-  const [markResult, rowsResult] = await db.batch([
+const DETAIL_CHARS_PER_READ = 4_000_000;
+type Head = { sequence: number; hash: string };
+
+/** What one read found past the mark: the mark, up to `maxRows` rows in `seq` order, their organizations' heads. */
+interface Pending {
+  mark: number;
+  rows: StoredRow[];
+  heads: Map<string, Head>;
+}
+
+/**
+ * The three statements that read what is pending. They run in one batch (one transaction), either
+ * alone or after the previous batch's writes, so rows, mark and heads are always one consistent
+ * state, whoever moved the mark last.
+ */
+function readPending(db: D1Database, maxRows: number, maxChars = DETAIL_CHARS_PER_READ): D1PreparedStatement[] {
+  const past = `FROM activity_log AS a WHERE a.seq > ${MARK_SQL} ORDER BY a.seq LIMIT ?1`;
+  // Rows in `seq` order while the details before each stay under `maxChars` (the first row always).
+  const size = "coalesce(length(x.detail), 0)";
+  return [
     db.prepare(`SELECT ${MARK_SQL} AS seq`),
-    db.prepare(`SELECT a.seq, ${CHAIN_COLUMNS} FROM activity_log AS a WHERE a.seq > ${MARK_SQL} ORDER BY a.seq LIMIT ?1`).bind(maxRows),
-  ]);
-  const mark = (markResult?.results[0] as { seq: number } | undefined)?.seq ?? 0;
-  const rows = (rowsResult?.results ?? []) as StoredRow[];
-  const last = rows[rows.length - 1];
-  if (!last) return 0;
-  const organizations = [...new Set(rows.map((r) => r.organization_id))];
-  const { results: heads } = await db
-    .prepare("SELECT organization_id, sequence, hash FROM activity_chain_heads WHERE organization_id IN (SELECT value FROM json_each(?1))")
-    .bind(JSON.stringify(organizations))
-    .all<{ organization_id: string; sequence: number; hash: string }>();
-  const head = new Map(heads.map((h) => [h.organization_id, { sequence: h.sequence, hash: h.hash }]));
-  const entries: [number, string, number, string][] = [];
-  for (const row of rows) {
-    const previous = head.get(row.organization_id) ?? { sequence: 0, hash: GENESIS_HASH };
-    const sequence = previous.sequence + 1;
-    const hash = await chainHash(previous.hash, { ...row, sequence });
-    head.set(row.organization_id, { sequence, hash });
-    entries.push([row.seq, row.organization_id, sequence, hash]);
-  }
-  const unchanged = `${MARK_SQL} = ?1`;
-  await db.batch([
     db
       .prepare(
-        `INSERT INTO activity_chain (seq, organization_id, sequence, hash)
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?2) WHERE ${unchanged}`,
+        `SELECT * FROM (SELECT x.*, sum(${size}) OVER (ORDER BY x.seq ROWS UNBOUNDED PRECEDING) - ${size} AS chars_before
+         FROM (SELECT a.seq, ${CHAIN_COLUMNS} ${past}) AS x) WHERE chars_before < ?2 ORDER BY seq`,
       )
-      .bind(mark, JSON.stringify(entries)),
+      .bind(maxRows, maxChars),
+    db
+      .prepare(
+        `SELECT organization_id, sequence, hash FROM activity_chain_heads WHERE organization_id IN (SELECT a.organization_id ${past})`,
+      )
+      .bind(maxRows),
+  ];
+}
+
+function pendingOf([markResult, rowsResult, headsResult]: D1Result[]): Pending {
+  const heads = (headsResult?.results ?? []) as { organization_id: string; sequence: number; hash: string }[];
+  return {
+    mark: (markResult?.results[0] as { seq: number } | undefined)?.seq ?? 0,
+    rows: (rowsResult?.results ?? []) as StoredRow[],
+    heads: new Map(heads.map((h) => [h.organization_id, { sequence: h.sequence, hash: h.hash }])),
+  };
+}
+
+/**
+ * The writes that seal `pending`: its rows' places and hashes, the heads, the mark. Each applies
+ * only if the mark is still where `pending` was read, so an overlapping sealer (a second sequencer
+ * during a deploy, a retry) never forks a chain; the unique (organization, sequence) index backs
+ * that up.
+ */
+function sealStatements(db: D1Database, pending: Pending): D1PreparedStatement[] {
+  const { mark, rows, heads } = pending;
+  const last = rows[rows.length - 1];
+  if (!last) return [];
+  const entries: [number, string, number, string][] = [];
+  for (const row of rows) {
+    const previous = heads.get(row.organization_id) ?? { sequence: 0, hash: GENESIS_HASH };
+    const sequence = previous.sequence + 1;
+    const hash = chainHash(previous.hash, { ...row, sequence, hash_version: CURRENT_HASH_VERSION });
+    heads.set(row.organization_id, { sequence, hash });
+    entries.push([row.seq, row.organization_id, sequence, hash]);
+  }
+  const organizations = [...new Set(rows.map((r) => r.organization_id))];
+  const unchanged = `${MARK_SQL} = ?1`;
+  return [
+    db
+      .prepare(
+        `INSERT INTO activity_chain (seq, organization_id, sequence, hash, hash_version)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?3 FROM json_each(?2) WHERE ${unchanged}`,
+      )
+      .bind(mark, JSON.stringify(entries), CURRENT_HASH_VERSION),
     db
       .prepare(
         `INSERT INTO activity_chain_heads (organization_id, sequence, hash)
          SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?2) WHERE ${unchanged}
          ON CONFLICT (organization_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash`,
       )
-      .bind(mark, JSON.stringify(organizations.map((o) => [o, head.get(o)?.sequence, head.get(o)?.hash]))),
+      .bind(mark, JSON.stringify(organizations.map((o) => [o, heads.get(o)?.sequence, heads.get(o)?.hash]))),
     db
       .prepare(
         `INSERT INTO instance_settings (key, value) VALUES (?3, CAST(?2 AS TEXT))
          ON CONFLICT (key) DO UPDATE SET value = CAST(?2 AS TEXT) WHERE CAST(value AS INTEGER) = ?1`,
       )
       .bind(mark, last.seq, CHAIN_MARK_KEY),
-  ]);
-  return rows.length;
+  ];
+}
+
+export interface SealRun {
+  /** Rows this run sealed (a batch another sealer beat it to counts for nothing). */
+  sealed: number;
+  /** Whether rows were still waiting when the run stopped (out of batches or time). */
+  more: boolean;
+}
+
+/**
+ * Seals rows past the mark, `maxRows` at a time, until none is left or `keepGoing()` says stop.
+ * One D1 round trip per batch: a batch's writes and the next read share it (one transaction), the
+ * hashing happens between round trips.
+ */
+export async function sealBacklog(
+  db: D1Database,
+  maxRows: number,
+  keepGoing: () => boolean = () => true,
+  maxChars = DETAIL_CHARS_PER_READ,
+): Promise<SealRun> {
+  let pending = pendingOf(await db.batch(readPending(db, maxRows, maxChars)));
+  let sealed = 0;
+  while (pending.rows.length && keepGoing()) {
+    const writes = sealStatements(db, pending);
+    const results = await db.batch([...writes, ...readPending(db, maxRows, maxChars)]);
+    // The mark's upsert changed nothing when another sealer moved the mark first.
+    if ((results[writes.length - 1]?.meta.changes ?? 0) > 0) sealed += pending.rows.length;
+    pending = pendingOf(results.slice(writes.length));
+  }
+  return { sealed, more: pending.rows.length > 0 };
+}
+
+/** Seals up to `maxRows` rows past the mark in one batch; returns how many were waiting (sealed by this call or a concurrent one). */
+export async function sealPending(db: D1Database, maxRows: number, maxChars = DETAIL_CHARS_PER_READ): Promise<number> {
+  const pending = pendingOf(await db.batch(readPending(db, maxRows, maxChars)));
+  const writes = sealStatements(db, pending);
+  if (writes.length) await db.batch(writes);
+  return pending.rows.length;
 }
 
 /** Where an organization's chain starts: after the last row retention deleted, or at the beginning. */
@@ -105,7 +183,7 @@ export async function verifyChain(
     db.prepare("SELECT sequence FROM activity_chain_heads WHERE organization_id = ?1").bind(organizationId),
     db
       .prepare(
-        `SELECT c.sequence, c.hash, ${CHAIN_COLUMNS} FROM activity_chain AS c JOIN activity_log AS a ON a.seq = c.seq
+        `SELECT c.sequence, c.hash, c.hash_version, ${CHAIN_COLUMNS} FROM activity_chain AS c JOIN activity_log AS a ON a.seq = c.seq
          WHERE c.organization_id = ?1 AND c.sequence BETWEEN ?2 AND ?3 ORDER BY c.sequence LIMIT ?4`,
       )
       .bind(organizationId, from, range.to ?? Number.MAX_SAFE_INTEGER, limit),

@@ -1,8 +1,11 @@
 // Signed checkpoints: once a day each organization's chain head is signed with the instance's
 // Ed25519 key (the AUDIT_SIGNING_KEY Worker secret, a private JWK) and published as the
 // `activity_log_checkpoint_signed` event, so a copy can live outside the service.
+import { sql } from "drizzle-orm";
+import { createDb } from "../db/client";
+import { activityChainCheckpoints } from "../db/schema";
 import type { Env } from "../env";
-import { publishEvents } from "../events/publish";
+import { outboxInsert, publishOutboxSafely } from "../events/outbox";
 import { base64url, type CheckpointClaim, claimBytes, keyThumbprint, type SignedCheckpoint } from "../lib/chain-hash";
 import { oncePerDay } from "../lib/daily";
 import { uuidv7 } from "../lib/ids";
@@ -68,14 +71,19 @@ export async function signCheckpoints(env: Env, now: number): Promise<Checkpoint
     if (!heads.length) return { signed, complete: true };
     const checkpoints = await Promise.all(heads.map((h) => signClaim(key, { ...h, signed_at: signedAt })));
     const rows = checkpoints.map((cp) => [uuidv7(), cp.organization_id, cp.sequence, cp.hash, now, cp.key_id, cp.signature]);
-    await env.DB.prepare(
-      `INSERT INTO activity_chain_checkpoints (id, organization_id, kind, sequence, hash, created_at, key_id, signature)
-       SELECT value ->> 0, value ->> 1, 'signed', value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6 FROM json_each(?1) WHERE true
-       ON CONFLICT DO NOTHING`,
-    )
-      .bind(JSON.stringify(rows))
-      .run();
-    await publishEvents(env, checkpoints.map(checkpointEvent));
+    // The checkpoints' events go to the outbox in the same batch, so none is lost after the commit.
+    const db = createDb(env.DB);
+    const outbox = outboxInsert(db, [], checkpoints.map(checkpointEvent));
+    await db.batch([
+      db
+        .insert(activityChainCheckpoints)
+        .select(
+          sql`SELECT value ->> 0, value ->> 1, 'signed', value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6 FROM json_each(${JSON.stringify(rows)}) WHERE true`,
+        )
+        .onConflictDoNothing(),
+      outbox.statement,
+    ]);
+    await publishOutboxSafely(env, outbox.id, [], outbox.events);
     signed += heads.length;
   }
 }

@@ -1,8 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Sequencer } from "../audit/sequencer";
 import type { Env } from "../env";
-import { sealPending } from "./chain";
+import { sealBacklog } from "./chain";
 
+/** Rows sealed per D1 round trip (each carries one batch's writes and the next batch's read). */
 const ROWS_PER_BATCH = 2000;
 /** A run longer than this (a backlog, e.g. the rows from before the chain existed) goes on in the alarm. */
 const RUN_BUDGET_MS = 10_000;
@@ -35,12 +36,9 @@ export class ActivitySequencerObject extends DurableObject<Env> implements Seque
     try {
       do {
         this.again = false;
-        let n: number;
-        do {
-          n = await sealPending(this.env.DB, ROWS_PER_BATCH);
-          sealed += n;
-        } while (n === ROWS_PER_BATCH && Date.now() < deadline);
-        if (n === ROWS_PER_BATCH) {
+        const run = await sealBacklog(this.env.DB, ROWS_PER_BATCH, () => Date.now() < deadline);
+        sealed += run.sealed;
+        if (run.more) {
           await this.ctx.storage.setAlarm(Date.now());
           break;
         }

@@ -8,13 +8,16 @@ import { countLogs } from "../logs";
 import type { CheckOutcome } from "./alert.machine";
 import { type AlertRow, filtersOf, MINUTE_MS } from "./alerts.queries";
 import { BatchedReads } from "./batched-reads";
-import { type CheckWrite, commitChecks, type Reschedule } from "./check-writes";
+import { type CheckWrite, commitChecks, commitRoutineChecks, decideInConsumer, type Reschedule, type RoutineCheck } from "./check-writes";
 import { alertStub, type CheckResult } from "./logs-alert.object";
 
 /**
  * One chunk: reads the alerts that are still due (a redelivered message or a repeated tick finds
- * them done), counts their windows, runs each check in the alert's Durable Object, commits what the
- * objects answer in one D1 batch, publishes the notifications, and records the chunk.
+ * them done) and counts their windows. Checks that change nothing, as the D1 mirror shows, are
+ * decided and recorded here without waking the alert's Durable Object; they land in one D1 batch
+ * with the mark of the alerts whose checks go to their objects. Each of those runs in the alert's
+ * object, what the objects answer is committed in a second batch, the notifications are published,
+ * and the chunk is recorded.
  */
 export async function checkAlertChunk(env: Env, chunk: AlertCheckMessage): Promise<typeof logsAlertCheckBatches.$inferSelect> {
   const startedAt = Date.now();
@@ -30,16 +33,28 @@ export async function checkAlertChunk(env: Env, chunk: AlertCheckMessage): Promi
       ),
     );
   const { outcomes, durationMs } = await countWindows(env, alerts, chunk.windowEnd);
+  const routine: RoutineCheck[] = [];
+  const toObjects: { alert: AlertRow; outcome: CheckOutcome }[] = [];
+  for (const [i, alert] of alerts.entries()) {
+    const outcome = outcomes[i] ?? { ok: false, error: "not counted" };
+    // Already recorded (the object would answer "duplicate").
+    if (chunk.windowEnd <= (alert.lastCheckedAt?.getTime() ?? 0)) continue;
+    const decided = await decideInConsumer(alert, outcome, chunk.windowEnd, durationMs);
+    if (decided) routine.push(decided);
+    else toObjects.push({ alert, outcome });
+  }
+  // Throws on failure: the queue redelivers the chunk and nothing was handed to an object yet.
+  const routineApplied = await commitRoutineChecks(
+    env,
+    routine,
+    toObjects.map((c) => c.alert.id),
+    chunk.windowEnd,
+  );
   let failed = 0;
   const results = await Promise.all(
-    alerts.map(async (alert, i): Promise<CheckResult | null> => {
+    toObjects.map(async ({ alert, outcome }): Promise<CheckResult | null> => {
       try {
-        return await alertStub(env, alert.id).check({
-          windowEnd: chunk.windowEnd,
-          alert,
-          outcome: outcomes[i] ?? { ok: false, error: "not counted" },
-          queryDurationMs: durationMs,
-        });
+        return await alertStub(env, alert.id).check({ windowEnd: chunk.windowEnd, alert, outcome, queryDurationMs: durationMs });
       } catch (error) {
         failed++;
         log("error", "logs alert check failed", { alert_id: alert.id, window_end: new Date(chunk.windowEnd).toISOString(), error });
@@ -57,7 +72,8 @@ export async function checkAlertChunk(env: Env, chunk: AlertCheckMessage): Promi
   }
   // Throws on failure: the queue redelivers the chunk, and the objects hand the same checks back.
   const { applied, published } = await commitChecks(env, writes, reschedules);
-  const checked = current.filter((index) => applied[index]).length;
+  const decidedInConsumer = routineApplied.filter(Boolean).length;
+  const checked = current.filter((index) => applied[index]).length + decidedInConsumer;
   const row = {
     id: chunk.id,
     windowEnd: new Date(chunk.windowEnd),
@@ -66,6 +82,7 @@ export async function checkAlertChunk(env: Env, chunk: AlertCheckMessage): Promi
     skipped: chunk.alertIds.length - checked - failed,
     failed,
     notifications: published,
+    decidedInConsumer,
     enqueuedAt: new Date(chunk.enqueuedAt),
     startedAt: new Date(startedAt),
     finishedAt: new Date(),

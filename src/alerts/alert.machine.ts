@@ -112,6 +112,43 @@ export function evaluate(rules: AlertRules, machine: AlertMachine, outcome: Chec
   );
 }
 
+/** `recentBreaches` as the D1 mirror stores it: bit i is the i-th newest outcome (1 = breached). */
+export function breachBits(recentBreaches: boolean[]): number {
+  let bits = 0;
+  for (const [i, breached] of recentBreaches.slice(0, HISTORY_LENGTH).entries()) if (breached) bits |= 1 << i;
+  return bits;
+}
+
+/**
+ * The outcomes a bitmap stands for, newest first, up to its oldest breach: an outcome the bitmap
+ * does not show counts as "not breached", which is all `evaluate` needs (it counts breaches).
+ */
+export function breachesFromBits(bits: number): boolean[] {
+  const out: boolean[] = [];
+  for (let rest = bits & ((1 << HISTORY_LENGTH) - 1); rest; rest >>= 1) out.push((rest & 1) === 1);
+  return out;
+}
+
+/**
+ * The check shortcut: the evaluation of a successful check that changes nothing but the alert's
+ * history and schedule (a not_firing alert that stays not_firing, a firing one still breached; no
+ * failures before, no notification, none dropped by the cooldown), or null when the check may
+ * transition, notify or reset failures. It is `evaluate` itself, so a check decided from it is
+ * exactly the check the Durable Object would have run on the same history.
+ */
+export function routineCheck(rules: AlertRules, machine: AlertMachine, outcome: CheckOutcome, now: number): Evaluation | null {
+  if (!outcome.ok || machine.consecutiveFailures !== 0) return null;
+  if (machine.state !== "not_firing" && machine.state !== "firing") return null;
+  const result = evaluate(rules, machine, outcome, now);
+  const unchanged =
+    result.machine.state === machine.state &&
+    result.machine.consecutiveFailures === 0 &&
+    result.machine.lastNotifiedAt === machine.lastNotifiedAt &&
+    result.notification === null &&
+    !result.suppressedByCooldown;
+  return unchanged ? result : null;
+}
+
 function quiet(machine: AlertMachine, breached: boolean, reason: string): Evaluation {
   return { machine, breached, notification: null, suppressedByCooldown: false, reason };
 }

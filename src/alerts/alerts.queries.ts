@@ -127,6 +127,8 @@ export function newAlert(project: Project, userId: number | null, body: AlertCre
     nextCheckAt: null,
     lastNotifiedAt: null,
     lastCheckedAt: null,
+    recentBreaches: 0,
+    objectWindowEnd: null,
     consecutiveFailures: 0,
     lastErrorMessage: null,
     firstEnabledAt: enabled ? new Date(now) : null,
@@ -237,6 +239,8 @@ export function planUpdate(db: Db, alert: AlertRow, patch: AlertUpdate, now: num
     after.consecutiveFailures = transition.consecutiveFailures;
     if (transition.consecutiveFailures === 0) after.lastErrorMessage = null;
     after.version = alert.version + 1;
+    // A new version starts with an empty history (the object counts only the version's own checks).
+    after.recentBreaches = 0;
   }
   if (after.enabled && !after.firstEnabledAt) after.firstEnabledAt = new Date(now);
   after.nextCheckAt = scheduleAfterEdit(after, transition !== null, now);
@@ -272,6 +276,7 @@ export function planUpdate(db: Db, alert: AlertRow, patch: AlertUpdate, now: num
           state: after.state,
           consecutiveFailures: after.consecutiveFailures,
           lastErrorMessage: after.lastErrorMessage,
+          recentBreaches: 0,
           version: sql`${logsAlerts.version} + 1`,
         })
         .where(eq(logsAlerts.id, alert.id)),

@@ -157,6 +157,7 @@ export const alertsRouter = createRouter()
             consecutiveFailures: 0,
             lastErrorMessage: null,
             nextCheckAt: alert.enabled ? new Date(now) : null,
+            recentBreaches: 0,
             version: sql`${logsAlerts.version} + 1`,
             updatedAt: new Date(now),
           })

@@ -1,7 +1,20 @@
 import type { Env } from "../env";
-import { publishEvents } from "../events/publish";
+import { OUTBOX_GRACE_MS, type OutboxEvent, publishOutboxSafely } from "../events/outbox";
+import { uuidv7 } from "../lib/ids";
 import type { NotificationEvent } from "../lib/messages";
-import { type AlertNotification, type AlertState, HISTORY_LENGTH } from "./alert.machine";
+import { iso } from "../lib/time";
+import {
+  type AlertMachine,
+  type AlertNotification,
+  type AlertState,
+  breachBits,
+  breachesFromBits,
+  type CheckOutcome,
+  type Evaluation,
+  HISTORY_LENGTH,
+  routineCheck,
+} from "./alert.machine";
+import { type AlertRow, ceilMinute, MINUTE_MS, machineOf, rulesOf, uuidFromKey } from "./alerts.queries";
 
 /** What one check writes to D1 (and publishes once that landed). Plain data: it crosses the Durable Object boundary. */
 export interface CheckWrite {
@@ -15,6 +28,8 @@ export interface CheckWrite {
   lastNotifiedAt: number | null;
   lastErrorMessage: string | null;
   nextCheckAt: number | null;
+  /** The history after this check, as `logs_alerts.recent_breaches` stores it (`breachBits`). */
+  recentBreaches: number;
   event: {
     id: string;
     resultCount: number | null;
@@ -40,13 +55,16 @@ export interface Reschedule {
 // A chunk's checks go to D1 as four statements, each binding one JSON array that SQLite reads back
 // with json_each, instead of three statements per alert: the round trip and the statement count stay
 // flat however many alerts a chunk holds. A row changes only while the alert is still at the
-// version the check was evaluated against: a raced edit (new version) or a delete drops the check.
+// version the check was evaluated against (a raced edit, a new version, or a delete drops the
+// check) and has not recorded this window or a later one yet (the first writer of a window wins).
 
 const UPDATE_STATES = `UPDATE logs_alerts SET state = j.value ->> 'state', consecutive_failures = j.value ->> 'consecutiveFailures',
     last_notified_at = j.value ->> 'lastNotifiedAt', last_checked_at = j.value ->> 'windowEnd',
-    last_error_message = j.value ->> 'lastErrorMessage', next_check_at = j.value ->> 'nextCheckAt'
+    last_error_message = j.value ->> 'lastErrorMessage', next_check_at = j.value ->> 'nextCheckAt',
+    recent_breaches = j.value ->> 'recentBreaches'
   FROM json_each(?1) AS j
   WHERE logs_alerts.id = j.value ->> 'alertId' AND logs_alerts.version = j.value ->> 'version'
+    AND (logs_alerts.last_checked_at IS NULL OR logs_alerts.last_checked_at < j.value ->> 'windowEnd')
   RETURNING logs_alerts.id AS id`;
 
 const INSERT_EVENTS = `INSERT INTO logs_alert_events (id, alert_id, kind, result_count, threshold_breached, state_before, state_after,
@@ -68,6 +86,15 @@ const RESCHEDULE = `UPDATE logs_alerts SET next_check_at = j.value ->> 'nextChec
   FROM json_each(?1) AS j
   WHERE logs_alerts.id = j.value ->> 'alertId' AND logs_alerts.version = j.value ->> 'version'`;
 
+// The notifications of the checks that land go to the outbox in the same batch (src/events/outbox.ts):
+// the same version join as INSERT_EVENTS picks them, and no row is written when none lands.
+const INSERT_OUTBOX = `INSERT INTO notification_outbox (id, activity_ids, events, created_at, sweep_at)
+  SELECT ?2, '[]', events, ?3, ?3 + ${OUTBOX_GRACE_MS} FROM (
+    SELECT json_group_array(json(j.value -> 'event')) AS events, count(*) AS n
+    FROM json_each(?1) AS j JOIN logs_alerts AS a ON a.id = j.value ->> 'alertId' AND a.version = j.value ->> 'version')
+  WHERE n > 0
+  RETURNING events`;
+
 export interface CommitResult {
   /** Per write: whether it landed (false: the alert was edited or deleted meanwhile). */
   applied: boolean[];
@@ -75,9 +102,10 @@ export interface CommitResult {
 }
 
 /**
- * Writes the checks of many alerts in one D1 batch, then publishes the notifications of those that
- * landed: a notification never goes out for a check D1 did not record. Event and notification ids
- * derive from (alert, window end), so committing the same check twice changes nothing downstream.
+ * Writes the checks of many alerts in one D1 batch, with the notifications of those that land in
+ * the outbox, then publishes them: a notification never goes out for a check D1 did not record, nor
+ * is one lost when the Worker dies after the commit. Event and notification ids derive from (alert,
+ * window end), so committing the same check twice changes nothing downstream.
  */
 export async function commitChecks(env: Env, writes: CheckWrite[], reschedules: Reschedule[] = []): Promise<CommitResult> {
   if (!writes.length && !reschedules.length) return { applied: [], published: 0 };
@@ -93,6 +121,7 @@ export async function commitChecks(env: Env, writes: CheckWrite[], reschedules: 
     windowEnd: w.windowEnd,
     lastErrorMessage: w.lastErrorMessage,
     nextCheckAt: w.nextCheckAt,
+    recentBreaches: w.recentBreaches,
   }));
   const events = writes.map((w) => ({
     ...w.event,
@@ -104,15 +133,211 @@ export async function commitChecks(env: Env, writes: CheckWrite[], reschedules: 
   }));
   const routine = [...new Set(writes.filter((w) => w.event.routine).map((w) => w.alertId))];
   const statement = (query: string, rows: unknown[]) => env.DB.prepare(query).bind(JSON.stringify(rows));
-  const [updated] = await env.DB.batch<{ id: string }>([
+  const outboxId = uuidv7();
+  const outbox = writes.flatMap((w) =>
+    w.publish ? [{ alertId: w.alertId, version: w.version, event: { ...w.publish, id: w.publish.id ?? uuidv7() } }] : [],
+  );
+  const [updated, , , , queued] = await env.DB.batch<{ id: string; events: string }>([
     statement(UPDATE_STATES, states),
     statement(INSERT_EVENTS, events),
     statement(PRUNE_ROUTINE, routine),
     statement(RESCHEDULE, reschedules),
+    ...(outbox.length ? [env.DB.prepare(INSERT_OUTBOX).bind(JSON.stringify(outbox), outboxId, Date.now())] : []),
   ]);
   const landed = new Set((updated?.results ?? []).map((r) => r.id));
   const applied = writes.map((w) => landed.has(w.alertId));
-  const notifications = writes.flatMap((w, i) => (applied[i] && w.publish ? [w.publish] : []));
-  if (notifications.length) await publishEvents(env, notifications);
+  const notifications: OutboxEvent[] = JSON.parse(queued?.results[0]?.events ?? "[]");
+  if (notifications.length) await publishOutboxSafely(env, outboxId, [], notifications);
   return { applied, published: notifications.length };
+}
+
+const PUBLISHED: Partial<Record<AlertNotification, NotificationEvent["type"]>> = {
+  firing: "logs_alert_firing",
+  resolved: "logs_alert_resolved",
+  broken: "logs_alert_broken",
+};
+
+/** After a check: nothing while broken, the end of a snooze, otherwise one check interval later. */
+export function nextCheck(state: AlertState, alert: AlertRow, windowEnd: number): number | null {
+  if (state === "broken") return null;
+  if (state === "snoozed" && alert.snoozeUntil && alert.snoozeUntil.getTime() > windowEnd) return ceilMinute(alert.snoozeUntil.getTime());
+  return windowEnd + alert.checkIntervalMinutes * MINUTE_MS;
+}
+
+export interface EvaluatedCheck {
+  alert: AlertRow;
+  /** The row version the check was evaluated against. */
+  version: number;
+  windowEnd: number;
+  /** The machine the check started from, and what `evaluate` made of it. */
+  before: AlertMachine;
+  result: Evaluation;
+  outcome: CheckOutcome;
+  queryDurationMs: number | null;
+  createdAt: number;
+}
+
+/**
+ * What an evaluated check writes to D1 and publishes: the same for a check the Durable Object ran
+ * and for one the consumer decided from the mirror. Event and notification ids derive from
+ * (alert, window end), so the same check written twice is one event and one notification.
+ */
+export async function checkWrite({ alert, version, windowEnd, before, result, outcome, queryDurationMs, createdAt }: EvaluatedCheck) {
+  const next = result.machine;
+  const windowStart = windowEnd - alert.windowMinutes * MINUTE_MS;
+  const errorMessage = outcome.ok ? null : outcome.error.slice(0, 1000);
+  const eventType = result.notification ? PUBLISHED[result.notification] : undefined;
+  const write: CheckWrite = {
+    alertId: alert.id,
+    version,
+    windowStart,
+    windowEnd,
+    state: next.state,
+    consecutiveFailures: next.consecutiveFailures,
+    lastNotifiedAt: next.lastNotifiedAt,
+    lastErrorMessage: errorMessage,
+    nextCheckAt: nextCheck(next.state, alert, windowEnd),
+    recentBreaches: breachBits(next.recentBreaches),
+    event: {
+      id: await uuidFromKey(`logs_alert:${alert.id}:${windowEnd}`),
+      resultCount: outcome.ok ? outcome.count : null,
+      thresholdBreached: result.breached,
+      stateBefore: before.state,
+      errorMessage,
+      queryDurationMs,
+      notification: result.notification,
+      routine: outcome.ok && next.state === before.state && !result.notification,
+      createdAt,
+    },
+    publish: eventType
+      ? {
+          id: await uuidFromKey(`logs_alert:${alert.id}:${windowEnd}:${eventType}`),
+          type: eventType,
+          organizationId: alert.organizationId,
+          teamId: alert.teamId,
+          alertId: alert.id,
+          occurredAt: iso(windowEnd) as string,
+          data: {
+            alert: { id: alert.id, name: alert.name, project_id: alert.teamId },
+            state: next.state,
+            previous_state: before.state,
+            result_count: outcome.ok ? outcome.count : null,
+            threshold_count: alert.thresholdCount,
+            threshold_operator: alert.thresholdOperator,
+            window_minutes: alert.windowMinutes,
+            window_start: iso(windowStart),
+            window_end: iso(windowEnd),
+            evaluated_at: iso(windowEnd),
+            reason: result.reason,
+            ...(errorMessage ? { error_message: errorMessage } : {}),
+          },
+        }
+      : null,
+  };
+  return write;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The check shortcut. Most checks change nothing but the alert's history and schedule: a
+// not_firing alert within its threshold (or short of N breaches), a firing one still breached. The
+// consumer decides those from the D1 mirror (`state`, `version`, `recent_breaches`) and records
+// them itself, with a compare-and-set on what it read; every other check goes to the alert's
+// Durable Object, which stays the only writer of transitions and notifications.
+
+/** The machine as the D1 mirror knows it, when the mirror alone can decide the alert's next check. */
+export function mirroredMachine(alert: AlertRow): AlertMachine | null {
+  if (alert.recentBreaches === null) return null;
+  // The object was handed a window D1 does not show (its commit was lost): it may be ahead of the mirror.
+  const landed = alert.lastCheckedAt?.getTime() ?? null;
+  if (alert.objectWindowEnd !== null && (landed === null || alert.objectWindowEnd.getTime() > landed)) return null;
+  return machineOf(alert, breachesFromBits(alert.recentBreaches));
+}
+
+/** A check the consumer records without the object, and the row it decided from. */
+export interface RoutineCheck {
+  write: CheckWrite;
+  /** `last_checked_at` as read: the write applies only while the row still shows it. */
+  readLastCheckedAt: number | null;
+}
+
+/** The check of `windowEnd` when the mirror shows it changes nothing, else null (the object runs it). */
+export async function decideInConsumer(
+  alert: AlertRow,
+  outcome: CheckOutcome,
+  windowEnd: number,
+  queryDurationMs: number | null,
+  createdAt = Date.now(),
+): Promise<RoutineCheck | null> {
+  const before = mirroredMachine(alert);
+  if (!before) return null;
+  const result = routineCheck(rulesOf(alert), before, outcome, windowEnd);
+  if (!result) return null;
+  const write = await checkWrite({ alert, version: alert.version, windowEnd, before, result, outcome, queryDurationMs, createdAt });
+  return { write, readLastCheckedAt: alert.lastCheckedAt?.getTime() ?? null };
+}
+
+// Compare-and-set on what the consumer read: same version (no person's transition since), same
+// last check (no other check since, by the object or a repeated tick), the same state without
+// failures, and no window handed to the object that D1 does not show.
+const ROUTINE_STATES = `UPDATE logs_alerts SET last_checked_at = j.value ->> 'windowEnd', next_check_at = j.value ->> 'nextCheckAt',
+    recent_breaches = j.value ->> 'recentBreaches', last_error_message = NULL
+  FROM json_each(?1) AS j
+  WHERE logs_alerts.id = j.value ->> 'alertId' AND logs_alerts.version = j.value ->> 'version'
+    AND logs_alerts.last_checked_at IS (j.value ->> 'readLastCheckedAt')
+    AND logs_alerts.state = j.value ->> 'state' AND logs_alerts.consecutive_failures = 0
+    AND (logs_alerts.object_window_end IS NULL OR logs_alerts.object_window_end <= logs_alerts.last_checked_at)
+  RETURNING logs_alerts.id AS id`;
+
+// Only for the rows the compare-and-set moved to this window (a check of the same window that got
+// there first has the same event id).
+const ROUTINE_EVENTS = `INSERT INTO logs_alert_events (id, alert_id, kind, result_count, threshold_breached, state_before, state_after,
+    error_message, query_duration_ms, notification, window_start, window_end, routine, created_at)
+  SELECT j.value ->> 'id', a.id, 'check', j.value ->> 'resultCount', j.value ->> 'thresholdBreached', j.value ->> 'stateBefore',
+    j.value ->> 'stateAfter', j.value ->> 'errorMessage', j.value ->> 'queryDurationMs', j.value ->> 'notification',
+    j.value ->> 'windowStart', j.value ->> 'windowEnd', j.value ->> 'routine', j.value ->> 'createdAt'
+  FROM json_each(?1) AS j JOIN logs_alerts AS a ON a.id = j.value ->> 'alertId' AND a.version = j.value ->> 'version'
+    AND a.last_checked_at = j.value ->> 'windowEnd'
+  WHERE true
+  ON CONFLICT (id) DO NOTHING`;
+
+const MARK_OBJECT_CHECKS = `UPDATE logs_alerts SET object_window_end = max(coalesce(object_window_end, 0), ?2)
+  WHERE id IN (SELECT value FROM json_each(?1))`;
+
+/**
+ * One D1 batch before any Durable Object is called: the checks the consumer decided (state
+ * compare-and-set, events, routine prune) and the mark of the alerts about to go to their objects.
+ * Returns, per routine check, whether it landed (false: something else moved the alert first).
+ */
+export async function commitRoutineChecks(env: Env, checks: RoutineCheck[], objectAlertIds: string[], windowEnd: number) {
+  const statements: D1PreparedStatement[] = [];
+  if (objectAlertIds.length) statements.push(env.DB.prepare(MARK_OBJECT_CHECKS).bind(JSON.stringify(objectAlertIds), windowEnd));
+  if (checks.length) {
+    const states = checks.map(({ write: w, readLastCheckedAt }) => ({
+      alertId: w.alertId,
+      version: w.version,
+      windowEnd: w.windowEnd,
+      state: w.state,
+      nextCheckAt: w.nextCheckAt,
+      recentBreaches: w.recentBreaches,
+      readLastCheckedAt,
+    }));
+    const events = checks.map(({ write: w }) => ({
+      ...w.event,
+      alertId: w.alertId,
+      version: w.version,
+      stateAfter: w.state,
+      windowStart: w.windowStart,
+      windowEnd: w.windowEnd,
+    }));
+    statements.push(
+      env.DB.prepare(ROUTINE_STATES).bind(JSON.stringify(states)),
+      env.DB.prepare(ROUTINE_EVENTS).bind(JSON.stringify(events)),
+      env.DB.prepare(PRUNE_ROUTINE).bind(JSON.stringify(checks.map((c) => c.write.alertId))),
+    );
+  }
+  if (!statements.length) return [];
+  const results = await env.DB.batch<{ id: string }>(statements);
+  if (!checks.length) return [];
+  const landed = new Set((results[objectAlertIds.length ? 1 : 0]?.results ?? []).map((r) => r.id));
+  return checks.map((c) => landed.has(c.write.alertId));
 }

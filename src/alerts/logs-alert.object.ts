@@ -3,20 +3,20 @@ import { eq } from "drizzle-orm";
 import { createDb } from "../db/client";
 import { logsAlerts } from "../db/schema";
 import type { Env } from "../env";
-import type { NotificationEvent } from "../lib/messages";
 import { SerialQueue } from "../lib/serial-queue";
-import { iso } from "../lib/time";
 import {
   type AlertMachine,
   type AlertNotification,
   type AlertState,
+  breachBits,
+  breachesFromBits,
   type CheckOutcome,
   evaluate,
   HISTORY_LENGTH,
   isEvaluable,
 } from "./alert.machine";
-import { type AlertRow, ceilMinute, MINUTE_MS, machineOf, rulesOf, uuidFromKey } from "./alerts.queries";
-import { type CheckWrite, commitChecks, type Reschedule } from "./check-writes";
+import { type AlertRow, MINUTE_MS, machineOf, rulesOf } from "./alerts.queries";
+import { type CheckWrite, checkWrite, commitChecks, nextCheck, type Reschedule } from "./check-writes";
 
 export interface CheckRequest {
   /** End of the window to evaluate (a minute boundary); also the check's idempotency key. */
@@ -43,12 +43,6 @@ export type CheckResult =
   /** Not evaluated: broken, or still snoozed. */
   | { status: "skipped"; reason: string; writes: CheckWrite[]; reschedule: Reschedule };
 
-const PUBLISHED: Partial<Record<AlertNotification, NotificationEvent["type"]>> = {
-  firing: "logs_alert_firing",
-  resolved: "logs_alert_resolved",
-  broken: "logs_alert_broken",
-};
-
 /** A notifying check not confirmed in D1 by then is written and published by the object's alarm. */
 const UNCONFIRMED_GRACE_MS = 10 * MINUTE_MS;
 
@@ -59,16 +53,45 @@ interface MachineRow {
   consecutive_failures: number;
   last_notified_at: number | null;
   last_window_end: number | null;
+  /** The version's recent outcomes (`breachBits`); null in objects created before it was kept here. */
+  recent_breaches: number | null;
+}
+
+/** Where the object stands against the D1 row the consumer read, before it evaluates `windowEnd`. */
+export type Resume =
+  /** The row is older than what the object saw: a person's transition raced the consumer's read. */
+  | "stale"
+  /** This window (or a later one) was already evaluated, by the object or as D1 shows. */
+  | "duplicate"
+  /** Start from the D1 row: first check, a new version, or D1 shows the object's last check (or later ones). */
+  | "adopt"
+  /** The object is ahead of D1 (checks whose commit has not been seen): go on from its own storage. */
+  | "continue";
+
+/**
+ * D1 is the record: whenever it shows the object's last check (or checks decided without the object
+ * since), the object starts from the row, history included. Only checks D1 does not show yet keep
+ * the object ahead of it.
+ */
+export function resume(stored: { version: number; lastWindowEnd: number | null } | null, alert: AlertRow, windowEnd: number): Resume {
+  if (stored && alert.version < stored.version) return "stale";
+  const landed = alert.lastCheckedAt?.getTime() ?? 0;
+  if (windowEnd <= Math.max(stored?.lastWindowEnd ?? 0, landed)) return "duplicate";
+  if (!stored || alert.version > stored.version || landed >= (stored.lastWindowEnd ?? 0)) return "adopt";
+  return "continue";
 }
 
 /**
- * One per logs alert (named by the alert id). It serialises the alert's checks, runs the state
- * machine over its recent history and hands back what D1 must record; the window end keys every
- * check, so a repeated tick or a retried call for a window already evaluated is a no-op.
+ * One per logs alert (named by the alert id). It serialises the checks the chunk consumer does not
+ * decide itself (those that may transition or notify: it is the only writer of transitions), runs
+ * the state machine over its recent history and hands back what D1 must record; the window end
+ * keys every check, so a repeated tick or a retried call for a window already evaluated is a no-op.
  *
- * Storage: `machine` (one row: the state after the last check and the D1 `version` it belongs to),
- * `checks` (the last HISTORY_LENGTH outcomes) and `unconfirmed` (checks whose D1 write has not been
- * seen yet: replayed with the next check, or by the alarm, until the D1 row shows them).
+ * Storage: `machine` (one row: the state and history bitmap after the last check, and the D1
+ * `version` they belong to), `checks` (the last HISTORY_LENGTH checks it ran) and `unconfirmed`
+ * (checks whose D1 write has not been seen yet: replayed with the next check, or by the alarm,
+ * until the D1 row shows them). Whenever the D1 row shows its last check (or checks the consumer
+ * decided since), it starts from the row.
  */
 export class LogsAlertObject extends DurableObject<Env> {
   private readonly checks = new SerialQueue();
@@ -78,12 +101,15 @@ export class LogsAlertObject extends DurableObject<Env> {
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS machine (
         id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, state TEXT NOT NULL,
-        consecutive_failures INTEGER NOT NULL, last_notified_at INTEGER, last_window_end INTEGER);
+        consecutive_failures INTEGER NOT NULL, last_notified_at INTEGER, last_window_end INTEGER, recent_breaches INTEGER);
       CREATE TABLE IF NOT EXISTS checks (
         window_end INTEGER PRIMARY KEY, version INTEGER NOT NULL, count INTEGER, breached INTEGER,
         error TEXT, state_after TEXT NOT NULL, notification TEXT);
       CREATE TABLE IF NOT EXISTS unconfirmed (window_end INTEGER PRIMARY KEY, write TEXT NOT NULL);
     `);
+    // Objects created before the history moved into `machine` get the column (their history is in `checks`).
+    const columns = ctx.storage.sql.exec<{ name: string }>("PRAGMA table_info(machine)").toArray();
+    if (!columns.some((c) => c.name === "recent_breaches")) ctx.storage.sql.exec("ALTER TABLE machine ADD COLUMN recent_breaches INTEGER");
   }
 
   /** Evaluates one window, at most once. */
@@ -113,7 +139,14 @@ export class LogsAlertObject extends DurableObject<Env> {
     return this.ctx.storage.sql.exec<MachineRow>("SELECT * FROM machine WHERE id = 1").toArray()[0] ?? null;
   }
 
-  private recentBreaches(version: number): boolean[] {
+  /** The version's recent outcomes, newest first. */
+  private recentBreaches(row: MachineRow): boolean[] {
+    if (row.recent_breaches !== null) return breachesFromBits(row.recent_breaches);
+    return this.legacyBreaches(row.version);
+  }
+
+  /** Before `machine.recent_breaches`, the history was read from the `checks` the object ran. */
+  private legacyBreaches(version: number): boolean[] {
     return this.ctx.storage.sql
       .exec<{ breached: number }>(
         "SELECT breached FROM checks WHERE version = ? AND breached IS NOT NULL ORDER BY window_end DESC LIMIT ?",
@@ -133,124 +166,90 @@ export class LogsAlertObject extends DurableObject<Env> {
 
   private saveMachine(row: MachineRow): void {
     this.ctx.storage.sql.exec(
-      `INSERT INTO machine (id, version, state, consecutive_failures, last_notified_at, last_window_end) VALUES (1, ?, ?, ?, ?, ?)
+      `INSERT INTO machine (id, version, state, consecutive_failures, last_notified_at, last_window_end, recent_breaches) VALUES (1, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state, consecutive_failures = excluded.consecutive_failures,
-         last_notified_at = excluded.last_notified_at, last_window_end = excluded.last_window_end`,
+         last_notified_at = excluded.last_notified_at, last_window_end = excluded.last_window_end, recent_breaches = excluded.recent_breaches`,
       row.version,
       row.state,
       row.consecutive_failures,
       row.last_notified_at,
       row.last_window_end,
+      row.recent_breaches,
     );
   }
 
-  /** The D1 row becomes the starting point: first check, a person's transition, or storage behind D1. */
-  private adopt(alert: AlertRow): MachineRow {
+  /**
+   * The D1 row as the starting point: first check, a person's transition, or D1 showing the object's
+   * last check or later ones. Saved with the check that follows (nothing of it is pending any more).
+   */
+  private adopted(alert: AlertRow, stored: MachineRow | null): MachineRow {
     const machine = machineOf(alert);
-    const row: MachineRow = {
+    // The row's history; a row written before D1 kept it falls back on the object's own, for the same version.
+    const history =
+      alert.recentBreaches ?? (stored && stored.version === alert.version ? breachBits(this.recentBreaches(stored)) : breachBits([]));
+    return {
       version: alert.version,
       state: machine.state,
       consecutive_failures: machine.consecutiveFailures,
       last_notified_at: machine.lastNotifiedAt,
       last_window_end: alert.lastCheckedAt?.getTime() ?? null,
+      recent_breaches: history,
     };
-    this.ctx.storage.transactionSync(() => {
-      this.saveMachine(row);
-      this.ctx.storage.sql.exec("DELETE FROM unconfirmed");
-    });
-    return row;
   }
 
   private async runCheck({ windowEnd, alert, outcome, queryDurationMs }: CheckRequest): Promise<CheckResult> {
-    let stored = this.loadMachine();
-    if (stored && alert.version < stored.version) return { status: "stale" };
+    const saved = this.loadMachine();
+    const step = resume(saved && { version: saved.version, lastWindowEnd: saved.last_window_end }, alert, windowEnd);
+    if (step === "stale" || step === "duplicate") return { status: step };
+    const adopting = step === "adopt" || !saved;
+    const stored = adopting ? this.adopted(alert, saved) : saved;
     const landed = alert.lastCheckedAt?.getTime() ?? 0;
-    if (windowEnd <= Math.max(stored?.last_window_end ?? 0, landed)) return { status: "duplicate" };
-    if (!stored || alert.version > stored.version || landed > (stored.last_window_end ?? 0)) stored = this.adopt(alert);
-    // What the D1 row already shows is confirmed; the rest is written again with this check.
-    this.ctx.storage.sql.exec("DELETE FROM unconfirmed WHERE window_end <= ?", landed);
-    const replays = this.unconfirmed();
+    // What the D1 row already shows is confirmed (all of it when starting from the row); the rest is
+    // written again with this check.
+    const replays = adopting ? [] : this.unconfirmed().filter((w) => w.windowEnd > landed);
+    const sql = this.ctx.storage.sql;
+    const dropConfirmed = () => sql.exec("DELETE FROM unconfirmed WHERE window_end <= ?", adopting ? Number.MAX_SAFE_INTEGER : landed);
 
     const machine: AlertMachine = {
       state: stored.state,
       consecutiveFailures: stored.consecutive_failures,
       lastNotifiedAt: stored.last_notified_at,
-      recentBreaches: this.recentBreaches(stored.version),
+      recentBreaches: this.recentBreaches(stored),
     };
     const rules = rulesOf(alert);
     if (!isEvaluable(machine, rules, windowEnd)) {
+      if (adopting) {
+        this.ctx.storage.transactionSync(() => {
+          this.saveMachine(stored);
+          dropConfirmed();
+        });
+      }
       const reschedule = { alertId: alert.id, version: stored.version, nextCheckAt: nextCheck(machine.state, alert, windowEnd) };
       return { status: "skipped", reason: machine.state, writes: replays, reschedule };
     }
 
     const result = evaluate(rules, machine, outcome, windowEnd);
     const next = result.machine;
-    const windowStart = windowEnd - alert.windowMinutes * MINUTE_MS;
-    const errorMessage = outcome.ok ? null : outcome.error.slice(0, 1000);
-    const eventType = result.notification ? PUBLISHED[result.notification] : undefined;
-    const write: CheckWrite = {
-      alertId: alert.id,
-      version: stored.version,
-      windowStart,
-      windowEnd,
-      state: next.state,
-      consecutiveFailures: next.consecutiveFailures,
-      lastNotifiedAt: next.lastNotifiedAt,
-      lastErrorMessage: errorMessage,
-      nextCheckAt: nextCheck(next.state, alert, windowEnd),
-      event: {
-        id: await uuidFromKey(`logs_alert:${alert.id}:${windowEnd}`),
-        resultCount: outcome.ok ? outcome.count : null,
-        thresholdBreached: result.breached,
-        stateBefore: machine.state,
-        errorMessage,
-        queryDurationMs,
-        notification: result.notification,
-        routine: outcome.ok && next.state === machine.state && !result.notification,
-        createdAt: Date.now(),
-      },
-      publish: eventType
-        ? {
-            id: await uuidFromKey(`logs_alert:${alert.id}:${windowEnd}:${eventType}`),
-            type: eventType,
-            organizationId: alert.organizationId,
-            teamId: alert.teamId,
-            alertId: alert.id,
-            occurredAt: iso(windowEnd) as string,
-            data: {
-              alert: { id: alert.id, name: alert.name, project_id: alert.teamId },
-              state: next.state,
-              previous_state: machine.state,
-              result_count: outcome.ok ? outcome.count : null,
-              threshold_count: alert.thresholdCount,
-              threshold_operator: alert.thresholdOperator,
-              window_minutes: alert.windowMinutes,
-              window_start: iso(windowStart),
-              window_end: iso(windowEnd),
-              evaluated_at: iso(windowEnd),
-              reason: result.reason,
-              ...(errorMessage ? { error_message: errorMessage } : {}),
-            },
-          }
-        : null,
-    };
+    const version = stored.version;
+    const write = await checkWrite({ alert, version, windowEnd, before: machine, result, outcome, queryDurationMs, createdAt: Date.now() });
 
-    const sql = this.ctx.storage.sql;
     this.ctx.storage.transactionSync(() => {
+      dropConfirmed();
       this.saveMachine({
-        version: stored.version,
+        version,
         state: next.state,
         consecutive_failures: next.consecutiveFailures,
         last_notified_at: next.lastNotifiedAt,
         last_window_end: windowEnd,
+        recent_breaches: write.recentBreaches,
       });
       sql.exec(
         "INSERT OR REPLACE INTO checks (window_end, version, count, breached, error, state_after, notification) VALUES (?, ?, ?, ?, ?, ?, ?)",
         windowEnd,
-        stored.version,
+        version,
         outcome.ok ? outcome.count : null,
         result.breached === null ? null : Number(result.breached),
-        errorMessage,
+        write.lastErrorMessage,
         next.state,
         result.notification,
       );
@@ -263,13 +262,6 @@ export class LogsAlertObject extends DurableObject<Env> {
     if (write.publish && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + UNCONFIRMED_GRACE_MS);
     return { status: "checked", state: next.state, notification: result.notification, writes: [...replays, write] };
   }
-}
-
-/** After a check: nothing while broken, the end of a snooze, otherwise one check interval later. */
-function nextCheck(state: AlertState, alert: AlertRow, windowEnd: number): number | null {
-  if (state === "broken") return null;
-  if (state === "snoozed" && alert.snoozeUntil && alert.snoozeUntil.getTime() > windowEnd) return ceilMinute(alert.snoozeUntil.getTime());
-  return windowEnd + alert.checkIntervalMinutes * MINUTE_MS;
 }
 
 /** The object of an alert (one per alert id), typed by its class. */

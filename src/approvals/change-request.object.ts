@@ -5,11 +5,9 @@ import { type ActivityEntry, type Actor, commitWithActivity, createdChange, diff
 import { createDb } from "../db/client";
 import { changeRequests, changeRequestVotes } from "../db/schema";
 import type { Env } from "../env";
-import { publishEvents } from "../events/publish";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
-import { log } from "../lib/log";
-import type { NotificationEventType } from "../lib/messages";
+import type { NotificationEvent, NotificationEventType } from "../lib/messages";
 import { SerialQueue } from "../lib/serial-queue";
 import {
   appliedRecord,
@@ -39,6 +37,14 @@ import { type ApplyPlan, getApprovalAction, isAppActionKey, ValidationFailed } f
 
 const SCOPE = "ChangeRequest";
 
+/** A step's notification event: it goes in the outbox row of the step's own D1 batch. */
+interface EventStep {
+  type: NotificationEventType;
+  activity: string;
+  actorId: number | null;
+  reason?: string;
+}
+
 export type StepResult =
   | { ok: true; status: string; message: string; snapshot: ChangeRequestSnapshot; result?: Record<string, unknown> }
   | Refusal;
@@ -49,9 +55,12 @@ export type StepResult =
  * (concurrent votes from many clients run one at a time), applies the change exactly once at
  * quorum, and expires the request from an alarm at expires_at.
  *
- * Every step commits to D1 first (mirror row, vote, activity rows and, at quorum, the change
- * itself, in one batch) and then to the object's own storage; after a restart between the two the
- * object adopts the mirror, so a step is never lost nor repeated.
+ * Every step commits to D1 first (mirror row, vote, activity rows, the step's notification events
+ * in the outbox and, at quorum, the change itself, in one batch) and then to the object's own
+ * storage; after a restart between the two the object adopts the mirror, so a step is never lost
+ * nor repeated. An apply that deletes the request's own project deletes the mirror with it: an
+ * object that finds its open request's mirror gone forgets the request (and its expiry alarm), so
+ * an applied change is never later marked `expired`.
  */
 export class ChangeRequestObject extends DurableObject<Env> {
   private record: ChangeRequestRecord | null = null;
@@ -95,9 +104,26 @@ export class ChangeRequestObject extends DurableObject<Env> {
       if (mirror) {
         this.persist(recordFromRow(mirror), mirror.privateData, votes.map(voteFromRow));
         if (mirror.state === "pending" && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(mirror.expiresAt);
+      } else if (this.record) {
+        // The mirror is written before the object's storage, so it existed: it went with its project
+        // or organization, possibly in this request's own apply (project.delete) right before a
+        // restart. Either way nothing is left to decide, and expiring it would contradict the apply.
+        await this.forget();
       }
     }
     this.loaded = true;
+  }
+
+  private async forget(): Promise<void> {
+    const storage = this.ctx.storage;
+    storage.transactionSync(() => {
+      storage.sql.exec("DELETE FROM change_request");
+      storage.sql.exec("DELETE FROM votes");
+    });
+    await storage.deleteAlarm();
+    this.record = null;
+    this.privateData = null;
+    this.votes = [];
   }
 
   private persist(record: ChangeRequestRecord, privateData: Record<string, unknown> | null, votes: VoteRecord[]) {
@@ -151,43 +177,57 @@ export class ChangeRequestObject extends DurableObject<Env> {
       });
   }
 
-  /** D1 first (mirror, extra writes, activity in one batch), then the object's storage. */
+  /** D1 first (mirror, extra writes, activity and events in one batch), then the object's storage. */
   private async commit(
     actor: Actor,
     record: ChangeRequestRecord,
     votes: VoteRecord[],
     writes: BatchItem<"sqlite">[],
     entries: ActivityEntry[],
+    events: NotificationEvent[] = [],
+  ): Promise<void> {
+    await this.commitToD1(actor, record, writes, entries, events);
+    await this.settle(record, votes);
+  }
+
+  private async commitToD1(
+    actor: Actor,
+    record: ChangeRequestRecord,
+    writes: BatchItem<"sqlite">[],
+    entries: ActivityEntry[],
+    events: NotificationEvent[],
   ): Promise<void> {
     const db = createDb(this.env.DB);
     // The mirror row goes first: an applied delete may cascade it away later in the same batch.
     const mirror = db.update(changeRequests).set(rowValues(record)).where(eq(changeRequests.id, record.id));
-    await commitWithActivity({ db, env: this.env, actor, waitUntil: (p) => this.ctx.waitUntil(p) }, [mirror, ...writes], entries);
+    await commitWithActivity({ db, env: this.env, actor, waitUntil: (p) => this.ctx.waitUntil(p) }, [mirror, ...writes], entries, events);
+  }
+
+  /** The object's own storage catches up with a step D1 recorded. */
+  private async settle(record: ChangeRequestRecord, votes: VoteRecord[]): Promise<void> {
     this.persist(record, this.privateData, votes);
     if (record.state !== "pending") await this.ctx.storage.deleteAlarm();
   }
 
-  private publish(type: NotificationEventType, activity: string, actorId: number | null, reason?: string) {
-    const snapshot = this.snapshot();
-    const { record } = snapshot;
-    const step = type === "change_request_approved" ? `${type}:${actorId}` : type;
-    this.ctx.waitUntil(
-      (async () => {
-        const data = await changeRequestEventData(createDb(this.env.DB), snapshot, actorId, reason);
-        await publishEvents(this.env, [
-          {
-            id: `${record.id}:${step}`,
-            type,
-            organizationId: record.organizationId,
-            teamId: record.teamId,
-            scope: SCOPE,
-            activity,
-            itemId: record.id,
-            occurredAt: new Date().toISOString(),
-            data,
-          },
-        ]);
-      })().catch((error) => log("error", "change request event not published", { error })),
+  /**
+   * The notification events of a step, built before its commit from the state it commits (they go
+   * in the commit's outbox row). Ids are deterministic, so a replayed step creates no new delivery.
+   */
+  private async events(record: ChangeRequestRecord, votes: VoteRecord[], steps: EventStep[]): Promise<NotificationEvent[]> {
+    const db = createDb(this.env.DB);
+    const occurredAt = new Date().toISOString();
+    return Promise.all(
+      steps.map(async ({ type, activity, actorId, reason }) => ({
+        id: `${record.id}:${type === "change_request_approved" ? `${type}:${actorId}` : type}`,
+        type,
+        organizationId: record.organizationId,
+        teamId: record.teamId,
+        scope: SCOPE,
+        activity,
+        itemId: record.id,
+        occurredAt,
+        data: await changeRequestEventData(db, { record, votes }, actorId, reason),
+      })),
     );
   }
 
@@ -203,6 +243,7 @@ export class ChangeRequestObject extends DurableObject<Env> {
       if (this.record) return { snapshot: this.snapshot() };
       const { record, privateData } = input;
       const db = createDb(this.env.DB);
+      const events = await this.events(record, [], [{ type: "change_request_created", activity: "created", actorId: record.createdById }]);
       try {
         await commitWithActivity(
           { db, env: this.env, actor: input.actor, waitUntil: (p) => this.ctx.waitUntil(p) },
@@ -214,6 +255,7 @@ export class ChangeRequestObject extends DurableObject<Env> {
               createdChange(SCOPE, { action_key: record.actionKey, resource_type: record.resourceType, resource_id: record.resourceId }),
             ),
           ],
+          events,
         );
       } catch (error) {
         if (String(error).includes("UNIQUE constraint failed")) return { snapshot: null };
@@ -221,7 +263,6 @@ export class ChangeRequestObject extends DurableObject<Env> {
       }
       this.persist(record, privateData, []);
       await this.ctx.storage.setAlarm(record.expiresAt);
-      this.publish("change_request_created", "created", record.createdById);
       return { snapshot: this.snapshot() };
     });
   }
@@ -238,11 +279,23 @@ export class ChangeRequestObject extends DurableObject<Env> {
       const votes = [...this.votes, vote];
       const { approvals, quorum, reached } = tally(record, votes);
       const voteChange = { type: SCOPE, action: "changed", field: "approvals", after: { decision: "approved", reason: input.reason } };
+      const approvedStep: EventStep = {
+        type: "change_request_approved",
+        activity: "approved",
+        actorId: input.voter.userId,
+        reason: input.reason,
+      };
 
       if (!reached) {
         const next = { ...record, updatedAt: now };
-        await this.commit(input.actor, next, votes, [this.voteWrite(db, next, vote)], [this.entry(next, "approved", [voteChange])]);
-        this.publish("change_request_approved", "approved", input.voter.userId, input.reason);
+        await this.commit(
+          input.actor,
+          next,
+          votes,
+          [this.voteWrite(db, next, vote)],
+          [this.entry(next, "approved", [voteChange])],
+          await this.events(next, votes, [approvedStep]),
+        );
         return {
           ok: true,
           status: "approved",
@@ -257,8 +310,14 @@ export class ChangeRequestObject extends DurableObject<Env> {
         ...diffChanges(SCOPE, { state: record.state }, { state: approved.state }),
       ]);
       if (isAppActionKey(record.actionKey)) {
-        await this.commit(input.actor, approved, votes, [this.voteWrite(db, approved, vote)], [approvedEntry]);
-        this.publish("change_request_approved", "approved", input.voter.userId, input.reason);
+        await this.commit(
+          input.actor,
+          approved,
+          votes,
+          [this.voteWrite(db, approved, vote)],
+          [approvedEntry],
+          await this.events(approved, votes, [approvedStep]),
+        );
         return {
           ok: true,
           status: "approved",
@@ -270,18 +329,27 @@ export class ChangeRequestObject extends DurableObject<Env> {
       const prepared = await this.prepareApply(approved, votes);
       let next = prepared.next;
       if (prepared.plan) {
+        // Built before the batch: an applied project.delete takes the request's mirror with it.
+        const events = await this.events(next, votes, [
+          approvedStep,
+          { type: "change_request_applied", activity: "applied", actorId: input.voter.userId },
+        ]);
+        let committed = false;
         try {
-          await this.commit(
+          await this.commitToD1(
             input.actor,
             next,
-            votes,
             [this.voteWrite(db, next, vote), ...prepared.plan.writes],
             [approvedEntry, this.stateEntry(approved, next, "applied"), ...this.asRequester(next, prepared.plan.entries)],
+            events,
           );
+          committed = true;
         } catch (error) {
           // The change itself was refused by D1 (e.g. a constraint): record the failure instead.
           next = failedRecord(approved, error instanceof Error ? error.message : String(error));
         }
+        // Outside the try: once D1 has the apply, nothing may record it as failed.
+        if (committed) await this.settle(next, votes);
       }
       if (next.state === "failed") {
         await this.commit(
@@ -290,11 +358,10 @@ export class ChangeRequestObject extends DurableObject<Env> {
           votes,
           [this.voteWrite(db, next, vote)],
           [approvedEntry, this.stateEntry(approved, next, "failed", { apply_error: next.applyError })],
+          await this.events(next, votes, [approvedStep]),
         );
       }
-      this.publish("change_request_approved", "approved", input.voter.userId, input.reason);
       if (next.state === "applied") {
-        this.publish("change_request_applied", "applied", input.voter.userId);
         return {
           ok: true,
           status: "applied",
@@ -359,14 +426,17 @@ export class ChangeRequestObject extends DurableObject<Env> {
       const now = Date.now();
       const vote: VoteRecord = { id: uuidv7(now), userId: input.voter.userId, decision: "rejected", reason: input.reason, createdAt: now };
       const next = withState(record, "rejected", now);
+      const votes = [...this.votes, vote];
       await this.commit(
         input.actor,
         next,
-        [...this.votes, vote],
+        votes,
         [this.voteWrite(createDb(this.env.DB), next, vote)],
         [this.stateEntry(record, next, "rejected", { reason: input.reason })],
+        await this.events(next, votes, [
+          { type: "change_request_rejected", activity: "rejected", actorId: input.voter.userId, reason: input.reason },
+        ]),
       );
-      this.publish("change_request_rejected", "rejected", input.voter.userId, input.reason);
       return { ok: true, status: "rejected", message: "Change request rejected.", snapshot: this.snapshot() };
     });
   }
@@ -388,14 +458,17 @@ export class ChangeRequestObject extends DurableObject<Env> {
         createdAt: now,
       };
       const next = withState(record, "rejected", now);
+      const votes = cancelVotes(this.votes, vote);
       await this.commit(
         input.actor,
         next,
-        cancelVotes(this.votes, vote),
+        votes,
         [this.voteWrite(createDb(this.env.DB), next, vote)],
         [this.stateEntry(record, next, "rejected", { reason: input.reason, canceled: true })],
+        await this.events(next, votes, [
+          { type: "change_request_rejected", activity: "rejected", actorId: input.userId, reason: input.reason },
+        ]),
       );
-      this.publish("change_request_rejected", "rejected", input.userId, input.reason);
       return { ok: true, status: "canceled", message: "Change request canceled.", snapshot: this.snapshot() };
     });
   }
@@ -419,8 +492,10 @@ export class ChangeRequestObject extends DurableObject<Env> {
         ? appliedRecord(record, input.resultData ?? { resource_id: record.resourceId, resource_version: null }, now)
         : failedRecord(withState(record, record.state, now), input.applyError);
       const context = input.success ? {} : { apply_error: input.applyError };
-      await this.commit(input.actor, next, this.votes, [], [this.stateEntry(record, next, next.state, context)]);
-      if (input.success) this.publish("change_request_applied", "applied", input.userId);
+      const events = input.success
+        ? await this.events(next, this.votes, [{ type: "change_request_applied", activity: "applied", actorId: input.userId }])
+        : [];
+      await this.commit(input.actor, next, this.votes, [], [this.stateEntry(record, next, next.state, context)], events);
       return {
         ok: true,
         status: next.state,
@@ -460,8 +535,14 @@ export class ChangeRequestObject extends DurableObject<Env> {
       const record = this.record;
       if (!record || record.state !== "pending") return;
       const next = withState(record, "expired", Date.now());
-      await this.commit(SYSTEM_ACTOR, next, this.votes, [], [this.stateEntry(record, next, "expired")]);
-      this.publish("change_request_expired", "expired", null);
+      await this.commit(
+        SYSTEM_ACTOR,
+        next,
+        this.votes,
+        [],
+        [this.stateEntry(record, next, "expired")],
+        await this.events(next, this.votes, [{ type: "change_request_expired", activity: "expired", actorId: null }]),
+      );
     });
   }
 }

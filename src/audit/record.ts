@@ -6,8 +6,9 @@ import type { AppBindings } from "../auth/context";
 import type { Db } from "../db/client";
 import { type ActivityChange, type ActivityDetail, activityLog } from "../db/schema";
 import type { Env } from "../env";
-import { ACTIVITY_EVENT_COLUMNS, type CommittedActivity, outboxInsert, publishCommittedActivitySafely } from "../events/outbox";
+import { ACTIVITY_EVENT_COLUMNS, type CommittedActivity, outboxInsert, publishOutboxSafely } from "../events/outbox";
 import { uuidv7 } from "../lib/ids";
+import type { NotificationEvent } from "../lib/messages";
 import { sealSoon } from "./sequencer";
 
 /**
@@ -221,28 +222,38 @@ function activityInserts(db: Db, rows: ActivityRow[]): { statements: AnyBatchIte
 /**
  * The one way the service writes: the given statements and their activity rows go to D1 in a
  * single batch (one transaction), so a write never lands without its audit row or vice versa.
- * The sequencer then gives the rows their place in the hash chain (src/activity/chain.ts). Returns the results of `writes` in order.
+ * The same batch writes the outbox row holding the notification events of the change: those of
+ * its activity rows and `events` (change-request steps...), so an event is never lost to a crash
+ * after the commit (src/events/outbox.ts). The sequencer then gives the rows their place in the
+ * hash chain (src/activity/chain.ts). Returns the results of `writes` in order.
  */
-export async function commitWithActivity(ctx: WriteContext, writes: AnyBatchItem[], entries: ActivityEntry[]): Promise<unknown[]> {
+export async function commitWithActivity(
+  ctx: WriteContext,
+  writes: AnyBatchItem[],
+  entries: ActivityEntry[],
+  events: NotificationEvent[] = [],
+): Promise<unknown[]> {
   const rows = entries.map((entry) => activityRow(ctx.actor, entry));
   const inserts = activityInserts(ctx.db, rows);
   const statements: AnyBatchItem[] = [...writes, ...inserts.statements];
   // The outbox row commits with the activity rows, so their notification events survive a failed publish.
-  const outbox = rows.length
-    ? outboxInsert(
-        ctx.db,
-        rows.map((row) => row.id as string),
-      )
-    : null;
+  const outbox =
+    rows.length || events.length
+      ? outboxInsert(
+          ctx.db,
+          rows.map((row) => row.id as string),
+          events,
+        )
+      : null;
   if (outbox) statements.push(outbox.statement);
   const [first, ...rest] = statements;
   if (!first) return [];
   const results = await ctx.db.batch([first, ...rest]);
   if (outbox) {
     const committed = inserts.committed.flatMap((c) => (typeof c === "number" ? (results[writes.length + c] as CommittedActivity[]) : [c]));
-    ctx.waitUntil(publishCommittedActivitySafely(ctx.env, outbox.id, committed));
-    ctx.waitUntil(sealSoon(ctx.env));
+    ctx.waitUntil(publishOutboxSafely(ctx.env, outbox.id, committed, outbox.events));
   }
+  if (rows.length) ctx.waitUntil(sealSoon(ctx.env));
   return results.slice(0, writes.length);
 }
 

@@ -3,6 +3,7 @@ import { toSnakeCase } from "drizzle-orm/casing";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { organizations, personalApiKeys, projects, users } from "../db/schema";
+import { enforceRateLimit } from "../http/rate-limit";
 import type { D1Like } from "../lib/d1-trips";
 import { ApiError, notAuthenticated } from "../lib/errors";
 import { sha256Hex } from "../lib/ids";
@@ -95,7 +96,7 @@ export function keyLookup(db: D1Like, credentials: Credentials, now: number, ext
 }
 
 /** Sets `auth` and `prefetchedAccess` from the key lookup's row; 401 when there is none. */
-export function applyKeyLookup(c: Context<AppBindings>, row: Record<string, unknown> | null | undefined) {
+export async function applyKeyLookup(c: Context<AppBindings>, row: Record<string, unknown> | null | undefined) {
   const key = row && entity<PersonalApiKey>(row, "k");
   const user = row && entity<User>(row, "u");
   if (!row || !key || !user) {
@@ -106,6 +107,8 @@ export function applyKeyLookup(c: Context<AppBindings>, row: Record<string, unkn
       "Personal API key found in request Authorization header is invalid.",
     );
   }
+  // Per key, and only once the key is known: an unknown key is a 401 whatever its rate.
+  await enforceRateLimit(c.env, "API_RATE_LIMITER", key.id);
   const now = Date.now();
   if (!key.lastUsedAt || now - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     // Off the response path (the binding itself, not the request's session): not one of its round trips.
@@ -133,7 +136,7 @@ export function applyKeyLookup(c: Context<AppBindings>, row: Record<string, unkn
 /** The key lookup as a round trip of its own. */
 export async function resolveAuth(c: Context<AppBindings>, db: D1Like = c.env.DB) {
   const row = await keyLookup(db, c.var.credentials, Date.now()).first<Record<string, unknown>>();
-  applyKeyLookup(c, row);
+  await applyKeyLookup(c, row);
 }
 
 /** Routes that do not fold the key lookup into their reads: one round trip for key and membership. */

@@ -155,7 +155,7 @@ class OneTripD1 {
   /** The checks of `requireScope` and `requireLevel`, on the key lookup's row. */
   private async check(row: Record<string, unknown> | null | undefined) {
     this.pending = false;
-    applyKeyLookup(this.c, row);
+    await applyKeyLookup(this.c, row);
     assertScope(this.c.var.auth.key.scopes, this.demand.scope);
     await assertRouteLevel(this.c, this.demand.level);
   }

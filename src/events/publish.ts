@@ -1,6 +1,5 @@
 import type { Env } from "../env";
-import { uuidv7 } from "../lib/ids";
-import type { NotificationEvent, NotificationMessage } from "../lib/messages";
+import type { NotificationMessage } from "../lib/messages";
 
 // Queues take at most 100 messages and 256 KB per sendBatch; stay under the byte limit with room for framing.
 const MAX_MESSAGES_PER_SEND = 100;
@@ -21,12 +20,4 @@ export async function sendMessages(env: Env, messages: NotificationMessage[]): P
     bytes += size;
   }
   if (chunk.length) await env.NOTIFICATIONS_QUEUE.sendBatch(chunk);
-}
-
-/** Publishes events to the notifications queue; callers run it after their write committed. */
-export async function publishEvents(env: Env, events: NotificationEvent[]): Promise<void> {
-  await sendMessages(
-    env,
-    events.map((event) => ({ kind: "event", event: { ...event, id: event.id ?? uuidv7() } })),
-  );
 }

@@ -5,7 +5,7 @@ import { exportJobs } from "../db/schema";
 import type { Env } from "../env";
 import { log } from "../lib/log";
 import type { ExportMessage } from "../lib/messages";
-import { EXPORT_SCOPE, RUNNING_GRACE_MS } from "./exports.service";
+import { EXPORT_OBJECT_PREFIX, EXPORT_SCOPE, RUNNING_GRACE_MS } from "./exports.service";
 import type { ExportJobRow, ExportKind, ExportProducers } from "./exports.types";
 import { R2ChunkedWriter } from "./r2-chunked-writer";
 import { CONTENT_TYPES, csvWriter, type ExportFormat, type RowWriter, XLSX_MAX_ROWS, xlsxWriter } from "./writers";
@@ -16,7 +16,7 @@ export const MAX_EXPORT_ATTEMPTS = 4;
 const PROGRESS_EVERY = 10_000;
 
 export const exportObjectKey = (job: Pick<ExportJobRow, "organizationId" | "id" | "filename">) =>
-  `exports/${job.organizationId}/${job.id}/${job.filename}`;
+  `${EXPORT_OBJECT_PREFIX}${job.organizationId}/${job.id}/${job.filename}`;
 
 function systemContext(env: Env): WriteContext {
   const db = createDb(env.DB);

@@ -6,9 +6,10 @@ import { MembershipLevel } from "../auth/levels";
 import { createDb } from "../db/client";
 import { exportJobs } from "../db/schema";
 import { createRouter } from "../http/router";
-import { conflict, notFound } from "../lib/errors";
+import { ApiError, conflict, notFound } from "../lib/errors";
 import { iso, isoRequired } from "../lib/time";
 import { getOrganizationExport, getOrganizationExportContent, getProjectExport, getProjectExportContent } from "./exports.routes";
+import { EXPORT_LIFETIME_DAYS, exportExpiresAt } from "./exports.service";
 import type { ExportJobRow } from "./exports.types";
 import { CONTENT_TYPES, type ExportFormat } from "./writers";
 
@@ -19,7 +20,7 @@ export function serializeExport(job: ExportJobRow) {
     kind: job.kind,
     format,
     export_format: CONTENT_TYPES[format],
-    status: job.status as "pending" | "running" | "complete" | "failed",
+    status: job.status as "pending" | "running" | "complete" | "failed" | "expired",
     has_content: job.status === "complete",
     filename: job.filename,
     progress: {
@@ -38,6 +39,7 @@ export function serializeExport(job: ExportJobRow) {
     created_at: isoRequired(job.createdAt),
     started_at: iso(job.startedAt),
     completed_at: iso(job.completedAt),
+    expires_after: iso(exportExpiresAt(job)),
   };
 }
 
@@ -71,7 +73,20 @@ async function organizationJob(c: Context<AppBindings>, organizationId: string, 
   return job;
 }
 
+/** 410: the file outlived its lifetime and was deleted (the job stays, `expired`). */
+function exportExpired(job: ExportJobRow) {
+  const expiresAt = exportExpiresAt(job);
+  const deleted = expiresAt && expiresAt.getTime() <= Date.now() ? expiresAt : null;
+  return new ApiError(
+    410,
+    "invalid_request",
+    "export_expired",
+    `This export's file was deleted${deleted ? ` on ${deleted.toISOString()}` : ""}: files are kept ${EXPORT_LIFETIME_DAYS} days after the export completes. Start a new export.`,
+  );
+}
+
 async function download(c: Context<AppBindings>, job: ExportJobRow): Promise<Response> {
+  if (job.status === "expired") throw exportExpired(job);
   if (job.status !== "complete" || !job.r2Key) {
     throw conflict(
       "export_not_ready",
@@ -79,7 +94,8 @@ async function download(c: Context<AppBindings>, job: ExportJobRow): Promise<Res
     );
   }
   const object = await c.env.EXPORTS_BUCKET.get(job.r2Key);
-  if (!object) throw notFound("The export file is no longer available.");
+  // Gone before the sweep marked the job (an R2 lifecycle rule, or the sweep between its two steps).
+  if (!object) throw exportExpired(job);
   return new Response(object.body, {
     headers: {
       "content-type": CONTENT_TYPES[job.format as ExportFormat],

@@ -1,6 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, json, secured } from "../http/openapi";
+import { ErrorSchema } from "../lib/errors";
 import { OrganizationItemParams, ProjectItemParams } from "../lib/path-params";
+import { EXPORT_LIFETIME_DAYS } from "./exports.service";
 
 export const ExportSchema = z
   .object({
@@ -8,7 +10,9 @@ export const ExportSchema = z
     kind: z.string().openapi({ description: "What is exported, e.g. `activity_log`." }),
     format: z.enum(["csv", "xlsx"]),
     export_format: z.string().openapi({ description: "MIME type, as PostHog's exported assets." }),
-    status: z.enum(["pending", "running", "complete", "failed"]),
+    status: z.enum(["pending", "running", "complete", "failed", "expired"]).openapi({
+      description: "`expired`: the file outlived its lifetime (`expires_after`) and was deleted; export again.",
+    }),
     has_content: z.boolean(),
     filename: z.string(),
     progress: z.object({
@@ -23,6 +27,12 @@ export const ExportSchema = z
     created_at: z.string(),
     started_at: z.string().nullable(),
     completed_at: z.string().nullable(),
+    expires_after: z
+      .string()
+      .nullable()
+      .openapi({
+        description: `When the file is (or was) deleted: ${EXPORT_LIFETIME_DAYS} days after the export completed. Null until it completes.`,
+      }),
   })
   .openapi("Export");
 
@@ -39,6 +49,7 @@ const download = {
     z.object({ type: z.string(), code: z.string(), detail: z.string(), attr: z.string().nullable() }),
     "Not ready (pending, running or failed)",
   ),
+  410: json(ErrorSchema, "Expired: the file outlived its lifetime and was deleted (`export_expired`)"),
 };
 
 export const getProjectExport = createRoute({

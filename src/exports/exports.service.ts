@@ -6,6 +6,22 @@ import type { ExportFormat } from "./writers";
 
 export const EXPORT_SCOPE = "ExportedAsset";
 
+/**
+ * How long an export's file is kept after the export completes. Then the cron deletes it and the
+ * job becomes `expired` (`expired-exports.job.ts`); its download answers 410.
+ */
+export const EXPORT_LIFETIME_DAYS = 7;
+export const EXPORT_LIFETIME_MS = EXPORT_LIFETIME_DAYS * 86_400_000;
+
+/** Every export file's R2 key starts with this (`exports/<organization>/<job>/<filename>`). */
+export const EXPORT_OBJECT_PREFIX = "exports/";
+
+/** When a completed export's file is (or was) deleted; null before it completes. */
+export const exportExpiresAt = (job: { completedAt: Date | null; status: string }) =>
+  job.completedAt && (job.status === "complete" || job.status === "expired")
+    ? new Date(job.completedAt.getTime() + EXPORT_LIFETIME_MS)
+    : null;
+
 export interface ExportRequest {
   organizationId: string;
   /** Null for an organization-wide export. */

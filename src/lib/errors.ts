@@ -17,7 +17,10 @@ export const ErrorSchema = z
   .passthrough()
   .openapi("Error");
 
-/** The one error type of the API; `extra` carries additional envelope fields (approval gates). */
+/**
+ * The one error type of the API; `extra` carries additional envelope fields (approval gates),
+ * `headers` response headers (`Retry-After` of a 429).
+ */
 export class ApiError extends Error {
   constructor(
     readonly status: ContentfulStatusCode,
@@ -26,6 +29,7 @@ export class ApiError extends Error {
     readonly detail: string,
     readonly attr: string | null = null,
     readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
   ) {
     super(detail);
   }
@@ -44,6 +48,17 @@ export const permissionDenied = (detail = "You do not have permission to perform
 export const notFound = (detail = "Not found.") => new ApiError(404, "invalid_request", "not_found", detail);
 export const conflict = (code: string, detail: string, extra: Record<string, unknown> = {}) =>
   new ApiError(409, "invalid_request", code, detail, null, extra);
+/** PostHog's (DRF's) throttling answer: 429 with `Retry-After` in seconds. */
+export const throttled = (retryAfterSeconds: number) =>
+  new ApiError(
+    429,
+    "throttled_error",
+    "throttled",
+    `Request was throttled. Expected available in ${retryAfterSeconds} seconds.`,
+    null,
+    {},
+    { "Retry-After": String(retryAfterSeconds) },
+  );
 
 /** D1's refusal of a write breaking a UNIQUE index on `column` (`table.column`): a race the check before it lost. */
 export const isUniqueViolation = (error: unknown, column: string) =>
@@ -66,9 +81,9 @@ export function fromZodError(error: ZodError): ApiError {
 }
 
 export function errorResponse(err: Error, c: Context): Response {
-  if (err instanceof ApiError) return c.json(err.toJSON(), err.status);
+  if (err instanceof ApiError) return c.json(err.toJSON(), err.status, err.headers);
   // drizzle wraps what its D1 call threw; a one-trip read's key check throws its 401/403/404 there.
-  if (err.cause instanceof ApiError) return c.json(err.cause.toJSON(), err.cause.status);
+  if (err.cause instanceof ApiError) return c.json(err.cause.toJSON(), err.cause.status, err.cause.headers);
   if (err instanceof HTTPException) {
     // Hono's body parsers throw HTTPException(400) for malformed JSON or form bodies.
     if (err.status === 400) return c.json(validationError(err.message, null, "parse_error").toJSON(), 400);
@@ -82,11 +97,23 @@ export function errorResponse(err: Error, c: Context): Response {
   return c.json(new ApiError(500, "server_error", "error", "A server error occurred.").toJSON(), 500);
 }
 
+/** The OpenAPI description of a 429 (`Retry-After` header, the envelope with `throttled_error`). */
+export function throttledResponse(description: string) {
+  return {
+    description: `${description}; retry after \`Retry-After\` seconds`,
+    headers: {
+      "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer" as const } },
+    },
+    content: { "application/json": { schema: ErrorSchema } },
+  };
+}
+
 /** Error responses every authenticated route may answer, for the OpenAPI document. */
 export const errorResponses = {
   400: { description: "Invalid input", content: { "application/json": { schema: ErrorSchema } } },
   401: { description: "Missing or invalid API key", content: { "application/json": { schema: ErrorSchema } } },
   403: { description: "Missing scope or permission", content: { "application/json": { schema: ErrorSchema } } },
   404: { description: "Not found", content: { "application/json": { schema: ErrorSchema } } },
+  429: throttledResponse("Throttled: this API key made too many requests"),
   500: { description: "Server error", content: { "application/json": { schema: ErrorSchema } } },
 } as const;

@@ -44,8 +44,8 @@ export interface NotificationEvent {
 }
 
 export type NotificationMessage =
-  | { kind: "event"; event: NotificationEvent }
-  | { kind: "delivery"; deliveryId: string; generation: number };
+  /** `outboxId`: the outbox row holding the event until its fan-out is recorded (absent: nothing to clear). */
+  { kind: "event"; event: NotificationEvent; outboxId?: string } | { kind: "delivery"; deliveryId: string; generation: number };
 
 /** A chunk of due alerts for the alert-checks consumer (one per CHUNK_SIZE alerts, per cron tick). */
 export interface AlertCheckMessage {

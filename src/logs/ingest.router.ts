@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { createRouter } from "../http/router";
-import { ErrorSchema } from "../lib/errors";
+import { ErrorSchema, throttledResponse } from "../lib/errors";
 import { ingestLogs, MAX_BODY_BYTES } from "./ingest.handlers";
 import { OTLP_LIMITS } from "./otlp";
 
@@ -106,6 +106,7 @@ const ingestOperation = (path: (typeof INGEST_PATHS)[number]) => ({
     401: errorContent("Missing or invalid project token"),
     413: errorContent("Too many records or too large a body"),
     415: errorContent("Unsupported content type or encoding"),
+    429: throttledResponse("Throttled: too many ingestion requests for this project"),
   },
 });
 for (const path of INGEST_PATHS) logsIngestRouter.openAPIRegistry.registerPath(ingestOperation(path));

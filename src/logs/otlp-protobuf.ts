@@ -1,151 +1,161 @@
-import { create, createFileRegistry, type DescMessage, fromBinary, fromJson, type JsonValue, toBinary, toJson } from "@bufbuild/protobuf";
-import {
-  type DescriptorProto,
-  DescriptorProtoSchema,
-  FileDescriptorProtoSchema,
-  FieldDescriptorProto_Label as Label,
-  FieldDescriptorProto_Type as Type,
-} from "@bufbuild/protobuf/wkt";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { base64Encode } from "@bufbuild/protobuf/wire";
 import { validationError } from "../lib/errors";
+import {
+  type ExportLogsServiceRequest,
+  ExportLogsServiceRequestSchema,
+  ExportLogsServiceResponseSchema,
+} from "./gen/opentelemetry/proto/collector/logs/v1/logs_service_pb";
+import type { AnyValue, KeyValue } from "./gen/opentelemetry/proto/common/v1/common_pb";
+import {
+  instrumentationScopeOf,
+  LogRowsBuilder,
+  malformed,
+  OTLP_LIMITS,
+  type ParsedLogs,
+  type ParseOptions,
+  type Path,
+  resourceFields,
+} from "./otlp";
 
 /**
- * The OTLP logs messages (opentelemetry-proto `collector/logs/v1`, `logs/v1`, `common/v1`,
- * `resource/v1`) described field by field, so `@bufbuild/protobuf` decodes the binary encoding
- * without generated code. `severity_number` is declared int32: the same varint on the wire as the
- * SeverityNumber enum, and the JSON parser takes the integer.
+ * Binary OTLP logs (`application/x-protobuf`), decoded with the messages protoc-gen-es generates
+ * from the vendored opentelemetry-proto files (`proto/`, `src/logs/gen/`: `npm run proto:generate`).
+ *
+ * The decoded message is read straight into rows, with the same rules as the OTLP/JSON parser
+ * (`parseOtlpLogs`) applies to the JSON mapping of the same message: attribute values and bodies
+ * as PostHog stores them, 64-bit integers with every digit, bytes as base64, NaN / Infinity as
+ * text, trace and span ids as lower-case hex, the same limits and rejections. Going through the
+ * JSON mapping (`toJson`) first cost more than the decoding itself.
  */
-const PACKAGE = "opentelemetry.proto.logs.v1";
-
-type FieldSpec = [name: string, number: number, type: Type, options?: { repeated?: boolean; message?: string; oneof?: number }];
-
-function message(name: string, fields: FieldSpec[], oneofs: string[] = []): DescriptorProto {
-  return create(DescriptorProtoSchema, {
-    name,
-    field: fields.map(([fieldName, number, type, options = {}]) => ({
-      name: fieldName,
-      jsonName: fieldName.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()),
-      number,
-      type,
-      label: options.repeated ? Label.REPEATED : Label.OPTIONAL,
-      typeName: options.message ? `.${PACKAGE}.${options.message}` : undefined,
-      oneofIndex: options.oneof,
-    })),
-    oneofDecl: oneofs.map((oneofName) => ({ name: oneofName })),
-  });
-}
-
-const msg = (name: string, repeated = false) => ({ message: name, repeated });
-
-const registry = createFileRegistry(
-  create(FileDescriptorProtoSchema, {
-    name: "otlp_logs.proto",
-    package: PACKAGE,
-    syntax: "proto3",
-    messageType: [
-      message("ExportLogsServiceRequest", [["resource_logs", 1, Type.MESSAGE, msg("ResourceLogs", true)]]),
-      message("ExportLogsServiceResponse", [["partial_success", 1, Type.MESSAGE, msg("ExportLogsPartialSuccess")]]),
-      message("ExportLogsPartialSuccess", [
-        ["rejected_log_records", 1, Type.INT64],
-        ["error_message", 2, Type.STRING],
-      ]),
-      message("ResourceLogs", [
-        ["resource", 1, Type.MESSAGE, msg("Resource")],
-        ["scope_logs", 2, Type.MESSAGE, msg("ScopeLogs", true)],
-        ["schema_url", 3, Type.STRING],
-      ]),
-      message("ScopeLogs", [
-        ["scope", 1, Type.MESSAGE, msg("InstrumentationScope")],
-        ["log_records", 2, Type.MESSAGE, msg("LogRecord", true)],
-        ["schema_url", 3, Type.STRING],
-      ]),
-      message("LogRecord", [
-        ["time_unix_nano", 1, Type.FIXED64],
-        ["severity_number", 2, Type.INT32],
-        ["severity_text", 3, Type.STRING],
-        ["body", 5, Type.MESSAGE, msg("AnyValue")],
-        ["attributes", 6, Type.MESSAGE, msg("KeyValue", true)],
-        ["dropped_attributes_count", 7, Type.UINT32],
-        ["flags", 8, Type.FIXED32],
-        ["trace_id", 9, Type.BYTES],
-        ["span_id", 10, Type.BYTES],
-        ["observed_time_unix_nano", 11, Type.FIXED64],
-        ["event_name", 12, Type.STRING],
-      ]),
-      message("Resource", [
-        ["attributes", 1, Type.MESSAGE, msg("KeyValue", true)],
-        ["dropped_attributes_count", 2, Type.UINT32],
-      ]),
-      message("InstrumentationScope", [
-        ["name", 1, Type.STRING],
-        ["version", 2, Type.STRING],
-        ["attributes", 3, Type.MESSAGE, msg("KeyValue", true)],
-        ["dropped_attributes_count", 4, Type.UINT32],
-      ]),
-      message("KeyValue", [
-        ["key", 1, Type.STRING],
-        ["value", 2, Type.MESSAGE, msg("AnyValue")],
-      ]),
-      message(
-        "AnyValue",
-        [
-          ["string_value", 1, Type.STRING, { oneof: 0 }],
-          ["bool_value", 2, Type.BOOL, { oneof: 0 }],
-          ["int_value", 3, Type.INT64, { oneof: 0 }],
-          ["double_value", 4, Type.DOUBLE, { oneof: 0 }],
-          ["array_value", 5, Type.MESSAGE, { message: "ArrayValue", oneof: 0 }],
-          ["kvlist_value", 6, Type.MESSAGE, { message: "KeyValueList", oneof: 0 }],
-          ["bytes_value", 7, Type.BYTES, { oneof: 0 }],
-        ],
-        ["value"],
-      ),
-      message("ArrayValue", [["values", 1, Type.MESSAGE, msg("AnyValue", true)]]),
-      message("KeyValueList", [["values", 1, Type.MESSAGE, msg("KeyValue", true)]]),
-    ],
-  }),
-  () => undefined,
-);
-
-function messageDesc(name: string): DescMessage {
-  const desc = registry.getMessage(`${PACKAGE}.${name}`);
-  if (!desc) throw new Error(`OTLP descriptor ${name} missing`);
-  return desc;
-}
-
-const RequestSchema = messageDesc("ExportLogsServiceRequest");
-const ResponseSchema = messageDesc("ExportLogsServiceResponse");
-
-function base64ToHex(value: unknown): unknown {
-  if (typeof value !== "string") return value;
-  let hex = "";
-  for (const char of atob(value)) hex += char.charCodeAt(0).toString(16).padStart(2, "0");
-  return hex;
-}
-
-/**
- * A binary `ExportLogsServiceRequest` in the OTLP/JSON mapping (camelCase, 64-bit integers as
- * strings, bytes as base64 except trace/span ids, which OTLP/JSON writes in hex), so both
- * encodings go through the same validation.
- */
-export function decodeOtlpProtobuf(bytes: Uint8Array): unknown {
-  let json: JsonValue;
+export function decodeOtlpProtobuf(bytes: Uint8Array): ExportLogsServiceRequest {
   try {
-    json = toJson(RequestSchema, fromBinary(RequestSchema, bytes));
+    return fromBinary(ExportLogsServiceRequestSchema, bytes);
   } catch (error) {
     throw validationError(`Malformed OTLP payload: ${(error as Error).message}`, null, "malformed_otlp");
   }
-  const request = json as { resourceLogs?: { scopeLogs?: { logRecords?: Record<string, unknown>[] }[] }[] };
-  for (const resourceLogs of request.resourceLogs ?? []) {
-    for (const scopeLogs of resourceLogs.scopeLogs ?? []) {
-      for (const record of scopeLogs.logRecords ?? []) {
-        record.traceId = base64ToHex(record.traceId);
-        record.spanId = base64ToHex(record.spanId);
-      }
-    }
-  }
-  return request;
 }
 
 /** The binary `ExportLogsServiceResponse` for the JSON answer (`{}` or `{partialSuccess}`). */
-export function encodeOtlpProtobufResponse(response: object): Uint8Array<ArrayBuffer> {
-  return toBinary(ResponseSchema, fromJson(ResponseSchema, response as JsonValue));
+export function encodeOtlpProtobufResponse(response: {
+  partialSuccess?: { rejectedLogRecords: string; errorMessage: string };
+}): Uint8Array<ArrayBuffer> {
+  const partial = response.partialSuccess;
+  const message = create(ExportLogsServiceResponseSchema, {
+    partialSuccess: partial ? { rejectedLogRecords: BigInt(partial.rejectedLogRecords), errorMessage: partial.errorMessage } : undefined,
+  });
+  return toBinary(ExportLogsServiceResponseSchema, message) as Uint8Array<ArrayBuffer>;
+}
+
+// Paths (`attr` of a 400) are only built when something is wrong: `at` makes the parent's on demand.
+type At = () => Path;
+
+/** An AnyValue (at `[...at(), key]`) as JSON text, as `anyValueJson` reads its JSON mapping. */
+function anyValueJson(value: AnyValue | undefined, at: At, key: string | number, depth: number): string {
+  if (depth > OTLP_LIMITS.maxValueDepth) malformed(at(), key, `values nest deeper than ${OTLP_LIMITS.maxValueDepth} levels.`);
+  const v = value?.value;
+  switch (v?.case) {
+    case "stringValue":
+      return JSON.stringify(v.value);
+    case "boolValue":
+      return v.value ? "true" : "false";
+    case "intValue":
+      return v.value.toString();
+    case "doubleValue":
+      // The JSON mapping writes NaN and the infinities as strings.
+      return JSON.stringify(Number.isFinite(v.value) ? v.value : String(v.value));
+    case "bytesValue":
+      return JSON.stringify(base64Encode(v.value));
+    case "arrayValue": {
+      const itemsAt = () => [...at(), key, "arrayValue", "values"];
+      return `[${v.value.values.map((item, i) => anyValueJson(item, itemsAt, i, depth + 1)).join(",")}]`;
+    }
+    case "kvlistValue": {
+      const entries = keyValues(v.value.values, () => [...at(), key, "kvlistValue", "values"], depth + 1, anyValueJson);
+      return `{${Object.entries(entries)
+        .map(([k, json]) => `${JSON.stringify(k)}:${json}`)
+        .join(",")}}`;
+    }
+    default:
+      // Empty, or `string_value_strindex` (profiles only: OTLP says to read it as absent).
+      return "null";
+  }
+}
+
+/** As PostHog stores attribute values and bodies: strings as they are, other kinds as JSON text, empty as "". */
+function anyValueText(value: AnyValue | undefined, at: At, key: string | number, depth: number): string {
+  const v = value?.value;
+  if (v?.case === "stringValue") return v.value;
+  if (v?.case === "bytesValue") return base64Encode(v.value);
+  const json = anyValueJson(value, at, key, depth);
+  if (json === "null") return "";
+  return json.startsWith('"') ? (JSON.parse(json) as string) : json;
+}
+
+type ValueReader = (value: AnyValue | undefined, at: At, key: string | number, depth: number) => string;
+
+/** KeyValues (entries at `[...at(), i]`) as key -> value; a repeated key keeps its last value. */
+function keyValues(list: KeyValue[], at: At, depth: number, read: ValueReader): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i] as KeyValue;
+    out[entry.key] = read(entry.value, () => [...at(), i], "value", depth);
+  }
+  return out;
+}
+
+const attributeMap = (list: KeyValue[], at: At, key: string) => keyValues(list, () => [...at(), key], 0, anyValueText);
+
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
+/** A trace/span id of `size` bytes as hex; null when empty or all zeros, undefined when the size is wrong. */
+function hexId(bytes: Uint8Array, size: number): string | null | undefined {
+  if (bytes.length === 0) return null;
+  if (bytes.length !== size) return undefined;
+  let hex = "";
+  let zero = true;
+  for (const b of bytes) {
+    if (b) zero = false;
+    hex += HEX[b];
+  }
+  return zero ? null : hex;
+}
+
+/** Nanoseconds as microseconds, rounded as `nanosToMicros` rounds their decimal text. */
+function nanosToMicros(nanos: bigint): number {
+  if (nanos < 1_000_000_000_000_000_000n) return Math.floor(Number(nanos) / 1000);
+  return Number(nanos / 1000n);
+}
+
+/** Flattens a decoded `ExportLogsServiceRequest` into rows (see `parseOtlpLogs` for the rules). */
+export function parseOtlpProtobufLogs(request: ExportLogsServiceRequest, options: ParseOptions): ParsedLogs {
+  const out = new LogRowsBuilder(options);
+  const { resourceLogs } = request;
+  for (let r = 0; r < resourceLogs.length; r++) {
+    const { resource: resourceMessage, scopeLogs } = resourceLogs[r]!;
+    const rPath = (): Path => ["resourceLogs", r];
+    const resource = resourceFields(attributeMap(resourceMessage?.attributes ?? [], () => [...rPath(), "resource"], "attributes"));
+    for (let s = 0; s < scopeLogs.length; s++) {
+      const { scope, logRecords } = scopeLogs[s]!;
+      const instrumentationScope = instrumentationScopeOf(scope?.name ?? "", scope?.version ?? "");
+      for (let i = 0; i < logRecords.length; i++) {
+        const record = logRecords[i]!;
+        out.count();
+        const path = (): Path => [...rPath(), "scopeLogs", s, "logRecords", i];
+        out.add(() => path().join("."), resource, instrumentationScope, {
+          body: anyValueText(record.body, path, "body", 0),
+          attributes: attributeMap(record.attributes, path, "attributes"),
+          severityNumber: record.severityNumber,
+          severityText: record.severityText,
+          traceFlags: record.flags,
+          eventName: record.eventName,
+          time: nanosToMicros(record.timeUnixNano),
+          observed: nanosToMicros(record.observedTimeUnixNano),
+          traceId: hexId(record.traceId, 16),
+          spanId: hexId(record.spanId, 8),
+        });
+      }
+    }
+  }
+  return out.result();
 }

@@ -46,11 +46,11 @@ const SERVICE_NAME = "service.name";
 const BODY_LEVEL_KEYS = ["level", "severity", "log.level", "config.log_level"];
 
 type Json = unknown;
-type Path = (string | number)[];
+export type Path = (string | number)[];
 
 // Validation errors name the field (`attr`), but paths are only built when something is wrong:
 // helpers take the parent path and the key, so a valid request allocates no path arrays per field.
-function malformed(at: Path, key: string | number | null, detail: string): never {
+export function malformed(at: Path, key: string | number | null, detail: string): never {
   const path = key === null ? at : [...at, key];
   throw validationError(`Malformed OTLP payload: ${detail}`, path.length ? path.join("__") : null, "malformed_otlp");
 }
@@ -245,6 +245,114 @@ export interface ParseOptions {
   oldestMs: number;
 }
 
+/** A resource's attributes as stored with each of its records. */
+export interface ResourceFields {
+  attributes: Record<string, string>;
+  serviceName: string;
+  json: string;
+}
+
+/** One log record's fields once read, from OTLP/JSON or from a decoded protobuf message alike. */
+export interface RecordFields {
+  body: string;
+  attributes: Record<string, string>;
+  severityNumber: number;
+  severityText: string;
+  traceFlags: number;
+  eventName: string;
+  /** `timeUnixNano` in microseconds, 0 when absent. */
+  time: number;
+  /** `observedTimeUnixNano` in microseconds, 0 when absent. */
+  observed: number;
+  /** Hex id, null for "no id", undefined when malformed (the record is rejected). */
+  traceId: string | null | undefined;
+  spanId: string | null | undefined;
+}
+
+export function resourceFields(attributes: Record<string, string>): ResourceFields {
+  return { attributes, serviceName: attributes[SERVICE_NAME] ?? "", json: JSON.stringify(attributes) };
+}
+
+export function instrumentationScopeOf(name: string, version: string): string {
+  return version ? `${name}@${version}` : name;
+}
+
+/**
+ * Turns read records into stored rows, the same for both encodings: the record limit (413), the
+ * timestamp rules, the size limit and the records OTLP's partial success lets us refuse.
+ */
+export class LogRowsBuilder {
+  private readonly rows: LogRow[] = [];
+  private readonly errors: string[] = [];
+  private rejected = 0;
+  private records = 0;
+  private readonly uuid: () => string;
+  private readonly nowMicros: number;
+  private readonly oldestMicros: number;
+  private readonly newestMicros: number;
+
+  constructor(options: ParseOptions) {
+    this.uuid = uuidv7Factory(options.now);
+    this.nowMicros = options.now * 1000;
+    this.oldestMicros = options.oldestMs * 1000;
+    this.newestMicros = this.nowMicros + OTLP_LIMITS.maxFutureMs * 1000;
+  }
+
+  /** Counts one more record of the request: past the limit the whole request is refused. */
+  count(): void {
+    if (++this.records > OTLP_LIMITS.maxRecords) {
+      throw payloadTooLarge(`A request may carry at most ${OTLP_LIMITS.maxRecords} log records.`);
+    }
+  }
+
+  /** Adds a record (`where()` names it in a rejection: `resourceLogs.0.scopeLogs.0.logRecords.3`). */
+  add(where: () => string, resource: ResourceFields, instrumentationScope: string, record: RecordFields): void {
+    const { traceId, spanId, attributes, body } = record;
+    if (traceId === undefined || spanId === undefined) {
+      this.reject(`${where()}: ${traceId === undefined ? "traceId must be 32" : "spanId must be 16"} hex characters.`);
+      return;
+    }
+    const observed = record.observed || this.nowMicros;
+    // As PostHog does: a timestamp outside what the project keeps (or far in the future, a
+    // skewed clock) is replaced by the observed time and kept as `$originalTimestamp`.
+    let timestamp = record.time || observed;
+    if (timestamp < this.oldestMicros || timestamp > this.newestMicros) {
+      attributes.$originalTimestamp = new Date(Math.floor(timestamp / 1000)).toISOString();
+      timestamp = observed;
+    }
+    const attributesJson = JSON.stringify(attributes);
+    if (body.length + attributesJson.length + resource.json.length > OTLP_LIMITS.maxRecordBytes) {
+      this.reject(`${where()}: the record is larger than ${OTLP_LIMITS.maxRecordBytes} bytes.`);
+      return;
+    }
+    this.rows.push({
+      uuid: this.uuid(),
+      timestamp,
+      observedTimestamp: observed,
+      ...severityOf(record.severityNumber, record.severityText, body),
+      serviceName: resource.serviceName,
+      body,
+      traceId,
+      spanId,
+      traceFlags: record.traceFlags,
+      attributes,
+      attributesJson,
+      resourceAttributes: resource.attributes,
+      instrumentationScope,
+      eventName: record.eventName,
+    });
+  }
+
+  result(): ParsedLogs {
+    return { rows: this.rows, rejected: this.rejected, errors: this.errors };
+  }
+
+  private reject(reason: string) {
+    this.rejected++;
+    if (this.errors.length < MAX_REPORTED_ERRORS) this.errors.push(reason);
+  }
+}
+
 /**
  * Validates and flattens an OTLP `ExportLogsServiceRequest` (JSON mapping). Structural errors
  * throw a 400 (`malformed_otlp`, with the path in `attr`) so nothing is stored; records that are
@@ -252,24 +360,13 @@ export interface ParseOptions {
  */
 export function parseOtlpLogs(payload: Json, options: ParseOptions): ParsedLogs {
   if (!isObject(payload)) malformed([], null, "the body must be an ExportLogsServiceRequest object.");
-  const uuid = uuidv7Factory(options.now);
-  const nowMicros = options.now * 1000;
-  const rows: LogRow[] = [];
-  const errors: string[] = [];
-  let rejected = 0;
-  let records = 0;
-  const reject = (reason: string) => {
-    rejected++;
-    if (errors.length < MAX_REPORTED_ERRORS) errors.push(reason);
-  };
+  const out = new LogRowsBuilder(options);
 
   for (const [r, resourceLogs] of optionalArray(payload.resourceLogs, [], "resourceLogs").entries()) {
     const rPath: Path = ["resourceLogs", r];
     if (!isObject(resourceLogs)) malformed(rPath, null, "expected a ResourceLogs object.");
-    const resource = optionalObject(resourceLogs.resource, rPath, "resource");
-    const resourceAttributes = attributeMap(resource?.attributes, [...rPath, "resource"], "attributes");
-    const serviceName = resourceAttributes[SERVICE_NAME] ?? "";
-    const resourceJson = JSON.stringify(resourceAttributes);
+    const resourceObject = optionalObject(resourceLogs.resource, rPath, "resource");
+    const resource = resourceFields(attributeMap(resourceObject?.attributes, [...rPath, "resource"], "attributes"));
 
     for (const [s, scopeLogs] of optionalArray(resourceLogs.scopeLogs, rPath, "scopeLogs").entries()) {
       const sPath: Path = [...rPath, "scopeLogs", s];
@@ -277,65 +374,28 @@ export function parseOtlpLogs(payload: Json, options: ParseOptions): ParsedLogs 
       const scope = optionalObject(scopeLogs.scope, sPath, "scope");
       const scopeName = optionalString(scope?.name, [...sPath, "scope"], "name");
       const scopeVersion = optionalString(scope?.version, [...sPath, "scope"], "version");
-      const instrumentationScope = scopeVersion ? `${scopeName}@${scopeVersion}` : scopeName;
+      const instrumentationScope = instrumentationScopeOf(scopeName, scopeVersion);
 
       for (const [i, record] of optionalArray(scopeLogs.logRecords, sPath, "logRecords").entries()) {
         const path: Path = [...sPath, "logRecords", i];
         if (!isObject(record)) malformed(path, null, "expected a LogRecord object.");
-        if (++records > OTLP_LIMITS.maxRecords) {
-          throw payloadTooLarge(`A request may carry at most ${OTLP_LIMITS.maxRecords} log records.`);
-        }
-
-        const body = anyValueText(record.body, path, "body", 0);
-        const attributes = attributeMap(record.attributes, path, "attributes");
-        const severityNumber = severityNumberField(record.severityNumber, path, "severityNumber");
-        const severityText = optionalString(record.severityText, path, "severityText");
-        const traceFlags = optionalInteger(record.flags, path, "flags");
-        const eventName = optionalString(record.eventName, path, "eventName");
-        const time = nanosToMicros(record.timeUnixNano, path, "timeUnixNano");
-        const observed = nanosToMicros(record.observedTimeUnixNano, path, "observedTimeUnixNano") || nowMicros;
-        const traceId = hexId(record.traceId, 16, path, "traceId");
-        const spanId = hexId(record.spanId, 8, path, "spanId");
-
-        if (traceId === undefined || spanId === undefined) {
-          reject(`${path.join(".")}: ${traceId === undefined ? "traceId must be 32" : "spanId must be 16"} hex characters.`);
-          continue;
-        }
-
-        // As PostHog does: a timestamp outside what the project keeps (or far in the future, a
-        // skewed clock) is replaced by the observed time and kept as `$originalTimestamp`.
-        let timestamp = time || observed;
-        if (timestamp < options.oldestMs * 1000 || timestamp > nowMicros + OTLP_LIMITS.maxFutureMs * 1000) {
-          attributes.$originalTimestamp = new Date(Math.floor(timestamp / 1000)).toISOString();
-          timestamp = observed;
-        }
-
-        const attributesJson = JSON.stringify(attributes);
-        if (body.length + attributesJson.length + resourceJson.length > OTLP_LIMITS.maxRecordBytes) {
-          reject(`${path.join(".")}: the record is larger than ${OTLP_LIMITS.maxRecordBytes} bytes.`);
-          continue;
-        }
-
-        rows.push({
-          uuid: uuid(),
-          timestamp,
-          observedTimestamp: observed,
-          ...severityOf(severityNumber, severityText, body),
-          serviceName,
-          body,
-          traceId,
-          spanId,
-          traceFlags,
-          attributes,
-          attributesJson,
-          resourceAttributes,
-          instrumentationScope,
-          eventName,
+        out.count();
+        out.add(() => path.join("."), resource, instrumentationScope, {
+          body: anyValueText(record.body, path, "body", 0),
+          attributes: attributeMap(record.attributes, path, "attributes"),
+          severityNumber: severityNumberField(record.severityNumber, path, "severityNumber"),
+          severityText: optionalString(record.severityText, path, "severityText"),
+          traceFlags: optionalInteger(record.flags, path, "flags"),
+          eventName: optionalString(record.eventName, path, "eventName"),
+          time: nanosToMicros(record.timeUnixNano, path, "timeUnixNano"),
+          observed: nanosToMicros(record.observedTimeUnixNano, path, "observedTimeUnixNano"),
+          traceId: hexId(record.traceId, 16, path, "traceId"),
+          spanId: hexId(record.spanId, 8, path, "spanId"),
         });
       }
     }
   }
-  return { rows, rejected, errors };
+  return out.result();
 }
 
 export const payloadTooLarge = (detail: string) => new ApiError(413, "invalid_request", "payload_too_large", detail);

@@ -20,6 +20,9 @@ export const MAX_ATTEMPTS = RETRY_SCHEDULE_SECONDS.length + 1;
 const MAX_DELAY_SECONDS = 43200;
 const THROTTLE_STATUSES = new Set([429, 502, 503, 504]);
 export const FAILING_DAYS_BEFORE_DISABLE = 5;
+/** How long past its due time (created, redelivered, next retry) an unsettled delivery waits for its
+ * queue message before the delivery sweep re-queues it. */
+export const DELIVERY_SWEEP_GRACE_MS = 5 * 60_000;
 const DAY_MS = 86_400_000;
 const STORED_RESPONSE_CHARS = 1000;
 const LAST_SUCCESS_RESOLUTION_MS = 60_000;
@@ -168,7 +171,7 @@ export async function deliverMessages(messages: Message<DeliveryMessage>[], env:
   }
   await ctx.settle();
   for (const { message, retryDelay } of decisions) {
-    // After the last attempt a retry hands the message to the dead-letter queue, whose consumer marks it failed.
+    // Settled (succeeded, failed, superseded) or retried on the schedule; a message lost either way is the sweep's.
     if (retryDelay === null) message.ack();
     else message.retry({ delaySeconds: retryDelay });
   }
@@ -236,7 +239,7 @@ async function decide(
   if (!state || state.disabled) {
     const failed = db
       .update(notificationDeliveries)
-      .set({ status: "failed", lastError: "the destination is disabled", nextRetryAt: null, updatedAt: now })
+      .set({ status: "failed", lastError: "the destination is disabled", nextRetryAt: null, sweepAt: null, updatedAt: now })
       .where(eq(notificationDeliveries.id, delivery.id));
     return { message, statements: [failed], retryDelay: null };
   }
@@ -246,9 +249,12 @@ async function decide(
   const result: SendResult = refusal
     ? { status: null, body: "", retryAfter: null, durationMs: 0, error: `URL refused: ${refusal}` }
     : await postToDestination(env, state.destination, delivery.id, delivery.body);
+  // The attempt on the retry schedule: the queue's count, or the row's when the message is a fresh
+  // copy (re-queued by the sweep after a lost message), so the schedule never starts over.
+  const attempts = Math.max(message.attempts, delivery.scheduleAttempts + 1);
   const outcome: Outcome = refusal
     ? { kind: "disable", reason: `URL refused: ${refusal}` }
-    : classify(state.destination.type, result, message.attempts);
+    : classify(state.destination.type, result, attempts);
   const succeeded = outcome.kind === "succeeded";
   state.sent = true;
   if (succeeded) {
@@ -267,9 +273,11 @@ async function decide(
     state.disabled = true;
     state.disableReason = disableReason;
   }
-  const status = succeeded ? "succeeded" : disableReason ? "failed" : "retrying";
+  // The last attempt of the schedule failing makes the delivery `failed` here; the dead-letter queue
+  // is the backstop for messages that kept failing before a decision (src/notifications/notifications.consumer.ts).
+  const status = succeeded ? "succeeded" : disableReason || attempts >= MAX_ATTEMPTS ? "failed" : "retrying";
   const retryDelay = status === "retrying" && outcome.kind === "retry" ? outcome.delaySeconds : null;
-  const nextRetryAt = retryDelay !== null && message.attempts < MAX_ATTEMPTS ? new Date(now.getTime() + retryDelay * 1000) : null;
+  const nextRetryAt = retryDelay !== null ? new Date(now.getTime() + retryDelay * 1000) : null;
   const error = result.error ?? (succeeded ? null : `HTTP ${result.status}`);
   const statements: BatchItem<"sqlite">[] = [
     db.insert(notificationDeliveryAttempts).values({
@@ -289,9 +297,11 @@ async function decide(
       .set({
         status,
         attemptCount: sql`${notificationDeliveries.attemptCount} + 1`,
+        scheduleAttempts: attempts,
         lastResponseCode: result.status,
         lastError: error,
         nextRetryAt,
+        sweepAt: nextRetryAt && new Date(nextRetryAt.getTime() + DELIVERY_SWEEP_GRACE_MS),
         updatedAt: now,
       })
       .where(eq(notificationDeliveries.id, delivery.id)),
@@ -318,7 +328,7 @@ export async function markDeliveriesFailed(messages: Message<DeliveryMessage>[],
   const [first, ...rest] = messages.map((message) =>
     db
       .update(notificationDeliveries)
-      .set({ status: "failed", nextRetryAt: null, updatedAt: now })
+      .set({ status: "failed", nextRetryAt: null, sweepAt: null, updatedAt: now })
       .where(
         sql`${notificationDeliveries.id} = ${message.body.deliveryId} and ${notificationDeliveries.generation} = ${message.body.generation} and ${notificationDeliveries.status} != 'succeeded'`,
       ),

@@ -1,5 +1,5 @@
 import type { z } from "@hono/zod-openapi";
-import { and, count, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { commitWithActivity, createdChange, deletedChange, diffChanges, writeContext } from "../audit/record";
 import type { AppBindings } from "../auth/context";
@@ -11,7 +11,7 @@ import { uuidv7 } from "../lib/ids";
 import { type LimitOffset, limitOffsetPage } from "../lib/pagination";
 import { sealSecret } from "../lib/secret-box";
 import { iso, isoRequired } from "../lib/time";
-import { postToDestination } from "./delivery";
+import { DELIVERY_SWEEP_GRACE_MS, postToDestination } from "./delivery";
 import {
   auditedFields,
   DESTINATION_SCOPE,
@@ -26,7 +26,7 @@ import {
   serializeDestinations,
   serializeDestinationsWith,
 } from "./destinations.queries";
-import type { DeliveryListQuery, DestinationCreateSchema, DestinationUpdateSchema } from "./destinations.routes";
+import type { BulkRedeliverSchema, DeliveryListQuery, DestinationCreateSchema, DestinationUpdateSchema } from "./destinations.routes";
 import { type Destination, reindexStatements, subscriptionInserts } from "./matching";
 import { requestBody } from "./payloads";
 import { newWebhookSecret } from "./signing";
@@ -35,6 +35,7 @@ import { allowLoopback, destinationUrlRefusal } from "./url-safety";
 type Ctx = Context<AppBindings>;
 type CreateInput = z.infer<typeof DestinationCreateSchema>;
 type UpdateInput = z.infer<typeof DestinationUpdateSchema>;
+type BulkRedeliverInput = z.output<typeof BulkRedeliverSchema>;
 
 const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000;
 const TEST_RESPONSE_CHARS = 2000;
@@ -362,7 +363,7 @@ export async function redeliver(c: Ctx, owner: DestinationOwner, id: string, del
     [
       db
         .update(notificationDeliveries)
-        .set({ status: "pending", generation, nextRetryAt: null, updatedAt: now })
+        .set({ ...requeued(now), generation })
         .where(eq(notificationDeliveries.id, delivery.id)),
     ],
     [destinationActivity(destination, "redelivered", { context: { delivery_id: delivery.id, event: delivery.eventType } })],
@@ -373,6 +374,95 @@ export async function redeliver(c: Ctx, owner: DestinationOwner, id: string, del
     .from(notificationDeliveryAttempts)
     .where(eq(notificationDeliveryAttempts.deliveryId, delivery.id))
     .orderBy(notificationDeliveryAttempts.attempt);
-  const [serialized] = serializeDeliveries([{ ...delivery, status: "pending", generation, nextRetryAt: null, updatedAt: now }], attempts);
+  const [serialized] = serializeDeliveries([{ ...delivery, ...requeued(now), generation }], attempts);
   return serialized!;
+}
+
+/** A redelivered delivery: pending again, on a new retry schedule, swept if its message is lost. */
+function requeued(now: Date) {
+  return {
+    status: "pending" as const,
+    nextRetryAt: null,
+    scheduleAttempts: 0,
+    sweepAt: new Date(now.getTime() + DELIVERY_SWEEP_GRACE_MS),
+    updatedAt: now,
+  };
+}
+
+/** At most this many deliveries per bulk redeliver call; `has_more` says when to call again. */
+export const BULK_REDELIVER_LIMIT = 1000;
+
+/**
+ * Redelivers the destination's deliveries matching a filter (statuses, event, created_at range),
+ * oldest first, at most `limit` per call, each as a single redeliver does (same id, so the same
+ * `webhook-id`; a new generation). One activity row records the call. Pass back `cursor` to go on
+ * after the last delivery of this call: deliveries redelivered by it are `pending` again and would
+ * otherwise match a filter on `pending` once more.
+ */
+export async function bulkRedeliver(c: Ctx, owner: DestinationOwner, id: string, input: BulkRedeliverInput) {
+  const db = createDb(c.env.DB);
+  const destination = await findDestination(db, owner, id);
+  if (!destination.enabled) throw conflict("destination_disabled", "Enable the destination before redelivering to it.");
+  const statuses = input.status ?? ["pending", "retrying", "failed"];
+  const limit = input.limit ?? BULK_REDELIVER_LIMIT;
+  const conditions: SQL[] = [eq(notificationDeliveries.destinationId, destination.id), inArray(notificationDeliveries.status, statuses)];
+  if (input.event) conditions.push(eq(notificationDeliveries.eventType, input.event));
+  if (input.after !== undefined) conditions.push(gte(notificationDeliveries.createdAt, new Date(input.after)));
+  if (input.before !== undefined) conditions.push(lt(notificationDeliveries.createdAt, new Date(input.before)));
+  if (input.cursor) {
+    const at = new Date(input.cursor.createdAt);
+    conditions.push(
+      or(
+        gt(notificationDeliveries.createdAt, at),
+        and(eq(notificationDeliveries.createdAt, at), gt(notificationDeliveries.id, input.cursor.id)),
+      )!,
+    );
+  }
+  const found = await db
+    .select({ id: notificationDeliveries.id, createdAt: notificationDeliveries.createdAt })
+    .from(notificationDeliveries)
+    .where(and(...conditions))
+    .orderBy(asc(notificationDeliveries.createdAt), asc(notificationDeliveries.id))
+    .limit(limit + 1);
+  const chosen = found.slice(0, limit);
+  const last = chosen.at(-1);
+  const hasMore = found.length > limit;
+  const cursor = hasMore && last ? `${last.createdAt.getTime()}_${last.id}` : null;
+  if (!chosen.length) return { count: 0, has_more: false, cursor: null };
+  const ids = chosen.map((d) => d.id);
+  const now = new Date();
+  const [updated] = (await commitWithActivity(
+    writeContext(c, db),
+    [
+      db
+        .update(notificationDeliveries)
+        .set({ ...requeued(now), generation: sql`${notificationDeliveries.generation} + 1` })
+        // Still matching: one that succeeded meanwhile is not sent again.
+        .where(
+          and(
+            sql`${notificationDeliveries.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
+            inArray(notificationDeliveries.status, statuses),
+          ),
+        )
+        .returning({ id: notificationDeliveries.id, generation: notificationDeliveries.generation }),
+    ],
+    [
+      destinationActivity(destination, "redelivered", {
+        context: {
+          bulk: true,
+          filter: {
+            status: statuses,
+            event: input.event ?? null,
+            after: iso(input.after ?? null),
+            before: iso(input.before ?? null),
+          },
+          count: ids.length,
+          delivery_ids: ids,
+        },
+      }),
+    ],
+  )) as { id: string; generation: number }[][];
+  const messages = (updated ?? []).map((d) => ({ kind: "delivery" as const, deliveryId: d.id, generation: d.generation }));
+  await sendMessages(c.env, messages);
+  return { count: messages.length, has_more: hasMore, cursor };
 }

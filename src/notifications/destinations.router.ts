@@ -5,6 +5,7 @@ import type { AppBindings } from "../auth/context";
 import { MembershipLevel } from "../auth/levels";
 import { createRouter } from "../http/router";
 import {
+  bulkRedeliver,
   createDestination,
   deleteDestination,
   getDestination,
@@ -94,6 +95,10 @@ export const projectDestinationsRouter = createRouter()
   .openapi(P.redeliver, async (c) => {
     const { project_id, destination_id, delivery_id } = c.req.valid("param");
     return c.json(await redeliver(c, await projectOwner(c, project_id, admin), destination_id, delivery_id), 202);
+  })
+  .openapi(P.bulkRedeliver, async (c) => {
+    const { project_id, destination_id } = c.req.valid("param");
+    return c.json(await bulkRedeliver(c, await projectOwner(c, project_id, admin), destination_id, c.req.valid("json")), 202);
   });
 
 export const organizationDestinationsRouter = createRouter()
@@ -134,4 +139,8 @@ export const organizationDestinationsRouter = createRouter()
   .openapi(O.redeliver, async (c) => {
     const { id, destination_id, delivery_id } = c.req.valid("param");
     return c.json(await redeliver(c, await organizationOwner(c, id), destination_id, delivery_id), 202);
+  })
+  .openapi(O.bulkRedeliver, async (c) => {
+    const { id, destination_id } = c.req.valid("param");
+    return c.json(await bulkRedeliver(c, await organizationOwner(c, id), destination_id, c.req.valid("json")), 202);
   });

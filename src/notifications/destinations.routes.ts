@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, json, jsonBody, type RouteLevel, secured } from "../http/openapi";
+import { parseIsoDate, toEpochMs } from "../lib/dates";
 import { ErrorSchema } from "../lib/errors";
 import { NOTIFICATION_EVENT_TYPES } from "../lib/messages";
 import { LimitOffsetQuery, paginated } from "../lib/pagination";
@@ -132,10 +133,74 @@ export const DeliveryListQuery = LimitOffsetQuery.extend({
   event: z.enum(NOTIFICATION_EVENT_TYPES).optional(),
 });
 
+const instant = (description: string) =>
+  z
+    .string()
+    .transform((value, ctx) => {
+      const parsed = parseIsoDate(value);
+      if (!parsed) {
+        ctx.addIssue({ code: "custom", message: "Datetime has wrong format. Use ISO 8601, e.g. 2024-01-31T12:00:00Z." });
+        return z.NEVER;
+      }
+      return toEpochMs(parsed);
+    })
+    .optional()
+    .openapi({ description, type: "string", format: "date-time" });
+
+const CURSOR = /^(\d{1,15})_([0-9A-Za-z-]{1,64})$/;
+
+export const BulkRedeliverSchema = z
+  .object({
+    status: z
+      .preprocess(
+        (value) => (typeof value === "string" ? [value] : value),
+        z.array(z.enum(DELIVERY_STATUSES)).min(1).max(DELIVERY_STATUSES.length),
+      )
+      .optional()
+      .openapi({
+        description:
+          "Statuses to redeliver (one or a list); default `pending`, `retrying` and `failed` (a `succeeded` one only when named).",
+      }),
+    event: z.enum(NOTIFICATION_EVENT_TYPES).optional().openapi({ description: "Only deliveries of this event type." }),
+    after: instant("Only deliveries created at or after this time (ISO 8601; UTC without an offset)."),
+    before: instant("Only deliveries created before this time."),
+    limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: "At most this many (default and maximum 1,000)." }),
+    cursor: z
+      .string()
+      .transform((value, ctx) => {
+        const m = CURSOR.exec(value);
+        if (!m) {
+          ctx.addIssue({ code: "custom", message: "Invalid cursor: pass back the `cursor` of the previous answer." });
+          return z.NEVER;
+        }
+        return { createdAt: Number(m[1]), id: m[2]! };
+      })
+      .optional()
+      .openapi({ type: "string", description: "The previous answer's `cursor`: go on after its last delivery." }),
+  })
+  .strict()
+  .superRefine((input, ctx) => {
+    if (input.after !== undefined && input.before !== undefined && input.after >= input.before) {
+      ctx.addIssue({ code: "custom", path: ["before"], message: "before must be later than after." });
+    }
+  })
+  .openapi("BulkRedeliver");
+
+export const BulkRedeliverResultSchema = z
+  .object({
+    count: z.number().int().openapi({ description: "Deliveries queued again by this call." }),
+    has_more: z.boolean().openapi({ description: "More deliveries match: call again with `cursor`." }),
+    cursor: z
+      .string()
+      .nullable()
+      .openapi({ description: "Pass it back to go on after this call's last delivery; null when none is left." }),
+  })
+  .openapi("BulkRedeliverResult");
+
 const DestinationIdParam = { destination_id: z.string().openapi({ param: { name: "destination_id", in: "path" } }) };
 const DeliveryIdParam = { delivery_id: z.string().openapi({ param: { name: "delivery_id", in: "path" } }) };
 
-/** The same nine routes under a project and under an organization. */
+/** The same ten routes under a project and under an organization. */
 /** `ids` prefixes the operation ids: `destinations` and `organizations_destinations`, as PostHog names nested viewsets. */
 function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ids: string, ownerShape: S, who: string, readLevel: RouteLevel) {
   const readers = `${readLevel}s`;
@@ -235,6 +300,21 @@ function destinationRoutes<S extends z.ZodRawShape>(prefix: string, ids: string,
       request: { params: z.object({ ...ownerShape, ...DestinationIdParam, ...DeliveryIdParam }) },
       responses: {
         202: json(DeliverySchema, "Queued"),
+        409: json(ErrorSchema, "`destination_disabled`: enable the destination first"),
+        ...errorResponses,
+      },
+    }),
+    bulkRedeliver: createRoute({
+      method: "post",
+      path: `${one}/deliveries/redeliver`,
+      operationId: `${ids}_deliveries_bulk_redeliver_create`,
+      tags,
+      summary:
+        "Send again every delivery matching a filter (status, event, created_at range), oldest first, at most 1,000 per call, each with its own webhook-id (admins)",
+      ...secured("activity_log:write", "admin"),
+      request: { params: destinationParams, body: jsonBody(BulkRedeliverSchema) },
+      responses: {
+        202: json(BulkRedeliverResultSchema, "Queued"),
         409: json(ErrorSchema, "`destination_disabled`: enable the destination first"),
         ...errorResponses,
       },

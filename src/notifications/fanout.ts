@@ -1,23 +1,25 @@
 import { and, eq, getTableColumns, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import { alias } from "drizzle-orm/sqlite-core";
 import { createDb, type Db } from "../db/client";
 import { activityLog, notificationDeliveries, users } from "../db/schema";
 import type { Env } from "../env";
+import { outboxDone } from "../events/outbox";
 import { sendMessages } from "../events/publish";
 import { uuidv7 } from "../lib/ids";
 import { log } from "../lib/log";
 import { NOTIFICATION_EVENT_TYPES, type NotificationEvent } from "../lib/messages";
 import { isoRequired } from "../lib/time";
-import { backoffSeconds } from "./delivery";
+import { backoffSeconds, DELIVERY_SWEEP_GRACE_MS } from "./delivery";
 import { candidatesQuery, type Destination, matchingDestinations } from "./matching";
 import { requestBody } from "./payloads";
 
-export type EventMessage = { kind: "event"; event: NotificationEvent };
+export type EventMessage = { kind: "event"; event: NotificationEvent; outboxId?: string };
 type DeliveryInsert = typeof notificationDeliveries.$inferInsert;
 
 const EVENT_TYPES = new Set<string>(NOTIFICATION_EVENT_TYPES);
-// 100 bound parameters per statement is D1's limit; a delivery row binds 13.
-const ROWS_PER_INSERT = 7;
+// 100 bound parameters per statement is D1's limit; a delivery row binds one per column.
+const ROWS_PER_INSERT = Math.floor(100 / Object.keys(getTableColumns(notificationDeliveries)).length);
 const inJson = (ids: string[]) => sql`(select value from json_each(${JSON.stringify(ids)}))`;
 
 function isValidEvent(event: NotificationEvent | undefined): event is NotificationEvent & { id: string } {
@@ -58,10 +60,12 @@ async function activityData(db: Db, ids: string[]): Promise<Map<string, Record<s
 }
 
 /**
- * Matches events against destinations and enqueues one delivery message per match. Deliveries are
- * unique per (event, destination), so a redelivered event or a republished outbox row creates
- * nothing twice; a delivery still waiting for its first attempt is re-enqueued, which covers a
- * crash between the insert and the send.
+ * Matches events against destinations and enqueues one delivery message per match. The deliveries
+ * are inserted in the same D1 batch that takes the events out of their outbox rows, so an event
+ * leaves the outbox only once its fan-out is recorded. Deliveries are unique per (event,
+ * destination), so a redelivered event or a republished outbox row creates nothing twice; a
+ * delivery still waiting for its first attempt is re-enqueued, and one whose message is lost
+ * anyway is re-queued by the delivery sweep (delivery-sweep.job.ts).
  */
 export async function fanOut(messages: Message<EventMessage>[], env: Env): Promise<void> {
   const valid: Message<EventMessage & { event: { id: string } }>[] = [];
@@ -92,18 +96,19 @@ export async function fanOut(messages: Message<EventMessage>[], env: Env): Promi
       if (!payload) continue;
       for (const destination of destinations) rows.push(deliveryRow(destination, event, payload, now));
     }
+    const statements: BatchItem<"sqlite">[] = [];
+    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+      statements.push(
+        db
+          .insert(notificationDeliveries)
+          .values(rows.slice(i, i + ROWS_PER_INSERT))
+          .onConflictDoNothing(),
+      );
+    }
+    statements.push(...outboxDone(db, outboxGroups(valid)));
+    const [head, ...tail] = statements;
+    if (head) await db.batch([head, ...tail]);
     if (rows.length) {
-      const inserts = [];
-      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-        inserts.push(
-          db
-            .insert(notificationDeliveries)
-            .values(rows.slice(i, i + ROWS_PER_INSERT))
-            .onConflictDoNothing(),
-        );
-      }
-      const [head, ...tail] = inserts;
-      if (head) await db.batch([head, ...tail]);
       const waiting = await db
         .select({ id: notificationDeliveries.id })
         .from(notificationDeliveries)
@@ -127,6 +132,15 @@ export async function fanOut(messages: Message<EventMessage>[], env: Env): Promi
   }
 }
 
+/** The handled events of each outbox row. */
+function outboxGroups(messages: Message<EventMessage & { event: { id: string } }>[]) {
+  const groups = new Map<string, string[]>();
+  for (const { body } of messages) {
+    if (body.outboxId) groups.set(body.outboxId, [...(groups.get(body.outboxId) ?? []), body.event.id]);
+  }
+  return [...groups].map(([outboxId, eventIds]) => ({ outboxId, eventIds }));
+}
+
 function deliveryRow(
   destination: Destination,
   event: NotificationEvent & { id: string },
@@ -145,6 +159,8 @@ function deliveryRow(
     lastResponseCode: null,
     lastError: null,
     nextRetryAt: null,
+    scheduleAttempts: 0,
+    sweepAt: new Date(now.getTime() + DELIVERY_SWEEP_GRACE_MS),
     createdAt: now,
     updatedAt: now,
   };

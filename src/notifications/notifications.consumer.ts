@@ -25,8 +25,9 @@ export async function consumeNotifications(batch: MessageBatch<NotificationMessa
 }
 
 /**
- * Dead letters: deliveries that used every attempt become `failed`. An event whose fan-out kept
- * failing for the whole schedule is logged with its id (its activity row is still in D1).
+ * Dead letters: deliveries whose messages kept failing before any decision become `failed`. An
+ * event whose fan-out kept failing for the whole schedule is logged with its id; it is still in its
+ * outbox row, which the outbox sweep republishes later.
  */
 export async function consumeNotificationsDeadLetters(batch: MessageBatch<NotificationMessage>, env: Env): Promise<void> {
   const { events, deliveries } = split(batch);

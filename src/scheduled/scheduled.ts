@@ -4,16 +4,20 @@ import { revalidatePendingChangeRequests } from "../approvals";
 import { sequencerStub } from "../audit/sequencer";
 import type { Env } from "../env";
 import { sweepNotificationOutbox } from "../events/outbox-sweep.job";
-import { requeueStalledExports } from "../exports";
+import { expireExports, requeueStalledExports, runDailyStrayExportFiles } from "../exports";
 import { log } from "../lib/log";
 import { runDailyLogsRetention } from "../logs";
+import { sweepDeliveries } from "../notifications";
 
 /** The jobs of the every-minute Cron Trigger, by name; tests call each job function directly. */
 export const SCHEDULED_JOBS: Record<string, (env: Env, scheduledTime: number) => Promise<unknown>> = {
   evaluateDueAlerts,
   sweepNotificationOutbox,
+  // Deliveries whose queue message was lost: after the outbox sweep, which may create some.
+  sweepDeliveries,
   revalidatePendingChangeRequests,
   requeueStalledExports,
+  expireExports,
   // Catch-up for seals whose post-write call was lost; normally there is nothing left.
   sealActivityChain: (env) => sequencerStub(env).seal(),
   refreshActivityIndexes: (env) => refreshActivityIndexes(env.DB),
@@ -21,6 +25,7 @@ export const SCHEDULED_JOBS: Record<string, (env: Env, scheduledTime: number) =>
   runDailyActivityRetention,
   runDailyCheckpointSigning,
   runDailyLogsRetention,
+  runDailyStrayExportFiles,
 };
 
 /**

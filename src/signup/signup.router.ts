@@ -13,6 +13,7 @@ import {
   roles,
   users,
 } from "../db/schema";
+import { clientIp, enforceRateLimit } from "../http/rate-limit";
 import { createRouter } from "../http/router";
 import { permissionDenied, validationError } from "../lib/errors";
 import { sha256Hex, uuidv7 } from "../lib/ids";
@@ -26,7 +27,15 @@ import { signup } from "./signup.routes";
 
 const FIRST_USER_FLAG = "first_user";
 
-export const signupRouter = createRouter().openapi(signup, async (c) => {
+export const signupRouter = createRouter();
+
+// Per client IP, before the body is even read: signup is the one route open to anyone.
+signupRouter.use("/api/signup", async (c, next) => {
+  await enforceRateLimit(c.env, "SIGNUP_RATE_LIMITER", clientIp(c));
+  await next();
+});
+
+signupRouter.openapi(signup, async (c) => {
   const db = createDb(c.env.DB);
   const body = c.req.valid("json");
   const now = new Date();

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { json, jsonBody } from "../http/openapi";
-import { ErrorSchema } from "../lib/errors";
+import { ErrorSchema, throttledResponse } from "../lib/errors";
 import { OrganizationSchema } from "../organizations";
 import { ProjectSchema } from "../projects";
 import { UserBasicSchema } from "../users";
@@ -50,5 +50,6 @@ export const signup = createRoute({
     201: json(SignupResponse, "Signed up; the API key value is shown only here"),
     400: json(ErrorSchema, "Invalid input or invite"),
     403: json(ErrorSchema, "Signup is closed: the instance already has users and no invite was given"),
+    429: throttledResponse("Throttled: too many signups from this IP address"),
   },
 });

@@ -1,12 +1,21 @@
 import { env } from "cloudflare:workers";
+import ExcelJS from "exceljs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { sealPending, verifyChain } from "../../src/activity/chain";
+import { CHAIN_COLUMNS, sealBacklog, sealPending, verifyChain } from "../../src/activity/chain";
 import { signCheckpoints } from "../../src/activity/checkpoints.job";
 import { purgeExpiredActivity } from "../../src/activity/retention.job";
 import { sequencerStub } from "../../src/audit/sequencer";
-import { type SignedCheckpoint, verifyCheckpointSignature, verifyExportRows } from "../../src/lib/chain-hash";
+import {
+  type ChainRowInput,
+  chainHash,
+  GENESIS_HASH,
+  type SignedCheckpoint,
+  verifyCheckpointSignature,
+  verifyExportRows,
+  xlsxRecords,
+} from "../../src/lib/chain-hash";
 import { parseCsv } from "../csv";
-import { addMember, call, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
+import { addMember, call, fetchWorker, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 import { createDestination, eventually, interceptFetch } from "../notifications/notify-helpers";
 import { ingest, organizationWithHistory, waitForExport } from "./activity-helpers";
 
@@ -19,10 +28,10 @@ beforeAll(async () => {
 const chainOf = async (organizationId: string) =>
   (
     await env.DB.prepare(
-      "SELECT c.sequence, c.hash, a.seq, a.item_id FROM activity_chain AS c JOIN activity_log AS a ON a.seq = c.seq WHERE c.organization_id = ?1 ORDER BY c.sequence",
+      "SELECT c.sequence, c.hash, c.hash_version, a.seq, a.item_id FROM activity_chain AS c JOIN activity_log AS a ON a.seq = c.seq WHERE c.organization_id = ?1 ORDER BY c.sequence",
     )
       .bind(organizationId)
-      .all<{ sequence: number; hash: string; seq: number; item_id: string | null }>()
+      .all<{ sequence: number; hash: string; hash_version: number; seq: number; item_id: string | null }>()
   ).results;
 
 const verifyPath = (organizationId: string, query = "") => `/api/organizations/${organizationId}/activity_log/verify/${query}`;
@@ -77,8 +86,10 @@ describe("activity chain", () => {
           Array.from({ length: 5 }, (_, i) => ({ scope: "Flag", activity: "updated", item_id: `w${w}-${i}` })),
         ),
       ),
-      // Sealers running beside the sequencer object, as during a deploy.
+      // Sealers running beside the sequencer object, as during a deploy: single batches, and
+      // multi-batch runs whose writes share a round trip with the next read.
       ...Array.from({ length: 10 }, () => sealPending(env.DB, 20)),
+      ...Array.from({ length: 5 }, () => sealBacklog(env.DB, 7)),
     ]);
     await sequencerStub(env).seal();
     const rows = await chainOf(owner.organizationId);
@@ -92,6 +103,48 @@ describe("activity chain", () => {
     expect(await sealPending(env.DB, 100)).toBe(0);
     expect((await call(verifyPath(owner.organizationId), { key: owner.key })).body).toMatchObject({ verified: true, checked: rows.length });
   }, 60_000);
+
+  it("seals and verifies a row holding lone surrogates (which canonicalize refuses), and the rows after it", async () => {
+    const org = await otherOrganization(owner);
+    // JSON escapes of unpaired surrogates: valid JSON, not valid Unicode.
+    const entries = JSON.parse('[{"scope":"Flag","activity":"updated","item_id":"x\\ud800","detail":{"name":"a\\udc00b"}}]');
+    await ingest(owner, [...entries, { scope: "Flag", activity: "updated", item_id: "after" }], {}, org.projectId);
+    await sequencerStub(env).seal();
+    const chain = await chainOf(org.organizationId);
+    // (Compared as booleans: a lone surrogate in an assertion's message breaks the test runner's socket.)
+    expect(chain.some((r) => r.item_id?.startsWith("x"))).toBe(true);
+    expect(chain.some((r) => r.item_id === "after")).toBe(true);
+    expect((await call(verifyPath(org.organizationId), { key: owner.key })).body).toMatchObject({ verified: true, checked: chain.length });
+  });
+
+  it("reads pending rows within a detail budget: large details are sealed a few per batch, and one larger than the budget alone", async () => {
+    await sequencerStub(env).seal();
+    const organizationId = crypto.randomUUID();
+    const detail = JSON.stringify({ name: "x".repeat(580) });
+    // Written straight into D1, so that no write calls the sequencer before this test's sealer.
+    await env.DB.prepare(
+      `INSERT INTO activity_log (id, organization_id, activity, scope, item_id, detail, created_at)
+       SELECT value, ?1, 'x', 'H', value, ?2, ?3 FROM json_each(?4)`,
+    )
+      .bind(organizationId, detail, Date.now(), JSON.stringify(Array.from({ length: 5 }, () => crypto.randomUUID())))
+      .run();
+    // A budget of 1,000 characters takes the rows while less than that came before them: two of
+    // ~600, then two, then the last; a budget below one row still takes one.
+    const counts = [];
+    for (let n = await sealPending(env.DB, 100, 1000); n; n = await sealPending(env.DB, 100, 1000)) counts.push(n);
+    expect(counts).toEqual([2, 2, 1]);
+    expect((await chainOf(organizationId)).map((r) => r.sequence)).toEqual([1, 2, 3, 4, 5]);
+    expect(await verifyChain(env.DB, organizationId, {}, 100)).toMatchObject({ verified: true, checked: 5 });
+    await env.DB.prepare(
+      `INSERT INTO activity_log (id, organization_id, activity, scope, item_id, detail, created_at)
+       SELECT value, ?1, 'x', 'H', value, ?2, ?3 FROM json_each(?4)`,
+    )
+      .bind(organizationId, detail, Date.now(), JSON.stringify([crypto.randomUUID(), crypto.randomUUID()]))
+      .run();
+    expect(await sealPending(env.DB, 100, 10)).toBe(1);
+    expect(await sealPending(env.DB, 100, 10)).toBe(1);
+    expect(await sealPending(env.DB, 100, 10)).toBe(0);
+  });
 
   it("returns sequence and hash in the activity APIs", async () => {
     const { organizationId, projectId, chain } = await sealedOrganization();
@@ -280,7 +333,18 @@ describe("checkpoints", () => {
     const started = await call(`${base}/advanced_activity_logs/export/`, { key: owner.key, body: { format: "csv" } });
     expect((await waitForExport(`${base}/exports/${started.body.id}/`, owner.key)).status).toBe("complete");
     const [header, ...cells] = parseCsv((await call(`${base}/exports/${started.body.id}/content/`, { key: owner.key })).body as string);
-    expect(header).toEqual(expect.arrayContaining(["sequence", "hash", "user_id", "was_impersonated", "is_system"]));
+    expect(header).toEqual(
+      expect.arrayContaining([
+        "sequence",
+        "hash",
+        "hash_version",
+        "user_id",
+        "was_impersonated",
+        "is_system",
+        "recorded_by_user_id",
+        "recorded_by_api_key_id",
+      ]),
+    );
     const records = cells.map((row) => Object.fromEntries(header!.map((name, i) => [name, row[i] ?? ""])));
     expect(await verifyExportRows(records, checkpoint, publicKey)).toMatchObject({
       verified: true,
@@ -292,6 +356,15 @@ describe("checkpoints", () => {
       verified: false,
       first_broken_sequence: chain.find((r) => r.item_id === "t-5")!.sequence,
     });
+    // Who recorded a row is hashed too: another key's id, or no recorder at all, is caught.
+    const changes: Record<string, string>[] = [{ recorded_by_api_key_id: "forged-key" }, { recorded_by_user_id: "" }];
+    for (const change of changes) {
+      const reattributed = records.map((r) => (r.item_id === "t-7" ? { ...r, ...change } : r));
+      expect(await verifyExportRows(reattributed, checkpoint, publicKey)).toMatchObject({
+        verified: false,
+        first_broken_sequence: chain.find((r) => r.item_id === "t-7")!.sequence,
+      });
+    }
     expect(await verifyExportRows(records, { ...checkpoint, hash: "0".repeat(64) }, publicKey)).toMatchObject({ verified: false });
   });
 
@@ -313,6 +386,178 @@ describe("checkpoints", () => {
       expect(await verifyCheckpointSignature(body.data.checkpoint, publicKey)).toBe(true);
     } finally {
       web.restore();
+    }
+  }, 30_000);
+});
+
+/**
+ * Seals an organization's rows again as the sequencer did before recorded_by was hashed: hash
+ * version 1, inserted without naming `hash_version` (the column's default). What a database
+ * migrated from that code holds.
+ */
+async function sealedBeforeVersion2(organizationId: string) {
+  const rows = (
+    await env.DB.prepare(
+      `SELECT c.sequence, a.seq, ${CHAIN_COLUMNS} FROM activity_chain AS c JOIN activity_log AS a ON a.seq = c.seq
+       WHERE c.organization_id = ?1 ORDER BY c.sequence`,
+    )
+      .bind(organizationId)
+      .all<ChainRowInput & { seq: number }>()
+  ).results;
+  let previous = GENESIS_HASH;
+  const entries: [number, number, string][] = [];
+  for (const row of rows) {
+    previous = chainHash(previous, { ...row, hash_version: 1 });
+    entries.push([row.seq, row.sequence, previous]);
+  }
+  const last = entries[entries.length - 1]!;
+  await bypassingTriggers([
+    env.DB.prepare("DELETE FROM activity_chain WHERE organization_id = ?1").bind(organizationId),
+    ...entries.map(([seq, sequence, hash]) =>
+      env.DB.prepare("INSERT INTO activity_chain (seq, organization_id, sequence, hash) VALUES (?1, ?2, ?3, ?4)").bind(
+        seq,
+        organizationId,
+        sequence,
+        hash,
+      ),
+    ),
+    env.DB.prepare("DELETE FROM activity_chain_heads WHERE organization_id = ?1").bind(organizationId),
+    env.DB.prepare("INSERT INTO activity_chain_heads (organization_id, sequence, hash) VALUES (?1, ?2, ?3)").bind(
+      organizationId,
+      last[1],
+      last[2],
+    ),
+  ]);
+}
+
+/** An organization whose rows up to `t-10` were sealed with hash version 1 and `n-1`..`n-3` after, with version 2. */
+async function organizationAcrossTheCutOver() {
+  const org = await sealedOrganization();
+  await sealedBeforeVersion2(org.organizationId);
+  await ingest(
+    owner,
+    Array.from({ length: 3 }, (_, i) => ({ scope: "Flag", activity: "updated", item_id: `n-${i + 1}` })),
+    {},
+    org.projectId,
+  );
+  await sequencerStub(env).seal();
+  return { ...org, chain: await chainOf(org.organizationId) };
+}
+
+/** The organization's export (CSV or XLSX) as records by column name, every cell as text. */
+async function exportRecords(organizationId: string, format: "csv" | "xlsx") {
+  const base = `/api/organizations/${organizationId}`;
+  const started = await call(`${base}/advanced_activity_logs/export/`, { key: owner.key, body: { format } });
+  expect((await waitForExport(`${base}/exports/${started.body.id}/`, owner.key)).status).toBe("complete");
+  const res = await fetchWorker(
+    new Request(`http://audit.test${base}/exports/${started.body.id}/content/`, { headers: { authorization: `Bearer ${owner.key}` } }),
+  );
+  if (format === "csv") {
+    const [header, ...cells] = parseCsv(await res.text());
+    return cells.map((row) => Object.fromEntries(header!.map((name, i) => [name, row[i] ?? ""])));
+  }
+  // As scripts/verify-export.mjs reads an XLSX export.
+  const workbook = new ExcelJS.Workbook();
+  await workbook.xlsx.load(await res.arrayBuffer());
+  const rows: unknown[][] = [];
+  workbook.worksheets[0]!.eachRow((row) => rows.push((row.values as unknown[]).slice(1)));
+  return xlsxRecords(rows);
+}
+
+async function signedCheckpointOf(organizationId: string) {
+  await signCheckpoints(env, Date.now());
+  const checkpoint = (await call(`/api/organizations/${organizationId}/activity_log/checkpoints/`, { key: owner.key })).body.results[0];
+  return { checkpoint: checkpoint as SignedCheckpoint, publicKey: (await call("/api/activity_log/public_key/")).body as JsonWebKey };
+}
+
+describe("recorded_by in the hash (issue 17)", () => {
+  it("seals new rows with hash version 2: changing who recorded a row in the database names its sequence", async () => {
+    const { organizationId, chain } = await sealedOrganization();
+    expect(new Set(chain.map((r) => r.hash_version))).toEqual(new Set([2]));
+    const target = chain.find((r) => r.item_id === "t-3")!;
+    await bypassingTriggers([env.DB.prepare("UPDATE activity_log SET recorded_by_key_id = 'forged-key' WHERE seq = ?1").bind(target.seq)]);
+    expect((await call(verifyPath(organizationId), { key: owner.key })).body).toMatchObject({
+      verified: false,
+      first_broken_sequence: target.sequence,
+      last_sequence: target.sequence - 1,
+      reason: expect.stringMatching(/does not match its hash/),
+    });
+  });
+
+  it("a row made to look like the system's (recorded_by_user_id cleared) breaks the chain at that row", async () => {
+    const { organizationId, chain } = await sealedOrganization();
+    const target = chain.find((r) => r.item_id === "t-6")!;
+    await bypassingTriggers([
+      env.DB.prepare("UPDATE activity_log SET recorded_by_user_id = NULL, recorded_by_key_id = NULL WHERE seq = ?1").bind(target.seq),
+    ]);
+    expect((await call(verifyPath(organizationId), { key: owner.key })).body).toMatchObject({
+      verified: false,
+      first_broken_sequence: target.sequence,
+    });
+  });
+
+  it("rows sealed before the change (hash version 1) still verify, beside rows sealed after, in pages across the cut-over", async () => {
+    const { organizationId, chain } = await organizationAcrossTheCutOver();
+    const firstV2 = chain.find((r) => r.item_id === "n-1")!.sequence;
+    expect(chain.map((r) => r.hash_version)).toEqual(chain.map((r) => (r.sequence < firstV2 ? 1 : 2)));
+    expect((await call(verifyPath(organizationId), { key: owner.key })).body).toMatchObject({ verified: true, checked: chain.length });
+    const page = await call(verifyPath(organizationId, `?from_sequence=${firstV2 - 1}&to_sequence=${firstV2 + 1}`), { key: owner.key });
+    expect(page.body).toMatchObject({ verified: true, checked: 3 });
+  });
+
+  it("across the cut-over: a changed version 1 row, a re-attributed version 2 row and a version 2 row relabelled 1 are caught", async () => {
+    const cases: [string, (seq: number) => D1PreparedStatement][] = [
+      ["t-4", (seq) => env.DB.prepare(`UPDATE activity_log SET detail = '{"name":"forged"}' WHERE seq = ?1`).bind(seq)],
+      ["n-2", (seq) => env.DB.prepare("UPDATE activity_log SET recorded_by_key_id = 'forged-key' WHERE seq = ?1").bind(seq)],
+      // Hashed as version 1 the row would leave recorded_by out: its stored hash (version 2) does not match.
+      ["n-2", (seq) => env.DB.prepare("UPDATE activity_chain SET hash_version = 1 WHERE seq = ?1").bind(seq)],
+      ["n-1", (seq) => env.DB.prepare("UPDATE activity_chain SET hash_version = 3 WHERE seq = ?1").bind(seq)],
+    ];
+    for (const [item, tamper] of cases) {
+      const { organizationId, chain } = await organizationAcrossTheCutOver();
+      const target = chain.find((r) => r.item_id === item)!;
+      await bypassingTriggers([tamper(target.seq)]);
+      expect((await call(verifyPath(organizationId), { key: owner.key })).body).toMatchObject({
+        verified: false,
+        first_broken_sequence: target.sequence,
+      });
+    }
+  }, 30_000);
+
+  it("a version 1 row's recorded_by is not covered (documented): changing it leaves the chain verified", async () => {
+    const { organizationId, chain } = await organizationAcrossTheCutOver();
+    const target = chain.find((r) => r.item_id === "t-4")!;
+    expect(target.hash_version).toBe(1);
+    await bypassingTriggers([env.DB.prepare("UPDATE activity_log SET recorded_by_key_id = 'forged-key' WHERE seq = ?1").bind(target.seq)]);
+    expect((await call(verifyPath(organizationId), { key: owner.key })).body).toMatchObject({ verified: true });
+  });
+
+  it("CSV and XLSX exports across the cut-over verify offline; a re-attributed row or a dropped hash_version column does not", async () => {
+    const { organizationId, chain } = await organizationAcrossTheCutOver();
+    const { checkpoint, publicKey } = await signedCheckpointOf(organizationId);
+    expect(checkpoint.sequence).toBe(chain.length);
+    const target = chain.find((r) => r.item_id === "n-2")!;
+    const firstV2 = chain.find((r) => r.item_id === "n-1")!.sequence;
+    for (const format of ["csv", "xlsx"] as const) {
+      const records = await exportRecords(organizationId, format);
+      const options = { formulaGuarded: format === "csv" };
+      expect(records.find((r) => r.item_id === "n-2")).toMatchObject({
+        hash_version: "2",
+        recorded_by_user_id: String(owner.userId),
+        recorded_by_api_key_id: expect.stringMatching(/./),
+      });
+      expect(await verifyExportRows(records, checkpoint, publicKey, options)).toMatchObject({ verified: true, checked: chain.length });
+      const reattributed = records.map((r) => (r.item_id === "n-2" ? { ...r, recorded_by_user_id: "999999" } : r));
+      expect(await verifyExportRows(reattributed, checkpoint, publicKey, options)).toMatchObject({
+        verified: false,
+        first_broken_sequence: target.sequence,
+      });
+      // An export from before hash versions had no such column: its rows are all version 1.
+      const withoutVersions = records.map(({ hash_version: _, ...r }) => r);
+      expect(await verifyExportRows(withoutVersions, checkpoint, publicKey, options)).toMatchObject({
+        verified: false,
+        first_broken_sequence: firstV2,
+      });
     }
   }, 30_000);
 });

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { activityRows, addMember, call, keyWithScopes, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
+import { captureQueue } from "../notifications/notify-helpers";
 import { changeRequestsPath, createPolicy, decide, getChangeRequest, mirrorRow } from "./approvals-helpers";
 
 let root: Tenant;
@@ -347,6 +348,72 @@ describe("change requests", () => {
     await evictDurableObject(stub);
     expect((await decide(on(a1, p), id, "approve")).body.code).toBe("already_voted");
     expect((await decide(on(a2, p), id, "approve")).body.status).toBe("applied");
+  });
+});
+
+describe("a change request whose apply deletes its own row", () => {
+  it("is never expired afterwards, even when its object died right after the apply", async () => {
+    const { owner, a1 } = await team();
+    await createPolicy(owner, {
+      action_key: "project.delete",
+      organization_wide: true,
+      approver_config: { users: [a1.userId], quorum: 1 },
+    });
+    const p = await newProject(owner, "Self-deleting");
+    const id = (await call(`/api/projects/${p}/`, { key: owner.key, method: "DELETE" })).body.change_request_id;
+    const { runInDurableObject, runDurableObjectAlarm, evictDurableObject } = await import("cloudflare:test");
+    const stub = env.CHANGE_REQUESTS.get(env.CHANGE_REQUESTS.idFromName(id));
+    const queue = captureQueue();
+    try {
+      // The object dies between the apply's D1 batch (which deletes the project, and with it the
+      // request's mirror row) and its own storage.
+      await runInDurableObject(stub, (instance) => {
+        Object.assign(instance, {
+          persist: () => {
+            throw new Error("the object died");
+          },
+        });
+      });
+      expect((await decide(on(a1, p), id, "approve")).status).toBe(500);
+      expect((await call(`/api/projects/${p}/`, { key: owner.key })).status).toBe(404);
+      expect(await mirrorRow(id)).toBeNull();
+      const steps = (await activityRows({ scope: "ChangeRequest" })).filter((r) => r.item_id === id).map((r) => r.activity);
+      expect(steps).toEqual(["created", "approved", "applied"]);
+      // The apply's events were in its batch's outbox row: they are not lost with the object.
+      await vi.waitFor(() =>
+        expect(queue.queued.flatMap((m) => (m.kind === "event" ? [m.event.id] : []))).toEqual(
+          expect.arrayContaining([`${id}:change_request_approved:${a1.userId}`, `${id}:change_request_applied`]),
+        ),
+      );
+
+      // It comes back with its request still pending in its own storage and the expiry alarm set.
+      await evictDurableObject(stub);
+      const stored = await runInDurableObject(stub, async (_instance, state) => ({
+        record: state.storage.sql.exec<{ record: string }>("SELECT record FROM change_request").toArray()[0]?.record,
+        alarm: await state.storage.getAlarm(),
+      }));
+      expect(JSON.parse(stored.record!).state).toBe("pending");
+      expect(stored.alarm).not.toBeNull();
+      queue.take();
+      await runDurableObjectAlarm(stub);
+
+      // No `expired` for an applied change: no activity row, no event; the object forgot the request.
+      const after = (await activityRows({ scope: "ChangeRequest" })).filter((r) => r.item_id === id).map((r) => r.activity);
+      expect(after).toEqual(["created", "approved", "applied"]);
+      const outbox = await env.DB.prepare("SELECT events FROM notification_outbox").all<{ events: string }>();
+      expect(outbox.results.flatMap((r) => JSON.parse(r.events)).filter((e: { id: string }) => e.id.startsWith(id))).toEqual(
+        expect.not.arrayContaining([expect.objectContaining({ type: "change_request_expired" })]),
+      );
+      expect(queue.queued.flatMap((m) => (m.kind === "event" ? [m.event.type] : []))).not.toContain("change_request_expired");
+      const left = await runInDurableObject(stub, async (_instance, state) => ({
+        rows: state.storage.sql.exec("SELECT * FROM change_request").toArray().length,
+        alarm: await state.storage.getAlarm(),
+      }));
+      expect(left).toEqual({ rows: 0, alarm: null });
+      expect((await decide(on(a1, p), id, "approve")).status).toBe(404);
+    } finally {
+      queue.restore();
+    }
   });
 });
 

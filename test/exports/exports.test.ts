@@ -67,13 +67,19 @@ const COLUMNS = [
   "is_system",
   "sequence",
   "hash",
+  "hash_version",
 ];
 
 async function expectedRows(predicate: (row: Record<string, any>) => boolean) {
   const rows = (await activityRows()).filter(predicate).sort((a, b) => b.created_at - a.created_at || (b.id < a.id ? -1 : 1));
   const chain = new Map(
     (
-      await env.DB.prepare("SELECT seq, sequence, hash FROM activity_chain").all<{ seq: number; sequence: number; hash: string }>()
+      await env.DB.prepare("SELECT seq, sequence, hash, hash_version FROM activity_chain").all<{
+        seq: number;
+        sequence: number;
+        hash: string;
+        hash_version: number;
+      }>()
     ).results.map((c) => [c.seq, c]),
   );
   return rows.map((r) => [
@@ -98,6 +104,7 @@ async function expectedRows(predicate: (row: Record<string, any>) => boolean) {
     r.is_system ? "true" : "false",
     String(chain.get(r.seq)?.sequence ?? ""),
     chain.get(r.seq)?.hash ?? "",
+    String(chain.get(r.seq)?.hash_version ?? ""),
   ]);
 }
 
@@ -165,7 +172,7 @@ describe("activity export", () => {
     // A number as a number, a timestamp as a date cell; text as text (XLSX needs no formula guard:
     // a text cell is never evaluated).
     const typed = expected.map((row) =>
-      row.map((cell, i) => ([2, 13, 16, 19].includes(i) && cell !== "" ? Number(cell) : i === 12 ? new Date(cell) : cell)),
+      row.map((cell, i) => ([2, 13, 16, 19, 21].includes(i) && cell !== "" ? Number(cell) : i === 12 ? new Date(cell) : cell)),
     );
     expect(cells.slice(1)).toEqual(typed);
     expect(sheet.getCell("C2").type).toBe(ExcelJS.ValueType.Number);

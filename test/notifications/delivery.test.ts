@@ -1,7 +1,12 @@
 import { eq } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { notificationDeliveryAttempts, notificationDestinations, notificationSubscriptions } from "../../src/db/schema";
+import {
+  notificationDeliveries,
+  notificationDeliveryAttempts,
+  notificationDestinations,
+  notificationSubscriptions,
+} from "../../src/db/schema";
 import { backoffSeconds, MAX_ATTEMPTS, RETRY_SCHEDULE_SECONDS, retryAfterSeconds } from "../../src/notifications/delivery";
 import { postJson } from "../../src/notifications/http";
 import { QUEUE_NAMES } from "../../src/queues";
@@ -160,17 +165,29 @@ describe("webhook delivery", () => {
     expect((await deliveryRow(badId)).status).toBe("retrying");
   });
 
-  it("hands the last attempt to the dead-letter queue, whose consumer marks the delivery failed", async () => {
+  it("marks the delivery failed when the last attempt of its schedule fails; dead letters (a backstop) do too", async () => {
     fetches = interceptFetch(() => new Response("", { status: 500 }));
     const destination = await createDestination(owner, quiet);
     const id = await insertDelivery(destination.id);
     expect(MAX_ATTEMPTS).toBe(9);
     const last = await deliver(id, MAX_ATTEMPTS);
-    expect(last.retryMessages).toHaveLength(1);
-    expect(await deliveryRow(id)).toMatchObject({ status: "retrying", nextRetryAt: null });
-    const dead = await runQueue(QUEUE_NAMES.notificationsDeadLetter, [{ body: { kind: "delivery", deliveryId: id, generation: 0 } }]);
+    expect(last.explicitAcks).toHaveLength(1);
+    expect(await deliveryRow(id)).toMatchObject({ status: "failed", nextRetryAt: null, sweepAt: null, lastError: "HTTP 500" });
+
+    // A fresh copy of a message (re-queued by the sweep: the queue counts 1) keeps the schedule the row counted.
+    const swept = await insertDelivery(destination.id);
+    await db()
+      .update(notificationDeliveries)
+      .set({ scheduleAttempts: MAX_ATTEMPTS - 1, status: "retrying" })
+      .where(eq(notificationDeliveries.id, swept));
+    expect((await deliver(swept, 1)).explicitAcks).toHaveLength(1);
+    expect(await deliveryRow(swept)).toMatchObject({ status: "failed", scheduleAttempts: MAX_ATTEMPTS });
+
+    // A message that kept failing before any decision ends in the dead-letter queue, whose consumer marks it failed.
+    const dlq = await insertDelivery(destination.id);
+    const dead = await runQueue(QUEUE_NAMES.notificationsDeadLetter, [{ body: { kind: "delivery", deliveryId: dlq, generation: 0 } }]);
     expect(dead.explicitAcks).toHaveLength(1);
-    expect(await deliveryRow(id)).toMatchObject({ status: "failed", nextRetryAt: null });
+    expect(await deliveryRow(dlq)).toMatchObject({ status: "failed", nextRetryAt: null });
 
     // A dead letter never overrides a success or a newer generation.
     fetches.respond(() => new Response("ok"));

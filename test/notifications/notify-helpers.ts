@@ -1,6 +1,8 @@
+import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { vi } from "vitest";
 import { notificationDeliveries, notificationDestinations } from "../../src/db/schema";
+import type { NotificationMessage } from "../../src/lib/messages";
 import { requestBody } from "../../src/notifications/payloads";
 import { QUEUE_NAMES } from "../../src/queues";
 import { call, db, type Tenant } from "../helpers";
@@ -107,3 +109,44 @@ export async function eventually<T>(check: () => Promise<T | null | undefined | 
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * Stands in for the notifications queue: what the Worker sends is kept here instead of being
+ * consumed in the background, so a test decides what reaches the consumer (`take`, then
+ * `runQueue`) and what is lost (never taken, or `drop`ped).
+ */
+export function captureQueue() {
+  let queued: NotificationMessage[] = [];
+  const sendBatch = vi.spyOn(env.NOTIFICATIONS_QUEUE, "sendBatch").mockImplementation(async (batch) => {
+    for (const message of batch) queued.push(message.body as NotificationMessage);
+    return undefined as never;
+  });
+  const send = vi.spyOn(env.NOTIFICATIONS_QUEUE, "send").mockImplementation(async (body) => {
+    queued.push(body as NotificationMessage);
+    return undefined as never;
+  });
+  return {
+    get queued() {
+      return queued;
+    },
+    /** Everything queued so far, removed from the queue. */
+    take(): NotificationMessage[] {
+      const taken = queued;
+      queued = [];
+      return taken;
+    },
+    restore() {
+      sendBatch.mockRestore();
+      send.mockRestore();
+    },
+  };
+}
+
+/** Runs messages through the notifications consumer, as the queue would hand them over. */
+export const consume = (messages: NotificationMessage[]) =>
+  messages.length
+    ? runQueue(
+        QUEUE_NAMES.notifications,
+        messages.map((body) => ({ body })),
+      )
+    : null;

@@ -117,6 +117,11 @@ export const activityChain = sqliteTable(
     sequence: integer().notNull(),
     /** Hex SHA-256 of the previous row's hash and the row's canonical JSON. */
     hash: text().notNull(),
+    /**
+     * Which fields the hash covers (src/lib/chain-hash.ts): 1 for rows sealed before recorded_by was
+     * hashed (the default, so a sealer that does not name it, as before, records what it computed), 2 since.
+     */
+    hashVersion: integer().notNull().default(1),
   },
   (t) => [uniqueIndex("activity_chain_org_sequence").on(t.organizationId, t.sequence)],
 );

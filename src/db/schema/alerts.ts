@@ -37,6 +37,18 @@ export const logsAlerts = sqliteTable(
     nextCheckAt: timestamp(),
     lastNotifiedAt: timestamp(),
     lastCheckedAt: timestamp(),
+    /**
+     * The outcomes of this version's latest successful checks (at most HISTORY_LENGTH) as a bitmap,
+     * bit 0 the newest, 1 = breached; null = not known here yet (only the Durable Object knows). With
+     * `state` and `version` it lets the chunk consumer decide a check that changes nothing by itself.
+     */
+    recentBreaches: integer(),
+    /**
+     * The latest window end the consumer handed to the alert's Durable Object. While it is after
+     * `last_checked_at`, the object may hold a check D1 does not show yet, so the consumer leaves the
+     * alert's checks to the object.
+     */
+    objectWindowEnd: timestamp(),
     consecutiveFailures: integer().notNull().default(0),
     lastErrorMessage: text(),
     firstEnabledAt: timestamp(),
@@ -106,6 +118,8 @@ export const logsAlertCheckBatches = sqliteTable(
     skipped: integer().notNull(),
     failed: integer().notNull(),
     notifications: integer().notNull(),
+    /** Checks the consumer decided from the D1 mirror (they changed nothing) without waking the alert's Durable Object. */
+    decidedInConsumer: integer().notNull().default(0),
     enqueuedAt: timestamp().notNull(),
     startedAt: timestamp().notNull(),
     finishedAt: timestamp().notNull(),

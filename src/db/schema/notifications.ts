@@ -1,4 +1,6 @@
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { NotificationEvent } from "../../lib/messages";
 import { organizations, projects, users } from "./accounts";
 import { json, timestamp } from "./columns";
 
@@ -77,6 +79,13 @@ export const notificationDeliveries = sqliteTable(
     lastResponseCode: integer(),
     lastError: text(),
     nextRetryAt: timestamp(),
+    /** Attempts counted against the retry schedule: a redeliver starts a new schedule (0). */
+    scheduleAttempts: integer().notNull().default(0),
+    /**
+     * When the delivery sweep re-queues it unless it moved on: its due time (created, redelivered,
+     * next retry) plus a grace period. Null once settled (`succeeded`, `failed`).
+     */
+    sweepAt: timestamp(),
     createdAt: timestamp().notNull(),
     updatedAt: timestamp().notNull(),
   },
@@ -84,6 +93,10 @@ export const notificationDeliveries = sqliteTable(
     uniqueIndex("notification_deliveries_event_destination").on(t.eventId, t.destinationId),
     index("notification_deliveries_destination_created").on(t.destinationId, t.createdAt),
     index("notification_deliveries_destination_status").on(t.destinationId, t.status, t.createdAt),
+    // Only unsettled deliveries: the sweep reads the overdue end of a small index.
+    index("notification_deliveries_sweep")
+      .on(t.sweepAt)
+      .where(sql`${t.sweepAt} IS NOT NULL`),
   ],
 );
 
@@ -111,10 +124,15 @@ export const notificationOutbox = sqliteTable(
   "notification_outbox",
   {
     id: text().primaryKey(),
+    /** Activity rows whose `activity_log_entry_created` events are not fanned out yet. */
     activityIds: json<string[]>().notNull(),
+    /** Other events of the same commit (change requests, alerts, checkpoints), whole, until fanned out. */
+    events: json<(NotificationEvent & { id: string })[]>().notNull().default([]),
     createdAt: timestamp().notNull(),
+    /** When the outbox sweep republishes it unless the fan-out cleared it first. */
+    sweepAt: timestamp().notNull().default(sql`0`),
   },
-  (t) => [index("notification_outbox_created").on(t.createdAt)],
+  (t) => [index("notification_outbox_sweep").on(t.sweepAt)],
 );
 
 // ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ export function Exports({ projectId }: { projectId: number }) {
   const [error, setError] = useState<string>();
 
   useEffect(() => {
-    if (!job || job.status === "complete" || job.status === "failed") return;
+    if (!job || job.status === "complete" || job.status === "failed" || job.status === "expired") return;
     const timer = setTimeout(async () => {
       try {
         setJob(await must(api.GET("/api/projects/{project_id}/exports/{id}", { params: { path: { project_id: projectId, id: job.id } } })));
@@ -67,7 +67,7 @@ export function Exports({ projectId }: { projectId: number }) {
             <option value="xlsx">Excel (XLSX)</option>
           </select>
         </label>
-        <button type="submit" disabled={!!job && job.status !== "complete" && job.status !== "failed"}>
+        <button type="submit" disabled={!!job && (job.status === "pending" || job.status === "running")}>
           Start export
         </button>
       </form>
@@ -79,6 +79,7 @@ export function Exports({ projectId }: { projectId: number }) {
             <progress max={100} value={percent} />
           </label>
           {job.status === "failed" && <ErrorBox message={job.exception ?? "The export failed."} />}
+          {job.status === "expired" && <ErrorBox message="This export's file was deleted after its lifetime: start a new export." />}
           {job.status === "complete" && (
             <button type="button" onClick={download}>
               Download {job.filename}

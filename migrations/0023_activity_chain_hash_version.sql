@@ -1,0 +1,1 @@
+ALTER TABLE `activity_chain` ADD `hash_version` integer DEFAULT 1 NOT NULL;
