@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { parseIsoDate, toEpochMs } from "../lib/dates";
+import { isoDateParam } from "../lib/dates";
 import { validationError } from "../lib/errors";
 import { listParam } from "../lib/list-param";
 import { UserBasicSchema } from "../users";
@@ -22,20 +22,6 @@ export const optionalBoolean = (description: string) =>
     }, z.boolean({ message: "Must be a valid boolean." }).nullable())
     .optional()
     .openapi({ description, type: "boolean" });
-
-export const isoDateParam = (description: string) =>
-  z
-    .string()
-    .transform((value, ctx) => {
-      const parsed = parseIsoDate(value);
-      if (!parsed) {
-        ctx.addIssue({ code: "custom", message: "Datetime has wrong format. Use ISO 8601, e.g. 2024-01-31T12:00:00Z." });
-        return z.NEVER;
-      }
-      return toEpochMs(parsed);
-    })
-    .optional()
-    .openapi({ description, type: "string", format: "date-time" });
 
 const IP_FILTER = /^[0-9a-fA-F:.*]+$/;
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;

@@ -1,3 +1,5 @@
+import { z } from "@hono/zod-openapi";
+
 // ISO 8601 input dates. Without an offset a date is "naive": the caller says which time zone it
 // is in (UTC for PostHog's filters, the organization's zone for the SD Elements feed).
 
@@ -68,3 +70,18 @@ export function toEpochMs(date: ParsedDate, timeZone = "UTC"): number {
   const second = date.wallMs - zoneOffsetMs(first, timeZone);
   return second;
 }
+
+/** An optional ISO 8601 query parameter as epoch ms; a 400 naming the format otherwise. */
+export const isoDateParam = (description: string) =>
+  z
+    .string()
+    .transform((value, ctx) => {
+      const parsed = parseIsoDate(value);
+      if (!parsed) {
+        ctx.addIssue({ code: "custom", message: "Datetime has wrong format. Use ISO 8601, e.g. 2024-01-31T12:00:00Z." });
+        return z.NEVER;
+      }
+      return toEpochMs(parsed);
+    })
+    .optional()
+    .openapi({ description, type: "string", format: "date-time" });

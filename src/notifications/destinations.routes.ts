@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, json, jsonBody, type RouteLevel, secured } from "../http/openapi";
-import { parseIsoDate, toEpochMs } from "../lib/dates";
+import { isoDateParam } from "../lib/dates";
 import { ErrorSchema } from "../lib/errors";
 import { NOTIFICATION_EVENT_TYPES } from "../lib/messages";
 import { LimitOffsetQuery, paginated } from "../lib/pagination";
@@ -133,20 +133,6 @@ export const DeliveryListQuery = LimitOffsetQuery.extend({
   event: z.enum(NOTIFICATION_EVENT_TYPES).optional(),
 });
 
-const instant = (description: string) =>
-  z
-    .string()
-    .transform((value, ctx) => {
-      const parsed = parseIsoDate(value);
-      if (!parsed) {
-        ctx.addIssue({ code: "custom", message: "Datetime has wrong format. Use ISO 8601, e.g. 2024-01-31T12:00:00Z." });
-        return z.NEVER;
-      }
-      return toEpochMs(parsed);
-    })
-    .optional()
-    .openapi({ description, type: "string", format: "date-time" });
-
 const CURSOR = /^(\d{1,15})_([0-9A-Za-z-]{1,64})$/;
 
 export const BulkRedeliverSchema = z
@@ -162,8 +148,8 @@ export const BulkRedeliverSchema = z
           "Statuses to redeliver (one or a list); default `pending`, `retrying` and `failed` (a `succeeded` one only when named).",
       }),
     event: z.enum(NOTIFICATION_EVENT_TYPES).optional().openapi({ description: "Only deliveries of this event type." }),
-    after: instant("Only deliveries created at or after this time (ISO 8601; UTC without an offset)."),
-    before: instant("Only deliveries created before this time."),
+    after: isoDateParam("Only deliveries created at or after this time (ISO 8601; UTC without an offset)."),
+    before: isoDateParam("Only deliveries created before this time."),
     limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: "At most this many (default and maximum 1,000)." }),
     cursor: z
       .string()
