@@ -58,6 +58,14 @@ export interface Reschedule {
 // version the check was evaluated against (a raced edit, a new version, or a delete drops the
 // check) and has not recorded this window or a later one yet (the first writer of a window wins).
 
+/** Check events read from one JSON array, for the alerts still at the version the check was evaluated against. */
+const INSERT_EVENTS_FROM_JSON = `INSERT INTO logs_alert_events (id, alert_id, kind, result_count, threshold_breached, state_before, state_after,
+    error_message, query_duration_ms, notification, window_start, window_end, routine, created_at)
+  SELECT j.value ->> 'id', a.id, 'check', j.value ->> 'resultCount', j.value ->> 'thresholdBreached', j.value ->> 'stateBefore',
+    j.value ->> 'stateAfter', j.value ->> 'errorMessage', j.value ->> 'queryDurationMs', j.value ->> 'notification',
+    j.value ->> 'windowStart', j.value ->> 'windowEnd', j.value ->> 'routine', j.value ->> 'createdAt'
+  FROM json_each(?1) AS j JOIN logs_alerts AS a ON a.id = j.value ->> 'alertId' AND a.version = j.value ->> 'version'`;
+
 const UPDATE_STATES = `UPDATE logs_alerts SET state = j.value ->> 'state', consecutive_failures = j.value ->> 'consecutiveFailures',
     last_notified_at = j.value ->> 'lastNotifiedAt', last_checked_at = j.value ->> 'windowEnd',
     last_error_message = j.value ->> 'lastErrorMessage', next_check_at = j.value ->> 'nextCheckAt',
@@ -67,12 +75,7 @@ const UPDATE_STATES = `UPDATE logs_alerts SET state = j.value ->> 'state', conse
     AND (logs_alerts.last_checked_at IS NULL OR logs_alerts.last_checked_at < j.value ->> 'windowEnd')
   RETURNING logs_alerts.id AS id`;
 
-const INSERT_EVENTS = `INSERT INTO logs_alert_events (id, alert_id, kind, result_count, threshold_breached, state_before, state_after,
-    error_message, query_duration_ms, notification, window_start, window_end, routine, created_at)
-  SELECT j.value ->> 'id', a.id, 'check', j.value ->> 'resultCount', j.value ->> 'thresholdBreached', j.value ->> 'stateBefore',
-    j.value ->> 'stateAfter', j.value ->> 'errorMessage', j.value ->> 'queryDurationMs', j.value ->> 'notification',
-    j.value ->> 'windowStart', j.value ->> 'windowEnd', j.value ->> 'routine', j.value ->> 'createdAt'
-  FROM json_each(?1) AS j JOIN logs_alerts AS a ON a.id = j.value ->> 'alertId' AND a.version = j.value ->> 'version'
+const INSERT_EVENTS = `${INSERT_EVENTS_FROM_JSON}
   WHERE true
   ON CONFLICT (id) DO NOTHING`;
 
@@ -290,12 +293,7 @@ const ROUTINE_STATES = `UPDATE logs_alerts SET last_checked_at = j.value ->> 'wi
 
 // Only for the rows the compare-and-set moved to this window (a check of the same window that got
 // there first has the same event id).
-const ROUTINE_EVENTS = `INSERT INTO logs_alert_events (id, alert_id, kind, result_count, threshold_breached, state_before, state_after,
-    error_message, query_duration_ms, notification, window_start, window_end, routine, created_at)
-  SELECT j.value ->> 'id', a.id, 'check', j.value ->> 'resultCount', j.value ->> 'thresholdBreached', j.value ->> 'stateBefore',
-    j.value ->> 'stateAfter', j.value ->> 'errorMessage', j.value ->> 'queryDurationMs', j.value ->> 'notification',
-    j.value ->> 'windowStart', j.value ->> 'windowEnd', j.value ->> 'routine', j.value ->> 'createdAt'
-  FROM json_each(?1) AS j JOIN logs_alerts AS a ON a.id = j.value ->> 'alertId' AND a.version = j.value ->> 'version'
+const ROUTINE_EVENTS = `${INSERT_EVENTS_FROM_JSON}
     AND a.last_checked_at = j.value ->> 'windowEnd'
   WHERE true
   ON CONFLICT (id) DO NOTHING`;
