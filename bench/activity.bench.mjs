@@ -345,7 +345,7 @@ const chainMark = (db) =>
   db.prepare("SELECT coalesce((SELECT CAST(value AS INTEGER) FROM instance_settings WHERE key = 'activity_chain_seq'), 0) AS n").get().n;
 
 /** Seconds until the sequencer has sealed every row (polled on the D1 file), after `start()`. */
-async function untilSealed(db, start) {
+export async function untilSealed(db, start) {
   const max = db.prepare("SELECT max(seq) AS n FROM activity_log").get().n;
   const started = performance.now();
   const kicked = start();
