@@ -259,7 +259,7 @@ export async function commitWithActivity(
     const committed = inserts.committed.flatMap((c) => (typeof c === "number" ? (results[writes.length + c] as CommittedActivity[]) : [c]));
     ctx.waitUntil(publishOutboxSafely(ctx.env, outbox.id, committed, outbox.events));
   }
-  if (rows.length) ctx.waitUntil(sealSoon(ctx.env));
+  if (rows.length) ctx.waitUntil(sealSoon(ctx.env, [...new Set(rows.map((row) => row.organizationId as string))]));
   return results.slice(0, writes.length);
 }
 

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { signCheckpoints } from "../../src/activity/checkpoints.job";
-import { sequencerStub } from "../../src/audit/sequencer";
+import { sealAllShards } from "../../src/audit/sequencer";
 import { activityLog, notificationDeliveries, notificationOutbox } from "../../src/db/schema";
 import { ACTIVITY_EVENT_COLUMNS, activityOutboxInsert, outboxDone, outboxInsert, outboxWritten } from "../../src/events/outbox";
 import { sweepNotificationOutbox } from "../../src/events/outbox-sweep.job";
@@ -99,7 +99,7 @@ describe("events travel through the outbox of their cause's batch", { timeout: 3
   });
 
   it("signed checkpoints, even when the send fails", async () => {
-    await sequencerStub(env).seal();
+    await sealAllShards(env);
     queue = captureQueue();
     vi.spyOn(env.NOTIFICATIONS_QUEUE, "sendBatch").mockRejectedValueOnce(new Error("queue unavailable"));
     const { signed } = await signCheckpoints(env, Date.now());
