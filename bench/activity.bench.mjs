@@ -341,15 +341,21 @@ export async function catchUpIndexes(ctx, worker, db) {
   return { ticks, seconds, rowsPerSecond: Math.round(ROWS / seconds) };
 }
 
-const chainMark = (db) =>
-  db.prepare("SELECT coalesce((SELECT CAST(value AS INTEGER) FROM instance_settings WHERE key = 'activity_chain_seq'), 0) AS n").get().n;
+/** Rows of shards whose mark is behind their last row (src/activity/chain.ts: one mark per shard). */
+const unsealedShards = (db) =>
+  db
+    .prepare(
+      `SELECT count(*) AS n FROM json_each('${JSON.stringify([..."0123456789abcdef"])}') AS s
+       WHERE (SELECT max(seq) FROM activity_log WHERE substr(organization_id, -1) = s.value)
+         > coalesce((SELECT CAST(value AS INTEGER) FROM instance_settings WHERE key = 'activity_chain_seq:' || s.value), 0)`,
+    )
+    .get().n;
 
-/** Seconds until the sequencer has sealed every row (polled on the D1 file), after `start()`. */
-async function untilSealed(db, start) {
-  const max = db.prepare("SELECT max(seq) AS n FROM activity_log").get().n;
+/** Seconds until the sequencers have sealed every row (polled on the D1 file), after `start()`. */
+export async function untilSealed(db, start) {
   const started = performance.now();
   const kicked = start();
-  while (chainMark(db) < max) {
+  while (unsealedShards(db) > 0) {
     if (performance.now() - started > 900_000) throw new Error("the chain did not catch up");
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -1,8 +1,9 @@
 // Figures against a floor (issue 15 item 5). Beside the app, a floor Worker (bench/floor/worker.ts)
 // runs under its own `wrangler dev` on the same local state (the same D1 file): no framework, no
 // authentication, no serialisation, each endpoint's D1 statements in one round trip (the very
-// batch the app sends, learnt from the app once). Requests alternate app / floor so both see the
-// same machine; the table gives each side's client-observed p95 and their ratio.
+// batch the app sends, learnt from the app once). Reads alternate app / floor so both see the same
+// machine; ingestion runs the app's requests, then the floor's (see `compareIngest`). The tables
+// give each side's client-observed figures and their ratio.
 //   reads:  app p95 / floor p95 (target <= 1.5 for every activity filter and for logs query)
 //   ingest: app rows/s / floor rows/s, the floor parsing the same body and running the same
 //           single D1 batch (target >= 0.8 for activity and logs OTLP JSON; protobuf through
@@ -11,7 +12,7 @@
 // FLOOR_BENCH_JSON=file writes the rows as JSON.
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { catchUpIndexes, retrying, scenarios, seed, setupTenant } from "./activity.bench.mjs";
+import { catchUpIndexes, retrying, scenarios, seed, setupTenant, untilSealed } from "./activity.bench.mjs";
 
 const ROWS = Number(process.env.FLOOR_BENCH_ROWS ?? 200_000);
 const ITERATIONS = Number(process.env.FLOOR_BENCH_ITERATIONS ?? 40);
@@ -79,34 +80,48 @@ async function compareRead(ctx, app, floor, key, label, path, body) {
 }
 
 /**
- * Ingestion: `batches` requests of `body(i)` (rows each) to the app and to the floor, alternately,
- * one at a time; rows/s of each and app / floor. `format` is how the floor parses the body (`json`
- * or `protobuf`), `headers` the request's own (key or token, content type).
+ * Ingestion: `batches` requests of `body(i)` (rows each) to the app, then as many to the floor, one
+ * at a time; rows/s of each and app / floor. `format` is how the floor parses the body (`json` or
+ * `protobuf`), `headers` the request's own (key or token, content type).
+ *
+ * Activity rows are sealed into the hash chain by the app's sequencer, which here runs in the same
+ * workerd thread as the app (docs/performance.md#activity-ingest-against-its-floor): alternating
+ * requests would make the app seal the floor's rows as well. So the two run one after the other, and
+ * `sealed(kick)` resolves with the seconds until every stored row is sealed: after the app's last
+ * answer (that tail is the app's work: "with the chain"), and after the floor's, kicked: sealing
+ * alone, and what the floor would reach if it sealed its rows on the same thread.
  */
-export async function compareIngest(ctx, app, floor, { label, path, headers, format, rows, batches, body }) {
+export async function compareIngest(ctx, app, floor, { label, path, headers, format, rows, batches, body, sealed }) {
   await timed(app, path, { method: "POST", headers, body: body(-1) });
   await timed(floor, `/floor/ingest/${format}${path}`, { method: "POST", headers, body: body(-2) });
-  let appMs = 0;
-  let floorMs = 0;
+  const kick = () => ctx.triggerScheduled(app.url);
+  await sealed?.(kick);
   const appSamples = [];
+  for (let i = 0; i < batches; i++) appSamples.push(await timed(app, path, { method: "POST", headers, body: body(2 * i) }));
+  const tail = sealed ? await sealed(async () => {}) : 0;
   const floorSamples = [];
   for (let i = 0; i < batches; i++) {
-    const a = await timed(app, path, { method: "POST", headers, body: body(2 * i) });
-    const f = await timed(floor, `/floor/ingest/${format}${path}`, { method: "POST", headers, body: body(2 * i + 1) });
-    appMs += a;
-    floorMs += f;
-    appSamples.push(a);
-    floorSamples.push(f);
+    floorSamples.push(await timed(floor, `/floor/ingest/${format}${path}`, { method: "POST", headers, body: body(2 * i + 1) }));
   }
-  const appRate = (rows * batches) / (appMs / 1000);
-  const floorRate = (rows * batches) / (floorMs / 1000);
+  // The cron's catch-up seals the floor's rows with nothing else running (its indexing job starts
+  // after the sealing is done): what sealing alone costs this machine.
+  const sealSeconds = sealed ? await sealed(kick) : 0;
+  const sum = (samples) => samples.reduce((a, b) => a + b, 0);
+  const appRate = (rows * batches) / (sum(appSamples) / 1000);
+  const chainRate = (rows * batches) / (sum(appSamples) / 1000 + tail);
+  const floorRate = (rows * batches) / (sum(floorSamples) / 1000);
+  const sealRate = (rows * batches) / sealSeconds;
   return {
     endpoint: label,
     "app rows/s": Math.round(appRate),
+    "app rows/s, chain sealed": sealed ? Math.round(chainRate) : "n/a",
     "floor rows/s": Math.round(floorRate),
+    "sealing alone rows/s": sealed ? Math.round(sealRate) : "n/a",
+    // The floor's work and the sealing on one thread, as workerd runs them locally.
+    "floor + sealing rows/s": sealed ? Math.round(1 / (1 / floorRate + 1 / sealRate)) : "n/a",
     "app p95": ctx.fmt(ctx.summarize(appSamples).p95),
     "floor p95": ctx.fmt(ctx.summarize(floorSamples).p95),
-    "app / floor": ratio(appRate, floorRate),
+    "app / floor": ratio(sealed ? chainRate : appRate, floorRate),
   };
 }
 
@@ -178,17 +193,18 @@ export async function run(ctx) {
     ctx.table(`Reads against the floor at ${ROWS} activity rows (client-observed, ${ITERATIONS} runs each, alternating)`, reads);
 
     let sequence = 0;
-    const ingest = [
-      await compareIngest(ctx, app, floor, {
-        label: "activity ingest, 500-entry batches",
+    const activityIngest = (entries) =>
+      compareIngest(ctx, app, floor, {
+        label: `activity ingest, ${entries}-entry batches`,
         path: `/api/projects/${tenant.projects[1]}/activity_log/`,
         headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
         format: "json",
-        rows: 500,
+        rows: entries,
         batches: ITERATIONS / 2,
+        sealed: (kick) => untilSealed(db, kick),
         body: () =>
           JSON.stringify({
-            entries: Array.from({ length: 500 }, (_, i) => ({
+            entries: Array.from({ length: entries }, (_, i) => ({
               scope: "FeatureFlag",
               activity: "updated",
               item_id: `ff-${sequence++}`,
@@ -198,7 +214,11 @@ export async function run(ctx) {
               },
             })),
           }),
-      }),
+      });
+    const ingest = [
+      await activityIngest(500),
+      // The batch size of `npm run bench activity`'s ingest target.
+      await activityIngest(1000),
       await compareIngest(ctx, app, floor, {
         label: "logs ingest, OTLP JSON, 500-record batches",
         path: "/i/v1/logs",
@@ -209,7 +229,7 @@ export async function run(ctx) {
         body: (i) => otlpBody(500, 1000 + i, () => Date.now()),
       }),
     ];
-    ctx.table("Ingestion against the floor (one client, alternating app / floor requests)", ingest);
+    ctx.table("Ingestion against the floor (one client; the app's requests, then the floor's)", ingest);
     if (process.env.FLOOR_BENCH_JSON) writeFileSync(process.env.FLOOR_BENCH_JSON, JSON.stringify({ rows: ROWS, reads, ingest }, null, 2));
   } finally {
     await floor?.stop();

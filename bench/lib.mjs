@@ -43,7 +43,8 @@ export function openD1(state) {
  * `wrangler dev` of the app (or, with `options.config`, another Worker such as a floor) on the
  * state's local files. `RATE_LIMITS=off`: the benchmarks drive one key or project token far past the
  * deployed per-minute limits (wrangler.toml `[[ratelimits]]`), and the local limiter (a Durable
- * Object in miniflare) costs nothing like the deployed one, so it is not measured either.
+ * Object in miniflare) costs nothing like the deployed one, so it is not measured either. Nor is
+ * wrangler's local observability (a trace store fed by every invocation, in the same workerd).
  */
 export async function startWorker(state, vars = {}, options = {}) {
   return startDevServer({
@@ -51,6 +52,7 @@ export async function startWorker(state, vars = {}, options = {}) {
     persistTo: state.persistTo,
     vars: { ALLOW_LOOPBACK_DESTINATIONS: "true", RATE_LIMITS: "off", ...vars },
     quiet: true,
+    localObservability: false,
     ...options,
   });
 }

@@ -43,7 +43,8 @@ export function localD1File(persistTo = join(ROOT, ".wrangler", "state")) {
 /**
  * Runs `wrangler dev` on 127.0.0.1:`port` and resolves once `readyPath` (`/api/schema/`) answers.
  * `config` runs another Worker than the app (a benchmark's floor Worker); `inspectorPort` opens
- * workerd's V8 inspector there (profiles). Returns `{ url, child, stop() }`.
+ * workerd's V8 inspector there (profiles); `localObservability: false` turns wrangler's local trace
+ * collection off. Returns `{ url, child, stop() }`.
  */
 export async function startDevServer({
   port = 8787,
@@ -53,6 +54,7 @@ export async function startDevServer({
   config,
   readyPath = "/api/schema/",
   inspectorPort,
+  localObservability = true,
 } = {}) {
   ensureDevVars();
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--show-interactive-dev-session=false"];
@@ -62,7 +64,10 @@ export async function startDevServer({
   if (persistTo) args.push("--persist-to", persistTo);
   // A local instance keeps the open first signup; a deployed one needs BOOTSTRAP_TOKEN (wrangler.toml).
   for (const [name, value] of Object.entries({ ALLOW_OPEN_FIRST_SIGNUP: "true", ...vars })) args.push("--var", `${name}:${value}`);
-  const child = spawn(WRANGLER, args, { cwd: ROOT, env: ENV, stdio: ["ignore", quiet ? "ignore" : "inherit", quiet ? "pipe" : "inherit"] });
+  // wrangler's local observability tails every invocation into a trace store in the same workerd:
+  // benchmarks turn it off, as it is not part of what a deployed Worker spends.
+  const env = localObservability ? ENV : { ...ENV, X_LOCAL_OBSERVABILITY: "false" };
+  const child = spawn(WRANGLER, args, { cwd: ROOT, env, stdio: ["ignore", quiet ? "ignore" : "inherit", quiet ? "pipe" : "inherit"] });
   let stderr = "";
   child.stderr?.on("data", (d) => {
     stderr = (stderr + d).slice(-4000);

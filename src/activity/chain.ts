@@ -1,11 +1,19 @@
-// The per-organization hash chain. Rows are written without a place in it; the sequencer
-// (sequencer.object.ts, one for the instance) seals them behind the writes, in `seq` order, which
-// is commit order: D1 runs one write transaction at a time and AUTOINCREMENT never reuses an id, so
-// a row committed later always has a higher `seq`. Everything at or below the mark is sealed.
+// The per-organization hash chain. Rows are written without a place in it; the sequencers
+// (sequencer.object.ts, one per shard of organizations, src/audit/sequencer.ts) seal them behind
+// the writes, in `seq` order, which is commit order: D1 runs one write transaction at a time and
+// AUTOINCREMENT never reuses an id, so a row committed later always has a higher `seq`. Each
+// shard has its mark: every row of the shard at or below it is sealed.
+import { CHAIN_SHARDS, type ChainShard } from "../audit/sequencer";
 import { type ChainRowInput, CURRENT_HASH_VERSION, chainHash, checkChain, GENESIS_HASH } from "../lib/chain-hash";
 
-export const CHAIN_MARK_KEY = "activity_chain_seq";
-const MARK_SQL = `coalesce((SELECT CAST(value AS INTEGER) FROM instance_settings WHERE key = '${CHAIN_MARK_KEY}'), 0)`;
+/** The instance setting holding a shard's mark. */
+export const chainMarkKey = (shard: ChainShard) => `activity_chain_seq:${shard}`;
+
+/** The shard's mark, in SQL; the shard is checked against the list, as it is written into the SQL. */
+function markSql(shard: ChainShard): string {
+  if (!CHAIN_SHARDS.includes(shard)) throw new Error(`unknown chain shard ${shard}`);
+  return `coalesce((SELECT CAST(value AS INTEGER) FROM instance_settings WHERE key = '${chainMarkKey(shard)}'), 0)`;
+}
 
 /** The hashed columns of a row (src/lib/chain-hash.ts, `chainRecord`), recorded_by included. */
 export const CHAIN_COLUMNS = `a.id, a.organization_id, a.team_id, a.user_id, a.was_impersonated, a.is_system, a.client,
@@ -33,12 +41,13 @@ interface Pending {
  * alone or after the previous batch's writes, so rows, mark and heads are always one consistent
  * state, whoever moved the mark last.
  */
-function readPending(db: D1Database, maxRows: number, maxChars = DETAIL_CHARS_PER_READ): D1PreparedStatement[] {
-  const past = `FROM activity_log AS a WHERE a.seq > ${MARK_SQL} ORDER BY a.seq LIMIT ?1`;
+function readPending(db: D1Database, shard: ChainShard, maxRows: number, maxChars = DETAIL_CHARS_PER_READ): D1PreparedStatement[] {
+  // `substr(a.organization_id, -1)`, as the index activity_log_chain_shard has it.
+  const past = `FROM activity_log AS a WHERE substr(a.organization_id, -1) = '${shard}' AND a.seq > ${markSql(shard)} ORDER BY a.seq LIMIT ?1`;
   // Rows in `seq` order while the details before each stay under `maxChars` (the first row always).
   const size = "coalesce(length(x.detail), 0)";
   return [
-    db.prepare(`SELECT ${MARK_SQL} AS seq`),
+    db.prepare(`SELECT ${markSql(shard)} AS seq`),
     db
       .prepare(
         `SELECT * FROM (SELECT x.*, sum(${size}) OVER (ORDER BY x.seq ROWS UNBOUNDED PRECEDING) - ${size} AS chars_before
@@ -68,7 +77,7 @@ function pendingOf([markResult, rowsResult, headsResult]: D1Result[]): Pending {
  * during a deploy, a retry) never forks a chain; the unique (organization, sequence) index backs
  * that up.
  */
-function sealStatements(db: D1Database, pending: Pending): D1PreparedStatement[] {
+function sealStatements(db: D1Database, shard: ChainShard, pending: Pending): D1PreparedStatement[] {
   const { mark, rows, heads } = pending;
   const last = rows[rows.length - 1];
   if (!last) return [];
@@ -81,7 +90,7 @@ function sealStatements(db: D1Database, pending: Pending): D1PreparedStatement[]
     entries.push([row.seq, row.organization_id, sequence, hash]);
   }
   const organizations = [...new Set(rows.map((r) => r.organization_id))];
-  const unchanged = `${MARK_SQL} = ?1`;
+  const unchanged = `${markSql(shard)} = ?1`;
   return [
     db
       .prepare(
@@ -101,7 +110,7 @@ function sealStatements(db: D1Database, pending: Pending): D1PreparedStatement[]
         `INSERT INTO instance_settings (key, value) VALUES (?3, CAST(?2 AS TEXT))
          ON CONFLICT (key) DO UPDATE SET value = CAST(?2 AS TEXT) WHERE CAST(value AS INTEGER) = ?1`,
       )
-      .bind(mark, last.seq, CHAIN_MARK_KEY),
+      .bind(mark, last.seq, chainMarkKey(shard)),
   ];
 }
 
@@ -113,21 +122,22 @@ export interface SealRun {
 }
 
 /**
- * Seals rows past the mark, `maxRows` at a time, until none is left or `keepGoing()` says stop.
- * One D1 round trip per batch: a batch's writes and the next read share it (one transaction), the
- * hashing happens between round trips.
+ * Seals the shard's rows past its mark, `maxRows` at a time, until none is left or `keepGoing()`
+ * says stop. One D1 round trip per batch: a batch's writes and the next read share it (one
+ * transaction), the hashing happens between round trips.
  */
 export async function sealBacklog(
   db: D1Database,
+  shard: ChainShard,
   maxRows: number,
   keepGoing: () => boolean = () => true,
   maxChars = DETAIL_CHARS_PER_READ,
 ): Promise<SealRun> {
-  let pending = pendingOf(await db.batch(readPending(db, maxRows, maxChars)));
+  let pending = pendingOf(await db.batch(readPending(db, shard, maxRows, maxChars)));
   let sealed = 0;
   while (pending.rows.length && keepGoing()) {
-    const writes = sealStatements(db, pending);
-    const results = await db.batch([...writes, ...readPending(db, maxRows, maxChars)]);
+    const writes = sealStatements(db, shard, pending);
+    const results = await db.batch([...writes, ...readPending(db, shard, maxRows, maxChars)]);
     // The mark's upsert changed nothing when another sealer moved the mark first.
     if ((results[writes.length - 1]?.meta.changes ?? 0) > 0) sealed += pending.rows.length;
     pending = pendingOf(results.slice(writes.length));
@@ -135,10 +145,10 @@ export async function sealBacklog(
   return { sealed, more: pending.rows.length > 0 };
 }
 
-/** Seals up to `maxRows` rows past the mark in one batch; returns how many were waiting (sealed by this call or a concurrent one). */
-export async function sealPending(db: D1Database, maxRows: number, maxChars = DETAIL_CHARS_PER_READ): Promise<number> {
-  const pending = pendingOf(await db.batch(readPending(db, maxRows, maxChars)));
-  const writes = sealStatements(db, pending);
+/** Seals up to `maxRows` of the shard's rows past its mark in one batch; returns how many were waiting (sealed by this call or a concurrent one). */
+export async function sealPending(db: D1Database, shard: ChainShard, maxRows: number, maxChars = DETAIL_CHARS_PER_READ): Promise<number> {
+  const pending = pendingOf(await db.batch(readPending(db, shard, maxRows, maxChars)));
+  const writes = sealStatements(db, shard, pending);
   if (writes.length) await db.batch(writes);
   return pending.rows.length;
 }

@@ -1,4 +1,4 @@
-import { sequencerStub } from "../audit/sequencer";
+import { sealAllShards } from "../audit/sequencer";
 import type { Env } from "../env";
 import { oncePerDay } from "../lib/daily";
 import { uuidv7 } from "../lib/ids";
@@ -74,7 +74,7 @@ export async function purgeExpiredActivity(env: Env, now: number, budgetMs = 25_
   const db = env.DB;
   const deadline = Date.now() + budgetMs;
   // Only sealed rows have a place to cut at.
-  await sequencerStub(env).seal();
+  await sealAllShards(env);
   // Organizations that were deleted keep their rows for the default window.
   const { results: organizations } = await db
     .prepare(

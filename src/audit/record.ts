@@ -6,7 +6,14 @@ import type { AppBindings } from "../auth/context";
 import type { Db } from "../db/client";
 import { type ActivityChange, type ActivityDetail, activityLog } from "../db/schema";
 import type { Env } from "../env";
-import { ACTIVITY_EVENT_COLUMNS, type CommittedActivity, outboxInsert, publishOutboxSafely } from "../events/outbox";
+import {
+  ACTIVITY_EVENT_COLUMNS,
+  activityOutboxInsert,
+  type CommittedActivity,
+  outboxInsert,
+  outboxWritten,
+  publishOutboxSafely,
+} from "../events/outbox";
 import { uuidv7 } from "../lib/ids";
 import type { NotificationEvent } from "../lib/messages";
 import { sealSoon } from "./sequencer";
@@ -224,7 +231,8 @@ function activityInserts(db: Db, rows: ActivityRow[]): { statements: AnyBatchIte
  * single batch (one transaction), so a write never lands without its audit row or vice versa.
  * The same batch writes the outbox row holding the notification events of the change: those of
  * its activity rows and `events` (change-request steps...), so an event is never lost to a crash
- * after the commit (src/events/outbox.ts). The sequencer then gives the rows their place in the
+ * after the commit (src/events/outbox.ts). A commit of activity rows alone writes it only when one
+ * of their organizations has an activity subscription, and publishes only then. The sequencer then gives the rows their place in the
  * hash chain (src/activity/chain.ts). Returns the results of `writes` in order.
  */
 export async function commitWithActivity(
@@ -237,23 +245,21 @@ export async function commitWithActivity(
   const inserts = activityInserts(ctx.db, rows);
   const statements: AnyBatchItem[] = [...writes, ...inserts.statements];
   // The outbox row commits with the activity rows, so their notification events survive a failed publish.
-  const outbox =
-    rows.length || events.length
-      ? outboxInsert(
-          ctx.db,
-          rows.map((row) => row.id as string),
-          events,
-        )
+  const activityIds = rows.map((row) => row.id as string);
+  const outbox = events.length
+    ? outboxInsert(ctx.db, activityIds, events)
+    : rows.length
+      ? activityOutboxInsert(ctx.db, activityIds, [...new Set(rows.map((row) => row.organizationId as string))])
       : null;
   if (outbox) statements.push(outbox.statement);
   const [first, ...rest] = statements;
   if (!first) return [];
   const results = await ctx.db.batch([first, ...rest]);
-  if (outbox) {
+  if (outbox && outboxWritten(results[statements.length - 1])) {
     const committed = inserts.committed.flatMap((c) => (typeof c === "number" ? (results[writes.length + c] as CommittedActivity[]) : [c]));
     ctx.waitUntil(publishOutboxSafely(ctx.env, outbox.id, committed, outbox.events));
   }
-  if (rows.length) ctx.waitUntil(sealSoon(ctx.env));
+  if (rows.length) ctx.waitUntil(sealSoon(ctx.env, [...new Set(rows.map((row) => row.organizationId as string))]));
   return results.slice(0, writes.length);
 }
 

@@ -29,7 +29,12 @@ export function bearerToken(header: string | undefined): string | null {
 export const readCredentials = createMiddleware<AppBindings>(async (c, next) => {
   const token = bearerToken(c.req.header("authorization"));
   if (!token) throw notAuthenticated();
-  c.set("credentials", { hash: await sha256Hex(token), target: accessTargetOf(normalizePath(new URL(c.req.url).pathname)) });
+  const hash = await sha256Hex(token);
+  // Per key (by its hash: each viewer link is a key of its own), before D1 is touched, so a key
+  // over its limit costs no database work, one-trip reads included. A secret that is no key has a
+  // counter too, but is refused as unknown (401) long before it could fill it.
+  await enforceRateLimit(c.env, "API_RATE_LIMITER", hash);
+  c.set("credentials", { hash, target: accessTargetOf(normalizePath(new URL(c.req.url).pathname)) });
   await next();
 });
 
@@ -107,8 +112,6 @@ export async function applyKeyLookup(c: Context<AppBindings>, row: Record<string
       "Personal API key found in request Authorization header is invalid.",
     );
   }
-  // Per key, and only once the key is known: an unknown key is a 401 whatever its rate.
-  await enforceRateLimit(c.env, "API_RATE_LIMITER", key.id);
   const now = Date.now();
   if (!key.lastUsedAt || now - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     // Off the response path (the binding itself, not the request's session): not one of its round trips.

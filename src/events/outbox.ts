@@ -64,6 +64,25 @@ export function outboxInsert(db: Db, activityIds: string[], events: Notification
   return { id, events: withIds, statement };
 }
 
+/**
+ * The outbox row of a commit whose only events are its activity rows, written only if one of the
+ * rows' organizations has an activity subscription, checked inside the commit: a subscription
+ * committed after it would not have heard of these rows anyway. Most commits have no listener, so
+ * they write no outbox row (a 1,000-row ingest's would hold 40 KB of ids) and publish nothing.
+ * The batch's result for `statement` says whether the row was written (`outboxWritten`).
+ */
+export function activityOutboxInsert(db: Db, activityIds: string[], organizationIds: string[], now = new Date()): OutboxInsert {
+  const id = uuidv7();
+  const statement = db.insert(notificationOutbox).select(
+    sql`SELECT ${id}, ${JSON.stringify(activityIds)}, '[]', ${now.getTime()}, ${now.getTime() + OUTBOX_GRACE_MS}
+        WHERE EXISTS (SELECT 1 FROM ${notificationSubscriptions} WHERE ${activitySubscriptionsOf(organizationIds)})`,
+  );
+  return { id, events: [], statement };
+}
+
+/** Whether an outbox insert wrote its row, from its result in the commit's batch. */
+export const outboxWritten = (result: unknown) => ((result as D1Result | undefined)?.meta?.changes ?? 0) > 0;
+
 export function activityEvent(row: CommittedActivity): OutboxEvent {
   return {
     id: row.id,
@@ -118,8 +137,8 @@ const activitySubscriptionsOf = (organizationIds: string[]) =>
 /**
  * Queues the events of an outbox row; the fan-out clears the row. Activity events go only to
  * organizations with an activity subscription, and the others are taken out of the row at once:
- * the common case, nobody listening and no other event, is one statement that deletes the row
- * only if no subscription exists. Other events (rare) are always queued. `missing` names activity
+ * a row of activity events whose listeners unsubscribed since is one statement that deletes the
+ * row only if no subscription exists. Other events (rare) are always queued. `missing` names activity
  * rows gone since (retention): nothing is left to send for them.
  */
 export async function publishOutbox(

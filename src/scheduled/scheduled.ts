@@ -1,7 +1,7 @@
 import { refreshActivityIndexes, runDailyActivityRetention, runDailyCheckpointSigning } from "../activity";
 import { evaluateDueAlerts } from "../alerts";
 import { revalidatePendingChangeRequests } from "../approvals";
-import { sequencerStub } from "../audit/sequencer";
+import { sealAllShards } from "../audit/sequencer";
 import type { Env } from "../env";
 import { sweepNotificationOutbox } from "../events/outbox-sweep.job";
 import { expireExports, requeueStalledExports, runDailyStrayExportFiles } from "../exports";
@@ -19,7 +19,7 @@ export const SCHEDULED_JOBS: Record<string, (env: Env, scheduledTime: number) =>
   requeueStalledExports,
   expireExports,
   // Catch-up for seals whose post-write call was lost; normally there is nothing left.
-  sealActivityChain: (env) => sequencerStub(env).seal(),
+  sealActivityChain: sealAllShards,
   refreshActivityIndexes: (env) => refreshActivityIndexes(env.DB),
   // The daily sweeps decide themselves whether this minute is their minute.
   runDailyActivityRetention,

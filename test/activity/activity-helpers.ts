@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { type AppScope, commitWithActivity } from "../../src/audit/record";
-import { sequencerStub } from "../../src/audit/sequencer";
+import { sealAllShards } from "../../src/audit/sequencer";
 import { uuidv7s } from "../../src/lib/ids";
 import { call, db, type Tenant } from "../helpers";
 
@@ -138,6 +138,6 @@ export async function organizationWithHistory(history: [string, number][], reten
     ).bind(id, JSON.stringify(history.map(([item, days]) => [crypto.randomUUID(), item, now - days * DAY]))),
   );
   await env.DB.batch(statements);
-  await sequencerStub(env).seal();
+  await sealAllShards(env);
   return id;
 }

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { refreshSearchIndex } from "../../src/activity/search-index";
-import { sequencerStub } from "../../src/audit/sequencer";
+import { sealAllShards } from "../../src/audit/sequencer";
 import { activityRows, addMember, call, signupFirstUser, type Tenant } from "../helpers";
 import { allPages, flagChange, ingest, seedActivity } from "./activity-helpers";
 
@@ -294,7 +294,7 @@ describe("advanced_activity_logs filters (project)", () => {
   });
 
   it("rows carry the seed shape with the acting user, and recorded_by (none for these seeded rows)", async () => {
-    await sequencerStub(env).seal();
+    await sealAllShards(env);
     const res = await call(`${base}?item_ids=r03`, { key: owner.key });
     expect(res.body.results[0]).toEqual({
       id: expect.any(String),

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import ExcelJS from "exceljs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CHAIN_COLUMNS, sealBacklog, sealPending, verifyChain } from "../../src/activity/chain";
+import { CHAIN_COLUMNS, chainMarkKey, sealBacklog, sealPending, verifyChain } from "../../src/activity/chain";
 import { signCheckpoints } from "../../src/activity/checkpoints.job";
 import { purgeExpiredActivity } from "../../src/activity/retention.job";
-import { sequencerStub } from "../../src/audit/sequencer";
+import { CHAIN_SHARDS, chainShardOf, sealAllShards, sequencerStub } from "../../src/audit/sequencer";
 import {
   type ChainRowInput,
   chainHash,
@@ -45,7 +45,7 @@ async function sealedOrganization() {
     {},
     org.projectId,
   );
-  await sequencerStub(env).seal();
+  await sealAllShards(env);
   return { ...org, chain: await chainOf(org.organizationId) };
 }
 
@@ -88,10 +88,10 @@ describe("activity chain", () => {
       ),
       // Sealers running beside the sequencer object, as during a deploy: single batches, and
       // multi-batch runs whose writes share a round trip with the next read.
-      ...Array.from({ length: 10 }, () => sealPending(env.DB, 20)),
-      ...Array.from({ length: 5 }, () => sealBacklog(env.DB, 7)),
+      ...Array.from({ length: 10 }, () => sealPending(env.DB, chainShardOf(owner.organizationId), 20)),
+      ...Array.from({ length: 5 }, () => sealBacklog(env.DB, chainShardOf(owner.organizationId), 7)),
     ]);
-    await sequencerStub(env).seal();
+    await sealAllShards(env);
     const rows = await chainOf(owner.organizationId);
     const written = await env.DB.prepare("SELECT count(*) AS n FROM activity_log WHERE organization_id = ?1")
       .bind(owner.organizationId)
@@ -100,7 +100,7 @@ describe("activity chain", () => {
     expect(rows.map((r) => r.sequence)).toEqual(rows.map((_, i) => i + 1));
     expect(rows.map((r) => r.seq)).toEqual([...rows.map((r) => r.seq)].sort((a, b) => a - b));
     expect(new Set(rows.map((r) => r.hash)).size).toBe(rows.length);
-    expect(await sealPending(env.DB, 100)).toBe(0);
+    expect(await sealPending(env.DB, chainShardOf(owner.organizationId), 100)).toBe(0);
     expect((await call(verifyPath(owner.organizationId), { key: owner.key })).body).toMatchObject({ verified: true, checked: rows.length });
   }, 60_000);
 
@@ -109,7 +109,7 @@ describe("activity chain", () => {
     // JSON escapes of unpaired surrogates: valid JSON, not valid Unicode.
     const entries = JSON.parse('[{"scope":"Flag","activity":"updated","item_id":"x\\ud800","detail":{"name":"a\\udc00b"}}]');
     await ingest(owner, [...entries, { scope: "Flag", activity: "updated", item_id: "after" }], {}, org.projectId);
-    await sequencerStub(env).seal();
+    await sealAllShards(env);
     const chain = await chainOf(org.organizationId);
     // (Compared as booleans: a lone surrogate in an assertion's message breaks the test runner's socket.)
     expect(chain.some((r) => r.item_id?.startsWith("x"))).toBe(true);
@@ -118,7 +118,7 @@ describe("activity chain", () => {
   });
 
   it("reads pending rows within a detail budget: large details are sealed a few per batch, and one larger than the budget alone", async () => {
-    await sequencerStub(env).seal();
+    await sealAllShards(env);
     const organizationId = crypto.randomUUID();
     const detail = JSON.stringify({ name: "x".repeat(580) });
     // Written straight into D1, so that no write calls the sequencer before this test's sealer.
@@ -131,7 +131,8 @@ describe("activity chain", () => {
     // A budget of 1,000 characters takes the rows while less than that came before them: two of
     // ~600, then two, then the last; a budget below one row still takes one.
     const counts = [];
-    for (let n = await sealPending(env.DB, 100, 1000); n; n = await sealPending(env.DB, 100, 1000)) counts.push(n);
+    const shard = chainShardOf(organizationId);
+    for (let n = await sealPending(env.DB, shard, 100, 1000); n; n = await sealPending(env.DB, shard, 100, 1000)) counts.push(n);
     expect(counts).toEqual([2, 2, 1]);
     expect((await chainOf(organizationId)).map((r) => r.sequence)).toEqual([1, 2, 3, 4, 5]);
     expect(await verifyChain(env.DB, organizationId, {}, 100)).toMatchObject({ verified: true, checked: 5 });
@@ -141,9 +142,47 @@ describe("activity chain", () => {
     )
       .bind(organizationId, detail, Date.now(), JSON.stringify([crypto.randomUUID(), crypto.randomUUID()]))
       .run();
-    expect(await sealPending(env.DB, 100, 10)).toBe(1);
-    expect(await sealPending(env.DB, 100, 10)).toBe(1);
-    expect(await sealPending(env.DB, 100, 10)).toBe(0);
+    expect(await sealPending(env.DB, shard, 100, 10)).toBe(1);
+    expect(await sealPending(env.DB, shard, 100, 10)).toBe(1);
+    expect(await sealPending(env.DB, shard, 100, 10)).toBe(0);
+  });
+
+  it("seals each shard of organizations in its own sequencer, from its own mark", async () => {
+    await sealAllShards(env);
+    // Two organizations in different shards (the last character of the id), rows written straight
+    // into D1 so that no write kicks a sequencer.
+    const idIn = (shard: string) => `${crypto.randomUUID().slice(0, -1)}${shard}`;
+    const [first, second] = [idIn("3"), idIn("c")];
+    const insert = (organizationId: string, n: number) =>
+      env.DB.prepare(
+        `INSERT INTO activity_log (id, organization_id, activity, scope, item_id, detail, created_at)
+         SELECT value, ?1, 'x', 'S', value, '{}', ?2 FROM json_each(?3)`,
+      )
+        .bind(organizationId, Date.now(), JSON.stringify(Array.from({ length: n }, () => crypto.randomUUID())))
+        .run();
+    await insert(first, 3);
+    await insert(second, 2);
+    const marks = async () =>
+      Object.fromEntries(
+        (
+          await env.DB.prepare("SELECT key, CAST(value AS INTEGER) AS v FROM instance_settings WHERE key LIKE 'activity_chain_seq:%'").all<{
+            key: string;
+            v: number;
+          }>()
+        ).results.map((r) => [r.key, r.v]),
+      );
+    const before = await marks();
+    expect(Object.keys(before).sort()).toEqual(CHAIN_SHARDS.map((shard) => chainMarkKey(shard)));
+    // The first shard's sequencer seals its organization's rows only, and moves its mark only.
+    expect(await sequencerStub(env, "3").seal("3")).toBe(3);
+    expect((await chainOf(first)).map((r) => r.sequence)).toEqual([1, 2, 3]);
+    expect(await chainOf(second)).toEqual([]);
+    const after = await marks();
+    expect(after[chainMarkKey("3")]).toBeGreaterThan(before[chainMarkKey("3")]!);
+    expect({ ...after, [chainMarkKey("3")]: 0 }).toEqual({ ...before, [chainMarkKey("3")]: 0 });
+    expect(await sequencerStub(env, "c").seal("c")).toBe(2);
+    expect((await chainOf(second)).map((r) => r.sequence)).toEqual([1, 2]);
+    expect(await verifyChain(env.DB, second, {}, 100)).toMatchObject({ verified: true, checked: 2 });
   });
 
   it("returns sequence and hash in the activity APIs", async () => {
@@ -262,8 +301,11 @@ describe("verify", () => {
 
 /** Seals the organization's rows after `seq` again (what someone rewriting the chain would do). */
 async function resealFrom(organizationId: string, seq: number) {
-  const mark = await env.DB.prepare("SELECT value FROM instance_settings WHERE key = 'activity_chain_seq'").first<{ value: string }>();
-  await env.DB.prepare("UPDATE instance_settings SET value = ?1 WHERE key = 'activity_chain_seq'").bind(String(seq)).run();
+  const shard = chainShardOf(organizationId);
+  const markOf = () =>
+    env.DB.prepare("SELECT value FROM instance_settings WHERE key = ?1").bind(chainMarkKey(shard)).first<{ value: string }>();
+  const mark = await markOf();
+  await env.DB.prepare("UPDATE instance_settings SET value = ?1 WHERE key = ?2").bind(String(seq), chainMarkKey(shard)).run();
   // Other organizations' rows past `seq` are sealed already: keep them out of the way.
   const others = (
     await env.DB.prepare("SELECT seq FROM activity_chain WHERE seq > ?1 AND organization_id != ?2")
@@ -271,12 +313,8 @@ async function resealFrom(organizationId: string, seq: number) {
       .all<{ seq: number }>()
   ).results;
   expect(others).toEqual([]);
-  await sealPending(env.DB, 1000);
-  expect(
-    Number(
-      (await env.DB.prepare("SELECT value FROM instance_settings WHERE key = 'activity_chain_seq'").first<{ value: string }>())?.value,
-    ),
-  ).toBe(Number(mark?.value));
+  await sealPending(env.DB, shard, 1000);
+  expect(Number((await markOf())?.value)).toBe(Number(mark?.value));
 }
 
 describe("checkpoints", () => {
@@ -440,7 +478,7 @@ async function organizationAcrossTheCutOver() {
     {},
     org.projectId,
   );
-  await sequencerStub(env).seal();
+  await sealAllShards(env);
   return { ...org, chain: await chainOf(org.organizationId) };
 }
 

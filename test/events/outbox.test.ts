@@ -2,14 +2,14 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { signCheckpoints } from "../../src/activity/checkpoints.job";
-import { sequencerStub } from "../../src/audit/sequencer";
+import { sealAllShards } from "../../src/audit/sequencer";
 import { activityLog, notificationDeliveries, notificationOutbox } from "../../src/db/schema";
-import { ACTIVITY_EVENT_COLUMNS, outboxDone, outboxInsert } from "../../src/events/outbox";
+import { ACTIVITY_EVENT_COLUMNS, activityOutboxInsert, outboxDone, outboxInsert, outboxWritten } from "../../src/events/outbox";
 import { sweepNotificationOutbox } from "../../src/events/outbox-sweep.job";
 import type { NotificationMessage } from "../../src/lib/messages";
 import { alertRow, alertsPath, createAlert, MINUTE, runCheck, T0 } from "../alerts/alert-helpers";
 import { createPolicy } from "../approvals/approvals-helpers";
-import { addMember, call, db, signupFirstUser, type Tenant } from "../helpers";
+import { addMember, call, db, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 import { captureQueue, consume, createDestination, eventually } from "../notifications/notify-helpers";
 
 let owner: Tenant;
@@ -99,7 +99,7 @@ describe("events travel through the outbox of their cause's batch", { timeout: 3
   });
 
   it("signed checkpoints, even when the send fails", async () => {
-    await sequencerStub(env).seal();
+    await sealAllShards(env);
     queue = captureQueue();
     vi.spyOn(env.NOTIFICATIONS_QUEUE, "sendBatch").mockRejectedValueOnce(new Error("queue unavailable"));
     const { signed } = await signCheckpoints(env, Date.now());
@@ -177,5 +177,49 @@ describe("an event leaves the outbox only with its fan-out", { timeout: 30_000 }
     const [again, ...more] = outboxDone(d, [{ outboxId: entry.id, eventIds: ["a1", "e2"] }]);
     await d.batch([again!, ...more]);
     expect(await left(entry.id)).toBeUndefined();
+  });
+});
+
+describe("a commit of activity rows only writes an outbox row when someone listens", { timeout: 30_000 }, () => {
+  it("decides inside the commit, by the rows' organizations' activity subscriptions", async () => {
+    const d = db();
+    const write = async (organizations: string[]) => {
+      const outbox = activityOutboxInsert(d, ["r1", "r2"], organizations);
+      const [result] = await d.batch([outbox.statement]);
+      const [row] = await d.select().from(notificationOutbox).where(eq(notificationOutbox.id, outbox.id));
+      return { written: outboxWritten(result), row };
+    };
+    const quiet = await otherOrganization(owner);
+    const listening = await otherOrganization(owner);
+    await createDestination(
+      owner,
+      { url: "https://hooks.receiver.invalid/listening", events: ["activity_log_entry_created"] },
+      `/api/organizations/${listening.organizationId}/destinations/`,
+    );
+    // A subscription to other events, or in another organization, does not count.
+    await createDestination(
+      owner,
+      { url: "https://hooks.receiver.invalid/alerts-only", events: ["logs_alert_firing"] },
+      `/api/projects/${quiet.projectId}/destinations/`,
+    );
+    expect(await write([quiet.organizationId])).toEqual({ written: false, row: undefined });
+    const heard = await write([quiet.organizationId, listening.organizationId]);
+    expect(heard.written).toBe(true);
+    expect(heard.row).toMatchObject({ activityIds: ["r1", "r2"], events: [] });
+    expect(heard.row!.sweepAt.getTime() - heard.row!.createdAt.getTime()).toBe(60_000);
+  });
+
+  it("ingest with nobody listening writes no outbox row and queues nothing", async () => {
+    const quiet = await otherOrganization(owner);
+    queue = captureQueue();
+    const outboxBefore = await outboxRows();
+    const res = await call(`/api/projects/${quiet.projectId}/activity_log/`, {
+      key: owner.key,
+      body: { entries: [1, 2, 3].map((n) => ({ scope: "Invoice", activity: "paid", item_id: `q-${n}` })) },
+    });
+    expect(res.status).toBe(201);
+    expect(await outboxRows()).toEqual(outboxBefore);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(eventsIn(queue.take()).filter((m) => m.event.organizationId === quiet.organizationId)).toEqual([]);
   });
 });

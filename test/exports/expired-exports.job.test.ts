@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { sequencerStub } from "../../src/audit/sequencer";
+import { sealAllShards } from "../../src/audit/sequencer";
 import { deleteStrayExportFiles, EXPIRY_BATCH, expireExports } from "../../src/exports/expired-exports.job";
 import { EXPORT_LIFETIME_DAYS, EXPORT_LIFETIME_MS } from "../../src/exports/exports.service";
 import { SCHEDULED_JOBS } from "../../src/scheduled/scheduled";
@@ -18,7 +18,7 @@ beforeAll(async () => {
 });
 
 async function completedExport() {
-  await sequencerStub(env).seal();
+  await sealAllShards(env);
   const started = await call(`/api/projects/${owner.projectId}/advanced_activity_logs/export/`, {
     key: owner.key,
     body: { format: "csv" },

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import ExcelJS from "exceljs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { sequencerStub } from "../../src/audit/sequencer";
+import { sealAllShards } from "../../src/audit/sequencer";
 import { R2ChunkedWriter } from "../../src/exports/r2-chunked-writer";
 import type { ExportMessage } from "../../src/lib/messages";
 import { QUEUE_NAMES } from "../../src/queues";
@@ -110,7 +110,7 @@ async function expectedRows(predicate: (row: Record<string, any>) => boolean) {
 
 async function exportAndWait(tenant: Tenant, body: unknown, scope: "project" | "organization" = "project") {
   const base = scope === "project" ? `/api/projects/${tenant.projectId}` : `/api/organizations/${tenant.organizationId}`;
-  await sequencerStub(env).seal();
+  await sealAllShards(env);
   const started = await call(`${base}/advanced_activity_logs/export/`, { key: tenant.key, body });
   expect(started.status).toBe(202);
   const status = await waitForExport(`${base}/exports/${started.body.id}/`, tenant.key);

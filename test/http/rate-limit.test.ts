@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { enforceRateLimit, RATE_LIMIT_PERIOD_SECONDS, type RateLimiterName } from "../../src/http/rate-limit";
 import { ApiError } from "../../src/lib/errors";
+import { sha256Hex } from "../../src/lib/ids";
 import { type ApiResponse, activityRows, call, otherOrganization, signupFirstUser, type Tenant } from "../helpers";
 import { ingest, otlpPayload } from "../logs/otlp-fixtures";
 
@@ -65,7 +66,7 @@ describe("rate limits: API requests per key", () => {
     async () => {
       const { key, allowed, refused, write } = await inOneWindow(async () => {
         const key = await newKey();
-        await spend("API_RATE_LIMITER", key.id, limit("API_RATE_LIMITER") - 1);
+        await spend("API_RATE_LIMITER", await sha256Hex(key.value), limit("API_RATE_LIMITER") - 1);
         const allowed = await call("/api/users/@me/", { key: key.value });
         const refused = await call("/api/users/@me/", { key: key.value });
         const write = await call(`/api/projects/${owner.projectId}/`, { key: key.value, method: "PATCH", body: { name: "Renamed" } });
@@ -85,7 +86,22 @@ describe("rate limits: API requests per key", () => {
     SLOW,
   );
 
-  it("authenticates first: an unknown key is a 401, never a 429", async () => {
+  it(
+    "refuses a key over its limit before any D1 work, one-trip reads included",
+    async () => {
+      const { refused } = await inOneWindow(async () => {
+        const key = await newKey();
+        await spend("API_RATE_LIMITER", await sha256Hex(key.value), limit("API_RATE_LIMITER"));
+        const refused = await call(`/api/projects/${owner.projectId}/activity_log/?page_size=100`, { key: key.value });
+        return { refused };
+      });
+      expectThrottled(refused);
+      expect(refused.headers.get("server-timing")).toMatch(/(^|,\s*)db;[^,]*desc="0 round trips"/);
+    },
+    SLOW,
+  );
+
+  it("an unknown key is a 401 at any ordinary rate", async () => {
     const res = await call("/api/users/@me/", { key: "phx_unknown_key_0000000000000000000000000000" });
     expect(res.status).toBe(401);
     expect(res.headers.get("retry-after")).toBeNull();
@@ -97,7 +113,7 @@ describe("rate limits: API requests per key", () => {
       const { allowed, refused, creatorStillServed } = await inOneWindow(async () => {
         const viewer = await call(`/api/organizations/${owner.organizationId}/viewer_tokens/`, { key: owner.key, body: {} });
         expect(viewer.status).toBe(201);
-        await spend("API_RATE_LIMITER", viewer.body.id, limit("API_RATE_LIMITER") - 1);
+        await spend("API_RATE_LIMITER", await sha256Hex(viewer.body.token), limit("API_RATE_LIMITER") - 1);
         const path = `/api/projects/${owner.projectId}/advanced_activity_logs/`;
         const allowed = await call(path, { key: viewer.body.token });
         const refused = await call(path, { key: viewer.body.token });
