@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { freePort, inspector, pickLogLevel, rng, startWorker } from "./lib.mjs";
 
@@ -326,6 +327,7 @@ function summarizeProfile(profile) {
   let busy = 0;
   const hits = new Array(PROFILED.length).fill(0);
   const self = new Map();
+  const callers = new Map();
   for (let i = 0; i < profile.samples.length; i++) {
     const node = byId.get(profile.samples[i]);
     const dt = profile.timeDeltas[i] ?? 0;
@@ -334,6 +336,14 @@ function summarizeProfile(profile) {
     busy += dt;
     const key = `${name || "(anonymous)"} ${node.callFrame.url.split("/").pop()}:${node.callFrame.lineNumber + 1}`;
     self.set(key, (self.get(key) ?? 0) + dt);
+    const chain = [];
+    for (let id = parent.get(node.id); id !== undefined && chain.length < 4; id = parent.get(id)) {
+      const caller = byId.get(id).callFrame.functionName;
+      if (caller) chain.push(caller);
+    }
+    const byChain = callers.get(key) ?? new Map();
+    byChain.set(chain.join(" < "), (byChain.get(chain.join(" < ")) ?? 0) + dt);
+    callers.set(key, byChain);
     const names = new Set();
     for (let id = node.id; id !== undefined; id = parent.get(id)) names.add(byId.get(id).callFrame.functionName);
     PROFILED.forEach(([, pattern], k) => {
@@ -341,6 +351,7 @@ function summarizeProfile(profile) {
     });
   }
   const total = profile.endTime - profile.startTime;
+  if (process.env.ALERTS_BENCH_PROFILE_OUT) writeFileSync(process.env.ALERTS_BENCH_PROFILE_OUT, JSON.stringify(profile));
   return {
     busyShare: busy / total,
     inclusive: PROFILED.map(([label], k) => ({
@@ -351,6 +362,15 @@ function summarizeProfile(profile) {
     topSelf: [...self]
       .sort((a, b) => b[1] - a[1])
       .slice(0, 15)
-      .map(([fn, dt]) => ({ function: fn, "self share": `${((dt / busy) * 100).toFixed(1)}%`, ms: Math.round(dt / 1000) })),
+      .map(([fn, dt]) => ({
+        function: fn,
+        "self share": `${((dt / busy) * 100).toFixed(1)}%`,
+        ms: Math.round(dt / 1000),
+        "main callers": [...callers.get(fn)]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 2)
+          .map(([chain, t]) => `${chain || "(top)"} ${Math.round((t / dt) * 100)}%`)
+          .join("; "),
+      })),
   };
 }
