@@ -85,8 +85,9 @@ const INSERT_OUTBOX = `INSERT INTO notification_outbox (id, activity_ids, events
   WHERE n > 0
   RETURNING events`;
 
-// The chunk's record: what the consumer counted itself (?3..?8) plus the objects' checks and the
-// notifications that land. `finished_at` is D1's clock as the commit runs: the chunk's last round trip included.
+// The chunk's record: what the consumer knows before the commit (?2..?8) plus the objects' checks and
+// the notifications that land. `finished_at` is D1's clock as the commit runs, so the chunk's time
+// includes its last round trip, as when the record was a round trip of its own after the commit.
 const RECORD_CHUNK = `INSERT INTO logs_alert_check_batches
     (id, window_end, due, checked, skipped, failed, notifications, decided_in_consumer, enqueued_at, started_at, finished_at)
   SELECT ?2, ?3, ?4, ?5 + l.checked, ?4 - ?5 - l.checked - ?6, ?6, l.notifications, ?5, ?7, ?8, CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER)
