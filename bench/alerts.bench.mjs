@@ -1,5 +1,6 @@
+import { writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import { pickLogLevel, rng, startWorker } from "./lib.mjs";
+import { freePort, inspector, pickLogLevel, rng, startWorker } from "./lib.mjs";
 
 // Logs alerts: one cron tick evaluating 10,000 enabled alerts (500 projects x 20, the per-project
 // maximum) over 2,000,000 stored log records. Target (issue #7): every due alert evaluated within 30 s.
@@ -7,6 +8,8 @@ const PROJECTS = Number(process.env.ALERTS_BENCH_PROJECTS ?? 500);
 const ALERTS_PER_PROJECT = 20;
 const RECORDS = Number(process.env.ALERTS_BENCH_RECORDS ?? 2_000_000);
 const SPAN_MS = 2 * 3_600_000;
+/** ALERTS_BENCH_PROFILE=1: a V8 CPU profile of the Worker's isolate (workerd's inspector) over the measured tick. */
+const PROFILE = process.env.ALERTS_BENCH_PROFILE === "1";
 /**
  * Warm-up ticks (minutes relative to the measured tick), one per fifth of the alerts. The seeded rows
  * have no check history in D1 (`recent_breaches` null, as rows from before the consumer decided
@@ -189,8 +192,10 @@ export async function run(ctx) {
   );
   db.close();
 
-  worker = await startWorker(state);
+  const inspectorPort = PROFILE ? await freePort() : undefined;
+  worker = await startWorker(state, {}, { inspectorPort });
   const rows = [];
+  let profile = null;
   try {
     let warmUp = { due: 0, checked: 0, failed: 0, seconds: 0 };
     for (const minutes of WARM_UP_TICKS_MIN) {
@@ -207,7 +212,17 @@ export async function run(ctx) {
       `warm-up: ${warmUp.checked} of ${warmUp.due} checks (creating the objects) in ${warmUp.seconds.toFixed(1)} s over ${WARM_UP_TICKS_MIN.length} ticks, ${warmUp.failed} failed`,
     );
     for (const label of ["one tick, every alert due", "same tick again (idempotent)"]) {
+      const session = PROFILE && !profile ? await inspector(inspectorPort) : null;
+      if (session) {
+        await session.send("Profiler.enable");
+        await session.send("Profiler.setSamplingInterval", { interval: 500 });
+        await session.send("Profiler.start");
+      }
       const run = await runTick(ctx, state, worker, tick);
+      if (session) {
+        profile = summarizeProfile((await session.send("Profiler.stop")).profile);
+        session.close();
+      }
       rows.push({
         tick: label,
         "wall (tick to last commit)": `${(run.wallMs / 1000).toFixed(2)} s`,
@@ -229,6 +244,14 @@ export async function run(ctx) {
     `Cron ticks: ${counts.alerts} enabled alerts over ${counts.records} records (target <= 30 s; "wall" includes the tick's other jobs)`,
     rows,
   );
+
+  if (profile) {
+    ctx.table(
+      `CPU profile of the Worker's isolate over the measured tick (busy ${(profile.busyShare * 100).toFixed(0)}% of it; inclusive shares of busy time)`,
+      profile.inclusive,
+    );
+    ctx.table("Top self time", profile.topSelf);
+  }
 
   db = ctx.openD1(state);
   const outcome = db.prepare("SELECT state, count(*) AS n FROM logs_alerts GROUP BY state ORDER BY state").all();
@@ -277,5 +300,77 @@ async function runTick(ctx, state, worker, time) {
     p50: ctx.summarize(perCheck).p50,
     p95: ctx.summarize(perCheck).p95,
     queueP95: ctx.summarize(waits).p95,
+  };
+}
+
+// Functions whose inclusive time the profile summary reports: a chunk's phases, then what they spend it on.
+const PROFILED = [
+  ["checkAlertChunk (a chunk, consumer side)", /^checkAlertChunk$/],
+  ["  countWindows (counts, BatchedReads)", /^countWindows$/],
+  ["  decideInConsumer", /^decideInConsumer$/],
+  ["  commitRoutineChecks", /^commitRoutineChecks$/],
+  ["  commitChecks", /^commitChecks$/],
+  ["LogsAlertObject.check (in the objects)", /^runCheck$/],
+  ["checkWrite (both sides)", /^checkWrite$/],
+  ["uuidFromKey (event and notification ids)", /^uuidFromKey$/],
+  ["D1 batch calls", /^batch$/],
+  ["JSON.stringify", /^stringify$/],
+  ["JSON.parse", /^parse$/],
+  ["garbage collector", /^\(garbage collector\)$/],
+];
+
+/** Inclusive share of the busy samples (not idle) for each PROFILED entry, and the top self times. */
+function summarizeProfile(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  let busy = 0;
+  const hits = new Array(PROFILED.length).fill(0);
+  const self = new Map();
+  const callers = new Map();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i]);
+    const dt = profile.timeDeltas[i] ?? 0;
+    const name = node.callFrame.functionName;
+    if (name === "(idle)" || name === "(program)") continue;
+    busy += dt;
+    const key = `${name || "(anonymous)"} ${node.callFrame.url.split("/").pop()}:${node.callFrame.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+    const chain = [];
+    for (let id = parent.get(node.id); id !== undefined && chain.length < 4; id = parent.get(id)) {
+      const caller = byId.get(id).callFrame.functionName;
+      if (caller) chain.push(caller);
+    }
+    const byChain = callers.get(key) ?? new Map();
+    byChain.set(chain.join(" < "), (byChain.get(chain.join(" < ")) ?? 0) + dt);
+    callers.set(key, byChain);
+    const names = new Set();
+    for (let id = node.id; id !== undefined; id = parent.get(id)) names.add(byId.get(id).callFrame.functionName);
+    PROFILED.forEach(([, pattern], k) => {
+      if ([...names].some((n) => pattern.test(n))) hits[k] += dt;
+    });
+  }
+  const total = profile.endTime - profile.startTime;
+  if (process.env.ALERTS_BENCH_PROFILE_OUT) writeFileSync(process.env.ALERTS_BENCH_PROFILE_OUT, JSON.stringify(profile));
+  return {
+    busyShare: busy / total,
+    inclusive: PROFILED.map(([label], k) => ({
+      function: label,
+      share: `${((hits[k] / busy) * 100).toFixed(1)}%`,
+      ms: Math.round(hits[k] / 1000),
+    })),
+    topSelf: [...self]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 15)
+      .map(([fn, dt]) => ({
+        function: fn,
+        "self share": `${((dt / busy) * 100).toFixed(1)}%`,
+        ms: Math.round(dt / 1000),
+        "main callers": [...callers.get(fn)]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 2)
+          .map(([chain, t]) => `${chain || "(top)"} ${Math.round((t / dt) * 100)}%`)
+          .join("; "),
+      })),
   };
 }

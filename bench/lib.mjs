@@ -240,3 +240,30 @@ export function storageTable(db, title, prefixes, rows) {
   ]);
   return { bytes: total, bytesPerRow: total / rows };
 }
+
+/** A Chrome DevTools Protocol session on workerd's inspector (node 22's WebSocket). */
+export async function inspector(port) {
+  const [target] = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  // wrangler's inspector proxy accepts local origins only.
+  const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { Origin: "http://localhost" } });
+  await new Promise((opened, failed) => {
+    ws.onopen = opened;
+    ws.onerror = failed;
+  });
+  // Let the proxy attach to the runtime before the first command.
+  await new Promise((attached) => setTimeout(attached, 1000));
+  let last = 0;
+  const pending = new Map();
+  ws.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    pending.get(message.id)?.(message.result);
+    pending.delete(message.id);
+  };
+  const send = (method, params = {}) =>
+    new Promise((done) => {
+      const id = ++last;
+      pending.set(id, done);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  return { send, close: () => ws.close() };
+}

@@ -14,7 +14,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 // esbuild comes with wrangler: it bundles the TypeScript sources the Worker runs for node to time.
 import { build } from "esbuild";
-import { drive, freePort, serverTiming, startWorker } from "./lib.mjs";
+import { drive, freePort, inspector, serverTiming, startWorker } from "./lib.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const BATCH = Number(process.env.LOGS_PROTOBUF_BATCH ?? 500);
@@ -223,33 +223,6 @@ async function phase(ctx, worker, path, bodies) {
     mainThreadMsPerRequest: cpu.busiestMs / REQUESTS,
     mainThreadBusy: cpu.busiestMs / (seconds * 1000),
   };
-}
-
-/** A Chrome DevTools Protocol session on workerd's inspector (node 22's WebSocket). */
-async function inspector(port) {
-  const [target] = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
-  // wrangler's inspector proxy accepts local origins only.
-  const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { Origin: "http://localhost" } });
-  await new Promise((opened, failed) => {
-    ws.onopen = opened;
-    ws.onerror = failed;
-  });
-  // Let the proxy attach to the runtime before the first command.
-  await new Promise((attached) => setTimeout(attached, 1000));
-  let last = 0;
-  const pending = new Map();
-  ws.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    pending.get(message.id)?.(message.result);
-    pending.delete(message.id);
-  };
-  const send = (method, params = {}) =>
-    new Promise((done) => {
-      const id = ++last;
-      pending.set(id, done);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  return { send, close: () => ws.close() };
 }
 
 // Functions whose inclusive time the profile summary reports, in the order of a request's path.

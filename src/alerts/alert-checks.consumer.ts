@@ -1,6 +1,6 @@
 import { and, eq, lte, sql } from "drizzle-orm";
 import { createDb } from "../db/client";
-import { logsAlertCheckBatches, logsAlerts } from "../db/schema";
+import { logsAlerts } from "../db/schema";
 import type { Env } from "../env";
 import { log } from "../lib/log";
 import type { AlertCheckMessage } from "../lib/messages";
@@ -8,7 +8,15 @@ import { countLogs } from "../logs";
 import type { CheckOutcome } from "./alert.machine";
 import { type AlertRow, filtersOf, MINUTE_MS } from "./alerts.queries";
 import { BatchedReads } from "./batched-reads";
-import { type CheckWrite, commitChecks, commitRoutineChecks, decideInConsumer, type Reschedule, type RoutineCheck } from "./check-writes";
+import {
+  type CheckWrite,
+  type ChunkRow,
+  commitChecks,
+  commitRoutineChecks,
+  decideInConsumer,
+  type Reschedule,
+  type RoutineCheck,
+} from "./check-writes";
 import { alertStub, type CheckResult } from "./logs-alert.object";
 
 /**
@@ -16,10 +24,10 @@ import { alertStub, type CheckResult } from "./logs-alert.object";
  * them done) and counts their windows. Checks that change nothing, as the D1 mirror shows, are
  * decided and recorded here without waking the alert's Durable Object; they land in one D1 batch
  * with the mark of the alerts whose checks go to their objects. Each of those runs in the alert's
- * object, what the objects answer is committed in a second batch, the notifications are published,
- * and the chunk is recorded.
+ * object; what the objects answer is committed in a second batch with the chunk's record, then the
+ * notifications are published.
  */
-export async function checkAlertChunk(env: Env, chunk: AlertCheckMessage): Promise<typeof logsAlertCheckBatches.$inferSelect> {
+export async function checkAlertChunk(env: Env, chunk: AlertCheckMessage): Promise<ChunkRow> {
   const startedAt = Date.now();
   const db = createDb(env.DB);
   const alerts = await db
@@ -71,23 +79,17 @@ export async function checkAlertChunk(env: Env, chunk: AlertCheckMessage): Promi
     if (result?.status === "skipped") reschedules.push(result.reschedule);
   }
   // Throws on failure: the queue redelivers the chunk, and the objects hand the same checks back.
-  const { applied, published } = await commitChecks(env, writes, reschedules);
-  const decidedInConsumer = routineApplied.filter(Boolean).length;
-  const checked = current.filter((index) => applied[index]).length + decidedInConsumer;
-  const row = {
+  const { chunk: row } = await commitChecks(env, writes, reschedules, {
     id: chunk.id,
-    windowEnd: new Date(chunk.windowEnd),
+    windowEnd: chunk.windowEnd,
     due: chunk.alertIds.length,
-    checked,
-    skipped: chunk.alertIds.length - checked - failed,
     failed,
-    notifications: published,
-    decidedInConsumer,
-    enqueuedAt: new Date(chunk.enqueuedAt),
-    startedAt: new Date(startedAt),
-    finishedAt: new Date(),
-  };
-  await db.insert(logsAlertCheckBatches).values(row).onConflictDoUpdate({ target: logsAlertCheckBatches.id, set: row });
+    decidedInConsumer: routineApplied.filter(Boolean).length,
+    enqueuedAt: chunk.enqueuedAt,
+    startedAt,
+    current,
+  });
+  if (!row) throw new Error(`chunk ${chunk.id}: its record was not written`);
   return row;
 }
 

@@ -1,3 +1,4 @@
+import type { logsAlertCheckBatches } from "../db/schema";
 import type { Env } from "../env";
 import { OUTBOX_GRACE_MS, type OutboxEvent, publishOutboxSafely } from "../events/outbox";
 import { uuidv7 } from "../lib/ids";
@@ -52,7 +53,7 @@ export interface Reschedule {
   nextCheckAt: number | null;
 }
 
-// A chunk's checks go to D1 as four statements, each binding one JSON array that SQLite reads back
+// A chunk's checks go to D1 as a few statements, each binding one JSON array that SQLite reads back
 // with json_each, instead of three statements per alert: the round trip and the statement count stay
 // flat however many alerts a chunk holds. A row changes only while the alert is still at the
 // version the check was evaluated against (a raced edit, a new version, or a delete drops the
@@ -66,14 +67,44 @@ const INSERT_EVENTS_FROM_JSON = `INSERT INTO logs_alert_events (id, alert_id, ki
     j.value ->> 'windowStart', j.value ->> 'windowEnd', j.value ->> 'routine', j.value ->> 'createdAt'
   FROM json_each(?1) AS j JOIN logs_alerts AS a ON a.id = j.value ->> 'alertId' AND a.version = j.value ->> 'version'`;
 
+// A write lands when its alert is still at the version the check was evaluated against and has not
+// recorded the write's window or a later one: the state update's own condition, per write. Read in
+// the batch before that update (one transaction), it tells each write apart, also two windows of one
+// alert (a replay and its successor), of which the update records only the later: the landed marker
+// that the outbox row and the chunk's record read, so a writer that lost a window never notifies.
+const LANDING = `FROM json_each(?1) AS j JOIN logs_alerts AS a ON a.id = j.value ->> 'alertId' AND a.version = j.value ->> 'version'
+    AND (a.last_checked_at IS NULL OR a.last_checked_at < j.value ->> 'windowEnd')`;
+
+/** Positions of the writes that land. */
+const LANDED_WRITES = `SELECT j.key AS i ${LANDING}`;
+
+// The notifications of the writes that land go to the outbox in the same batch (src/events/outbox.ts);
+// no row is written when none lands.
+const INSERT_OUTBOX = `INSERT INTO notification_outbox (id, activity_ids, events, created_at, sweep_at)
+  SELECT ?2, '[]', events, ?3, ?3 + ${OUTBOX_GRACE_MS} FROM (SELECT json_group_array(json(j.value -> 'event')) AS events, count(*) AS n ${LANDING})
+  WHERE n > 0
+  RETURNING events`;
+
+// The chunk's record: what the consumer knows before the commit (?2..?8) plus the objects' checks and
+// the notifications that land. `finished_at` is D1's clock as the commit runs, so the chunk's time
+// includes its last round trip, as when the record was a round trip of its own after the commit.
+const RECORD_CHUNK = `INSERT INTO logs_alert_check_batches
+    (id, window_end, due, checked, skipped, failed, notifications, decided_in_consumer, enqueued_at, started_at, finished_at)
+  SELECT ?2, ?3, ?4, ?5 + l.checked, ?4 - ?5 - l.checked - ?6, ?6, l.notifications, ?5, ?7, ?8, CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER)
+  FROM (SELECT coalesce(sum(j.value ->> 'current'), 0) AS checked, coalesce(sum(j.value ->> 'notifies'), 0) AS notifications ${LANDING}) AS l
+  WHERE true
+  ON CONFLICT (id) DO UPDATE SET window_end = excluded.window_end, due = excluded.due, checked = excluded.checked, skipped = excluded.skipped,
+    failed = excluded.failed, notifications = excluded.notifications, decided_in_consumer = excluded.decided_in_consumer,
+    enqueued_at = excluded.enqueued_at, started_at = excluded.started_at, finished_at = excluded.finished_at
+  RETURNING *`;
+
 const UPDATE_STATES = `UPDATE logs_alerts SET state = j.value ->> 'state', consecutive_failures = j.value ->> 'consecutiveFailures',
     last_notified_at = j.value ->> 'lastNotifiedAt', last_checked_at = j.value ->> 'windowEnd',
     last_error_message = j.value ->> 'lastErrorMessage', next_check_at = j.value ->> 'nextCheckAt',
     recent_breaches = j.value ->> 'recentBreaches'
   FROM json_each(?1) AS j
   WHERE logs_alerts.id = j.value ->> 'alertId' AND logs_alerts.version = j.value ->> 'version'
-    AND (logs_alerts.last_checked_at IS NULL OR logs_alerts.last_checked_at < j.value ->> 'windowEnd')
-  RETURNING logs_alerts.id AS id`;
+    AND (logs_alerts.last_checked_at IS NULL OR logs_alerts.last_checked_at < j.value ->> 'windowEnd')`;
 
 const INSERT_EVENTS = `${INSERT_EVENTS_FROM_JSON}
   WHERE true
@@ -89,29 +120,72 @@ const RESCHEDULE = `UPDATE logs_alerts SET next_check_at = j.value ->> 'nextChec
   FROM json_each(?1) AS j
   WHERE logs_alerts.id = j.value ->> 'alertId' AND logs_alerts.version = j.value ->> 'version'`;
 
-// The notifications of the checks that land go to the outbox in the same batch (src/events/outbox.ts):
-// the same version join as INSERT_EVENTS picks them, and no row is written when none lands.
-const INSERT_OUTBOX = `INSERT INTO notification_outbox (id, activity_ids, events, created_at, sweep_at)
-  SELECT ?2, '[]', events, ?3, ?3 + ${OUTBOX_GRACE_MS} FROM (
-    SELECT json_group_array(json(j.value -> 'event')) AS events, count(*) AS n
-    FROM json_each(?1) AS j JOIN logs_alerts AS a ON a.id = j.value ->> 'alertId' AND a.version = j.value ->> 'version')
-  WHERE n > 0
-  RETURNING events`;
+/** A chunk of the alert-checks consumer, recorded in its commit's batch (`logs_alert_check_batches`). */
+export interface ChunkRecord {
+  id: string;
+  windowEnd: number;
+  due: number;
+  failed: number;
+  decidedInConsumer: number;
+  enqueuedAt: number;
+  startedAt: number;
+  /** Positions (in the commit's writes) of the objects' checks of this window, as opposed to replays of earlier ones. */
+  current: number[];
+}
+
+export type ChunkRow = typeof logsAlertCheckBatches.$inferSelect;
 
 export interface CommitResult {
-  /** Per write: whether it landed (false: the alert was edited or deleted meanwhile). */
+  /** Per write: whether it landed (false: the alert was edited or deleted meanwhile, or another write of its window came first). */
   applied: boolean[];
   published: number;
+  /** The chunk's record, when one was given. */
+  chunk: ChunkRow | null;
 }
+
+interface ChunkRowSql {
+  [column: string]: unknown;
+  id: string;
+  window_end: number;
+  due: number;
+  checked: number;
+  skipped: number;
+  failed: number;
+  notifications: number;
+  decided_in_consumer: number;
+  enqueued_at: number;
+  started_at: number;
+  finished_at: number;
+}
+
+const chunkRow = (r: ChunkRowSql): ChunkRow => ({
+  id: r.id,
+  windowEnd: new Date(r.window_end),
+  due: r.due,
+  checked: r.checked,
+  skipped: r.skipped,
+  failed: r.failed,
+  notifications: r.notifications,
+  decidedInConsumer: r.decided_in_consumer,
+  enqueuedAt: new Date(r.enqueued_at),
+  startedAt: new Date(r.started_at),
+  finishedAt: new Date(r.finished_at),
+});
 
 /**
  * Writes the checks of many alerts in one D1 batch, with the notifications of those that land in
- * the outbox, then publishes them: a notification never goes out for a check D1 did not record, nor
- * is one lost when the Worker dies after the commit. Event and notification ids derive from (alert,
- * window end), so committing the same check twice changes nothing downstream.
+ * the outbox (and the chunk's record, when given), then publishes them: a notification never goes
+ * out for a check D1 did not record, nor is one lost when the Worker dies after the commit. Event
+ * and notification ids derive from (alert, window end), so committing the same check twice changes
+ * nothing downstream.
  */
-export async function commitChecks(env: Env, writes: CheckWrite[], reschedules: Reschedule[] = []): Promise<CommitResult> {
-  if (!writes.length && !reschedules.length) return { applied: [], published: 0 };
+export async function commitChecks(
+  env: Env,
+  writes: CheckWrite[],
+  reschedules: Reschedule[] = [],
+  chunk?: ChunkRecord,
+): Promise<CommitResult> {
+  if (!writes.length && !reschedules.length && !chunk) return { applied: [], published: 0, chunk: null };
   // The state to mirror is the latest check of each alert (a replayed check comes before its successor).
   const latest = new Map<string, CheckWrite>();
   for (const w of writes) if ((latest.get(w.alertId)?.windowEnd ?? 0) < w.windowEnd) latest.set(w.alertId, w);
@@ -134,24 +208,55 @@ export async function commitChecks(env: Env, writes: CheckWrite[], reschedules: 
     windowStart: w.windowStart,
     windowEnd: w.windowEnd,
   }));
+  const current = new Set(chunk?.current);
+  const keys = JSON.stringify(
+    writes.map((w, i) => ({
+      alertId: w.alertId,
+      version: w.version,
+      windowEnd: w.windowEnd,
+      current: current.has(i),
+      notifies: !!w.publish,
+    })),
+  );
   const routine = [...new Set(writes.filter((w) => w.event.routine).map((w) => w.alertId))];
   const statement = (query: string, rows: unknown[]) => env.DB.prepare(query).bind(JSON.stringify(rows));
   const outboxId = uuidv7();
   const outbox = writes.flatMap((w) =>
-    w.publish ? [{ alertId: w.alertId, version: w.version, event: { ...w.publish, id: w.publish.id ?? uuidv7() } }] : [],
+    w.publish
+      ? [{ alertId: w.alertId, version: w.version, windowEnd: w.windowEnd, event: { ...w.publish, id: w.publish.id ?? uuidv7() } }]
+      : [],
   );
-  const [updated, , , , queued] = await env.DB.batch<{ id: string; events: string }>([
+  // Everything that reads which writes land runs before the state update changes the rows.
+  const results = await env.DB.batch<Record<string, unknown>>([
+    env.DB.prepare(LANDED_WRITES).bind(keys),
+    ...(outbox.length ? [env.DB.prepare(INSERT_OUTBOX).bind(JSON.stringify(outbox), outboxId, Date.now())] : []),
+    ...(chunk
+      ? [
+          env.DB.prepare(RECORD_CHUNK).bind(
+            keys,
+            chunk.id,
+            chunk.windowEnd,
+            chunk.due,
+            chunk.decidedInConsumer,
+            chunk.failed,
+            chunk.enqueuedAt,
+            chunk.startedAt,
+          ),
+        ]
+      : []),
     statement(UPDATE_STATES, states),
     statement(INSERT_EVENTS, events),
     statement(PRUNE_ROUTINE, routine),
     statement(RESCHEDULE, reschedules),
-    ...(outbox.length ? [env.DB.prepare(INSERT_OUTBOX).bind(JSON.stringify(outbox), outboxId, Date.now())] : []),
   ]);
-  const landed = new Set((updated?.results ?? []).map((r) => r.id));
-  const applied = writes.map((w) => landed.has(w.alertId));
-  const notifications: OutboxEvent[] = JSON.parse(queued?.results[0]?.events ?? "[]");
+  const [landedRows, ...rest] = results;
+  const queued = outbox.length ? rest.shift() : undefined;
+  const recorded = chunk ? rest.shift()?.results[0] : undefined;
+  const landed = new Set((landedRows?.results ?? []).map((r) => Number(r.i)));
+  const applied = writes.map((_, i) => landed.has(i));
+  const notifications: OutboxEvent[] = JSON.parse((queued?.results[0]?.events as string | undefined) ?? "[]");
   if (notifications.length) await publishOutboxSafely(env, outboxId, [], notifications);
-  return { applied, published: notifications.length };
+  return { applied, published: notifications.length, chunk: recorded ? chunkRow(recorded as ChunkRowSql) : null };
 }
 
 const PUBLISHED: Partial<Record<AlertNotification, NotificationEvent["type"]>> = {

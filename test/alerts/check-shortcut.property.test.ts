@@ -118,15 +118,13 @@ class System {
     this.events.set(w.event.id, { ...event, windowEnd: w.windowEnd, stateAfter: w.state });
   }
 
-  /** `commitChecks`: UPDATE_STATES, INSERT_EVENTS, RESCHEDULE, then the notifications of what landed. */
+  /** `commitChecks`: which writes land (read before the update), their notifications, UPDATE_STATES, INSERT_EVENTS, RESCHEDULE. */
   private commit(writes: CheckWrite[], reschedule?: { version: number; nextCheckAt: number | null }) {
     const row = this.row;
+    const lands = (w: CheckWrite) => row.version === w.version && (row.lastCheckedAt === null || row.lastCheckedAt.getTime() < w.windowEnd);
+    for (const w of writes) if (w.publish && lands(w)) this.published.push(w.publish);
     const latest = writes.reduce<CheckWrite | undefined>((a, w) => (!a || a.windowEnd < w.windowEnd ? w : a), undefined);
-    const applied =
-      latest !== undefined &&
-      row.version === latest.version &&
-      (row.lastCheckedAt === null || row.lastCheckedAt.getTime() < latest.windowEnd);
-    if (latest && applied) {
+    if (latest && lands(latest)) {
       row.state = latest.state;
       row.consecutiveFailures = latest.consecutiveFailures;
       row.lastNotifiedAt = latest.lastNotifiedAt === null ? null : new Date(latest.lastNotifiedAt);
@@ -139,7 +137,6 @@ class System {
     if (reschedule && reschedule.version === row.version) {
       row.nextCheckAt = reschedule.nextCheckAt === null ? null : new Date(reschedule.nextCheckAt);
     }
-    if (applied) for (const w of writes) if (w.publish) this.published.push(w.publish);
   }
 
   /** `commitRoutineChecks`: the consumer's compare-and-set, then the event of a row it moved. */

@@ -1,12 +1,15 @@
 import { listDurableObjectIds, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkAlertChunk } from "../../src/alerts/alert-checks.consumer";
 import { floorMinute } from "../../src/alerts/alerts.queries";
 import { commitRoutineChecks, decideInConsumer } from "../../src/alerts/check-writes";
 import type { LogsAlertObject } from "../../src/alerts/logs-alert.object";
+import { logsAlertCheckBatches } from "../../src/db/schema";
+import { countingD1, type D1Trips } from "../../src/lib/d1-trips";
 import { uuidv7 } from "../../src/lib/ids";
-import { call, signupFirstUser, type Tenant } from "../helpers";
+import { call, db, signupFirstUser, type Tenant } from "../helpers";
 import { ingest, otlpPayload } from "../logs/otlp-fixtures";
 import { alertObject, alertRow, alertsPath, createAlert, events, MINUTE, objectRows, runCheck, T0 } from "./alert-helpers";
 
@@ -161,6 +164,20 @@ describe("checks decided in the consumer", () => {
     ]);
     // D1 shows the object's last check again: the following quiet check is the consumer's.
     expect(await checkAlertChunk(env, chunk(tick + 10 * MINUTE, [alert.id]))).toMatchObject({ checked: 1, decidedInConsumer: 1 });
+  });
+
+  it("makes four D1 round trips for a chunk with both kinds of checks, its record in the commit's batch", async () => {
+    const quiet = await createAlert(owner, { filters, threshold_count: 10 });
+    const breaching = await createAlert(owner, { filters, threshold_count: 2 });
+    const trips: D1Trips = { count: 0, ms: 0 };
+    const message = chunk(tick, [quiet.id, breaching.id]);
+    const row = await checkAlertChunk({ ...env, DB: countingD1(env.DB, trips) }, message);
+    // The re-read, the counts (one batch), the consumer's check with the object mark, the objects' commit with the record.
+    expect(trips.count).toBe(4);
+    expect(row).toMatchObject({ due: 2, checked: 2, skipped: 0, failed: 0, decidedInConsumer: 1, notifications: 1 });
+    expect(row.finishedAt.getTime()).toBeGreaterThanOrEqual(row.startedAt.getTime());
+    const [stored] = await db().select().from(logsAlertCheckBatches).where(eq(logsAlertCheckBatches.id, message.id));
+    expect(stored).toEqual(row);
   });
 
   it("goes to the object while the mirror has no history (rows from before the shortcut), which then writes it", async () => {
