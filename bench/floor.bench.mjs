@@ -21,7 +21,7 @@ const ANSWER = process.env.FLOOR_BENCH_ANSWER === "1";
 const ROOT = resolve(import.meta.dirname, "..");
 
 /** The floor Worker's wrangler config: the app's D1 binding (so the same file), nothing else. */
-function floorConfig(state) {
+export function floorConfig(state) {
   const file = join(state.persistTo, "floor.wrangler.toml");
   writeFileSync(
     file,

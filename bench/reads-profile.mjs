@@ -1,10 +1,12 @@
 // Where a read's CPU goes in the app's isolate: a V8 CPU profile through workerd's inspector.
 //   node bench/reads-profile.mjs setup            seeds bench/.data/reads-profile (once)
 //   node bench/reads-profile.mjs [label ...]      profiles the floor bench's scenarios (all, or those whose label contains a word)
-// READS_PROFILE_N requests per scenario (default 100), READS_PROFILE_JSON=dir keeps the raw profiles.
+// READS_PROFILE_N requests per scenario (default 100), READS_PROFILE_JSON=dir keeps the raw profiles,
+// READS_PROFILE_FLOOR=1 profiles the floor Worker (bench/floor/worker.ts) on the same requests instead.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { catchUpIndexes, scenarios, seed, setupTenant } from "./activity.bench.mjs";
+import { floorConfig } from "./floor.bench.mjs";
 import * as ctx from "./lib.mjs";
 
 const N = Number(process.env.READS_PROFILE_N ?? 100);
@@ -105,7 +107,12 @@ const all = [
 db.close();
 const chosen = all.filter((s) => !wanted.length || wanted.some((w) => s.label.includes(w)));
 const port = await ctx.freePort();
-const app = await ctx.startWorker(state, {}, { inspectorPort: port });
+const FLOOR = process.env.READS_PROFILE_FLOOR === "1";
+const app = await ctx.startWorker(
+  state,
+  {},
+  FLOOR ? { inspectorPort: port, config: floorConfig(state), readyPath: "/" } : { inspectorPort: port },
+);
 const session = await inspector(port);
 const dir = process.env.READS_PROFILE_JSON;
 if (dir && !existsSync(dir)) mkdirSync(dir, { recursive: true });
@@ -121,7 +128,7 @@ try {
         }
       : { headers: { authorization: `Bearer ${tenant.key}` } };
     const get = async () => {
-      const res = await fetch(`${app.url}${s.path}`, init);
+      const res = await fetch(`${app.url}${FLOOR ? "/floor/read" : ""}${s.path}`, init);
       await res.arrayBuffer();
       if (res.status !== 200) throw new Error(`${s.path}: ${res.status}`);
       return { app: ctx.serverTiming(res, "app"), db: ctx.serverTiming(res, "db") };
