@@ -72,7 +72,10 @@ app.use("*", timing({ total: false }), (c, next) => {
 // The request's D1: a Sessions API session (read replicas, `X-D1-Bookmark`), counting round trips.
 app.use("*", requestDatabase);
 
-// One JSON log line per request; every line written while serving it names its request id.
+// One JSON log line per request; every line written while serving it names its request id. The
+// request's own line is written once the answer is on its way: a console call is not free where
+// something listens (under wrangler dev the inspector takes a stack trace and forwards a message
+// per call, milliseconds of the request's CPU that were on its response path).
 app.use("*", (c, next) =>
   withLogContext({ request_id: c.var.requestId }, async () => {
     const started = Date.now();
@@ -80,7 +83,8 @@ app.use("*", (c, next) =>
     const ms = Date.now() - started;
     if (c.res.status >= 400) await addRequestId(c);
     const route = routePath(c, -1);
-    log("info", "request", { method: c.req.method, route, status: c.res.status, ms, ...tenantOf(route, c.req.path) });
+    const fields = { method: c.req.method, route, status: c.res.status, ms, ...tenantOf(route, c.req.path) };
+    c.executionCtx.waitUntil(scheduler.wait(0).then(() => log("info", "request", fields)));
   }),
 );
 

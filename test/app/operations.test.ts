@@ -38,7 +38,12 @@ describe("structured logs", () => {
     const lines: string[] = [];
     vi.spyOn(console, "log").mockImplementation((line: string) => void lines.push(line));
     await call(`/api/projects/${owner.projectId}/activity_log/`, { key: owner.key, headers: { "x-request-id": "log-1" } });
-    const entry = lines.map((l) => JSON.parse(l)).find((l) => l.request_id === "log-1");
+    // Written after the answer (off its response path).
+    const entry = await vi.waitFor(() => {
+      const found = lines.map((l) => JSON.parse(l)).find((l) => l.request_id === "log-1");
+      if (!found) throw new Error("no request line yet");
+      return found;
+    });
     expect(entry).toMatchObject({
       level: "info",
       message: "request",
