@@ -13,6 +13,7 @@
 // what carrying the app's body to the client costs apart from making it.
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { catchUpIndexes, retrying, scenarios, seed, setupTenant } from "./activity.bench.mjs";
 
 const ROWS = Number(process.env.FLOOR_BENCH_ROWS ?? 200_000);
@@ -54,6 +55,18 @@ async function timed(worker, path, init) {
 
 const ratio = (a, b) => (b > 0 ? (a / b).toFixed(2) : "n/a");
 
+/**
+ * A pause after each read, so what a side does after answering (the app's request log line, written
+ * 10 ms after the answer, src/app.ts) runs before the other side's request instead of during it.
+ */
+const SETTLE_MS = 25;
+
+async function settled(worker, path, init) {
+  const ms = await timed(worker, path, init);
+  await sleep(SETTLE_MS);
+  return ms;
+}
+
 /** One read endpoint: app and floor alternately, `ITERATIONS` each after a warm-up (the floor's first call learns the batch). */
 async function compareRead(ctx, app, floor, key, label, path, body) {
   const init = body
@@ -68,9 +81,9 @@ async function compareRead(ctx, app, floor, key, label, path, body) {
   const floorMs = [];
   const answerMs = [];
   for (let i = 0; i < ITERATIONS; i++) {
-    appMs.push(await timed(app, path, init));
-    floorMs.push(await timed(floor, `/floor/read${path}`, init));
-    if (ANSWER) answerMs.push(await timed(floor, `/floor/answer${path}`, init));
+    appMs.push(await settled(app, path, init));
+    floorMs.push(await settled(floor, `/floor/read${path}`, init));
+    if (ANSWER) answerMs.push(await settled(floor, `/floor/answer${path}`, init));
   }
   const a = ctx.summarize(appMs);
   const f = ctx.summarize(floorMs);
