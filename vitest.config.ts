@@ -40,7 +40,7 @@ export default defineConfig(async () => ({
     alias: { uuid: new URL("./node_modules/uuid/dist/index.js", import.meta.url).pathname },
   },
   test: {
-    setupFiles: ["./test/apply-migrations.ts"],
+    setupFiles: ["./test/apply-migrations.ts", "./test/request-logs.ts"],
     include: ["test/**/*.test.ts"],
   },
 }));

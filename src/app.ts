@@ -78,7 +78,7 @@ app.use("*", requestDatabase);
  * by the floor bench), and a Worker has no "response sent" event: a timer of 0 still ran before the
  * answer had left the local runtime, this one runs after it.
  */
-const REQUEST_LOG_DELAY_MS = 10;
+export const REQUEST_LOG_DELAY_MS = 10;
 
 // One JSON log line per request; every line written while serving it names its request id. The
 // request's own line is written off its response path (REQUEST_LOG_DELAY_MS).
