@@ -9,17 +9,20 @@
 //           single D1 batch (target >= 0.8 for activity and logs OTLP JSON; protobuf through
 //           `compareIngest`, the hook for bench/logs-protobuf)
 // FLOOR_BENCH_ROWS (default 200,000 activity rows), FLOOR_BENCH_ITERATIONS (default 40),
-// FLOOR_BENCH_JSON=file writes the rows as JSON.
+// FLOOR_BENCH_JSON=file writes the rows as JSON. FLOOR_BENCH_ANSWER=1 adds a third side to each
+// read: the floor answering the very bytes the app answered (harvested once), so the table shows
+// what carrying the app's body to the client costs apart from making it.
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { catchUpIndexes, retrying, scenarios, seed, setupTenant, untilSealed } from "./activity.bench.mjs";
 
 const ROWS = Number(process.env.FLOOR_BENCH_ROWS ?? 200_000);
 const ITERATIONS = Number(process.env.FLOOR_BENCH_ITERATIONS ?? 40);
+const ANSWER = process.env.FLOOR_BENCH_ANSWER === "1";
 const ROOT = resolve(import.meta.dirname, "..");
 
 /** The floor Worker's wrangler config: the app's D1 binding (so the same file), nothing else. */
-function floorConfig(state) {
+export function floorConfig(state) {
   const file = join(state.persistTo, "floor.wrangler.toml");
   writeFileSync(
     file,
@@ -52,6 +55,18 @@ async function timed(worker, path, init) {
 
 const ratio = (a, b) => (b > 0 ? (a / b).toFixed(2) : "n/a");
 
+/**
+ * A pause after each read, so what a side does after answering (the app's `waitUntil` work, such as
+ * a key's `last_used_at`) runs before the other side's request instead of during it.
+ */
+const SETTLE_MS = 25;
+
+async function settled(worker, path, init) {
+  const ms = await timed(worker, path, init);
+  await sleep(SETTLE_MS);
+  return ms;
+}
+
 /** One read endpoint: app and floor alternately, `ITERATIONS` each after a warm-up (the floor's first call learns the batch). */
 async function compareRead(ctx, app, floor, key, label, path, body) {
   const init = body
@@ -60,16 +75,19 @@ async function compareRead(ctx, app, floor, key, label, path, body) {
   for (let i = 0; i < 3; i++) {
     await timed(app, path, init);
     await timed(floor, `/floor/read${path}`, init);
+    if (ANSWER) await timed(floor, `/floor/answer${path}`, init);
   }
   const appMs = [];
   const floorMs = [];
+  const answerMs = [];
   for (let i = 0; i < ITERATIONS; i++) {
-    appMs.push(await timed(app, path, init));
-    floorMs.push(await timed(floor, `/floor/read${path}`, init));
+    appMs.push(await settled(app, path, init));
+    floorMs.push(await settled(floor, `/floor/read${path}`, init));
+    if (ANSWER) answerMs.push(await settled(floor, `/floor/answer${path}`, init));
   }
   const a = ctx.summarize(appMs);
   const f = ctx.summarize(floorMs);
-  return {
+  const row = {
     endpoint: label,
     "app p50": ctx.fmt(a.p50),
     "app p95": ctx.fmt(a.p95),
@@ -77,6 +95,9 @@ async function compareRead(ctx, app, floor, key, label, path, body) {
     "floor p95": ctx.fmt(f.p95),
     "p95 ratio": ratio(a.p95, f.p95),
   };
+  if (!ANSWER) return row;
+  const b = ctx.summarize(answerMs);
+  return { ...row, "floor+body p50": ctx.fmt(b.p50), "floor+body p95": ctx.fmt(b.p95), "app / floor+body p95": ratio(a.p95, b.p95) };
 }
 
 /**

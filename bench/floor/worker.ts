@@ -53,17 +53,27 @@ function recordingD1(real: D1Database, keep: (batch: Captured[]) => boolean, abo
   return db as unknown as D1Database;
 }
 
-const cache = new Map<string, Captured[]>();
+interface Answer {
+  body: ArrayBuffer;
+  type: string;
+}
 
-/** The batch the app sends for `request` (`kind` read: its first; ingest: the one inserting rows). */
-async function harvest(env: Env, ctx: ExecutionContext, request: Request, kind: "read" | "ingest"): Promise<Captured[]> {
+const cache = new Map<string, { batch: Captured[]; answer: Answer }>();
+
+/** The batch the app sends for `request` (`kind` read: its first; ingest: the one inserting rows), and the app's answer. */
+async function harvest(
+  env: Env,
+  ctx: ExecutionContext,
+  request: Request,
+  kind: "read" | "ingest",
+): Promise<{ batch: Captured[]; answer: Answer }> {
   const sink: { batch?: Captured[] } = {};
   const keep =
     kind === "read" ? () => true : (batch: Captured[]) => batch.some((s) => /INSERT INTO "?(activity_log|log_records)"?\b/i.test(s.sql));
   const response = await app.fetch(request, { ...env, DB: recordingD1(env.DB, keep, kind === "ingest", sink) }, ctx);
-  await response.arrayBuffer();
+  const answer = { body: await response.arrayBuffer(), type: response.headers.get("content-type") ?? "text/plain" };
   if (!sink.batch) throw new Error(`${request.method} ${new URL(request.url).pathname}: no batch to harvest (${response.status})`);
-  return sink.batch;
+  return { batch: sink.batch, answer };
 }
 
 const UUID_V7 = /[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/g;
@@ -111,27 +121,32 @@ export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
     // `/floor/read/<app path>`: the app's read at that path, with the caller's Authorization.
+    // `/floor/answer/<app path>`: the same, answering the bytes the app answered when harvested
+    // (what carrying the app's body costs, without making it).
     // `/floor/ingest/<json|protobuf>/<app path>`: the app's ingestion at that path, with this body.
-    const read = url.pathname.startsWith("/floor/read/");
+    const read = /^\/floor\/(read|answer)\//.exec(url.pathname);
     const ingest = /^\/floor\/ingest\/(json|protobuf)\//.exec(url.pathname);
     if (!read && !ingest) return new Response("floor", { status: 200 });
-    const appPath = read ? url.pathname.slice("/floor/read".length) : url.pathname.slice(ingest![0].length - 1);
+    const appPath = url.pathname.slice((read ?? ingest)![0].length - 1);
     const target = new URL(appPath + url.search, url.origin);
     const body = request.method === "GET" ? null : await request.arrayBuffer();
     const key = `${request.method} ${target.pathname}${target.search} ${read && body ? new TextDecoder().decode(body) : ""}`;
-    let batch = cache.get(key);
-    if (!batch) {
+    let harvested = cache.get(key);
+    if (!harvested) {
       const started = Date.now();
       const init: RequestInit = { method: request.method, headers: request.headers };
       if (body) init.body = body;
-      batch = await harvest(env, ctx, new Request(target, init), read ? "read" : "ingest");
-      cache.set(key, batch);
+      harvested = await harvest(env, ctx, new Request(target, init), read ? "read" : "ingest");
+      cache.set(key, harvested);
       harvestedAt.set(key, started);
     }
+    let { batch } = harvested;
     if (ingest && body) {
       (PARSERS[ingest[1]!] ?? PARSERS.json!)(body);
       batch = freshIds(batch, harvestedAt.get(key)!);
     }
-    return new Response(String(await replay(env, batch)));
+    const rows = String(await replay(env, batch));
+    if (read?.[1] === "answer") return new Response(harvested.answer.body, { headers: { "content-type": harvested.answer.type } });
+    return new Response(rows);
   },
 };

@@ -29,6 +29,9 @@ export const requestDatabase = createMiddleware<AppBindings>(async (c, next) => 
   } finally {
     setMetric(c, "db", trips.ms, roundTripsDescription(trips.count), 0);
     const bookmark = session?.getBookmark();
-    if (bookmark) c.header(BOOKMARK_HEADER, bookmark);
+    // An answer already made takes the header on its own (mutable, as Server-Timing needs them
+    // too) headers: `c.header` would first copy the whole Response.
+    if (bookmark && c.finalized) c.res.headers.set(BOOKMARK_HEADER, bookmark);
+    else if (bookmark) c.header(BOOKMARK_HEADER, bookmark);
   }
 });
