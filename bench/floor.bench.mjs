@@ -14,6 +14,7 @@
 // what carrying the app's body to the client costs apart from making it.
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { catchUpIndexes, retrying, scenarios, seed, setupTenant, untilSealed } from "./activity.bench.mjs";
 
 const ROWS = Number(process.env.FLOOR_BENCH_ROWS ?? 200_000);
