@@ -110,8 +110,7 @@ async function compareRead(ctx, app, floor, key, label, path, body) {
  * workerd thread as the app (docs/performance.md#activity-ingest-against-its-floor): alternating
  * requests would make the app seal the floor's rows as well. So the two run one after the other, and
  * `sealed(kick)` resolves with the seconds until every stored row is sealed: after the app's last
- * answer (that tail is the app's work: "with the chain"), and after the floor's, kicked: sealing
- * alone, and what the floor would reach if it sealed its rows on the same thread.
+ * answer (that tail is the app's work: "with the chain"), and after the floor's, kicked, not counted.
  */
 export async function compareIngest(ctx, app, floor, { label, path, headers, format, rows, batches, body, sealed }) {
   await timed(app, path, { method: "POST", headers, body: body(-1) });
@@ -125,22 +124,17 @@ export async function compareIngest(ctx, app, floor, { label, path, headers, for
   for (let i = 0; i < batches; i++) {
     floorSamples.push(await timed(floor, `/floor/ingest/${format}${path}`, { method: "POST", headers, body: body(2 * i + 1) }));
   }
-  // The cron's catch-up seals the floor's rows with nothing else running (its indexing job starts
-  // after the sealing is done): what sealing alone costs this machine.
-  const sealSeconds = sealed ? await sealed(kick) : 0;
+  // The floor's rows are sealed before the next measurement, not counted.
+  await sealed?.(kick);
   const sum = (samples) => samples.reduce((a, b) => a + b, 0);
   const appRate = (rows * batches) / (sum(appSamples) / 1000);
   const chainRate = (rows * batches) / (sum(appSamples) / 1000 + tail);
   const floorRate = (rows * batches) / (sum(floorSamples) / 1000);
-  const sealRate = (rows * batches) / sealSeconds;
   return {
     endpoint: label,
     "app rows/s": Math.round(appRate),
     "app rows/s, chain sealed": sealed ? Math.round(chainRate) : "n/a",
     "floor rows/s": Math.round(floorRate),
-    "sealing alone rows/s": sealed ? Math.round(sealRate) : "n/a",
-    // The floor's work and the sealing on one thread, as workerd runs them locally.
-    "floor + sealing rows/s": sealed ? Math.round(1 / (1 / floorRate + 1 / sealRate)) : "n/a",
     "app p95": ctx.fmt(ctx.summarize(appSamples).p95),
     "floor p95": ctx.fmt(ctx.summarize(floorSamples).p95),
     "app / floor": ratio(sealed ? chainRate : appRate, floorRate),
