@@ -107,7 +107,7 @@ async function compareRead(ctx, app, floor, key, label, path, body) {
  * `protobuf`), `headers` the request's own (key or token, content type).
  *
  * Activity rows are sealed into the hash chain by the app's sequencer, which here runs in the same
- * workerd thread as the app (docs/performance.md#activity-ingest-against-its-floor): alternating
+ * workerd thread as the app (docs/performance.md#activity-ingest-against-its-floor-issues-15-and-17): alternating
  * requests would make the app seal the floor's rows as well. So the two run one after the other, and
  * `sealed(kick)` resolves with the seconds until every stored row is sealed: after the app's last
  * answer (that tail is the app's work: "with the chain"), and after the floor's, kicked, not counted.
