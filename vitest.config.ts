@@ -42,5 +42,8 @@ export default defineConfig(async () => ({
   test: {
     setupFiles: ["./test/apply-migrations.ts"],
     include: ["test/**/*.test.ts"],
+    // The per-request info lines (src/lib/log.ts) would bury the runner's output; warnings and
+    // errors still show. test/app/operations.test.ts reads the lines through its own console spy.
+    onConsoleLog: (line: string) => !line.startsWith('{"level":"info"'),
   },
 }));
