@@ -8,7 +8,7 @@
 // is republished by the cron sweep (outbox-sweep.job.ts), less and less often. A republished event
 // is harmless: deliveries are unique per (event id, destination).
 
-import { and, eq, notExists, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { createDb } from "../db/client";
@@ -136,9 +136,9 @@ const activitySubscriptionsOf = (organizationIds: string[]) =>
 
 /**
  * Queues the events of an outbox row; the fan-out clears the row. Activity events go only to
- * organizations with an activity subscription, and the others are taken out of the row at once:
- * a row of activity events whose listeners unsubscribed since is one statement that deletes the
- * row only if no subscription exists. Other events (rare) are always queued. `missing` names activity
+ * organizations with an activity subscription (a commit writes its row only when one exists,
+ * `activityOutboxInsert`), and the others are taken out of the row at once, which deletes a row
+ * left empty. Other events (rare) are always queued. `missing` names activity
  * rows gone since (retention): nothing is left to send for them.
  */
 export async function publishOutbox(
@@ -150,18 +150,6 @@ export async function publishOutbox(
 ): Promise<void> {
   const db = createDb(env.DB);
   const organizationIds = [...new Set(rows.map((row) => row.organizationId))];
-  if (!events.length) {
-    const [cleared] = await db
-      .delete(notificationOutbox)
-      .where(
-        and(
-          eq(notificationOutbox.id, outboxId),
-          notExists(db.select({ one: sql`1` }).from(notificationSubscriptions).where(activitySubscriptionsOf(organizationIds))),
-        ),
-      )
-      .returning({ id: notificationOutbox.id });
-    if (cleared) return;
-  }
   const listening = rows.length
     ? await db
         .selectDistinct({ organizationId: notificationSubscriptions.organizationId })
