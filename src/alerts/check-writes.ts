@@ -158,6 +158,16 @@ interface ChunkRowSql {
   finished_at: number;
 }
 
+/** A write's event as `INSERT_EVENTS_FROM_JSON` reads it (the object's and the consumer's alike). */
+const eventRow = (w: CheckWrite) => ({
+  ...w.event,
+  alertId: w.alertId,
+  version: w.version,
+  stateAfter: w.state,
+  windowStart: w.windowStart,
+  windowEnd: w.windowEnd,
+});
+
 const chunkRow = (r: ChunkRowSql): ChunkRow => ({
   id: r.id,
   windowEnd: new Date(r.window_end),
@@ -200,14 +210,7 @@ export async function commitChecks(
     nextCheckAt: w.nextCheckAt,
     recentBreaches: w.recentBreaches,
   }));
-  const events = writes.map((w) => ({
-    ...w.event,
-    alertId: w.alertId,
-    version: w.version,
-    stateAfter: w.state,
-    windowStart: w.windowStart,
-    windowEnd: w.windowEnd,
-  }));
+  const events = writes.map(eventRow);
   const current = new Set(chunk?.current);
   const keys = JSON.stringify(
     writes.map((w, i) => ({
@@ -424,14 +427,7 @@ export async function commitRoutineChecks(env: Env, checks: RoutineCheck[], obje
       recentBreaches: w.recentBreaches,
       readLastCheckedAt,
     }));
-    const events = checks.map(({ write: w }) => ({
-      ...w.event,
-      alertId: w.alertId,
-      version: w.version,
-      stateAfter: w.state,
-      windowStart: w.windowStart,
-      windowEnd: w.windowEnd,
-    }));
+    const events = checks.map(({ write }) => eventRow(write));
     statements.push(
       env.DB.prepare(ROUTINE_STATES).bind(JSON.stringify(states)),
       env.DB.prepare(ROUTINE_EVENTS).bind(JSON.stringify(events)),
