@@ -13,30 +13,6 @@ const N = Number(process.env.READS_PROFILE_N ?? 100);
 const ROWS = Number(process.env.READS_PROFILE_ROWS ?? 20_000);
 const NAME = "reads-profile";
 
-async function inspector(port) {
-  const [target] = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
-  const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { Origin: "http://localhost" } });
-  await new Promise((opened, failed) => {
-    ws.onopen = opened;
-    ws.onerror = failed;
-  });
-  await new Promise((attached) => setTimeout(attached, 1000));
-  let last = 0;
-  const pending = new Map();
-  ws.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    pending.get(message.id)?.(message.result);
-    pending.delete(message.id);
-  };
-  const send = (method, params = {}) =>
-    new Promise((done) => {
-      const id = ++last;
-      pending.set(id, done);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  return { send, close: () => ws.close() };
-}
-
 /** Self and inclusive time per function (ms per request), with the start of the function's source line. */
 function summarize(profile, requests, sources) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -113,7 +89,7 @@ const app = await ctx.startWorker(
   {},
   FLOOR ? { inspectorPort: port, config: floorConfig(state), readyPath: "/" } : { inspectorPort: port },
 );
-const session = await inspector(port);
+const session = await ctx.inspector(port);
 const dir = process.env.READS_PROFILE_JSON;
 if (dir && !existsSync(dir)) mkdirSync(dir, { recursive: true });
 try {
